@@ -1,0 +1,1 @@
+"""docs: the generated documentation site (``python -m docs``)."""

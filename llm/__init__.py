@@ -1,0 +1,1 @@
+"""llm: preference fine-tuning of GPT-2 with the loss family."""

@@ -1,0 +1,1 @@
+"""sim: a tabular-bandit simulator for the UPO optimum and the loss family."""

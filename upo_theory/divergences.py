@@ -1,0 +1,106 @@
+"""The registry of f-divergences, each given only by its generator f(u).
+
+``D_f(π, π_ref) = E_{π_ref}[f(π/π_ref)]`` (paper, Section 2.2). Everything else about a divergence
+(f', f'', (f')⁻¹, its admissibility for Theorem 3.1, its numeric kernels) is derived from ``f``
+by :mod:`upo_theory.derivation`; adding a divergence is one entry in :data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .expressions import ExpressionError, U, parse_generator
+
+DEFAULT_ALPHA = sp.Rational(1, 2)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A generator ``f`` of an f-divergence, with the parameter values it was built with."""
+
+    name: str
+    title: str
+    f: sp.Expr
+    params: dict[str, sp.Rational] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """Name with parameters, e.g. ``alpha(alpha=1/3)``."""
+        if not self.params:
+            return self.name
+        inner = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}({inner})"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    title: str
+    generator: Callable[[sp.Expr], sp.Expr]
+    uses_alpha: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+REGISTRY: dict[str, _Entry] = {
+    "rkl": _Entry("reverse KL", lambda a: U * sp.log(U), aliases=("reverse_kl", "kl")),
+    "fkl": _Entry("forward KL", lambda a: -sp.log(U), aliases=("forward_kl",)),
+    "js": _Entry(
+        "Jensen–Shannon (paper's scale)",
+        lambda a: U * sp.log(U) - (U + 1) * sp.log((U + 1) / 2),
+        aliases=("jensen_shannon",),
+    ),
+    "alpha": _Entry(
+        "α-divergence",
+        lambda a: (U ** (1 - a) - (1 - a) * U - a) / (a * (a - 1)),
+        uses_alpha=True,
+    ),
+    "hellinger": _Entry("squared Hellinger", lambda a: (sp.sqrt(U) - 1) ** 2),
+    "neyman": _Entry("Neyman χ²", lambda a: (1 - U) ** 2 / U, aliases=("neyman_chi2",)),
+    "pearson": _Entry("Pearson χ²", lambda a: (U - 1) ** 2, aliases=("pearson_chi2", "chi2")),
+    "tv": _Entry("total variation", lambda a: sp.Abs(U - 1) / 2, aliases=("total_variation",)),
+}
+_ALIASES = {alias: name for name, e in REGISTRY.items() for alias in (name, *e.aliases)}
+
+
+def as_alpha(alpha: float | str | sp.Expr | None) -> sp.Rational:
+    """Validate α ∈ (0, 1) and return it as an exact rational."""
+    if alpha is None:
+        return DEFAULT_ALPHA
+    try:
+        value = sp.nsimplify(str(alpha), rational=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise ExpressionError(f"alpha={alpha!r} is not a number; give 0 < alpha < 1") from None
+    if not value.is_Rational or not 0 < value < 1:
+        raise ExpressionError(f"alpha={alpha} is outside (0, 1); give 0 < alpha < 1")
+    return value
+
+
+def get_divergence(spec: str, alpha: float | str | None = None) -> Divergence:
+    """A registered divergence by name (or alias), or a user's generator expression in ``u``.
+
+    Examples
+    --------
+    >>> get_divergence("js").f
+    u*log(u) - (u + 1)*log(u/2 + 1/2)
+    >>> get_divergence("u*log(u) - log(u)").name
+    'u*log(u) - log(u)'
+    """
+    key = spec.strip().lower().replace("-", "_") if isinstance(spec, str) else spec
+    if key in _ALIASES:
+        name = _ALIASES[key]
+        entry = REGISTRY[name]
+        a = as_alpha(alpha) if entry.uses_alpha else None
+        params = {"alpha": a} if entry.uses_alpha else {}
+        return Divergence(name, entry.title, entry.generator(a), params)
+    a = as_alpha(alpha) if alpha is not None else None
+    f = parse_generator(spec, alpha=a)
+    params = {"alpha": a} if a is not None and "alpha" in spec else {}
+    return Divergence(spec.strip(), "user-defined f", f, params)
+
+
+def registered(alpha: float | str | None = None) -> list[Divergence]:
+    """Every registered divergence, in registry order."""
+    return [get_divergence(name, alpha) for name in REGISTRY]
+

@@ -1,0 +1,141 @@
+"""The loss family of offline preference optimisation, parameterised by (Ψ, f, form).
+
+Per preference pair (x, y_w, y_l) with log-probabilities under the policy and π_ref, and
+``t_w = log π(y_w) − log π_ref(y_w)``, ``t_l`` likewise, and ``k(t) = f'(e^t)``:
+
+=========================  ===  ============================================  ===================
+loss                       Ψ    pair statistic s                              per-pair loss
+=========================  ===  ============================================  ===================
+DPO (eq. 4)                σ⁻¹  t_w − t_l                                     −log σ(β s)
+f-DPO (eq. 5)              σ⁻¹  k(t_w) − k(t_l)                               −log σ(β s)
+IPO (eq. 10)               id   t_w − t_l                                     (s − 1/(2β))²
+IUPO paper form (23–24)    id   k(log π(y_w)/π(y_l)) − k(log π_ref ratio)     (s − 1/(2β))²
+IUPO per-response form     id   k(t_w) − k(t_l)                               (s − 1/(2β))²
+=========================  ===  ============================================  ===================
+
+DPO and IPO are the reverse-KL members (k(t) = t + 1, so k(t_w) − k(t_l) = t_w − t_l). Everything
+is computed from log-probabilities; every function here takes NumPy arrays or torch tensors alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .divergences import Divergence, get_divergence
+from .kernels import LogSpaceKernel, kernel_for
+from .stable import is_torch
+
+Psi = Literal["identity", "logit"]
+Form = Literal["per_response", "paper"]
+PSIS: tuple[str, ...] = ("identity", "logit")
+FORMS: tuple[str, ...] = ("per_response", "paper")
+LOSS_NAMES: tuple[str, ...] = ("dpo", "ipo", "fdpo", "iupo")
+
+
+class LossSpecError(ValueError):
+    """An unknown loss name, Ψ or form, or a divergence the loss cannot use."""
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One member of the family: Ψ, the divergence and the form of the pair statistic."""
+
+    psi: Psi
+    divergence: Divergence
+    form: Form = "per_response"
+
+    def __post_init__(self) -> None:
+        if self.psi not in PSIS:
+            raise LossSpecError(f"psi={self.psi!r} is unknown; choose one of {PSIS}")
+        if self.form not in FORMS:
+            raise LossSpecError(f"form={self.form!r} is unknown; choose one of {FORMS}")
+
+    @property
+    def kernel(self) -> LogSpaceKernel:
+        return kernel_for(self.divergence)
+
+    @property
+    def name(self) -> str:
+        """A readable name: DPO, IPO, f-DPO[js], IUPO[js, paper], ..."""
+        rkl = self.divergence.name == "rkl"
+        if self.psi == "logit":
+            return "DPO" if rkl else f"f-DPO[{self.divergence.label}]"
+        if rkl and self.form == "per_response":
+            return "IPO"
+        return f"IUPO[{self.divergence.label}, {self.form}]"
+
+
+def loss_spec(
+    loss: str = "iupo", f: str | Divergence = "js", form: str = "per_response",
+    alpha: float | None = None,
+) -> LossSpec:
+    """Resolve a CLI-style loss name: ``dpo``/``ipo`` fix f = reverse KL; ``fdpo``/``iupo`` use f.
+
+    ``psi`` follows from the name: logit for dpo/fdpo, identity for ipo/iupo.
+    """
+    name = loss.strip().lower().replace("-", "")
+    if name not in LOSS_NAMES:
+        raise LossSpecError(f"loss={loss!r} is unknown; choose one of {LOSS_NAMES}")
+    if name in ("dpo", "ipo"):
+        divergence = get_divergence("rkl")
+        form = "per_response"
+    else:
+        divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    psi: Psi = "logit" if name in ("dpo", "fdpo") else "identity"
+    spec = LossSpec(psi, divergence, form)  # type: ignore[arg-type]
+    _ = spec.kernel  # fails now, with the reason, for a generator without f'
+    return spec
+
+
+def pair_statistic(
+    spec: LossSpec, policy_w: Any, policy_l: Any, ref_w: Any, ref_l: Any
+) -> Any:
+    """The pair statistic s of ``spec`` from the four log-probabilities (any shape, broadcast)."""
+    k = spec.kernel
+    if spec.form == "paper":
+        return k(policy_w - policy_l) - k(ref_w - ref_l)
+    return k(policy_w - ref_w) - k(policy_l - ref_l)
+
+
+def pair_statistic_grads(
+    spec: LossSpec, policy_w: Any, policy_l: Any, ref_w: Any, ref_l: Any
+) -> tuple[Any, Any]:
+    """∂s/∂log π(y_w) and ∂s/∂log π(y_l), for analytic gradients (via f'' in the slope)."""
+    k = spec.kernel
+    if spec.form == "paper":
+        g = k.slope(policy_w - policy_l)
+        return g, -g
+    return k.slope(policy_w - ref_w), -k.slope(policy_l - ref_l)
+
+
+def pair_loss(spec: LossSpec, statistic: Any, beta: float) -> Any:
+    """Per-pair loss: −log σ(β s) for Ψ = logit (eqs. 4, 5); (s − 1/(2β))² for Ψ = id (10, 24)."""
+    if spec.psi == "logit":
+        return _softplus(-beta * statistic)
+    return (statistic - 1.0 / (2.0 * beta)) ** 2
+
+
+def pair_loss_grad(spec: LossSpec, statistic: Any, beta: float) -> Any:
+    """d(per-pair loss)/ds."""
+    if spec.psi == "logit":
+        return -beta * _sigmoid(-beta * statistic)
+    return 2.0 * (statistic - 1.0 / (2.0 * beta))
+
+
+def _softplus(x: Any) -> Any:
+    if is_torch(x):
+        import torch
+
+        return -torch.nn.functional.logsigmoid(-x)
+    return np.logaddexp(0.0, x)
+
+
+def _sigmoid(x: Any) -> Any:
+    if is_torch(x):
+        return x.sigmoid()
+    import scipy.special
+
+    return scipy.special.expit(x)
