@@ -1,0 +1,343 @@
+"""The offline preference task: short questions whose true reward r* the program computes.
+
+No dataset can be downloaded here, so the default data is generated from a seed. Each prompt is a
+short question of one of several kinds (:data:`KINDS`: addition, subtraction, comparison, word
+counting, successor) whose answer the generator knows. Candidate responses are concise correct
+answers ("12."), stated ones ("The answer is 12."), rambling ones, wrong ones and evasive ones.
+
+The ground truth is :func:`true_reward`, a function of the text alone (so it also scores any text
+a model samples)::
+
+    r*(x, y) = c(x, y) + 0.5 · [y is exactly "<integer>."] − 0.1 · min(words(y) − 1, 30)
+
+with ``c = 2`` if the first integer in y is the answer to x, ``c = −1`` if it is another integer
+and ``c = 0`` if y contains none. Each pair (x, a, b) is labelled by Bradley–Terry on r*,
+``P(a ≻ b) = σ(r*(x, a) − r*(x, b))`` (MATH.md, Notation; paper, eq. 3), so the true preference
+probability of every pair is known: :func:`preference_probabilities`.
+
+Rows use Anthropic HH's exact text format, ``{"chosen": "\\n\\nHuman: Q\\n\\nAssistant: A", ...}``;
+the prompt is everything up to the last ``"\\n\\nAssistant:"``. Evaluation pairs use held-out
+prompts: a question is held out iff ``crc32(question) mod 5 == 0`` (:func:`is_held_out`), a split
+that does not depend on the seed, so no seed's evaluation prompt is ever another seed's training
+prompt.
+
+Run ``python -m llm.task --write PATH.jsonl`` to write the training pairs to PATH and the
+evaluation pairs beside it (``PATH.eval.jsonl``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HUMAN = "\n\nHuman: "
+ASSISTANT = "\n\nAssistant:"
+DEFAULT_TRAIN_PAIRS = 4000
+DEFAULT_EVAL_PAIRS = 500
+HELD_OUT_MODULUS = 5
+
+REWARD_CORRECT = 2.0
+REWARD_WRONG = -1.0
+REWARD_NO_ANSWER = 0.0
+BONUS_CONCISE = 0.5
+PENALTY_PER_WORD = 0.1
+MAX_PENALISED_WORDS = 30
+BEST_REWARD = REWARD_CORRECT + BONUS_CONCISE
+"""r* of the concise correct answer, the largest reward any response can get."""
+
+_INTEGER = re.compile(r"-?\d+")
+_CONCISE = re.compile(r"-?\d+\.")
+
+
+class TaskError(ValueError):
+    """A prompt that is not one of the task's questions, or a bad count."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of question: how to draw one, and how to read its answer back from the text."""
+
+    name: str
+    pattern: re.Pattern[str]
+    draw: Callable[[np.random.Generator], str]
+    solve: Callable[[re.Match[str]], int]
+
+
+_WORDS = ("red", "cat", "sun", "dog", "tree", "blue", "fish", "moon", "car", "book",
+          "milk", "star", "hat", "bird", "rain", "cup", "door", "leaf", "ship", "bell")
+
+
+def _draw_addition(rng: np.random.Generator) -> str:
+    a, b = rng.integers(0, 20, size=2)
+    return f"What is {a} plus {b}?"
+
+
+def _draw_subtraction(rng: np.random.Generator) -> str:
+    a = int(rng.integers(0, 20))
+    return f"What is {a} minus {rng.integers(0, a + 1)}?"
+
+
+def _draw_comparison(rng: np.random.Generator) -> str:
+    a, b = rng.choice(100, size=2, replace=False)
+    return f"Which is larger, {a} or {b}?"
+
+
+def _draw_counting(rng: np.random.Generator) -> str:
+    words = rng.choice(_WORDS, size=int(rng.integers(2, 8)))
+    return f"How many words are in: {' '.join(words)}?"
+
+
+def _draw_successor(rng: np.random.Generator) -> str:
+    return f"What number comes after {rng.integers(0, 99)}?"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("addition", re.compile(r"What is (\d+) plus (\d+)\?"), _draw_addition,
+         lambda m: int(m[1]) + int(m[2])),
+    Kind("subtraction", re.compile(r"What is (\d+) minus (\d+)\?"), _draw_subtraction,
+         lambda m: int(m[1]) - int(m[2])),
+    Kind("comparison", re.compile(r"Which is larger, (\d+) or (\d+)\?"), _draw_comparison,
+         lambda m: max(int(m[1]), int(m[2]))),
+    Kind("counting", re.compile(r"How many words are in: ([a-z ]+)\?"), _draw_counting,
+         lambda m: len(m[1].split())),
+    Kind("successor", re.compile(r"What number comes after (\d+)\?"), _draw_successor,
+         lambda m: int(m[1]) + 1),
+)
+
+_RAMBLE = (
+    "Well, that is a good question and I had to think about it, but I would say",
+    "Let me think about this one for a moment before I answer. I believe it is",
+    "Hmm, there are many ways to look at this, so after some thought my answer is",
+)
+_EVASIVE = ("I am not sure.", "I would rather not say.", "Nobody can really know that.",
+            "You should ask someone else.")
+
+
+def question_of(prompt: str) -> str:
+    """The question in an HH prompt (``"\\n\\nHuman: Q\\n\\nAssistant:"``) or a bare question."""
+    text = prompt[: prompt.rfind(ASSISTANT)] if prompt.endswith(ASSISTANT) else prompt
+    return text[text.rfind("Human:") + len("Human:"):].strip() if "Human:" in text else text.strip()
+
+
+def answer(prompt: str) -> int:
+    """The correct answer to a task prompt, read from its text.
+
+    Raises
+    ------
+    TaskError
+        If the prompt is none of the task's questions.
+    """
+    question = question_of(prompt)
+    for kind in KINDS:
+        match = kind.pattern.fullmatch(question)
+        if match:
+            return kind.solve(match)
+    raise TaskError(f"prompt {question!r} is not a question of the offline task")
+
+
+def kind_of(prompt: str) -> str:
+    """The name of the kind of a task prompt (e.g. ``"addition"``)."""
+    question = question_of(prompt)
+    for kind in KINDS:
+        if kind.pattern.fullmatch(question):
+            return kind.name
+    raise TaskError(f"prompt {question!r} is not a question of the offline task")
+
+
+def true_reward(prompt: str, response: str) -> float:
+    """The ground-truth reward r*(x, y) of the module docstring, from the text alone.
+
+    ``response`` is what follows ``"\\n\\nAssistant:"``; surrounding whitespace is ignored.
+
+    Examples
+    --------
+    >>> true_reward("What is 7 plus 5?", " 12.")
+    2.5
+    >>> true_reward("What is 7 plus 5?", "13.") < true_reward("What is 7 plus 5?", "I am not sure.")
+    True
+    """
+    text = response.strip()
+    given = _INTEGER.search(text)
+    if given is None:
+        correctness = REWARD_NO_ANSWER
+    else:
+        correctness = REWARD_CORRECT if int(given[0]) == answer(prompt) else REWARD_WRONG
+    concise = BONUS_CONCISE if _CONCISE.fullmatch(text) else 0.0
+    words = min(max(len(text.split()) - 1, 0), MAX_PENALISED_WORDS)
+    return correctness + concise - PENALTY_PER_WORD * words
+
+
+def is_held_out(question: str) -> bool:
+    """Whether a question belongs to the evaluation split (seed-independent, by CRC-32)."""
+    return zlib.crc32(question_of(question).encode()) % HELD_OUT_MODULUS == 0
+
+
+def _draw_question(rng: np.random.Generator, held_out: bool) -> str:
+    while True:
+        question = KINDS[int(rng.integers(len(KINDS)))].draw(rng)
+        if is_held_out(question) == held_out:
+            return question
+
+
+def _wrong(question: str, rng: np.random.Generator) -> int:
+    correct = answer(question)
+    numbers = [int(n) for n in _INTEGER.findall(question) if int(n) != correct]
+    if numbers and rng.random() < 0.5:
+        return int(rng.choice(numbers))
+    offset = int(rng.choice([-3, -2, -1, 1, 2, 3]))
+    return correct + offset if correct + offset >= 0 else correct - offset
+
+
+_CANDIDATES: tuple[Callable[[str, np.random.Generator], str], ...] = (
+    lambda q, rng: f" {answer(q)}.",
+    lambda q, rng: f" The answer is {answer(q)}.",
+    lambda q, rng: f" {rng.choice(_RAMBLE)} {answer(q)}.",
+    lambda q, rng: f" {_wrong(q, rng)}.",
+    lambda q, rng: f" The answer is {_wrong(q, rng)}.",
+    lambda q, rng: f" {rng.choice(_EVASIVE)}",
+)
+"""Correct, stated, rambling, wrong, wrong-stated and evasive responses (with a leading space)."""
+
+
+def hh_prompt(question: str) -> str:
+    """The HH prompt of a question: ``"\\n\\nHuman: Q\\n\\nAssistant:"``."""
+    return f"{HUMAN}{question}{ASSISTANT}"
+
+
+def _draw_pair(rng: np.random.Generator, held_out: bool) -> dict[str, str]:
+    question = _draw_question(rng, held_out)
+    while True:
+        i, j = rng.choice(len(_CANDIDATES), size=2, replace=False)
+        a, b = _CANDIDATES[i](question, rng), _CANDIDATES[j](question, rng)
+        gap = true_reward(question, a) - true_reward(question, b)
+        if gap != 0.0:
+            break
+    a_wins = rng.random() < 1.0 / (1.0 + np.exp(-gap))
+    chosen, rejected = (a, b) if a_wins else (b, a)
+    prompt = hh_prompt(question)
+    return {"chosen": prompt + chosen, "rejected": prompt + rejected}
+
+
+def _check_count(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise TaskError(f"{name}={value!r} must be an integer >= {minimum}")
+
+
+def generate_pairs(
+    seed: int, n_train: int = DEFAULT_TRAIN_PAIRS, n_eval: int = DEFAULT_EVAL_PAIRS
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Training pairs and evaluation pairs (on held-out prompts) in HH format, from a seed.
+
+    The two splits draw from independent streams of ``seed``, so changing ``n_train`` leaves
+    the evaluation pairs unchanged. Labels follow Bradley–Terry on :func:`true_reward`.
+    """
+    _check_count("n_train", n_train, 1)
+    _check_count("n_eval", n_eval, 1)
+    train_rng = np.random.default_rng([seed, 0])
+    eval_rng = np.random.default_rng([seed, 1])
+    train = [_draw_pair(train_rng, held_out=False) for _ in range(n_train)]
+    evaluation = [_draw_pair(eval_rng, held_out=True) for _ in range(n_eval)]
+    return train, evaluation
+
+
+def eval_prompts(seed: int, n: int) -> list[str]:
+    """``n`` held-out HH prompts (drawn with replacement, kinds uniform) for sampling."""
+    _check_count("n", n, 1)
+    rng = np.random.default_rng([seed, 2])
+    return [hh_prompt(_draw_question(rng, held_out=True)) for _ in range(n)]
+
+
+def split_row(row: dict[str, str]) -> tuple[str, str, str]:
+    """(prompt, chosen response, rejected response) of an HH row (prompt up to last Assistant:)."""
+    cut = row["chosen"].rfind(ASSISTANT) + len(ASSISTANT)
+    prompt = row["chosen"][:cut]
+    if cut < len(ASSISTANT) or not row["rejected"].startswith(prompt):
+        raise TaskError("row is not an HH pair: chosen and rejected must share the prompt")
+    return prompt, row["chosen"][cut:], row["rejected"][cut:]
+
+
+def reward_gaps(rows: Sequence[dict[str, str]]) -> np.ndarray:
+    """r*(x, chosen) − r*(x, rejected) for every row."""
+    gaps = []
+    for row in rows:
+        prompt, chosen, rejected = split_row(row)
+        gaps.append(true_reward(prompt, chosen) - true_reward(prompt, rejected))
+    return np.asarray(gaps, dtype=np.float64)
+
+
+def preference_probabilities(rows: Sequence[dict[str, str]]) -> np.ndarray:
+    """The true probability p = σ(r*(chosen) − r*(rejected)) that each row's label is drawn."""
+    return 1.0 / (1.0 + np.exp(-reward_gaps(rows)))
+
+
+def best_accuracy(rows: Sequence[dict[str, str]]) -> float:
+    """The best achievable expected accuracy on ``rows``: mean over pairs of max(p, 1 − p).
+
+    Each label is an independent Bernoulli(p) draw given the pair, so no ranking of the two
+    responses (a model's or r*'s own) can be right with probability above max(p, 1 − p); r*
+    attains it. This is the Bayes accuracy, an expectation over label draws: the realised
+    accuracy of r* on one drawn set (:func:`realised_accuracy`) scatters around it by about
+    sqrt(mean p(1 − p) / n).
+    """
+    p = preference_probabilities(rows)
+    return float(np.mean(np.maximum(p, 1.0 - p)))
+
+
+def realised_accuracy(rows: Sequence[dict[str, str]]) -> float:
+    """The share of ``rows`` whose chosen response has the larger true reward."""
+    return float(np.mean(reward_gaps(rows) > 0.0))
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m llm.task",
+        description="Generate the offline preference task (HH format) and print its summary.",
+    )
+    parser.add_argument("--write", metavar="PATH.jsonl", help="write training pairs to PATH "
+                        "and evaluation pairs to PATH with suffix .eval.jsonl")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the task (default 0)")
+    parser.add_argument("--n-train", type=int, default=DEFAULT_TRAIN_PAIRS,
+                        help=f"training pairs (default {DEFAULT_TRAIN_PAIRS})")
+    parser.add_argument("--n-eval", type=int, default=DEFAULT_EVAL_PAIRS,
+                        help=f"held-out evaluation pairs (default {DEFAULT_EVAL_PAIRS})")
+    return parser.parse_args(argv)
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2 on a user error)."""
+    args = _parse_args(argv)
+    try:
+        train, evaluation = generate_pairs(args.seed, args.n_train, args.n_eval)
+    except TaskError as error:
+        print(f"python -m llm.task: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(train)} training pairs, {len(evaluation)} held-out evaluation pairs "
+          f"(seed {args.seed})")
+    print(f"best achievable eval accuracy (Bayes, r* itself): {best_accuracy(evaluation):.3f}; "
+          f"realised accuracy of r* on these labels: {realised_accuracy(evaluation):.3f}")
+    if args.write:
+        path = Path(args.write)
+        eval_path = path.with_name(path.name.removesuffix(".jsonl") + ".eval.jsonl")
+        _write_jsonl(path, train)
+        _write_jsonl(eval_path, evaluation)
+        print(f"wrote {path} and {eval_path}")
+    else:
+        print("example:", json.dumps(train[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
