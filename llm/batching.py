@@ -1,0 +1,120 @@
+"""Tokenised pairs and the padded batches the trainer feeds the model.
+
+Truncation (within ``max_length`` tokens of prompt + response): when the prompt and the longer
+response do not fit, the prompt keeps its last ``max_length // 2`` tokens, then each response
+keeps its first ``max_length - len(prompt)`` tokens. Every response ends with the end-of-text
+token (when it fits); an empty prompt becomes the end-of-text token (GPT-2's
+beginning of text). A pair whose response would be left empty, or whose two responses become
+identical after truncation, is dropped and counted.
+
+A :class:`Batch` lays rows out right-padded, shape (R, T), with ``targets[r, i]`` the token at
+position ``i + 1`` and ``response_mask[r, i]`` true when that token is a response token: the
+positions whose next-token log-probability enters ``log π(y|x)``. For a preference batch the R = 2B
+rows are the B chosen sequences followed by the B rejected ones (one concatenated forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .data import PreferencePair
+
+
+@dataclass(frozen=True)
+class TokenizedPair:
+    """Token ids of one pair after truncation."""
+
+    prompt: list[int]
+    chosen: list[int]
+    rejected: list[int]
+
+
+@dataclass
+class TokenizeReport:
+    """How many pairs were kept, and how many dropped (empty or identical after truncation)."""
+
+    kept: int = 0
+    dropped_empty: int = 0
+    dropped_identical: int = 0
+
+
+def truncate(prompt: list[int], responses: list[list[int]], max_length: int
+             ) -> tuple[list[int], list[list[int]]]:
+    """Keep the prompt from its end and the responses from their start within ``max_length``."""
+    longest = max(len(r) for r in responses)
+    if len(prompt) + longest > max_length:
+        prompt = prompt[-(max_length // 2):]
+        budget = max_length - len(prompt)
+        responses = [r[:budget] for r in responses]
+    return prompt, responses
+
+
+def tokenize_pairs(
+    pairs: list[PreferencePair], tokenizer, max_length: int
+) -> tuple[list[TokenizedPair], TokenizeReport]:
+    """Tokenise prompt and responses separately, append end-of-text, truncate, drop and count."""
+    eos = [tokenizer.eos_token_id]
+    report = TokenizeReport()
+    kept: list[TokenizedPair] = []
+    for pair in pairs:
+        prompt = tokenizer(pair.prompt, add_special_tokens=False)["input_ids"] or eos
+        chosen = tokenizer(pair.chosen, add_special_tokens=False)["input_ids"] + eos
+        rejected = tokenizer(pair.rejected, add_special_tokens=False)["input_ids"] + eos
+        prompt, (chosen, rejected) = truncate(prompt, [chosen, rejected], max_length)
+        if not chosen or not rejected or chosen[0] == eos[0] or rejected[0] == eos[0]:
+            report.dropped_empty += 1
+        elif chosen == rejected:
+            report.dropped_identical += 1
+        else:
+            kept.append(TokenizedPair(prompt, chosen, rejected))
+    report.kept = len(kept)
+    return kept, report
+
+
+@dataclass
+class Batch:
+    """Right-padded rows (R, T) with next-token targets and the response positions."""
+
+    input_ids: torch.Tensor  # (R, T) long
+    attention_mask: torch.Tensor  # (R, T) long
+    targets: torch.Tensor  # (R, T) long: input_ids shifted left by one
+    response_mask: torch.Tensor  # (R, T) bool: targets[r, i] is a response token
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(*(t.to(device) for t in (self.input_ids, self.attention_mask,
+                                                 self.targets, self.response_mask)))
+
+    @property
+    def response_tokens(self) -> torch.Tensor:
+        """Response tokens per row, shape (R,)."""
+        return self.response_mask.sum(dim=1)
+
+
+def collate(sequences: list[tuple[list[int], list[int]]], pad_id: int) -> Batch:
+    """Batch ``(prompt ids, response ids)`` rows, right-padded to the longest."""
+    width = max(len(p) + len(r) for p, r in sequences)
+    rows = len(sequences)
+    input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((rows, width), dtype=torch.long)
+    response = torch.zeros((rows, width), dtype=torch.bool)
+    for r, (prompt, answer) in enumerate(sequences):
+        ids = prompt + answer
+        input_ids[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention[r, : len(ids)] = 1
+        # position i predicts token i + 1: response tokens sit at len(prompt) .. len(ids) - 1
+        response[r, len(prompt) - 1 : len(ids) - 1] = True
+    targets = torch.roll(input_ids, shifts=-1, dims=1)
+    return Batch(input_ids, attention, targets, response)
+
+
+def preference_batch(pairs: list[TokenizedPair], pad_id: int) -> Batch:
+    """Chosen rows then rejected rows of ``pairs``: R = 2B rows for one concatenated forward."""
+    rows = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
+    return collate(rows, pad_id)
+
+
+def sft_batch(pairs: list[TokenizedPair], pad_id: int) -> Batch:
+    """Prompt + chosen response rows (prompt tokens masked out of the loss)."""
+    return collate([(p.prompt, p.chosen) for p in pairs], pad_id)

@@ -1,0 +1,79 @@
+"""Process group and device: one process, or ``torchrun`` with DistributedDataParallel.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group uses NCCL on CUDA and gloo on the CPU;
+each rank takes its contiguous slice of every global batch, and metric sums are all-reduced.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's rank, the number of processes and the device it computes on."""
+
+    rank: int
+    size: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def shard(self, items: list, total: int | None = None) -> list:
+        """This rank's contiguous slice of ``items`` (whose length the world size divides)."""
+        size = len(items) if total is None else total
+        per = size // self.size
+        return items[self.rank * per: (self.rank + 1) * per]
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Sum ``values`` over all processes (the identity in one process)."""
+        if self.distributed:
+            values = values.clone()
+            torch_dist.all_reduce(values, op=torch_dist.ReduceOp.SUM)
+        return values
+
+    def barrier(self) -> None:
+        if self.distributed:
+            torch_dist.barrier()
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: CUDA when present, else the CPU; ``cuda`` without an index: the local rank's."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={name!r} but CUDA is not available; pass --device cpu")
+        if name == "cuda":
+            name = f"cuda:{local_rank}"
+    return torch.device(name)
+
+
+def init_world(device: str) -> World:
+    """Join the ``torchrun`` process group when launched by it; otherwise a world of one."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    resolved = resolve_device(device, local_rank)
+    if size == 1:
+        return World(0, 1, resolved)
+    if not torch_dist.is_initialized():
+        backend = "nccl" if resolved.type == "cuda" else "gloo"
+        torch_dist.init_process_group(backend=backend)
+    if resolved.type == "cuda":
+        torch.cuda.set_device(resolved)
+    return World(torch_dist.get_rank(), torch_dist.get_world_size(), resolved)
+
+
+def close_world(world: World) -> None:
+    if world.distributed and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()

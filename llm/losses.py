@@ -1,0 +1,76 @@
+"""The preference loss of the trainer: a thin torch-facing wrapper over ``upo_theory.losses``.
+
+No formula lives here. The pair statistic and the per-pair loss come from
+:func:`upo_theory.pair_statistic` and :func:`upo_theory.pair_loss` (the family of
+../shared/MATH.md: DPO eq. 4, f-DPO eq. 5, IPO eq. 10, IUPO eqs. 23–26), evaluated in log space by
+the SymPy-derived kernel ``k(t) = f'(e^t)``, finite with finite gradients for ``|t| <= 1e4``.
+
+Length handling
+---------------
+The sequence log-probabilities passed in are either sums over response tokens (``length="sum"``,
+the paper's ``log π(y|x)``) or per-token means (``length="mean"``). The mean is taken in
+:mod:`llm.scoring` on the log-probabilities of policy and reference alike, *before* the
+f-transform: the statistic is ``k(mean log-ratio)``, not ``mean of k``.
+
+This matches what TRL's ``DPOTrainer`` does: with ``loss_type="ipo"`` its
+``concatenated_forward`` divides each summed sequence log-prob by the number of completion tokens
+(for the policy and, through the same function, for the reference), and its ``f_divergence_type``
+(``js_divergence``, ``alpha_divergence``) then transforms the log-ratios of those means, so TRL's
+``ipo`` + ``js_divergence`` is our ``iupo`` / ``f=js`` / ``form=per_response`` / ``length=mean``
+(up to TRL's JS scale). It does *not* divide an f-transformed sum by the length; for reverse KL the
+two orders coincide, because ``k(t) = t + 1`` is affine. TRL has no paper form (eqs. 23–26).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from upo_theory import Divergence, LossSpec, get_divergence, pair_loss, pair_statistic
+
+
+def preference_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    *,
+    beta: float,
+    psi: str = "identity",
+    f: str | Divergence = "rkl",
+    form: str = "per_response",
+    alpha: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pair losses and pair statistics of one member (Ψ, f, form) of the loss family.
+
+    Parameters
+    ----------
+    policy_chosen_logps, policy_rejected_logps : torch.Tensor, shape (B,)
+        ``log π(y_w|x)`` and ``log π(y_l|x)`` (summed or per-token mean, see the module notes).
+    ref_chosen_logps, ref_rejected_logps : torch.Tensor, shape (B,)
+        The same under the frozen reference ``π_ref``.
+    beta : float
+        Regularisation strength β > 0.
+    psi : {"identity", "logit"}
+        ``logit``: loss ``−log σ(β s)`` (DPO eq. 4, f-DPO eq. 5); ``identity``: ``(s − 1/(2β))²``
+        (IPO eq. 10, IUPO eq. 24).
+    f : str or Divergence
+        Divergence generator: a name, an expression in ``u`` or a resolved
+        :class:`~upo_theory.Divergence` (``rkl`` gives DPO and IPO).
+    form : {"per_response", "paper"}
+        ``per_response``: ``s = k(t_w) − k(t_l)``; ``paper``: ``s = k(log π(y_w)/π(y_l)) −
+        k(log π_ref(y_w)/π_ref(y_l))`` (eqs. 23, 26).
+    alpha : float, optional
+        Parameter of the α-divergence.
+
+    Returns
+    -------
+    losses : torch.Tensor, shape (B,)
+        Per-pair loss.
+    statistic : torch.Tensor, shape (B,)
+        The pair statistic ``s`` (the implicit reward margin logged as ``rewards/margins``).
+    """
+    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    spec = LossSpec(psi, divergence, form)  # type: ignore[arg-type]
+    statistic = pair_statistic(spec, policy_chosen_logps, policy_rejected_logps,
+                               ref_chosen_logps, ref_rejected_logps)
+    return pair_loss(spec, statistic, beta), statistic

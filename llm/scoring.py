@@ -1,0 +1,49 @@
+"""Sequence log-probabilities at response positions only.
+
+:class:`SequenceScorer` runs the transformer body (``model.base_model``, GPT-2's
+``model.transformer``) on all tokens, then applies the LM head only to the hidden states at
+response positions: the logits are (N, V) for the N response tokens of the batch, never a
+(R, T, V) tensor over prompt and padding positions. It returns per-row summed log-probabilities
+``log π(y|x) = Σ_i log π(y_i | x, y_<i)`` and the response token counts; :func:`sequence_logps`
+turns them into sums or per-token means (``length``). It is an ``nn.Module`` so that
+DistributedDataParallel wraps it and synchronises the gradients of its forward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .batching import Batch
+
+
+class SequenceScorer(nn.Module):
+    """Wraps a causal LM; ``forward(batch)`` gives (summed response log-probs, token counts)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                targets: torch.Tensor, response_mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                                       use_cache=False).last_hidden_state  # (R, T, C)
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        row_of = rows[:, None].expand_as(response_mask)[response_mask]  # (N,)
+        logits = self.model.get_output_embeddings()(hidden[response_mask])  # (N, V)
+        token_logps = torch.log_softmax(logits.float(), dim=-1)
+        token_logps = token_logps.gather(1, targets[response_mask][:, None])[:, 0]  # (N,)
+        sums = torch.zeros(input_ids.shape[0], dtype=token_logps.dtype, device=input_ids.device)
+        sums = sums.index_add(0, row_of, token_logps)  # (R,)
+        return sums, response_mask.sum(dim=1)
+
+    def score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return self(batch.input_ids, batch.attention_mask, batch.targets, batch.response_mask)
+
+
+def sequence_logps(sums: torch.Tensor, counts: torch.Tensor, length: str) -> torch.Tensor:
+    """``log π(y|x)`` as the sum over response tokens, or the per-token mean (``length="mean"``)."""
+    if length == "mean":
+        return sums / counts.clamp(min=1)
+    return sums
