@@ -1,0 +1,221 @@
+"""The exact UPO optimum by the KKT conditions (Theorem 3.1, eqs. 12–17), vectorised over contexts.
+
+Stationarity of eq. (11) on the simplex: ``β f'(π*(y)/π_ref(y)) = Ψ̄(y) − λ + η(y)`` with
+``η ≥ 0``, ``η π* = 0``. In log space, with ``y(λ) = (Ψ̄ − λ)/β``:
+
+    log π*(y) = log π_ref(y) + log (f')⁻¹(y(λ))     if y(λ) > inf f'   (η = 0)
+    π*(y)     = 0                                    if y(λ) ≤ inf f'   (η = β inf f' − Ψ̄ + λ ≥ 0)
+
+``log (f')⁻¹`` is the kernel's (:meth:`upo_theory.LogSpaceKernel.log_inverse`), which is −inf at
+or below inf f': where 0 ∈ dom f' (Pearson χ²) the inequality multipliers come out of the same
+formula and π* can put exactly zero mass on actions. λ is the root of ``g(λ) = Σ π*(y) − 1``,
+decreasing in λ, bracketed by ``u ≡ 1`` at either end of Ψ̄ (g ≥ 0 at ``min Ψ̄ − β f'(1)``,
+g ≤ 0 at ``max Ψ̄ − β f'(1)``), the lower end raised to ``max Ψ̄ − β sup f'`` where sup f' is
+finite. The root-finder is Newton on ``log Σ π*`` safeguarded by bisection, in the variable
+``log(λ − λ_pole)`` where sup f' is finite (see :class:`_Chart`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from upo_theory import Divergence, LogSpaceKernel, derive, get_divergence, kernel_for
+
+from .problems import Problem, check_beta
+
+_CONDITIONS = ("f(1) = 0", "f differentiable on (0, oo)", "f convex on (0, oo)", "f''(1) > 0",
+               "f' strictly increasing")
+
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+class InadmissibleError(ValueError):
+    """A generator f for which the KKT solve is not defined (e.g. total variation)."""
+
+
+@dataclass(frozen=True)
+class KKTResiduals:
+    """Per-context residuals of the KKT conditions, each of shape (C,).
+
+    stationarity: spread (max − min) of ``f'(π*/π_ref) − Ψ̄/β`` over the support of π*.
+    normalisation: ``|Σ_y π*(y) − 1|``.
+    dual: largest violation of ``η ≥ 0`` off the support, ``max(0, (Ψ̄ − λ)/β − inf f')``.
+    """
+
+    stationarity: np.ndarray
+    normalisation: np.ndarray
+    dual: np.ndarray
+
+    def worst(self) -> float:
+        return float(max(self.stationarity.max(), self.normalisation.max(), self.dual.max()))
+
+
+@dataclass(frozen=True)
+class OptimumResult:
+    """The solution of the KKT conditions, like SciPy's ``OptimizeResult``.
+
+    policy, log_policy: (C, K); lam: (C,) the multipliers λ; converged: whether the root-finder
+    met its tolerance in every context; iterations: root-finder iterations. ``residuals``
+    (:class:`KKTResiduals`) re-checks the KKT conditions on the returned policy, on first access.
+    """
+
+    policy: np.ndarray
+    log_policy: np.ndarray
+    lam: np.ndarray
+    converged: bool
+    iterations: int
+    divergence: Divergence
+    psibar: np.ndarray = field(repr=False)
+    log_pi_ref: np.ndarray = field(repr=False)
+    beta: float
+    psi: str | None = None
+
+    @property
+    def zero_mass(self) -> np.ndarray:
+        """Boolean (C, K): the actions on which π* puts exactly zero mass."""
+        return self.policy == 0
+
+    @functools.cached_property
+    def residuals(self) -> KKTResiduals:
+        return kkt_residuals(kernel_for(self.divergence), self.log_policy, self.log_pi_ref,
+                             self.psibar, self.beta, self.lam)
+
+
+def admissible_kernel(divergence: Divergence) -> LogSpaceKernel:
+    """The kernel of f, after checking f(1) = 0, convexity and f' strictly increasing.
+
+    0 ∈ dom f' is allowed (the η terms handle it); total variation and non-convex f are not.
+    """
+    derivation = derive(divergence)
+    for check in derivation.checks:
+        if check.name in _CONDITIONS and check.holds is False:
+            raise InadmissibleError(
+                f"f={divergence.label}: {check.name} fails ({check.detail}); the UPO optimum "
+                "needs a convex, differentiable f with f(1) = 0 and f' strictly increasing"
+            )
+    return kernel_for(divergence)
+
+
+def solve_kkt(
+    psibar: np.ndarray, log_pi_ref: np.ndarray, beta: float, divergence: Divergence,
+    tol: float = 1e-14, max_iter: int = 100,
+) -> OptimumResult:
+    """π* = π_ref (f')⁻¹((Ψ̄ − λ)/β) with λ normalising, for (C, K) arrays ``psibar``, log π_ref.
+
+    Parameters
+    ----------
+    psibar : (C, K) or (K,) Ψ̄(y|x) = E_{y'~μ} Ψ(p*(y ≻ y'|x)) (eq. 11).
+    log_pi_ref : same shape, log π_ref (finite).
+    beta : β > 0.
+    divergence : the generator f (see :func:`admissible_kernel` for what is allowed).
+    tol : stop when |log Σ π*| ≤ tol or the bracket on λ is below float resolution.
+
+    Returns
+    -------
+    OptimumResult
+    """
+    check_beta(beta)
+    kernel = admissible_kernel(divergence)
+    psibar = np.atleast_2d(np.asarray(psibar, dtype=np.float64))
+    log_ref = np.atleast_2d(np.asarray(log_pi_ref, dtype=np.float64))
+    f1_at_one = float(kernel(np.zeros(1))[0])
+    top, bottom = psibar.max(axis=1), psibar.min(axis=1)
+    chart = _Chart(top - beta * kernel.sup if np.isfinite(kernel.sup) else None)
+    lo = chart.x(bottom - beta * f1_at_one)  # every u ≥ 1 here: Σ π* ≥ 1
+    hi = chart.x(top - beta * f1_at_one)  # every u ≤ 1 here: Σ π* ≤ 1
+    x = chart.midpoint(lo, hi)
+    done = hi <= lo
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        lam = chart.lam(x)
+        t, log_mass, dlog_mass = _log_mass(kernel, psibar, log_ref, beta, lam)
+        low_side = log_mass > 0  # Σ π* > 1: the root lies above λ
+        lo, hi = np.where(low_side, x, lo), np.where(low_side, hi, x)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = x - log_mass / (dlog_mass * chart.dlam_dx(x))
+            resolution = 4 * _EPS * (np.abs(lam) + beta)
+            done |= ((np.abs(log_mass) <= tol) | (np.abs(chart.lam(newton) - lam) <= resolution)
+                     | (chart.lam(hi) - chart.lam(lo) <= resolution))
+        if done.all():
+            break
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        x = np.where(done, x, np.where(inside, newton, chart.midpoint(lo, hi)))
+    t = t - log_mass[:, None]  # the last rounding of λ, divided out
+    converged = bool(done.all() and np.all(np.isfinite(log_mass)))
+    return OptimumResult(np.exp(log_ref + t), log_ref + t, lam, converged, iterations, divergence,
+                         psibar, log_ref, beta)
+
+
+def upo_optimum(
+    problem: Problem, f: str | Divergence = "js", psi: str = "identity", alpha: float | None = None,
+) -> OptimumResult:
+    """The UPO optimum of ``problem`` for generator f and Ψ ∈ {identity, logit} (Theorem 3.1)."""
+    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    result = solve_kkt(problem.psibar(psi), np.log(problem.pi_ref), problem.beta, divergence)
+    return dataclasses.replace(result, psi=psi)
+
+
+def kkt_residuals(
+    kernel: LogSpaceKernel, log_policy: np.ndarray, log_ref: np.ndarray, psibar: np.ndarray,
+    beta: float, lam: np.ndarray,
+) -> KKTResiduals:
+    """The residuals of :class:`KKTResiduals` for a candidate (log π, λ), arrays (C, K), (C,)."""
+    support = np.isfinite(log_policy)
+    t = np.where(support, log_policy - log_ref, 0.0)
+    gap = np.where(support, kernel(t) - psibar / beta, np.nan)
+    spread = np.nanmax(gap, axis=1) - np.nanmin(gap, axis=1)
+    target = (psibar - lam[:, None]) / beta
+    dual = np.where(support, 0.0, np.maximum(0.0, target - kernel.inf)).max(axis=1)
+    normalisation = np.abs(np.exp(log_policy).sum(axis=1) - 1)
+    return KKTResiduals(spread, normalisation, dual)
+
+
+@dataclass(frozen=True)
+class _Chart:
+    """The root-finder's variable x: λ itself, or log(λ − λ_pole) where sup f' is finite.
+
+    At λ_pole = max Ψ̄ − β sup f' the top action's ratio (f')⁻¹ diverges like a power of
+    (λ − λ_pole), so log Σ π* is nearly linear in x = log(λ − λ_pole) there (Newton's best case)
+    and bisection in x is geometric, reaching the pole in few steps.
+    """
+
+    pole: np.ndarray | None
+
+    def x(self, lam: np.ndarray) -> np.ndarray:
+        if self.pole is None:
+            return lam
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.maximum(lam - self.pole, 0.0))
+
+    def lam(self, x: np.ndarray) -> np.ndarray:
+        return x if self.pole is None else self.pole + np.exp(x)
+
+    def dlam_dx(self, x: np.ndarray) -> np.ndarray:
+        return np.ones_like(x) if self.pole is None else np.exp(x)
+
+    def midpoint(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Bisection in x (−inf, the pole itself, is replaced by a point e^-40 of the way there)."""
+        return 0.5 * (np.maximum(lo, hi - 40.0) + hi)
+
+
+def _log_mass(
+    kernel: LogSpaceKernel, psibar: np.ndarray, log_ref: np.ndarray, beta: float, lam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """t = log (f')⁻¹((Ψ̄ − λ)/β), log Σ π*(λ) and d/dλ log Σ π* = −Σ w / (β k'(t)), w = π*/Σπ*."""
+    t = kernel.log_inverse((psibar - lam[:, None]) / beta)
+    log_terms = log_ref + t
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        top = log_terms.max(axis=1, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        terms = np.exp(log_terms - top)
+        mass = terms.sum(axis=1, keepdims=True)
+        weights = terms / mass
+        support = weights > 0
+        inv_slope = np.where(support, 1.0 / kernel.slope(np.where(support, t, 0.0)), 0.0)
+        dlog_mass = -(weights * inv_slope).sum(axis=1) / beta
+    return t, (np.log(mass) + top)[:, 0], dlog_mass

@@ -1,0 +1,338 @@
+"""Tabular preference problems: the data of the UPO objective (eq. 11) for C contexts, K actions.
+
+A :class:`Problem` holds, per context x, the reference policy ``π_ref(·|x) > 0``, the behaviour
+policy ``μ(·|x) > 0`` that draws the pairs, the preference matrix ``p*(y ≻ y'|x)`` (with
+``p + pᵀ = 1`` and ½ on the diagonal) and β. A :class:`Pairs` table is a finite dataset of
+(x, y_w, y_l) triples. Both are validated when made, with one-line errors that name the fix.
+
+Generators (each seeded): :func:`bradley_terry`, :func:`cyclic` (rock-paper-scissors-like),
+:func:`random_preferences`, :func:`from_json`; the named :data:`CATALOGUE` of scenarios with
+known answers (among them Azar et al.'s three-action example) is shared by tests, bench and docs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit, log_softmax
+
+PSIS = ("identity", "logit")
+_ATOL = 1e-9
+
+
+class ProblemError(ValueError):
+    """An invalid problem: bad preferences, π_ref, μ, β, sizes or a malformed problem file."""
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A finite dataset of N preference triples (x, y_w, y_l), as integer arrays of shape (N,)."""
+
+    context: np.ndarray
+    winner: np.ndarray
+    loser: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.winner)
+
+    def check(self, contexts: int, actions: int) -> None:
+        """Raise :class:`ProblemError` unless every index is in range."""
+        if len(self) == 0:
+            raise ProblemError("the dataset has no pairs; give at least one (x, y_w, y_l)")
+        for name, arr, n in (("context", self.context, contexts), ("winner", self.winner, actions),
+                             ("loser", self.loser, actions)):
+            if arr.shape != (len(self),) or arr.min() < 0 or arr.max() >= n:
+                raise ProblemError(f"pair {name} indices must lie in 0..{n - 1}; got {arr}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The UPO problem for C contexts and K actions; arrays are (C, K), ``prefs`` is (C, K, K).
+
+    ``prefs[x, i, j] = p*(y_i ≻ y_j | x)``. Build with a generator or directly; validated here.
+    """
+
+    pi_ref: np.ndarray
+    mu: np.ndarray
+    prefs: np.ndarray
+    beta: float
+    name: str = "custom"
+    rewards: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pi_ref", _as_policy("pi_ref", self.pi_ref))
+        object.__setattr__(self, "mu", _as_policy("mu", self.mu))
+        object.__setattr__(self, "prefs", _as_prefs(self.prefs))
+        check_beta(self.beta)
+        c, k = self.pi_ref.shape
+        if self.mu.shape != (c, k):
+            raise ProblemError(f"mu has shape {self.mu.shape} but pi_ref has {(c, k)}; match them")
+        if self.prefs.shape != (c, k, k):
+            raise ProblemError(
+                f"prefs has shape {self.prefs.shape}; give one {k}x{k} matrix per context"
+            )
+
+    @property
+    def contexts(self) -> int:
+        return self.pi_ref.shape[0]
+
+    @property
+    def actions(self) -> int:
+        return self.pi_ref.shape[1]
+
+    def with_beta(self, beta: float) -> Problem:
+        """The same problem with another β."""
+        return Problem(self.pi_ref, self.mu, self.prefs, beta, self.name, self.rewards)
+
+    def psi_values(self, psi: str) -> np.ndarray:
+        """Ψ(p*(y ≻ y')) for Ψ ∈ {identity, logit}, shape (C, K, K)."""
+        check_psi(psi)
+        if psi == "identity":
+            return self.prefs
+        if np.any((self.prefs <= 0) | (self.prefs >= 1)):
+            raise ProblemError(
+                "psi='logit' needs 0 < p*(y > y') < 1 for every pair (logit of 0 or 1 is "
+                "infinite); use psi='identity' or soften the preferences"
+            )
+        return np.log(self.prefs) - np.log1p(-self.prefs)
+
+    def psibar(self, psi: str) -> np.ndarray:
+        """Ψ̄(y|x) = Σ_{y'} μ(y'|x) Ψ(p*(y ≻ y'|x)) (eq. 11), shape (C, K)."""
+        return np.einsum("cij,cj->ci", self.psi_values(psi), self.mu)
+
+    def win_rate(self) -> np.ndarray:
+        """P(y|x) = E_{y'~μ} p*(y ≻ y'|x), shape (C, K): Ψ̄ for Ψ = identity."""
+        return self.psibar("identity")
+
+    def to_json(self) -> dict:
+        """The inputs as plain lists, the format :func:`from_json` reads."""
+        return {"name": self.name, "beta": self.beta, "pi_ref": self.pi_ref.tolist(),
+                "mu": self.mu.tolist(), "prefs": self.prefs.tolist()}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named problem with what is known about it; ``pairs`` set for a finite-dataset scenario."""
+
+    name: str
+    problem: Problem
+    description: str
+    pairs: Pairs | None = None
+
+
+def check_beta(beta: float) -> None:
+    """Raise :class:`ProblemError` unless β is a finite positive number."""
+    if not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta <= 0:
+        raise ProblemError(f"beta={beta!r} must be a positive number, e.g. beta=0.1")
+
+
+def check_psi(psi: str) -> None:
+    """Raise :class:`ProblemError` unless Ψ is one of :data:`PSIS`."""
+    if psi not in PSIS:
+        raise ProblemError(f"psi={psi!r} is unknown; choose one of {PSIS}")
+
+
+def _check_sizes(actions: int, contexts: int) -> None:
+    if not isinstance(actions, (int, np.integer)) or actions < 2:
+        raise ProblemError(f"actions={actions!r}: a preference needs K >= 2 actions")
+    if not isinstance(contexts, (int, np.integer)) or contexts < 1:
+        raise ProblemError(f"contexts={contexts!r}: give C >= 1 contexts")
+
+
+def _as_policy(name: str, value: object) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ProblemError(f"{name} must be a (contexts, K >= 2) array; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ProblemError(f"{name} has a zero, negative or non-finite entry; every {name}(y|x) "
+                           "must be > 0")
+    sums = arr.sum(axis=1)
+    if np.any(np.abs(sums - 1) > 1e-8):
+        raise ProblemError(f"{name} rows sum to {sums.tolist()}, not 1; normalise {name}")
+    return arr / sums[:, None]
+
+
+def _as_prefs(value: object) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
+        raise ProblemError(f"prefs must be (contexts, K, K) or (K, K); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
+        raise ProblemError("prefs has an entry outside [0, 1]; p*(y > y') is a probability")
+    gap = np.max(np.abs(arr + arr.transpose(0, 2, 1) - 1))
+    if gap > _ATOL:
+        raise ProblemError(f"prefs violate p*(y > y') + p*(y' > y) = 1 by {gap:.3g}; make "
+                           "p + p^T = 1 (which puts 1/2 on the diagonal)")
+    return arr
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _reference(rng: np.random.Generator, contexts: int, actions: int, spread: float) -> np.ndarray:
+    """A random full-support π_ref: softmax of N(0, spread²) logits (uniform for spread 0)."""
+    return np.exp(log_softmax(spread * rng.standard_normal((contexts, actions)), axis=1))
+
+
+def _behaviour(mu: str, pi_ref: np.ndarray) -> np.ndarray:
+    if mu == "uniform":
+        return np.full_like(pi_ref, 1.0 / pi_ref.shape[1])
+    if mu == "ref":
+        return pi_ref.copy()
+    raise ProblemError(f"mu={mu!r} is unknown; choose 'uniform' or 'ref'")
+
+
+def bradley_terry(
+    actions: int = 4, contexts: int = 1, beta: float = 0.2, seed: int = 0, mu: str = "uniform",
+    reward_scale: float = 1.0, ref_spread: float = 0.5,
+) -> Problem:
+    """Bradley–Terry preferences p*(y ≻ y') = σ(r(y) − r(y')) with rewards r ~ N(0, scale²)."""
+    _check_sizes(actions, contexts)
+    rng = _rng(seed)
+    rewards = reward_scale * rng.standard_normal((contexts, actions))
+    pi_ref = _reference(rng, contexts, actions, ref_spread)
+    prefs = expit(rewards[:, :, None] - rewards[:, None, :])
+    return Problem(pi_ref, _behaviour(mu, pi_ref), prefs, beta, "bradley_terry", rewards)
+
+
+def cyclic(
+    actions: int = 3, contexts: int = 1, beta: float = 0.2, seed: int = 0, mu: str = "uniform",
+    strength: float = 0.3, ref_spread: float = 0.5,
+) -> Problem:
+    """Non-transitive preferences: y_i beats the next ⌊(K−1)/2⌋ actions (cyclically) w.p. ½ + s.
+
+    For K = 3 this is rock–paper–scissors; no reward r makes these Bradley–Terry.
+    """
+    _check_sizes(actions, contexts)
+    if not 0 < strength < 0.5:
+        raise ProblemError(f"strength={strength} must lie in (0, 0.5) so that 0 < p* < 1")
+    i = np.arange(actions)
+    gap = (i[None, :] - i[:, None]) % actions
+    half = (actions - 1) // 2
+    sign = np.where((gap >= 1) & (gap <= half), 1.0, np.where(gap >= actions - half, -1.0, 0.0))
+    prefs = np.broadcast_to(0.5 + strength * sign, (contexts, actions, actions)).copy()
+    pi_ref = _reference(_rng(seed), contexts, actions, ref_spread)
+    return Problem(pi_ref, _behaviour(mu, pi_ref), prefs, beta, "cyclic")
+
+
+def random_preferences(
+    actions: int = 4, contexts: int = 1, beta: float = 0.2, seed: int = 0, mu: str = "uniform",
+    margin: float = 0.05, ref_spread: float = 0.5,
+) -> Problem:
+    """Random valid preferences: p*(y_i ≻ y_j) ~ U(margin, 1 − margin) for i < j, p + pᵀ = 1."""
+    _check_sizes(actions, contexts)
+    rng = _rng(seed)
+    upper = rng.uniform(margin, 1 - margin, (contexts, actions, actions))
+    tri = np.triu(np.ones((actions, actions), dtype=bool), 1)
+    prefs = np.where(tri, upper, 1 - upper.transpose(0, 2, 1))
+    prefs[:, np.arange(actions), np.arange(actions)] = 0.5
+    pi_ref = _reference(rng, contexts, actions, ref_spread)
+    return Problem(pi_ref, _behaviour(mu, pi_ref), prefs, beta, "random")
+
+
+GENERATORS: dict[str, Callable[..., Problem]] = {
+    "bt": bradley_terry,
+    "cyclic": cyclic,
+    "random": random_preferences,
+}
+
+
+def generate(prefs: str, **kwargs: object) -> Problem:
+    """A problem from the generator named ``prefs`` (one of :data:`GENERATORS`)."""
+    if prefs not in GENERATORS:
+        raise ProblemError(f"prefs={prefs!r} is unknown; choose one of {tuple(GENERATORS)}")
+    return GENERATORS[prefs](**kwargs)
+
+
+def sample_pairs(problem: Problem, n: int, seed: int) -> Pairs:
+    """N triples: x uniform, y, y' ~ μ ⊗ μ, y wins with probability p*(y ≻ y'|x)."""
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ProblemError(f"pairs={n!r}: give a positive number of pairs to sample")
+    rng = _rng(seed)
+    x = rng.integers(problem.contexts, size=n)
+    cdf = np.cumsum(problem.mu[x], axis=1)
+    first = (rng.random((n, 1)) > cdf).sum(axis=1).clip(max=problem.actions - 1)
+    second = (rng.random((n, 1)) > cdf).sum(axis=1).clip(max=problem.actions - 1)
+    first_wins = rng.random(n) < problem.prefs[x, first, second]
+    winner = np.where(first_wins, first, second)
+    loser = np.where(first_wins, second, first)
+    return Pairs(x, winner, loser)
+
+
+def from_json(path: str | Path) -> Scenario:
+    """Read a problem file: ``{"pi_ref", "mu", "prefs", "beta"}`` and optional ``"pairs"``.
+
+    ``pi_ref``/``mu`` are (K,) or (C, K) lists, ``prefs`` (K, K) or (C, K, K); ``pairs`` a list
+    of ``[x, y_w, y_l]`` index triples (a finite dataset).
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ProblemError(f"cannot read problem file {path}: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise ProblemError(f"problem file {path} is not valid JSON ({err.msg}, line "
+                           f"{err.lineno}); fix the file") from None
+    if not isinstance(data, dict):
+        raise ProblemError(f"problem file {path} must hold a JSON object with pi_ref, mu, prefs, "
+                           "beta")
+    missing = [key for key in ("pi_ref", "mu", "prefs", "beta") if key not in data]
+    if missing:
+        raise ProblemError(f"problem file {path} lacks {missing}; give pi_ref, mu, prefs and beta")
+    try:
+        problem = Problem(data["pi_ref"], data["mu"], data["prefs"], data["beta"],
+                          str(data.get("name", Path(path).stem)))
+        pairs = None
+        if "pairs" in data:
+            triples = np.asarray(data["pairs"], dtype=np.int64)
+            if triples.ndim != 2 or triples.shape[1] != 3:
+                raise ProblemError("pairs must be a list of [x, y_w, y_l] integer triples")
+            pairs = Pairs(triples[:, 0], triples[:, 1], triples[:, 2])
+            pairs.check(problem.contexts, problem.actions)
+    except ProblemError as err:
+        raise ProblemError(f"problem file {path}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise ProblemError(f"problem file {path}: malformed arrays ({err}); give numeric lists "
+                           "of matching shapes") from None
+    return Scenario(problem.name, problem, f"read from {path}", pairs)
+
+
+def azar(beta: float = 0.5) -> Scenario:
+    """Azar et al. (2023), the IPO paper: 3 actions, uniform π_ref, data {(a,b), (b,c), (a,c)}.
+
+    On this finite dataset DPO's loss has no minimiser (π(a) → 1 for every β), while IPO's
+    minimiser is θ_a − θ_b = θ_b − θ_c = 1/(3β): see :func:`azar_ipo_policy`.
+    """
+    uniform = np.full(3, 1 / 3)
+    observed = np.array([[0.5, 1.0, 1.0], [0.0, 0.5, 1.0], [0.0, 0.0, 0.5]])
+    problem = Problem(uniform, uniform, observed, beta, "azar")
+    pairs = Pairs(np.zeros(3, dtype=np.int64), np.array([0, 1, 0]), np.array([1, 2, 2]))
+    return Scenario("azar", problem, "Azar et al. (2023): DPO collapses, IPO does not", pairs)
+
+
+def azar_ipo_policy(beta: float) -> np.ndarray:
+    """The closed-form IPO minimiser on :func:`azar`: softmax of θ = (2, 1, 0) / (3β), shape (3,).
+
+    With d = θ_a − θ_b = θ_b − θ_c and τ = 1/(2β), the loss (d−τ)² + (d−τ)² + (2d−τ)² is least at
+    3d = 2τ, i.e. d = 1/(3β).
+    """
+    check_beta(beta)
+    return np.exp(log_softmax(np.array([2.0, 1.0, 0.0]) / (3 * beta)))
+
+
+CATALOGUE: dict[str, Callable[[], Scenario]] = {
+    "default": lambda: Scenario(
+        "default", bradley_terry(4, 1, 0.2, seed=0),
+        "Bradley-Terry, 4 actions, non-uniform pi_ref, uniform mu, beta=0.2"),
+    "rock_paper_scissors": lambda: Scenario(
+        "rock_paper_scissors", cyclic(3, 1, 0.2, seed=0, ref_spread=0.0),
+        "cyclic preferences with uniform pi_ref: by symmetry pi* is uniform for every f, psi"),
+    "azar": lambda: azar(0.5),
+}
