@@ -1,0 +1,183 @@
+"""Build the documentation site: draw the figures, generate every page, write them.
+
+The build never fails because another package is missing or not finished: a page or figure that
+cannot be produced says why on the page and in the build's notes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tqdm import tqdm
+
+from .figures import Figures
+from .html import note
+from .pages import claims, divergences, reference, results, start
+from .pages.bandit import bandit_page
+from .pages.math_page import math_page
+from .pages.walkthrough import walkthrough_page
+from .plots import runs as run_plots
+from .plots import theory
+from .site import Site
+
+Plots = Literal["all", "fast", "none"]
+PLOT_MODES: tuple[str, ...] = ("all", "fast", "none")
+EXPERIMENT_OUTPUTS: tuple[Path, ...] = (Path("runs/experiment"),)
+"""Where ``python -m llm.experiment`` writes by default; included in the build when present."""
+
+
+class BuildError(ValueError):
+    """A build option that cannot work (the message names it and the fix)."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What to build: the output folder, which plots to draw and which run folders to show.
+
+    ``plots``: ``all`` draws everything; ``fast`` skips the simulator's training plots (the slow
+    part); ``none`` draws no figure at all.
+    """
+
+    out: Path = Path("build/docs")
+    plots: Plots = "all"
+    runs: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.plots not in PLOT_MODES:
+            raise BuildError(f"plots={self.plots!r} is unknown; choose one of {PLOT_MODES}")
+        for run in self.runs:
+            if not Path(run).is_dir():
+                raise BuildError(f"--runs {run}: no such folder; give run folders of llm.train")
+
+
+@dataclass
+class BuildReport:
+    """What a build wrote: the pages, the figures, notes on anything skipped, the time taken."""
+
+    out: Path
+    pages: list[Path] = field(default_factory=list)
+    figures: Figures = field(default_factory=Figures)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> BuildReport:
+    """Build the site into ``config.out`` and return what was written."""
+    start_time = time.perf_counter()
+    report = BuildReport(config.out)
+
+    def say(text: str) -> None:
+        report.notes.append(text)
+        if log is not None:
+            log(text)
+
+    figs = report.figures
+    steps = ["theory figures", "simulator", "runs", "claims", "pages", "write"]
+    with tqdm(total=len(steps), desc="docs", unit="step", leave=False) as bar:
+        bar.set_postfix_str(steps[0])
+        _theory_figures(config, figs)
+        bar.update()
+        bar.set_postfix_str(steps[1])
+        measured = _simulator(config, figs, say)
+        bar.update()
+        bar.set_postfix_str(steps[2])
+        runs = _runs(config, figs, say)
+        bar.update()
+        bar.set_postfix_str(steps[3])
+        verified, missing = _claims(say)
+        bar.update()
+        bar.set_postfix_str(steps[4])
+        site = Site()
+        content = [
+            start.getting_started_page(),
+            math_page(),
+            walkthrough_page(measured.get("forms", ""), figs.show(
+                "js_statistics", "The two JS-IUPO pair statistics over (π(y_w), π(y_l)), with "
+                "π_ref fixed at the star; black lines: the IUPO target 1/(2β).")),
+            claims.claims_page(verified, missing),
+            divergences.overview(
+                figs.show("generators", "f and f′ of every registered divergence.")
+                + figs.show("reward", "The reward reparameterisation β f′(u) of Theorem 3.1, "
+                            "for the paper's β values; dashed: the ceiling β sup f′.")),
+            *divergences.pages(),
+            bandit_page(figs, measured),
+            results.results_page(figs, runs, config.out, say),
+            reference.cli_page(say),
+            *reference.api_pages(say),
+        ]
+        site.add(start.home_page([(p.path, p.title, p.summary) for p in content
+                                  if (p.summary and p.section != "Divergences")
+                                  or p.path == "divergences.html"]))
+        for page in content:
+            site.add(page)
+        bar.update()
+        bar.set_postfix_str(steps[5])
+        report.pages = site.write(config.out)
+        bar.update()
+    report.seconds = time.perf_counter() - start_time
+    return report
+
+
+def _theory_figures(config: BuildConfig, figs: Figures) -> None:
+    names = {
+        "generators": theory.plot_generators,
+        "reward": theory.plot_reward,
+        "js_statistics": theory.plot_js_statistics,
+    }
+    for name, draw in names.items():
+        if config.plots == "none":
+            figs.skipped[name] = "the site was built with --no-plots"
+            continue
+        draw(config.out / "img" / f"{name}.png")
+        figs.paths[name] = f"img/{name}.png"
+
+
+def _simulator(config: BuildConfig, figs: Figures, say: Callable[[str], None]) -> dict[str, str]:
+    """The simulator's figures and measured tables (HTML by topic), via ``docs.plots.bandit``."""
+    try:
+        from .plots import bandit
+    except ImportError as err:
+        say(f"simulator: skipped ({err})")
+        return {"forms": note(f"The simulator is not available in this build ({err}).", "warn")}
+    return bandit.draw(config.out / "img", config.plots, figs, say)
+
+
+def _runs(config: BuildConfig, figs: Figures, say: Callable[[str], None]) -> list[run_plots.Run]:
+    folders = list(config.runs) + [p for p in EXPERIMENT_OUTPUTS if p.is_dir()]
+    found = run_plots.find_runs(folders)
+    if folders and not found:
+        say(f"runs: no run folder (config.json and metrics.jsonl) under {folders}")
+    if not found:
+        return []
+    loaded = []
+    for folder in found:
+        try:
+            loaded.append(run_plots.load_run(folder))
+        except Exception as err:  # a broken run is reported, not fatal
+            say(f"runs: skipped {folder} ({type(err).__name__}: {err})")
+    if config.plots == "none":
+        for name in ("run_curves", "run_frontier"):
+            figs.skipped[name] = "the site was built with --no-plots"
+        return loaded
+    if loaded:
+        run_plots.plot_curves([r.path for r in loaded], config.out / "img" / "run_curves.png")
+        figs.paths["run_curves"] = "img/run_curves.png"
+    if any(r.truth for r in loaded):
+        run_plots.plot_frontier(loaded, config.out / "img" / "run_frontier.png")
+        figs.paths["run_frontier"] = "img/run_frontier.png"
+    else:
+        figs.skipped["run_frontier"] = "no run has a truth.json (offline task evaluation)"
+    return loaded
+
+
+def _claims(say: Callable[[str], None]) -> tuple[list | None, str]:
+    try:
+        from upo_theory.claims import verify_all
+    except ImportError as err:
+        say(f"claims: skipped ({err})")
+        return None, str(err)
+    return verify_all(), ""

@@ -1,0 +1,73 @@
+"""The home page and "Getting started", which quotes the README's quick start at build time so
+the two cannot drift apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import markdown
+from ..html import code_block, esc, note
+from ..site import Page
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def home_page(cards: list[tuple[str, str, str]]) -> Page:
+    """The index: what the toolkit is, and a card per page (path, title, summary)."""
+    grid = "".join(
+        f'<div class="card"><h3><a href="{esc(path)}">{esc(title)}</a></h3><p>{summary}</p></div>'
+        for path, title, summary in cards
+    )
+    body = (
+        "<p><strong>upo</strong> makes the theory of UPO and IUPO — IPO generalised from the "
+        "KL divergence to f-divergences — checkable. <code>upo_theory</code> derives "
+        "everything from a generator f with SymPy and proves or refutes the paper's claims; "
+        "<code>sim</code> solves the UPO optimum of tabular bandits exactly and trains "
+        "policies on each loss; <code>llm</code> trains GPT-2 with the same losses. Every "
+        "formula, table and plot on this site is generated from those packages' own objects "
+        "when the site is built (<code>python -m docs</code>), so what it shows is what was "
+        "checked.</p>"
+        '<p>New here? Start with <a href="getting-started.html">Getting started</a>, then '
+        '<a href="math.html">the mathematics</a>.</p>'
+        f'<div class="cards">{grid}</div>'
+    )
+    return Page("index.html", "upo: UPO and IUPO made checkable", "Start", body)
+
+
+def getting_started_page(readme: Path = README) -> Page:
+    """Install and first commands; the quick start is the README's own section."""
+    quick = None
+    if readme.is_file():
+        quick = markdown.section(readme.read_text(encoding="utf-8"), "Quick start")
+    quoted = (
+        markdown.to_html(quick, shift=1) if quick and quick.strip()
+        else note("The README has no “Quick start” section yet.", "warn")
+    )
+    body = (
+        "<h2>Install</h2>"
+        "<p>Python ≥ 3.10. From a clone of the repository:</p>"
+        + code_block("python -m venv .venv && . .venv/bin/activate\n"
+                     'pip install -e ".[test]"', "sh")
+        + "<h2>Quick start (from the README)</h2>"
+        "<p>Quoted from <code>README.md</code> when this site was built:</p>"
+        + f'<div class="quoted">{quoted}</div>'
+        + "<h2>This documentation</h2>"
+        + code_block("python -m docs                  # build into build/docs/\n"
+                     "python -m docs --fast           # skip the slow simulator plots\n"
+                     "python -m docs --runs RUN_DIR   # add the curves of training runs\n"
+                     "python -m docs.screenshot       # render pages in headless Chromium",
+                     "sh")
+        + "<p>The site is static and offline: open <code>build/docs/index.html</code> in a "
+        "browser. Mathematics is MathML, which current browsers render without any script "
+        "or network access.</p>"
+        "<h2>Where to go next</h2><ul>"
+        '<li><a href="math.html">The mathematics</a>: notation, Theorem 3.1, the loss family.'
+        "</li>"
+        '<li><a href="walkthrough.html">Derivation walk-through</a>: from the objective to '
+        "the IUPO loss, and its two forms.</li>"
+        '<li><a href="divergences.html">Divergences</a>: what SymPy derived for each f.</li>'
+        '<li><a href="claims.html">Verification report</a>: each claim proven or refuted.</li>'
+        '<li><a href="cli.html">CLI reference</a> and the API reference pages.</li></ul>'
+    )
+    return Page("getting-started.html", "Getting started", "Start", body,
+                "install, the README's quick start, building these docs")

@@ -1,0 +1,1 @@
+"""Figures for the documentation, drawn from the packages' own functions."""

@@ -1,0 +1,118 @@
+"""Plots of the theory, drawn from upo_theory's own objects (no formula is typed here).
+
+* :func:`plot_generators` — f and f′ of every registered divergence;
+* :func:`plot_reward` — the reward reparameterisation β f′(u) of Theorem 3.1 (eq. 12), with its
+  ceiling β sup f′;
+* :func:`plot_js_statistics` — the two forms of the JS-IUPO pair statistic (eq. 23 and the
+  per-response form that eq. 17 pairs with) over (π(y_w), π(y_l)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from upo_theory import derive, get_divergence, kernel_for, registered
+from upo_theory.expressions import U
+from upo_theory.losses import loss_spec, pair_statistic
+from upo_theory.stable import Compiled
+
+BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
+"""The paper's β values (Section 5)."""
+
+_U = np.logspace(-3, np.log10(8.0), 600)
+
+
+def plot_generators(path: Path) -> Path:
+    """f(u) and f′(u) for every registered divergence, on u ∈ [10⁻³, 8] (log axis)."""
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    for div in registered():
+        d = derive(div)
+        ax_f.plot(_U, Compiled(div.f, U)(_U), label=div.label)
+        if d.differentiable:
+            ax_d.plot(_U, kernel_for(div)(np.log(_U)), label=div.label)
+    ax_f.set(xscale="log", ylim=(-0.5, 6), xlabel="u = π/π_ref", ylabel="f(u)",
+             title="generators f")
+    ax_d.set(xscale="log", ylim=(-6, 4), xlabel="u = π/π_ref", ylabel="f′(u)",
+             title="derivatives f′ (total variation has none)")
+    for ax in (ax_f, ax_d):
+        ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.grid(alpha=0.3)
+    ax_f.legend(fontsize=8, ncol=2)
+    return _save(fig, path)
+
+
+def plot_reward(path: Path, betas: Sequence[float] = BETAS) -> Path:
+    """β f′(u) for each differentiable divergence and β, with the ceiling β sup f′ dashed."""
+    divs = [d for d in registered() if derive(d).differentiable]
+    cols = 4
+    rows = -(-len(divs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 3.0 * rows), sharex=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, div in zip(axes.flat, divs, strict=False):
+        k = kernel_for(div)
+        for beta, color in zip(betas, ("C0", "C1", "C2"), strict=False):
+            ax.plot(_U, beta * k(np.log(_U)), color=color, label=f"β = {beta}")
+            if np.isfinite(k.sup):
+                ax.axhline(beta * k.sup, color=color, ls="--", lw=0.8)
+        ax.set(xscale="log", ylim=(-1.5, 1.5), title=div.label, xlabel="u")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(divs):]:
+        ax.set_visible(False)
+    axes[0, 0].set_ylabel("β f′(u)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("implicit reward β f′(π/π_ref) (eq. 12); dashed: its ceiling β sup f′")
+    return _save(fig, path)
+
+
+def plot_js_statistics(path: Path, ref_w: float = 0.3, ref_l: float = 0.2,
+                       betas: Sequence[float] = (0.5, 1.0, 2.0)) -> Path:
+    """Both JS-IUPO pair statistics over (π(y_w), π(y_l)) ∈ (0, 1)², π_ref fixed.
+
+    Contour lines mark the IUPO target 1/(2β) for each β in ``betas``; where a line is missing,
+    the target is out of the statistic's reach on the whole square.
+    """
+    grid = np.linspace(0.005, 0.995, 240)
+    pw, pl = np.meshgrid(grid, grid)
+    log_pw, log_pl = np.log(pw), np.log(pl)
+    rw, rl = np.full_like(pw, np.log(ref_w)), np.full_like(pw, np.log(ref_l))
+    js = get_divergence("js")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
+    for ax, form, title in zip(
+        axes, ("paper", "per_response"),
+        ("paper form (eq. 23): f′(π_w/π_l) − f′(π_ref,w/π_ref,l)",
+         "per-response form (eq. 17): f′(π_w/π_ref,w) − f′(π_l/π_ref,l)"),
+        strict=True,
+    ):
+        stat = pair_statistic(loss_spec("iupo", js, form), log_pw, log_pl, rw, rl)
+        mesh = ax.pcolormesh(pw, pl, stat, cmap="RdBu_r", vmin=-3, vmax=3, shading="auto")
+        levels = sorted(1.0 / (2.0 * b) for b in betas)
+        lines = ax.contour(pw, pl, stat, levels=levels, colors="k", linewidths=1.0)
+        ax.clabel(lines, fmt=lambda v: f"1/(2β)={v:g}", fontsize=8)
+        ax.plot([ref_w], [ref_l], "k*", ms=10)
+        ax.set(xlabel="π(y_w)", ylabel="π(y_l)", title=title, aspect="equal")
+        ax.title.set_fontsize(9.5)
+        fig.colorbar(mesh, ax=ax, shrink=0.85, label="pair statistic")
+    fig.suptitle(f"JS-IUPO statistics, π_ref(y_w) = {ref_w}, π_ref(y_l) = {ref_l} (★); "
+                 f"max of the paper form: {js_paper_ceiling(ref_w, ref_l):.3f}")
+    return _save(fig, path)
+
+
+def js_paper_ceiling(ref_w: float, ref_l: float) -> float:
+    """sup of the JS paper-form statistic: sup f′ − f′(π_ref(y_w)/π_ref(y_l)) (MATH.md)."""
+    k = kernel_for(get_divergence("js"))
+    return float(k.sup - k(np.array([np.log(ref_w / ref_l)]))[0])
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
