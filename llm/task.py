@@ -152,6 +152,13 @@ def kind_of(prompt: str) -> str:
     raise TaskError(f"prompt {question!r} is not a question of the offline task")
 
 
+def is_correct(prompt: str, response: str) -> bool:
+    """Whether the first integer in ``response`` is the answer to ``prompt``."""
+    correct = answer(prompt)
+    given = _INTEGER.search(response)
+    return given is not None and int(given[0]) == correct
+
+
 def true_reward(prompt: str, response: str) -> float:
     """The ground-truth reward r*(x, y) of the module docstring, from the text alone.
 
@@ -165,11 +172,10 @@ def true_reward(prompt: str, response: str) -> float:
     True
     """
     text = response.strip()
-    given = _INTEGER.search(text)
-    if given is None:
-        correctness = REWARD_NO_ANSWER
+    if is_correct(prompt, text):
+        correctness = REWARD_CORRECT
     else:
-        correctness = REWARD_CORRECT if int(given[0]) == answer(prompt) else REWARD_WRONG
+        correctness = REWARD_NO_ANSWER if _INTEGER.search(text) is None else REWARD_WRONG
     concise = BONUS_CONCISE if _CONCISE.fullmatch(text) else 0.0
     words = min(max(len(text.split()) - 1, 0), MAX_PENALISED_WORDS)
     return correctness + concise - PENALTY_PER_WORD * words
