@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from upo_theory import LOSS_NAMES, ExpressionError, LossSpecError, loss_spec
+from upo_theory import (
+    LOSS_NAMES,
+    ExpressionError,
+    LossSpecError,
+    NotDifferentiableError,
+    loss_spec,
+)
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
 STAGES: tuple[str, ...] = ("sft", "pref", "both")
@@ -59,8 +65,8 @@ class TrainConfig:
     length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean")
     stage: str = _f("both", f"what to train, one of {STAGES}")
     init: str | None = _f(None, "folder of a saved model to start from (e.g. <run>/sft)")
-    sft_steps: int = _f(150, "optimizer steps of supervised fine-tuning on the chosen responses")
-    pref_steps: int = _f(150, "optimizer steps of preference training")
+    sft_steps: int = _f(100, "optimizer steps of supervised fine-tuning on the chosen responses")
+    pref_steps: int = _f(100, "optimizer steps of preference training")
     batch_size: int = _f(16, "global batch size in pairs (split over processes)")
     lr: float = _f(5e-4, "peak learning rate of preference training (AdamW)")
     sft_lr: float = _f(2e-3, "peak learning rate of supervised fine-tuning (AdamW)")
@@ -89,11 +95,12 @@ class TrainConfig:
         _choice("data", self.data, DATA_SOURCES)
         _choice("stage", self.stage, STAGES)
         _choice("length", self.length, LENGTHS)
+        _choice("loss", self.loss, LOSS_NAMES)
         if self.data != "offline" and not self.data_path:
             raise ConfigError(f"data={self.data!r} needs --data-path (a file or a dataset name)")
         try:
             self.spec  # noqa: B018  (resolves loss, f, alpha and form, or fails with the reason)
-        except (LossSpecError, ExpressionError) as error:
+        except (LossSpecError, ExpressionError, NotDifferentiableError) as error:
             raise ConfigError(str(error)) from None
         positive = ("beta", "batch_size", "lr", "sft_lr", "max_length", "eval_every",
                     "eval_pairs", "log_every", "save_every", "n_layer", "n_embd", "n_head")
@@ -130,9 +137,9 @@ class TrainConfig:
         return loss_spec(self.loss, self.f, self.form, self.alpha)
 
     @property
-    def divergence_name(self) -> str:
-        """The name of the divergence the loss regularises with (``rkl`` for dpo and ipo)."""
-        return self.spec.divergence.name
+    def divergence_expression(self) -> str:
+        """The ``f`` the loss regularises with, as passed (``rkl`` for dpo and ipo)."""
+        return self.f if self.loss in ("fdpo", "iupo") else "rkl"
 
     @property
     def total_steps(self) -> int:

@@ -164,6 +164,15 @@ def reference_logps(model, pairs: list[TokenizedPair], pad_id: int, world: World
     return out
 
 
+def visited(n: int, config: TrainConfig) -> list[int]:
+    """The training pairs that ``pref_steps`` batches visit (all of them after one epoch)."""
+    steps_per_epoch = n // config.batch_size
+    if config.pref_steps >= steps_per_epoch:
+        return list(range(n))
+    return sorted({i for s in range(config.pref_steps)
+                   for i in batch_indices(n, config.batch_size, config.seed, s)})
+
+
 # ----------------------------------------------------------------------------- one step
 
 def sft_loss(scorer, pairs: list[TokenizedPair], pad_id: int, world: World
@@ -391,7 +400,8 @@ def _run(config: TrainConfig, world: World) -> Path:
                     resume_state = state
             ref = None
             if stage == "pref":
-                ref = _reference_cache(model, data, tokenizer.pad_token_id, world, run_dir)
+                ref = _reference_cache(model, data, config, tokenizer.pad_token_id, world,
+                                       run_dir)
             done = train_stage(stage, model, tokenizer, data, ref, config, world, run_dir,
                                logger, resume_state, done)
             if stage == "sft" and world.main:
@@ -408,13 +418,22 @@ def _run(config: TrainConfig, world: World) -> Path:
     return run_dir
 
 
-def _reference_cache(model, data: Data, pad_id: int, world: World, run_dir: Path
-                     ) -> torch.Tensor:
-    """Reference log-probs of train then eval pairs: loaded from the run, or computed once."""
+def _reference_cache(model, data: Data, config: TrainConfig, pad_id: int, world: World,
+                     run_dir: Path) -> torch.Tensor:
+    """Reference log-probs of train then eval pairs, shape (n_train + n_eval, 4).
+
+    Computed once, before the stage, for every pair the stage visits (train pairs it never
+    reaches hold NaN), and saved in the run folder so that a resumed run reloads them.
+    """
     path = run_dir / "ref_logps.pt"
     if path.is_file():
         return torch.load(path)
-    ref = reference_logps(model, data.train + data.eval, pad_id, world)
+    needed = visited(len(data.train), config)
+    pairs = [data.train[i] for i in needed] + data.eval
+    scored = reference_logps(model, pairs, pad_id, world)
+    ref = torch.full((len(data.train) + len(data.eval), 4), float("nan"), dtype=torch.float64)
+    ref[needed] = scored[: len(needed)]
+    ref[len(data.train):] = scored[len(needed):]
     if world.main:
         temporary = path.with_suffix(".tmp")
         torch.save(ref, temporary)
@@ -443,10 +462,11 @@ def _finish(config: TrainConfig, run_dir: Path, model, tokenizer, data: Data, wo
                             else initial_model(config))
             reference.to(world.device).eval()
             model.eval()
+            extra = {"alpha": config.alpha} if config.alpha is not None else {}
             truth = evaluate_with_truth(
-                model, reference, tokenizer, divergence=config.divergence_name,
+                model, reference, tokenizer, divergence=config.divergence_expression,
                 seed=config.seed, n_prompts=config.truth_eval_prompts,
-                max_new_tokens=config.truth_max_new_tokens, device=world.device)
+                max_new_tokens=config.truth_max_new_tokens, device=world.device, **extra)
             (run_dir / "truth.json").write_text(json.dumps(truth, indent=2))
             summary["truth"] = truth
             print("truth: " + json.dumps(truth), flush=True)

@@ -1,0 +1,57 @@
+"""llm.config: the typed config, validated when made, and the CLI generated from its fields."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from llm.config import ConfigError, TrainConfig, build_parser, parse_args
+
+
+def test_every_field_is_a_documented_flag():
+    text = build_parser().format_help()
+    for item in dataclasses.fields(TrainConfig):
+        assert "--" + item.name.replace("_", "-") in text
+        assert item.metadata["help"]
+
+
+def test_flags_parse_into_typed_fields():
+    config = parse_args(["--loss", "ipo", "--beta", "0.2", "--alpha", "0.5", "--resume",
+                         "--model", "none", "--batch-size", "8"])
+    assert (config.loss, config.beta, config.alpha, config.resume) == ("ipo", 0.2, 0.5, True)
+    assert config.model is None and config.batch_size == 8
+    assert config.spec.name == "IPO"
+
+
+def test_json_round_trip():
+    config = TrainConfig(loss="fdpo", f="hellinger", form="per_response", seed=3)
+    assert TrainConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"beta": 0.0}, "beta"),
+    ({"loss": "ppo"}, "loss"),
+    ({"f": "tv"}, "tv"),
+    ({"form": "sideways"}, "form"),
+    ({"data": "hh"}, "data-path"),
+    ({"n_embd": 30, "n_head": 4}, "n_embd"),
+    ({"init": "/nonexistent/folder"}, "init"),
+    ({"length": "max"}, "length"),
+])
+def test_bad_values_fail_at_construction_naming_the_field(changes, named):
+    with pytest.raises(ConfigError, match=named):
+        TrainConfig(**changes)
+
+
+def test_cli_rejects_a_bad_value_with_exit_2_and_one_line():
+    result = subprocess.run([sys.executable, "-m", "llm.train", "--beta", "-1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "beta" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_help_documents_everything():
+    result = subprocess.run([sys.executable, "-m", "llm.train", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--truth-eval-prompts" in result.stdout
