@@ -29,6 +29,8 @@ from .objective import total_variation
 from .problems import Pairs, Problem, check_beta
 
 OPTIMISERS = ("adam", "gd")
+BOUNDARY = 1e-12
+"""A minimiser with some π(y|x) below this is on its way to the simplex boundary, not converged."""
 
 
 class TrainingError(ValueError):
@@ -132,8 +134,9 @@ def minimise(
 ) -> TrainResult:
     """Minimise L(θ) by L-BFGS from θ = log π_ref; converged means ‖∂L/∂θ‖₂ < gtol.
 
-    A loss without a minimiser (DPO on a finite dataset where a pair is never reversed) runs to
-    ``max_iter`` or a failed line search and is returned with ``converged=False``.
+    A loss without a minimiser (DPO on a finite dataset where a pair is never reversed) drives
+    some π(y|x) towards 0 while its gradient vanishes: it is returned with ``converged=False``
+    once a probability falls below :data:`BOUNDARY`, and the message says why.
     """
     shape = objective.table.shape
     start = objective.log_ref if theta0 is None else theta0
@@ -153,8 +156,13 @@ def minimise(
         raise TrainingError(f"L-BFGS reached a non-finite loss after {out.nit} iterations; "
                             "lower beta's range or check the problem")
     message = out.message if isinstance(out.message, str) else str(out.message)
-    return TrainResult(np.exp(log_softmax(theta, axis=1)), theta, loss, grad_norm,
-                       grad_norm < gtol, int(out.nit), message)
+    policy = np.exp(log_softmax(theta, axis=1))
+    at_boundary = bool(policy.min() < BOUNDARY)
+    if at_boundary:
+        message = (f"pi(y|x) fell below {BOUNDARY:g}: the loss decreases towards the boundary of "
+                   f"the simplex and has no minimiser ({message})")
+    return TrainResult(policy, theta, loss, grad_norm, grad_norm < gtol and not at_boundary,
+                       int(out.nit), message)
 
 
 def gradient_at(objective: Objective, policy: np.ndarray) -> float:

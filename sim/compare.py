@@ -1,0 +1,179 @@
+"""Every loss of the family against the exact UPO optimum, on one problem or across β.
+
+For each loss (DPO, f-DPO, IPO, IUPO paper form, IUPO per-response form) the minimiser is trained
+(:func:`sim.training.minimise`) and compared with its *own* UPO optimum, the one of its (f, Ψ)
+(DPO: reverse KL, logit; f-DPO: f, logit; IPO: reverse KL, identity; IUPO: f, identity), and with
+the headline optimum π* of the requested (f, Ψ): TV distances, the objective J(π) of eq. (11)
+under the headline (f, Ψ), and the loss's gradient norm at its own optimum (zero iff that
+optimum is stationary for the loss). Where the own optimum does not exist (Ψ = logit with
+p* ∈ {0, 1}, as in Azar et al.'s dataset) its distances are NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from upo_theory import Divergence, LossSpec, get_divergence, loss_spec
+
+from .objective import total_variation, upo_objective
+from .optimum import OptimumResult, admissible_kernel, upo_optimum
+from .problems import Pairs, Problem, ProblemError
+from .training import TrainResult, Trajectory, gradient_at, minimise, objective_for, trajectory
+
+LOSSES: tuple[tuple[str, str], ...] = (
+    ("dpo", "per_response"), ("fdpo", "per_response"), ("ipo", "per_response"),
+    ("iupo", "paper"), ("iupo", "per_response"),
+)
+"""The family's members as (loss, form); duplicates (f = reverse KL) are dropped by name."""
+
+
+@dataclass(frozen=True)
+class LossOutcome:
+    """One trained loss: its own optimum, the minimiser and how far apart they are."""
+
+    spec: LossSpec
+    own_optimum: OptimumResult | None
+    trained: TrainResult
+    tv_own: float
+    tv_headline: float
+    objective: float
+    grad_at_own: float
+    trajectory: Trajectory | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The headline optimum π* of (f, Ψ) and every loss's outcome on one problem."""
+
+    problem: Problem
+    divergence: Divergence
+    psi: str
+    optimum: OptimumResult
+    j_star: float
+    j_ref: float
+    outcomes: tuple[LossOutcome, ...]
+    pairs: Pairs | None
+
+    def to_json(self) -> dict:
+        """Inputs and every result as plain Python values."""
+        return {
+            "problem": self.problem.to_json(),
+            "f": self.divergence.label, "psi": self.psi,
+            "regime": "population" if self.pairs is None else f"dataset of {len(self.pairs)} pairs",
+            "optimum": {"policy": self.optimum.policy.tolist(), "lam": self.optimum.lam.tolist(),
+                        "converged": self.optimum.converged,
+                        "iterations": self.optimum.iterations,
+                        "kkt_residual": self.optimum.residuals.worst(),
+                        "J": self.j_star},
+            "J_ref": self.j_ref,
+            "losses": [_outcome_json(o) for o in self.outcomes],
+        }
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Across β: the headline optimum and each loss's minimiser, arrays (B, C, K), TVs (B,)."""
+
+    betas: np.ndarray
+    optimum: np.ndarray
+    policies: dict[str, np.ndarray]
+    tv_own: dict[str, np.ndarray]
+
+    def to_json(self) -> dict:
+        return {"betas": self.betas.tolist(), "optimum": self.optimum.tolist(),
+                "policies": {k: v.tolist() for k, v in self.policies.items()},
+                "tv_own": {k: v.tolist() for k, v in self.tv_own.items()}}
+
+
+def family(f: str | Divergence = "js", alpha: float | None = None) -> list[LossSpec]:
+    """The five members of :data:`LOSSES` for generator f, without duplicates."""
+    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    admissible_kernel(divergence)
+    specs: dict[str, LossSpec] = {}
+    for loss, form in LOSSES:
+        spec = loss_spec(loss, divergence, form)
+        specs.setdefault(spec.name, spec)
+    return list(specs.values())
+
+
+def compare(
+    problem: Problem, f: str | Divergence = "js", psi: str = "identity",
+    alpha: float | None = None, pairs: Pairs | None = None, steps: int = 0, lr: float = 0.05,
+    optimiser: str = "adam", progress: bool = False,
+) -> Comparison:
+    """Train every loss on ``problem`` (population, or the dataset ``pairs``) and compare.
+
+    ``steps > 0`` also records a GD/Adam trajectory per loss (loss and TV to its own optimum).
+    """
+    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    optimum = upo_optimum(problem, divergence, psi)
+    outcomes = []
+    for spec in family(divergence):
+        own = _own_optimum(problem, spec)
+        reference = optimum.policy if own is None else own.policy
+        objective = objective_for(spec, problem, pairs)
+        trained = minimise(objective, max_iter=2000)
+        path = (trajectory(objective, steps, reference, lr, optimiser, progress)
+                if steps > 0 else None)
+        outcomes.append(LossOutcome(
+            spec, own, trained,
+            float(total_variation(trained.policy, reference).max()) if own else float("nan"),
+            float(total_variation(trained.policy, optimum.policy).max()),
+            float(upo_objective(problem, divergence, psi, trained.policy).mean()),
+            gradient_at(objective, own.policy) if own else float("nan"), path,
+        ))
+    return Comparison(
+        problem, divergence, psi, optimum,
+        float(upo_objective(problem, divergence, psi, optimum.policy).mean()),
+        float(upo_objective(problem, divergence, psi, problem.pi_ref).mean()),
+        tuple(outcomes), pairs,
+    )
+
+
+def beta_sweep(
+    problem: Problem, betas: np.ndarray, f: str | Divergence = "js", psi: str = "identity",
+    alpha: float | None = None, pairs: Pairs | None = None,
+) -> Sweep:
+    """π* of (f, Ψ) and each loss's minimiser for every β in ``betas``."""
+    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    betas = np.asarray(betas, dtype=np.float64)
+    optima, policies, tvs = [], {}, {}
+    for beta in betas:
+        scaled = problem.with_beta(float(beta))
+        optima.append(upo_optimum(scaled, divergence, psi).policy)
+        for spec in family(divergence):
+            trained = minimise(objective_for(spec, scaled, pairs), max_iter=2000).policy
+            own = _own_optimum(scaled, spec)
+            policies.setdefault(spec.name, []).append(trained)
+            tvs.setdefault(spec.name, []).append(
+                np.nan if own is None else total_variation(trained, own.policy).max())
+    return Sweep(betas, np.array(optima), {k: np.array(v) for k, v in policies.items()},
+                 {k: np.array(v) for k, v in tvs.items()})
+
+
+def _own_optimum(problem: Problem, spec: LossSpec) -> OptimumResult | None:
+    """The UPO optimum of the loss's (f, Ψ); None where Ψ = logit meets p* ∈ {0, 1}."""
+    try:
+        return upo_optimum(problem, spec.divergence, spec.psi)
+    except ProblemError:
+        return None
+
+
+def _outcome_json(o: LossOutcome) -> dict:
+    return {
+        "loss": o.name, "psi": o.spec.psi, "f": o.spec.divergence.label, "form": o.spec.form,
+        "policy": o.trained.policy.tolist(),
+        "own_optimum": None if o.own_optimum is None else o.own_optimum.policy.tolist(),
+        "tv_to_own_optimum": o.tv_own, "tv_to_headline_optimum": o.tv_headline, "J": o.objective,
+        "grad_norm_at_own_optimum": o.grad_at_own, "converged": o.trained.converged,
+        "grad_norm": o.trained.grad_norm, "iterations": o.trained.iterations,
+        "trajectory": None if o.trajectory is None else {
+            "optimiser": o.trajectory.optimiser, "lr": o.trajectory.lr,
+            "loss": o.trajectory.loss.tolist(), "tv": o.trajectory.tv.tolist()},
+    }

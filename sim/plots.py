@@ -1,0 +1,80 @@
+"""Figures of the simulator (matplotlib, Agg backend); each takes results and a path to write.
+
+* :func:`plot_policies`: π_ref, π* and every loss's minimiser side by side (one panel per context);
+* :func:`plot_curves`: loss and TV to the loss's own optimum per GD/Adam step;
+* :func:`plot_sweep`: π*(y) and each minimiser's π(y) against β, and TV to the own optimum.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .compare import Comparison, Sweep
+
+MAX_PANELS = 4
+
+
+def plot_policies(comparison: Comparison, path: str | Path) -> Path:
+    """Grouped bars per action: π_ref, π* and each trained policy, for up to 4 contexts."""
+    rows = [("π_ref", comparison.problem.pi_ref),
+            (f"π* ({comparison.divergence.label}, {comparison.psi})", comparison.optimum.policy)]
+    rows += [(o.name, o.trained.policy) for o in comparison.outcomes]
+    contexts = min(comparison.problem.contexts, MAX_PANELS)
+    fig, axes = plt.subplots(1, contexts, figsize=(6 * contexts, 4), squeeze=False)
+    actions = np.arange(comparison.problem.actions)
+    width = 0.8 / len(rows)
+    for x, ax in enumerate(axes[0]):
+        for i, (label, policy) in enumerate(rows):
+            ax.bar(actions + i * width - 0.4 + width / 2, policy[x], width, label=label)
+        ax.set(xlabel="action y", ylabel="π(y|x)", title=f"context {x}", xticks=actions)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_curves(comparison: Comparison, path: str | Path) -> Path:
+    """Loss and TV to the own optimum per step, one line per loss (needs trajectories)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for o in comparison.outcomes:
+        if o.trajectory is None:
+            continue
+        steps = np.arange(len(o.trajectory.loss))
+        left.plot(steps, np.maximum(o.trajectory.loss - o.trained.loss, 1e-17), label=o.name)
+        right.plot(steps, o.trajectory.tv, label=o.name)
+    left.set(xlabel="step", ylabel="loss − minimum", yscale="log", title="training loss")
+    right.set(xlabel="step", ylabel="TV to own optimum", yscale="log", title="distance to π*")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_sweep(sweep: Sweep, path: str | Path, context: int = 0) -> Path:
+    """π(y|x) against β for π* and each loss (one panel each), and TV to the own optimum."""
+    panels = [("π*", sweep.optimum), *sweep.policies.items()]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.2 * (len(panels) + 1), 3.4))
+    for ax, (label, policies) in zip(axes, panels, strict=False):
+        for y in range(policies.shape[2]):
+            ax.plot(sweep.betas, policies[:, context, y], marker="o", ms=3, label=f"y={y}")
+        ax.set(xscale="log", xlabel="β", title=label, ylim=(0, 1))
+    axes[0].set_ylabel(f"π(y|x={context})")
+    axes[0].legend(fontsize=7)
+    for name, tv in sweep.tv_own.items():
+        axes[-1].plot(sweep.betas, np.maximum(tv, 1e-17), marker="o", ms=3, label=name)
+    axes[-1].set(xscale="log", yscale="log", xlabel="β", title="TV to own optimum")
+    axes[-1].legend(fontsize=6)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
