@@ -103,7 +103,7 @@ def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> Buil
                 figs.show("generators", "f and f′ of every registered divergence.")
                 + figs.show("reward", "The reward reparameterisation β f′(u) of Theorem 3.1, "
                             "for the paper's β values; dashed: the ceiling β sup f′.")),
-            *divergences.pages(),
+            *divergences.pages(verified),
             bandit_page(figs, measured),
             results.results_page(figs, runs, config.out, say),
             reference.cli_page(say),

@@ -7,6 +7,7 @@ and offline; no LaTeX source ever reaches a page.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
 import sympy as sp
@@ -64,10 +65,40 @@ class _Printer(MathMLPresentationPrinter):
 
 _TYPESET = {
     "<mo>-</mo>": "<mo>&#8722;</mo>",
-    "<mi>&#936;&#772;</mi>": '<mover accent="true"><mi>&#936;</mi><mo>&#175;</mo></mover>',
+    "<mi>&#936;&#772;</mi>": '<mover><mi>&#936;</mi><mo>&#8213;</mo></mover>',
     "<mo>&amp;InvisibleTimes;</mo>": "<mo>&InvisibleTimes;</mo>",
 }
-"""Typographic fixes of SymPy's output: a true minus sign, Ψ̄ as an accent, ⁢ unescaped."""
+"""Typographic fixes of SymPy's output: a true minus sign, Ψ̄ with a bar that renders, ⁢ unescaped."""
+
+
+_WORDS = {
+    r"\blim_\{u->0\+\}": "lim<sub>u→0+</sub>",
+    r"-oo\b": "−∞",
+    r"\boo\b": "∞",
+    r"->": "→",
+    r"\bPsibar\b": "Ψ̄",
+    r"\bpi_ref\b|\bpiref\b": "π<sub>ref</sub>",
+    r"\bpiref_([wl])\b": r"π<sub>ref</sub>(y<sub>\1</sub>)",
+    r"\bpi_([wl])\b": r"π(y<sub>\1</sub>)",
+    r"\bpi\*": "π*",
+    r"\bpi\b": "π",
+    r"\bbeta\b": "β",
+    r"\blambda\b": "λ",
+    r"\beta\b": "η",
+    r"\bsigma\b": "σ",
+    r"\bmu\b": "μ",
+    r"\^-1\b": "⁻¹",
+}
+
+
+def readable(text: object) -> str:
+    """Plain text from the code (SymPy's ``oo``, ``pi_ref``, ``beta``...) as escaped HTML with
+    the paper's symbols: ∞, π<sub>ref</sub>, β, λ, η, σ, →."""
+    out = str(text)
+    for pattern, replacement in _WORDS.items():
+        out = re.sub(pattern, replacement, out)
+    parts = re.split(r"(</?sub>)", out)
+    return "".join(p if p in ("<sub>", "</sub>") else esc(p) for p in parts)
 
 
 def esc(text: object) -> str:

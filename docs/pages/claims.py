@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..html import badge, esc, note, table
+from ..html import badge, esc, note, readable, table
 from ..site import Page
 
 
@@ -26,7 +26,7 @@ def claims_page(results: list[Any] | None, missing: str = "") -> Page:
     for r in results:
         groups.setdefault(r.claim, []).append(r)
     toc = "".join(
-        f'<li><a href="#{_anchor(i)}">{esc(name)}</a> — {esc(rs[0].reference)} '
+        f'<li><a href="#{_anchor(i)}">{readable(name)}</a> — {esc(rs[0].reference)} '
         f"{_group_summary(rs)}</li>"
         for i, (name, rs) in enumerate(groups.items())
     )
@@ -49,6 +49,12 @@ def _anchor(i: int) -> str:
     return f"claim-{i + 1}"
 
 
+def claim_anchors(results: list[Any]) -> dict[str, str]:
+    """The id of each claim's section on the report page, by claim title."""
+    names = list(dict.fromkeys(r.claim for r in results))
+    return {name: _anchor(i) for i, name in enumerate(names)}
+
+
 def _group_summary(results: list[Any]) -> str:
     counts = Counter(r.status for r in results)
     return " ".join(f"{badge(s)}×{n}" if len(results) > 1 else badge(s) for s, n in counts.items())
@@ -57,12 +63,12 @@ def _group_summary(results: list[Any]) -> str:
 def _group(i: int, name: str, results: list[Any]) -> str:
     first = results[0]
     rows = [
-        [esc(r.divergence or "—"), badge(r.status), esc(r.detail), _counterexample(r)]
+        [esc(r.divergence or "—"), badge(r.status), readable(r.detail), _counterexample(r)]
         for r in results
     ]
     return (
-        f'<h2 id="{_anchor(i)}">{esc(name)}</h2>'
-        f"<p><em>{esc(first.reference)}.</em> {esc(first.statement)}</p>"
+        f'<h2 id="{_anchor(i)}">{readable(name)}</h2>'
+        f"<p><em>{esc(first.reference)}.</em> {readable(first.statement)}</p>"
         + table(["divergence", "status", "proof or reason", "counterexample"], rows, "wide")
     )
 

@@ -6,15 +6,16 @@ Every formula on these pages is the SymPy object that the code derived and check
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 import sympy as sp
 
 from upo_theory import Derivation, Divergence, derive, registered
 from upo_theory.derivation import T
 
-from ..html import badge, esc, math, note, table
+from ..html import badge, esc, math, note, readable, table
 from ..site import Page
+from .claims import claim_anchors
 
 _AW, _AL = sp.Symbol("a_w", real=True), sp.Symbol("a_l", real=True)
 _RW, _RL = sp.Symbol("r_w", real=True), sp.Symbol("r_l", real=True)
@@ -25,19 +26,10 @@ def page_path(div: Divergence) -> str:
     return f"divergence-{div.name}.html"
 
 
-def pretty(text: str) -> str:
-    """A check's plain-text name or detail made readable: ∞, →, limits, Greek letters."""
-    text = re.sub(r"\blim_\{u->0\+\}", "lim<sub>u→0+</sub>", esc(text))
-    text = re.sub(r"-oo\b", "−∞", text)
-    text = re.sub(r"\boo\b", "∞", text)
-    text = re.sub(r"\beta\b", "η", text.replace("-&gt;", "→"))
-    return text
-
-
 def verdict(d: Derivation) -> str:
     """A badge and the reason: admissible, or the first condition of Theorem 3.1 that fails."""
     label = "admissible" if d.admissible else "not admissible"
-    return f"{badge(label)} {pretty(d.reason)}"
+    return f"{badge(label)} {readable(d.reason)}"
 
 
 def overview(figure_html: str) -> Page:
@@ -69,8 +61,9 @@ def overview(figure_html: str) -> Page:
                 "f, f′, f″, (f′)⁻¹ and Theorem 3.1's verdict for every divergence")
 
 
-def divergence_page(div: Divergence) -> Page:
-    """The page of one divergence: its derived objects, the conditions and the verdict."""
+def divergence_page(div: Divergence, claims: list[Any] | None = None) -> Page:
+    """The page of one divergence: its derived objects, the conditions, the verdict and the
+    results of ``verify_all()`` (``claims``) for it."""
     d = derive(div)
     objects = [
         ["generator", math(sp.Eq(sp.Symbol("f(u)"), div.f, evaluate=False))],
@@ -84,8 +77,8 @@ def divergence_page(div: Divergence) -> Page:
         objects.append(["log-space kernel", _formula("f′(eᵗ)", d.log_ratio_derivative)])
         objects.append(["log of the inverse", _formula("log (f′)⁻¹(y)", d.log_inverse)])
     checks = [
-        [pretty(c.name), badge({True: "holds", False: "fails"}.get(c.holds, "not applicable")),
-         esc(c.method), pretty(c.detail)]
+        [readable(c.name), badge({True: "holds", False: "fails"}.get(c.holds, "not applicable")),
+         esc(c.method), readable(c.detail)]
         for c in d.checks
     ]
     body = (
@@ -103,15 +96,14 @@ def divergence_page(div: Divergence) -> Page:
         + "<p>A <em>numeric</em> method means SymPy could not decide the condition, and it was "
         "checked on a dense grid of u ∈ [10⁻¹², 10¹²] instead: evidence, not proof.</p>"
         + _loss_section(d)
-        + '<p>The claims checked for this divergence are in the <a href="claims.html">'
-        "verification report</a>.</p>"
+        + _claims_section(div, claims)
     )
     return Page(page_path(div), div.label, "Divergences", body, div.title)
 
 
-def pages() -> list[Page]:
-    """Every divergence's page, in registry order."""
-    return [divergence_page(div) for div in registered()]
+def pages(claims: list[Any] | None = None) -> list[Page]:
+    """Every divergence's page, in registry order, with its rows of the verification report."""
+    return [divergence_page(div, claims) for div in registered()]
 
 
 def _formula(lhs: str, rhs: sp.Expr | None) -> str:
@@ -128,41 +120,31 @@ def _loss_section(d: Derivation) -> str:
     k = d.log_ratio_derivative
     per_response = k.subs(T, _AW - _RW) - k.subs(T, _AL - _RL)
     paper = k.subs(T, _AW - _AL) - k.subs(T, _RW - _RL)
-    swap = {_AW: _AL, _AL: _AW, _RW: _RL, _RL: _RW}
-    facts = [
-        ["the two forms are the same function", _identically_zero(paper - per_response)],
-        ["per-response form is antisymmetric in (y_w, y_l)",
-         _identically_zero(per_response + per_response.subs(swap, simultaneous=True))],
-        ["paper form is antisymmetric in (y_w, y_l)",
-         _identically_zero(paper + paper.subs(swap, simultaneous=True))],
-    ]
     return (
         "<h2>In the loss family</h2>"
         "<p>With a<sub>w</sub>, a<sub>l</sub> the log-probabilities of the chosen and rejected "
         "responses under the policy and r<sub>w</sub>, r<sub>l</sub> under the reference, the "
         "two pair statistics of this f (see <a href=\"walkthrough.html\">the walk-through</a>) "
-        "are, as SymPy writes them:</p>"
+        "are the kernel f′(eᵗ) at two pairs of log-ratios:</p>"
         + table(
             ["statistic", "expression"],
-            [["per-response form (eqs. 5, 17)", math(sp.simplify(per_response))],
-             ["paper form (eq. 23)", math(sp.simplify(paper))]],
+            [["per-response form (eqs. 5, 17)", math(per_response)],
+             ["paper form (eq. 23)", math(paper)]],
         )
-        + table(["property", "SymPy"], [[esc(name), value] for name, value in facts])
         + f"<p>The closed-form optimum π* = π<sub>ref</sub> (f′)⁻¹((Ψ̄ − λ)/β) needs "
-        f"(Ψ̄ − λ)/β below sup f′ = {math(d.sup_f1)}; with Ψ the identity, the IUPO target "
-        f"1/(2β) must be reachable by the statistic, which the "
-        f'<a href="claims.html">verification report</a> checks.</p>'
+        f"(Ψ̄ − λ)/β below sup f′ = {math(d.sup_f1)}.</p>"
     )
 
 
-def _identically_zero(expr: sp.Expr) -> str:
-    """"yes" if SymPy simplifies ``expr`` to 0, "no" with a witness point if it is not 0 there."""
-    if sp.simplify(expr) == 0:
-        return badge("holds") + " identically"
-    point = dict(zip((_AW, _AL, _RW, _RL), (-1, -2, -sp.Rational(3, 2), -sp.Rational(1, 2)),
-                     strict=True))
-    value = sp.N(expr.subs(point), 6)
-    if value != 0:
-        where = ", ".join(f"{k} = {v}" for k, v in point.items())
-        return badge("fails") + f" (at {esc(where)}: difference {esc(value)})"
-    return badge("not applicable") + " SymPy could not decide"
+def _claims_section(div: Divergence, results: list[Any] | None) -> str:
+    if results is None:
+        return ""
+    anchors = claim_anchors(results)
+    rows = [
+        [f'<a href="claims.html#{anchors[r.claim]}">{readable(r.claim)}</a>',
+         esc(r.reference), badge(r.status), readable(r.detail)]
+        for r in results if r.divergence == div.label
+    ]
+    return ("<h2>The paper's claims for this f</h2>"
+            "<p>From the <a href=\"claims.html\">verification report</a>:</p>"
+            + table(["claim", "reference", "status", "proof or reason"], rows, "wide"))

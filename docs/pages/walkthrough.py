@@ -22,6 +22,7 @@ from .notation import (
     f1,
     lam,
     mul,
+    p_star,
     pi,
     pi_ref,
     pi_star,
@@ -101,7 +102,7 @@ def walkthrough_page(measured: str, js_figure: str) -> Page:
         "σ, so Ψ̄(y) = r(y) − a constant (eq. 7). Eq. 17 then says β(f′(u<sub>w</sub>) − "
         "f′(u<sub>l</sub>)) = r(y<sub>w</sub>) − r(y<sub>l</sub>) at the optimum, and the "
         "Bradley–Terry likelihood of the data becomes eqs. 20–21:</p>"
-        + eq(sp.Symbol("p^*(y_w ≻ y_l)"),
+        + eq(p_star(y_w, y_l),
              sigma(sub(mul(beta, f1(ratio(pi, y_w))), mul(beta, f1(ratio(pi, y_l))))), "20")
         + "<p>whose negative log is the f-DPO loss (eq. 5); with reverse KL it is DPO "
         f"(eq. 4), since f′(u) = log u + 1. Here r is the reward: {_m(r(y))}.</p>"

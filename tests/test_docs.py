@@ -1,0 +1,189 @@
+"""The documentation site: it builds, every page exists, links and images resolve, the maths is
+MathML (no LaTeX source left), and what the pages print is what the code derived."""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from docs import markdown
+from docs.__main__ import main
+from docs.build import BuildConfig, BuildError, build
+from docs.html import esc, math, readable
+from upo_theory import derive, get_divergence, registered
+from upo_theory.expressions import U
+
+LATEX = re.compile(r"\\(frac|left|right|mathbb|mathcal|begin|end|beta|pi|log|sum)\b|\\\(|\\\[|\$")
+
+
+class _Scan(HTMLParser):
+    """Collects links, image sources, element ids and the visible text outside pre/code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.images: list[str] = []
+        self.ids: set[str] = set()
+        self.text: list[str] = []
+        self.literal: list[str] = []
+        self._literal_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"] or "")
+        if tag == "img":
+            self.images.append(a.get("src") or "")
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+        if tag in ("pre", "code"):
+            self._literal_depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("pre", "code"):
+            self._literal_depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        (self.literal if self._literal_depth else self.text).append(data)
+
+
+def _scan(path: Path) -> _Scan:
+    scan = _Scan()
+    scan.feed(path.read_text(encoding="utf-8"))
+    return scan
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    report = build(BuildConfig(out=out, plots="none"))
+    assert report.pages, "the build wrote no page"
+    return out
+
+
+def test_every_page_exists(site: Path) -> None:
+    expected = ["index.html", "getting-started.html", "math.html", "walkthrough.html",
+                "claims.html", "divergences.html", "bandit.html", "results.html", "cli.html",
+                "api-upo_theory.html", "style.css"]
+    expected += [f"divergence-{d.name}.html" for d in registered()]
+    missing = [name for name in expected if not (site / name).is_file()]
+    assert not missing, f"pages not built: {missing}"
+
+
+def test_internal_links_and_images_resolve(site: Path) -> None:
+    scans = {p.name: _scan(p) for p in site.glob("*.html")}
+    broken = []
+    for name, scan in scans.items():
+        for href in scan.links:
+            if re.match(r"[a-z]+:", href):
+                continue
+            target, _, anchor = href.partition("#")
+            target = target or name
+            if target not in scans:
+                broken.append(f"{name}: link {href}")
+            elif anchor and anchor not in scans[target].ids:
+                broken.append(f"{name}: anchor {href}")
+        broken += [f"{name}: image {src}" for src in scan.images if not (site / src).is_file()]
+    assert not broken, broken
+
+
+def test_no_latex_source_and_mathml_present(site: Path) -> None:
+    leftovers = []
+    for page in site.glob("*.html"):
+        scan = _scan(page)
+        for chunk in scan.text:
+            if LATEX.search(chunk):
+                leftovers.append(f"{page.name}: {chunk.strip()[:80]!r}")
+        for chunk in scan.literal:
+            if re.search(r"\\(frac|mathbb|left|right|begin)\b", chunk):
+                leftovers.append(f"{page.name} (code): {chunk.strip()[:80]!r}")
+    assert not leftovers, leftovers
+    for name in ("math.html", "walkthrough.html", "divergences.html", "divergence-js.html"):
+        assert '<math xmlns="http://www.w3.org/1998/Math/MathML"' in (site / name).read_text()
+
+
+@pytest.mark.parametrize("name", [d.name for d in registered()])
+def test_divergence_page_prints_the_derivation(site: Path, name: str) -> None:
+    """The page shows SymPy's own f and f′ and the verdict of Theorem 3.1 for that f."""
+    d = derive(get_divergence(name))
+    page = (site / f"divergence-{name}.html").read_text(encoding="utf-8")
+    assert math(sp.Eq(sp.Symbol("f(u)"), d.f, evaluate=False)) in page
+    if d.differentiable:
+        assert math(sp.Eq(sp.Symbol("f′(u)"), d.f1, evaluate=False)) in page
+    verdict = "admissible" if d.admissible else "not admissible"
+    assert f"badge-{verdict.replace(' ', '-')}" in page
+    assert len(re.findall(r"<td>", page)) >= 2 * len(d.checks)
+
+
+def test_claims_page_lists_every_result(site: Path) -> None:
+    page = (site / "claims.html").read_text(encoding="utf-8")
+    total = int(re.search(r"(\d+) results", page).group(1))
+    rows = page.count('<span class="badge badge-proven">PROVEN</span></td>') + page.count(
+        '<span class="badge badge-refuted">REFUTED</span></td>') + page.count(
+        '<span class="badge badge-not-applicable">NOT APPLICABLE</span></td>')
+    assert rows == total > 0
+    refuted = page.count('<span class="badge badge-refuted">REFUTED</span></td>')
+    assert page.count("<td><ul><li><code>") == refuted  # every refutation has a counterexample
+
+
+def test_getting_started_quotes_the_readme(site: Path) -> None:
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    quick = markdown.section(readme.read_text(encoding="utf-8"), "Quick start") or ""
+    page = (site / "getting-started.html").read_text(encoding="utf-8")
+    for command in re.findall(r"^\s*(python -m \S+.*)$", quick, flags=re.M):
+        assert esc(command.strip()) in page
+
+
+def test_bad_runs_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path), "--runs", str(tmp_path / "nope")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nope" in err
+
+
+def test_unknown_plot_mode_is_refused() -> None:
+    with pytest.raises(BuildError, match="plots='some'"):
+        BuildConfig(plots="some")  # type: ignore[arg-type]
+
+
+def _numeric_entity(m: re.Match[str]) -> str:
+    """HTML's named entities (&InvisibleTimes;, &ExponentialE;) as XML character references."""
+    if m.group(1) in ("lt", "gt", "amp", "quot", "apos"):
+        return m.group(0)
+    return "".join(f"&#{ord(c)};" for c in html.unescape(m.group(0)))
+
+
+_COEFF = st.integers(min_value=-9, max_value=9)
+
+
+@given(st.lists(_COEFF, min_size=1, max_size=4), st.sampled_from([sp.log, sp.sqrt, sp.exp]))
+def test_mathml_is_well_formed(coeffs: list[int], func: sp.FunctionClass) -> None:
+    """Any expression in u prints as one well-formed <math> element without LaTeX."""
+    expr = sum(c * U**i for i, c in enumerate(coeffs)) + func(U + 1)
+    out = math(expr, display=True)
+    root = ET.fromstring(re.sub(r"&([A-Za-z]+);", _numeric_entity, out))
+    assert root.tag.endswith("math") and root.get("display") == "block"
+    assert not LATEX.search(out)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="`*[]!|#\\_", codec="utf-8"),
+               max_size=60))
+def test_markdown_paragraph_is_escaped_text(text: str) -> None:
+    """Text without markup renders as itself, escaped: nothing in it becomes a tag."""
+    html = markdown.inline(text)
+    assert html == esc(text)
+
+
+@given(st.text(max_size=60))
+def test_readable_leaves_no_markup_but_subscripts(text: str) -> None:
+    out = readable(text)
+    assert re.sub(r"</?sub>", "", out).count("<") == 0
