@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.optimize
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import softmax
@@ -10,7 +11,8 @@ from scipy.special import softmax
 from sim.objective import generator_values, upo_objective
 from sim.optimum import InadmissibleError, solve_kkt, upo_optimum
 from sim.problems import CATALOGUE, bradley_terry, cyclic, random_preferences
-from upo_theory import get_divergence, kernel_for
+from upo_theory import derive, get_divergence, kernel_for
+from upo_theory.expressions import U
 
 ADMISSIBLE = ["rkl", "fkl", "js", "alpha", "hellinger", "neyman"]
 SOLVABLE = [*ADMISSIBLE, "pearson"]
@@ -19,15 +21,16 @@ SOLVABLE = [*ADMISSIBLE, "pearson"]
 def slsqp_optimum(problem, divergence, psi, x=0):
     """max_π J(π) on the simplex by SLSQP, from π_ref: an optimiser that knows no KKT algebra."""
     psibar, ref, beta = problem.psibar(psi)[x], problem.pi_ref[x], problem.beta
-    kernel = kernel_for(divergence)
+    derivation = derive(divergence)
+    f1 = sympy.lambdify(U, derivation.f1, "numpy")
 
     def negative_j(pi):
         return -(pi @ psibar - beta * ref @ generator_values(divergence, pi / ref))
 
     def gradient(pi):
-        return -(psibar - beta * kernel(np.log(pi / ref)))
+        return -(psibar - beta * f1(pi / ref))
 
-    lower = 0.0 if np.isfinite(kernel.inf) else 1e-12
+    lower = 0.0 if derivation.inf_f1.is_finite else 1e-12
     out = scipy.optimize.minimize(
         negative_j, ref, jac=gradient, method="SLSQP",
         bounds=[(lower, 1.0)] * len(ref),
