@@ -123,6 +123,10 @@ class TrainConfig:
             raise ConfigError(f"stage={self.stage!r} needs pref_steps > 0")
         if self.stage in ("sft", "both") and self.sft_steps == 0:
             raise ConfigError(f"stage={self.stage!r} needs sft_steps > 0 (or use --stage pref)")
+        for name in ("data_path", "eval_data_path"):
+            location = getattr(self, name)
+            if location and _looks_local(location) and not Path(location).is_file():
+                raise ConfigError(f"{name}={location!r} is not a readable file; check the path")
         if self.init is not None and not Path(self.init).is_dir():
             raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
         if self.data == "offline" and self.offline_train_pairs < self.batch_size:
@@ -164,6 +168,12 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _looks_local(location: str) -> bool:
+    """A file path rather than a hub dataset name (``owner/name``)."""
+    return (location.startswith((".", "/", "~")) or location.count("/") != 1
+            or location.endswith((".json", ".jsonl", ".gz", ".parquet")))
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -1,0 +1,159 @@
+"""llm.train end to end on tiny models: formats, resume, NaN, --init, offline task, DDP, plot."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import llm.train
+from llm.config import TrainConfig
+from llm.metrics import COLUMNS, read_metrics
+from llm.train import TrainingDivergedError, run
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DATA = {"hh": "hh.jsonl", "shp": "shp.json", "jsonl": "trl.jsonl"}
+PREF_NAMES = {"loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
+              "rewards/rejected", "logps/chosen", "logps/rejected"}
+
+
+def tiny(tmp_path: Path, **changes) -> TrainConfig:
+    settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=1, n_embd=32,
+                    n_head=2, sft_steps=3, pref_steps=3, batch_size=4, eval_every=2,
+                    log_every=1, save_every=2, out_dir=str(tmp_path), eval_fraction=0.25,
+                    truth_eval_prompts=0, max_length=48, warmup_steps=1)
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(run_dir / "checkpoint" / "model" / "model.safetensors")
+
+
+@pytest.mark.parametrize("kind", sorted(DATA))
+def test_each_format_trains_end_to_end(tmp_path, kind):
+    config = tiny(tmp_path, data=kind, data_path=str(FIXTURES / DATA[kind]))
+    run_dir = run(config)
+    rows = read_metrics(run_dir)
+    pref_train = [r for r in rows if r["stage"] == "pref" and r["split"] == "train"]
+    pref_eval = [r for r in rows if r["stage"] == "pref" and r["split"] == "eval"]
+    assert [r["step"] for r in pref_train] == [1, 2, 3]
+    assert PREF_NAMES | {"grad_norm", "learning_rate", "tokens_per_s"} <= set(pref_train[-1])
+    assert [r["step"] for r in pref_eval] == [0, 2, 3]
+    # at step 0 the policy is π_ref: statistic 0, so the IUPO loss is (0 − 1/(2β))²
+    assert abs(pref_eval[0]["rewards/margins"]) < 1e-4
+    assert pref_eval[0]["loss"] == pytest.approx((1 / (2 * config.beta)) ** 2, rel=1e-4)
+    assert all(set(r) <= set(COLUMNS) for r in rows)
+    csv_lines = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == len(rows) + 1
+    for name in ("sft/model.safetensors", "checkpoint/state.pt", "curves.png", "summary.json",
+                 "config.json", "ref_logps.pt"):
+        assert (run_dir / name).is_file(), name
+    assert TrainConfig.from_json((run_dir / "checkpoint" / "config.json").read_text()) == config
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    return run(tiny(tmp_path_factory.mktemp("whole"), sft_steps=3, pref_steps=4))
+
+
+@pytest.mark.parametrize("stop_after", [2, 5])  # killed in the SFT stage / in the pref stage
+def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, uninterrupted, stop_after):
+    config = tiny(tmp_path, sft_steps=3, pref_steps=4, stop_after=stop_after)
+    run_dir = run(config)
+    state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == (stop_after if stop_after <= 3 else stop_after - 3)
+    run(config.replace(stop_after=None, resume=True))
+    whole, resumed = weights(uninterrupted), weights(run_dir)
+    assert whole.keys() == resumed.keys()
+    for name in whole:
+        assert torch.equal(whole[name], resumed[name]), name
+    timeless = [[{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(d)]
+                for d in (run_dir, uninterrupted)]
+    assert timeless[0] == timeless[1]
+
+
+def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, monkeypatch):
+    real = llm.train.preference_loss
+    calls = {"train": 0}
+
+    def poisoned(*args, **kwargs):
+        losses, statistic = real(*args, **kwargs)
+        if losses.requires_grad:
+            calls["train"] += 1
+            if calls["train"] == 3:
+                return losses * float("nan"), statistic
+        return losses, statistic
+
+    monkeypatch.setattr(llm.train, "preference_loss", poisoned)
+    config = tiny(tmp_path, stage="pref", pref_steps=5, save_every=100)
+    with pytest.raises(TrainingDivergedError, match="step 3"):
+        run(config)
+    run_dir = tmp_path / config.resolved_run_name()
+    state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in weights(run_dir).values())
+
+
+def test_init_reuses_a_saved_sft_model_as_start_and_reference(tmp_path):
+    sft_dir = run(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
+    pref_dir = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="pref"))
+    rows = read_metrics(pref_dir)
+    assert {r["stage"] for r in rows} == {"pref"}
+    first = next(r for r in rows if r["split"] == "eval")
+    assert first["step"] == 0 and abs(first["rewards/margins"]) < 1e-4
+    start = load_file(sft_dir / "model.safetensors")
+    end = weights(pref_dir)
+    assert any(not torch.equal(start[k], end[k]) for k in start)
+
+
+def test_offline_task_runs_with_the_truth_evaluation(tmp_path):
+    config = tiny(tmp_path, data="offline", data_path=None, offline_train_pairs=40,
+                  offline_eval_pairs=8, truth_eval_prompts=2, truth_max_new_tokens=4)
+    run_dir = run(config)
+    truth = json.loads((run_dir / "truth.json").read_text())
+    assert {"reward_policy", "reward_reference", "win_rate", "kl"} <= set(truth)
+    assert json.loads((run_dir / "summary.json").read_text())["truth"] == truth
+
+
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    config = tiny(tmp_path, run_name="one", stage="pref", pref_steps=3)
+    one = run(config)
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+            "2", "-m", "llm.train"]
+    for name, value in json.loads(config.replace(run_name="two").to_json()).items():
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        args += [flag] if value is True else [flag, str(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    two = tmp_path / "two"
+    for name, tensor in weights(one).items():
+        torch.testing.assert_close(weights(two)[name], tensor, rtol=0, atol=1e-5)
+    losses = [[r["loss"] for r in read_metrics(d) if r["split"] == "train"] for d in (one, two)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+def test_plot_cli_draws_several_runs_and_rejects_a_non_run(tmp_path, uninterrupted):
+    out = tmp_path / "figure.png"
+    result = subprocess.run([sys.executable, "-m", "llm.plot", str(uninterrupted),
+                             str(uninterrupted), "--out", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and out.stat().st_size > 1000
+    bad = subprocess.run([sys.executable, "-m", "llm.plot", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "not a run folder" in bad.stderr
+
+
+def test_cli_data_error_exits_2_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "llm.train", "--data", "hh", "--data-path",
+                             str(tmp_path / "none.jsonl"), "--out-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "none.jsonl" in result.stderr and "Traceback" not in result.stderr
