@@ -3,7 +3,7 @@
 The policy is ``π_θ(·|x) = softmax(θ_x)``, θ of shape (C, K). A loss is a weighted sum over pairs
 (x, y_w, y_l) of the family's per-pair loss ℓ(s) (:mod:`upo_theory.losses`: eqs. 4, 5, 10, 23–24):
 
-* population regime: every (x, y, y') with weight ``μ(y|x) μ(y'|x) p*(y ≻ y'|x) / C`` (y wins);
+* population regime: every (x, y, y') with weight ``2 μ(y|x) μ(y'|x) p*(y ≻ y'|x) / C`` (y wins);
 * finite dataset: the N sampled triples, weight 1/N each (where DPO can overfit).
 
 Both are a weight array W[x, y_w, y_l] (:class:`PairTable`).
@@ -48,9 +48,14 @@ class PairTable:
 
     @classmethod
     def population(cls, problem: Problem) -> PairTable:
-        """W = μ(y|x) μ(y'|x) p*(y ≻ y'|x) / C: the exact expectation over pairs and winners."""
+        """W = 2 μ(y|x) μ(y'|x) p*(y ≻ y'|x) / C: the exact expectation over pairs and winners.
+
+        The triple (y_w, y_l) = (y, y') comes from the draw (y, y') with y winning and from the
+        draw (y', y) with y winning, each with probability μ(y) μ(y') p*(y ≻ y'); hence the 2
+        (on the diagonal, 2 μ(y)² · ½ = μ(y)²). W sums to 1 since p + pᵀ = 1.
+        """
         mu = problem.mu
-        return cls(mu[:, :, None] * mu[:, None, :] * problem.prefs / problem.contexts)
+        return cls(2 * mu[:, :, None] * mu[:, None, :] * problem.prefs / problem.contexts)
 
     @classmethod
     def dataset(cls, pairs: Pairs, problem: Problem) -> PairTable:
@@ -136,7 +141,8 @@ def minimise(
 
     A loss without a minimiser (DPO on a finite dataset where a pair is never reversed) drives
     some π(y|x) towards 0 while its gradient vanishes: it is returned with ``converged=False``
-    once a probability falls below :data:`BOUNDARY`, and the message says why.
+    (and a message saying why) when a probability falls below :data:`BOUNDARY` or the loss is
+    lower still at twice the distance from the start.
     """
     shape = objective.table.shape
     start = objective.log_ref if theta0 is None else theta0
@@ -157,12 +163,20 @@ def minimise(
                             "lower beta's range or check the problem")
     message = out.message if isinstance(out.message, str) else str(out.message)
     policy = np.exp(log_softmax(theta, axis=1))
-    at_boundary = bool(policy.min() < BOUNDARY)
-    if at_boundary:
-        message = (f"pi(y|x) fell below {BOUNDARY:g}: the loss decreases towards the boundary of "
-                   f"the simplex and has no minimiser ({message})")
-    return TrainResult(policy, theta, loss, grad_norm, grad_norm < gtol and not at_boundary,
+    runaway = policy.min() < BOUNDARY or _still_descending(objective, start, theta, loss)
+    if runaway:
+        message = ("the loss keeps decreasing as theta moves further from log pi_ref (towards the "
+                   f"boundary of the simplex): it has no minimiser ({message})")
+    return TrainResult(policy, theta, loss, grad_norm, grad_norm < gtol and not runaway,
                        int(out.nit), message)
+
+
+def _still_descending(objective: Objective, start: np.ndarray, theta: np.ndarray,
+                      loss: float) -> bool:
+    """Whether L is lower at start + 2 (θ − start): then θ is no minimiser, only a flat stretch
+    on the way to infinity (the gradient of −log σ vanishes there)."""
+    farther = objective(start + 2 * (theta - start))[0]
+    return bool(farther < loss - 1e-9 * abs(loss))
 
 
 def gradient_at(objective: Objective, policy: np.ndarray) -> float:
