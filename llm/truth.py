@@ -1,0 +1,210 @@
+"""Evaluation with the truth: sample from π and π_ref on held-out prompts, score with r*.
+
+Beside the paper's metrics (which only rank the labelled pairs), this measures what preference
+training is for: the true reward r* (:func:`llm.task.true_reward`) of responses sampled from the
+policy π and from the reference π_ref on held-out prompts, the win rate of π against π_ref under
+r*, and how far π moved from π_ref — the reward-against-divergence frontier that the f-DPO paper
+uses to compare divergences.
+
+A response is the token sequence sampled (at temperature 1, no truncation of the distribution)
+until the end-of-text token, a token containing a newline, or ``max_new_tokens`` tokens; both
+models give probabilities to the same set of such sequences, so with ``t = log π(y|x) −
+log π_ref(y|x)`` (paper, Notation) the Monte-Carlo estimates
+
+    KL(π ‖ π_ref) = E_{y∼π}[t],        D_f(π, π_ref) = E_{y∼π_ref}[f(e^t)]
+
+(paper, Section 2.2) are unbiased; each comes with its standard error. f(e^t) is evaluated from
+the log-ratio t (:func:`f_of_log_ratio`), never from an overflowed e^t.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+import torch
+
+from upo_theory import get_divergence
+from upo_theory.derivation import T
+from upo_theory.expressions import U
+from upo_theory.stable import Compiled
+
+from .batching import collate
+from .scoring import SequenceScorer
+from .task import BEST_REWARD, eval_prompts, is_correct, true_reward
+
+
+def f_of_log_ratio(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
+    """t ↦ f(e^t) for a divergence name or generator, finite wherever its value is.
+
+    The stabilised SymPy expression of f(e^t) is evaluated in float64; where that overflows
+    (|t| in the hundreds), the same expression is evaluated in mpmath and rounded, so a value
+    is ``inf`` only when f(e^t) itself exceeds the float64 range.
+    """
+    compiled = Compiled(sp.expand(get_divergence(divergence, alpha).f.subs(U, sp.exp(T))), T)
+
+    def evaluate(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        out = np.asarray(compiled(t), dtype=np.float64)
+        for i in zip(*np.nonzero(~np.isfinite(out)), strict=True):
+            out[i] = float(compiled.mp(t[i]))
+        return out
+
+    return evaluate
+
+
+def mean_and_se(values: np.ndarray) -> tuple[float, float]:
+    """Sample mean and its standard error s/√n (0 for a single value)."""
+    values = np.asarray(values, dtype=np.float64)
+    se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
+    return float(values.mean()), float(se)
+
+
+def win_scores(reward_policy: np.ndarray, reward_reference: np.ndarray) -> np.ndarray:
+    """1 where the policy's response has the larger true reward, 0 where smaller, ½ for ties."""
+    a, b = np.asarray(reward_policy, float), np.asarray(reward_reference, float)
+    return np.where(a > b, 1.0, np.where(a < b, 0.0, 0.5))
+
+
+def stop_token_mask(tokenizer, vocab_size: int) -> torch.Tensor:
+    """Bool (V,): the end-of-text token and every token whose text contains a newline."""
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    stops = torch.zeros(vocab_size, dtype=torch.bool)
+    stops[[i for i, text in enumerate(texts) if "\n" in text]] = True
+    stops[tokenizer.eos_token_id] = True
+    return stops
+
+
+def _by_length(prompt_ids: Sequence[list[int]], batch_size: int) -> list[list[int]]:
+    """Indices of prompts grouped by token length, in chunks of at most ``batch_size``."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, ids in enumerate(prompt_ids):
+        groups[len(ids)].append(i)
+    return [group[k:k + batch_size] for _, group in sorted(groups.items())
+            for k in range(0, len(group), batch_size)]
+
+
+def gumbel_max(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row from softmax(logits) as argmax(logits − log E), E ~ Exp(1), shape (B,).
+
+    Exact (the Gumbel-max trick: −log E is Gumbel) and much faster on the CPU than
+    ``torch.multinomial``.
+    """
+    exponential = torch.empty_like(logits).exponential_(generator=generator)
+    return torch.argmax(logits - torch.log(exponential), dim=-1)
+
+
+@torch.no_grad()
+def sample_responses(model, prompt_ids: Sequence[list[int]], stops: torch.Tensor, *,
+                     max_new_tokens: int, generator: torch.Generator, batch_size: int = 64
+                     ) -> list[list[int]]:
+    """Ancestral samples (temperature 1) of response token ids, ending at a stop token.
+
+    Prompts of equal token length are batched together, so no padding enters the model.
+    """
+    device = stops.device
+    responses: list[list[int]] = [[] for _ in prompt_ids]
+    for chunk in _by_length(prompt_ids, batch_size):
+        inputs = torch.tensor([prompt_ids[i] for i in chunk], device=device)  # (B, P)
+        done = torch.zeros(len(chunk), dtype=torch.bool, device=device)
+        tokens, cache = [], None
+        for _ in range(max_new_tokens):
+            out = model(input_ids=inputs, cache=cache, use_cache=True, logits_to_keep=1)
+            logits = out.logits[:, -1].float()  # (B, V)
+            inputs = gumbel_max(logits, generator)[:, None]  # (B, 1)
+            tokens.append(torch.where(done[:, None], -1, inputs))
+            done |= stops[inputs[:, 0]]
+            cache = out.cache
+            if bool(done.all()):
+                break
+        sampled = torch.cat(tokens, dim=1).tolist()  # (B, L), -1 after the stop
+        for i, row in zip(chunk, sampled, strict=True):
+            responses[i] = [token for token in row if token >= 0]
+    return responses
+
+
+@torch.no_grad()
+def sequence_logprobs(model, prompt_ids: Sequence[list[int]], responses: Sequence[list[int]],
+                      *, pad_id: int, device: torch.device | str, batch_size: int = 64
+                      ) -> np.ndarray:
+    """log π(y|x) = Σ_i log π(y_i | x, y_<i) of each (prompt, response), teacher-forced."""
+    scorer = SequenceScorer(model)
+    out = np.zeros(len(prompt_ids))
+    for start in range(0, len(prompt_ids), batch_size):
+        rows = range(start, min(start + batch_size, len(prompt_ids)))
+        batch = collate([(list(prompt_ids[i]), list(responses[i])) for i in rows], pad_id)
+        sums, _ = scorer.score(batch.to(device))
+        out[start:start + len(rows)] = sums.double().cpu().numpy()
+    return out
+
+
+def response_text(tokenizer, ids: Sequence[int]) -> str:
+    """The text of sampled response ids up to the first newline (end-of-text dropped)."""
+    return tokenizer.decode(list(ids), skip_special_tokens=True).split("\n")[0]
+
+
+def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: int,
+                        n_prompts: int, max_new_tokens: int, device: torch.device | str,
+                        alpha: float | None = None, batch_size: int = 64) -> dict[str, float]:
+    """Sample from π and π_ref on held-out prompts; true reward, win rate and divergences.
+
+    Parameters
+    ----------
+    policy, reference
+        Causal LMs (e.g. ``GPT2LMHeadModel``) on ``device``; put in eval mode while sampling.
+    divergence
+        The f of D_f(π, π_ref) to estimate (a registered name or a generator in u).
+    seed
+        Seeds the held-out prompts (:func:`llm.task.eval_prompts`) and the sampling.
+
+    Returns
+    -------
+    dict
+        ``reward_policy``, ``reward_reference`` (mean r*), ``win_rate`` (π against π_ref under r*,
+        ties ½), ``kl`` (KL(π ‖ π_ref) from π's samples), ``f_divergence`` (D_f from π_ref's
+        samples), each with a ``*_se`` standard error; ``correct_policy``, ``correct_reference``
+        (share of responses whose first integer is the answer), ``best_reward`` (r* of the
+        concise correct answer) and ``n_samples``.
+    """
+    prompts = eval_prompts(seed, n_prompts)
+    prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    vocab = policy.get_output_embeddings().weight.shape[0]
+    stops = stop_token_mask(tokenizer, vocab).to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    modes = policy.training, reference.training
+    policy.eval()
+    reference.eval()
+    try:
+        samples = {name: sample_responses(model, prompt_ids, stops, max_new_tokens=max_new_tokens,
+                                          generator=generator, batch_size=batch_size)
+                   for name, model in (("policy", policy), ("reference", reference))}
+        logp = {(scorer, sampler): sequence_logprobs(
+                    model, prompt_ids, samples[sampler], pad_id=tokenizer.eos_token_id,
+                    device=device, batch_size=batch_size)
+                for scorer, model in (("policy", policy), ("reference", reference))
+                for sampler in ("policy", "reference")}
+    finally:
+        policy.train(modes[0])
+        reference.train(modes[1])
+    t_policy = logp["policy", "policy"] - logp["reference", "policy"]
+    t_reference = logp["policy", "reference"] - logp["reference", "reference"]
+    rewards, correct = {}, {}
+    for name, ids in samples.items():
+        texts = [response_text(tokenizer, row) for row in ids]
+        rewards[name] = np.array([true_reward(p, y) for p, y in zip(prompts, texts, strict=True)])
+        correct[name] = np.array([is_correct(p, y) for p, y in zip(prompts, texts, strict=True)])
+    f_values = f_of_log_ratio(divergence, alpha)(t_reference)
+    result: dict[str, float] = {}
+    for key, values in (("reward_policy", rewards["policy"]),
+                        ("reward_reference", rewards["reference"]),
+                        ("win_rate", win_scores(rewards["policy"], rewards["reference"])),
+                        ("kl", t_policy), ("f_divergence", f_values)):
+        result[key], result[f"{key}_se"] = mean_and_se(values)
+    result["correct_policy"] = float(correct["policy"].mean())
+    result["correct_reference"] = float(correct["reference"].mean())
+    result["best_reward"] = BEST_REWARD
+    result["n_samples"] = float(n_prompts)
+    return result

@@ -1,0 +1,138 @@
+"""Evaluation with the truth: f(e^t), sampling, sequence log-probs and exact divergences."""
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from llm import task, truth
+from llm.model import offline_gpt2_tokenizer
+from upo_theory import registered
+from upo_theory.expressions import U
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return offline_gpt2_tokenizer()
+
+
+def tiny_gpt2(seed: int, init_scale: float = 0.02) -> GPT2LMHeadModel:
+    """A one-layer GPT-2 with the GPT-2 vocabulary; a large init_scale makes it opinionated."""
+    config = GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=64, vocab_size=50257,
+                        initializer_range=init_scale)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(config).eval()
+
+
+@pytest.mark.parametrize("divergence", [d.name for d in registered()])
+@given(t=st.floats(-720.0, 720.0))
+@settings(max_examples=40)
+def test_f_of_log_ratio_equals_f_of_exp_in_high_precision(divergence, t):
+    generator = sp.lambdify(U, next(d for d in registered() if d.name == divergence).f, "mpmath")
+    with mpmath.workdps(60):
+        exact = generator(mpmath.exp(mpmath.mpf(t)))
+    value = float(truth.f_of_log_ratio(divergence)(np.array([t]))[0])
+    if abs(exact) > np.finfo(np.float64).max:
+        assert value == np.inf
+    else:
+        assert value == pytest.approx(float(exact), rel=1e-9, abs=1e-12)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=30),
+       st.lists(st.floats(-5, 5), min_size=1, max_size=30))
+def test_win_scores_are_antisymmetric_with_ties_half(a, b):
+    n = min(len(a), len(b))
+    a, b = np.array(a[:n]), np.array(b[:n])
+    np.testing.assert_array_equal(truth.win_scores(a, b) + truth.win_scores(b, a), 1.0)
+    np.testing.assert_array_equal(truth.win_scores(a, a), 0.5)
+
+
+def test_gumbel_max_draws_follow_the_softmax():
+    logits = torch.tensor([2.0, 0.0, -1.0, 1.0, -30.0]).repeat(40000, 1)
+    generator = torch.Generator().manual_seed(0)
+    draws = truth.gumbel_max(logits, generator)
+    p = torch.softmax(logits[0], dim=0).numpy()
+    freq = np.bincount(draws.numpy(), minlength=5) / len(draws)
+    se = np.sqrt(p * (1 - p) / len(draws))
+    assert np.all(np.abs(freq - p) <= 4 * se + 1e-12)
+
+
+def test_stop_tokens_include_end_of_text_and_newlines(tokenizer):
+    stops = truth.stop_token_mask(tokenizer, 50257)
+    assert stops[tokenizer.eos_token_id]
+    for text in ("\n", "\n\n"):
+        (token,) = tokenizer(text)["input_ids"]
+        assert stops[token]
+    assert not stops[tokenizer(" 12")["input_ids"]].any()
+
+
+def test_sampling_is_seeded_and_stops_at_stop_tokens(tokenizer):
+    model = tiny_gpt2(0, init_scale=0.3)
+    prompts = [tokenizer(p)["input_ids"] for p in task.eval_prompts(0, 12)]
+    stops = truth.stop_token_mask(tokenizer, 50257)
+    # make the newline token likely, so that some samples stop early
+    with torch.no_grad():
+        model.transformer.wte.weight[198] *= 8.0
+
+    def draw(seed):
+        return truth.sample_responses(model, prompts, stops, max_new_tokens=6,
+                                      generator=torch.Generator().manual_seed(seed), batch_size=5)
+
+    first = draw(1)
+    assert first == draw(1) and first != draw(2)
+    for response in first:
+        assert 1 <= len(response) <= 6
+        assert not stops[response[:-1]].any()
+        assert len(response) == 6 or stops[response[-1]]
+    assert any(len(r) < 6 for r in first)
+
+
+def test_sequence_logprobs_equal_a_full_softmax_computation(tokenizer):
+    model = tiny_gpt2(3, init_scale=0.3)
+    prompts = [tokenizer(p)["input_ids"] for p in task.eval_prompts(1, 5)]
+    responses = [[11, 22, 33][: 1 + i % 3] for i in range(5)]
+    scored = truth.sequence_logprobs(model, prompts, responses, pad_id=50256, device="cpu",
+                                     batch_size=2)
+    for i, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+        ids = torch.tensor([prompt + response])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(ids).logits[0].double(), dim=-1)
+        expected = sum(float(logp[len(prompt) - 1 + k, token]) for k, token in enumerate(response))
+        assert scored[i] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+
+
+def test_identical_models_have_zero_divergence(tokenizer):
+    model = tiny_gpt2(0, init_scale=0.3)
+    result = truth.evaluate_with_truth(model, model, tokenizer, divergence="js", seed=0,
+                                       n_prompts=16, max_new_tokens=4, device="cpu")
+    assert result["kl"] == 0.0 and result["kl_se"] == 0.0
+    assert result["f_divergence"] == 0.0 and result["f_divergence_se"] == 0.0
+    assert result["best_reward"] == task.BEST_REWARD
+    assert 0.0 <= result["win_rate"] <= 1.0
+
+
+def test_one_token_estimates_match_exact_enumeration(tokenizer):
+    """With one new token the response space is the vocabulary: KL and D_f can be summed."""
+    policy, reference = tiny_gpt2(1, init_scale=0.4), tiny_gpt2(2, init_scale=0.4)
+    n = 200
+    result = truth.evaluate_with_truth(policy, reference, tokenizer, divergence="js", seed=5,
+                                       n_prompts=n, max_new_tokens=1, device="cpu")
+    prompts = task.eval_prompts(5, n)
+    kl, d_f = np.zeros(n), np.zeros(n)
+    js = truth.f_of_log_ratio("js")
+    for length in {len(tokenizer(p)["input_ids"]) for p in prompts}:
+        rows = [i for i, p in enumerate(prompts) if len(tokenizer(p)["input_ids"]) == length]
+        ids = torch.tensor([tokenizer(prompts[i])["input_ids"] for i in rows])  # (B, P)
+        with torch.no_grad():
+            lp = torch.log_softmax(policy(ids).logits[:, -1].double(), dim=-1).numpy()
+            lq = torch.log_softmax(reference(ids).logits[:, -1].double(), dim=-1).numpy()
+        kl[rows] = np.sum(np.exp(lp) * (lp - lq), axis=1)
+        d_f[rows] = np.sum(np.exp(lq) * js(lp - lq), axis=1)
+    assert kl.mean() > 0.1  # the two models really differ
+    assert abs(result["kl"] - kl.mean()) < 4 * result["kl_se"]
+    assert abs(result["f_divergence"] - d_f.mean()) < 4 * result["f_divergence_se"]
