@@ -154,7 +154,8 @@ def code_block(text: str, language: str = "") -> str:
 def figure(src: str, caption: str, alt: str | None = None) -> str:
     """An image with a caption (``caption`` is HTML)."""
     return (
-        f'<figure><img src="{esc(src)}" alt="{esc(alt or src)}" loading="lazy">'
+        f'<figure><a href="{esc(src)}" title="open the full-size image">'
+        f'<img src="{esc(src)}" alt="{esc(alt or src)}"></a>'
         f"<figcaption>{caption}</figcaption></figure>"
     )
 
