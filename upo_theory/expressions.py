@@ -1,9 +1,12 @@
 """Safe parsing of a user's generator ``f(u)`` into a SymPy expression.
 
 The text is parsed with :mod:`ast` and rebuilt node by node from a whitelist: the symbol ``u``
-(and ``alpha`` where a value for it is given), numbers, ``+ - * / **`` (``^`` is read as a power),
-and the functions in :data:`FUNCTIONS`. Nothing in the text is ever evaluated by Python, so
-attribute access, ``__import__`` or any other name is refused before it can run.
+(and ``alpha`` where a value for it is given), numbers, ``+ - * / **`` (``^`` is read as ``**``,
+with the precedence of a power), and the functions in :data:`FUNCTIONS`. Nothing in the text is
+ever evaluated by Python, so attribute access, ``__import__`` or any other name is refused before
+it can run. Numeric powers are bounded (:data:`MAX_NUMERIC_EXPONENT`, :data:`MAX_NUMERIC_DIGITS`)
+so that no text can make SymPy build an astronomically large number, and an f with an undefined,
+infinite or complex constant (``1/0``, ``log(0)``, ``sqrt(-1)``) is refused.
 
 Examples
 --------
@@ -44,6 +47,7 @@ FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
 MAX_LENGTH = 500
 MAX_NUMERIC_EXPONENT = 1000
+MAX_NUMERIC_DIGITS = 1000
 
 
 class ExpressionError(ValueError):
@@ -56,7 +60,6 @@ _BINARY = {
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
-    ast.BitXor: lambda a, b: a**b,
 }
 
 
@@ -73,10 +76,14 @@ def parse_generator(text: str, alpha: sp.Expr | None = None) -> sp.Expr:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"f is {len(text)} characters long; at most {MAX_LENGTH} allowed")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as err:
         raise ExpressionError(f"f {text!r} is not a valid expression: {err.msg}") from None
     expr = _build(tree.body, alpha)
+    if expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
+        raise ExpressionError(f"f {text!r} has an undefined or infinite value (e.g. 1/0, log(0))")
+    if expr.has(sp.I):
+        raise ExpressionError(f"f {text!r} is complex (e.g. sqrt(-1)); f must be real for u > 0")
     if U not in expr.free_symbols:
         raise ExpressionError(f"f {text!r} does not depend on u")
     return expr
@@ -102,11 +109,8 @@ def _build(node: ast.AST, alpha: sp.Expr | None) -> sp.Expr:
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _build(node.left, alpha), _build(node.right, alpha)
-        if isinstance(node.op, ast.Pow | ast.BitXor) and right.is_number:
-            if abs(float(right)) > MAX_NUMERIC_EXPONENT:
-                raise ExpressionError(
-                    f"exponent {right} in f is too large (at most {MAX_NUMERIC_EXPONENT})"
-                )
+        if isinstance(node.op, ast.Pow):
+            _check_power(left, right)
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
@@ -116,7 +120,40 @@ def _build(node: ast.AST, alpha: sp.Expr | None) -> sp.Expr:
             raise ExpressionError(f"unknown function {node.func.id!r} in f; allowed: {allowed}")
         if node.keywords:
             raise ExpressionError(f"{node.func.id}() in f takes no keyword arguments")
-        return FUNCTIONS[node.func.id](*(_build(arg, alpha) for arg in node.args))
+        args = [_build(arg, alpha) for arg in node.args]
+        try:
+            return FUNCTIONS[node.func.id](*args)
+        except (TypeError, ValueError) as err:
+            raise ExpressionError(f"{node.func.id}() in f: {err}") from None
     if isinstance(node, ast.Attribute):
         raise ExpressionError("attribute access is not allowed in f")
     raise ExpressionError(f"{type(node).__name__} is not allowed in f")
+
+
+def _check_power(base: sp.Expr, exponent: sp.Expr) -> None:
+    """Refuse ``base**exponent`` if the exponent is a number above :data:`MAX_NUMERIC_EXPONENT`
+    in size, or the power is a number of more than :data:`MAX_NUMERIC_DIGITS` digits."""
+    if not exponent.is_number or exponent.is_finite is not True:
+        return  # symbolic, or undefined (refused once the whole f is built)
+    if abs(exponent) > MAX_NUMERIC_EXPONENT:
+        shown = exponent if len(str(exponent)) <= 20 else sp.N(exponent, 3)
+        raise ExpressionError(
+            f"exponent {shown} in f is too large (at most {MAX_NUMERIC_EXPONENT} in size)"
+        )
+    if base.is_number and base.is_finite and base != 0:
+        digits = float(abs(exponent)) * _digits(base)
+        if digits > MAX_NUMERIC_DIGITS:
+            raise ExpressionError(
+                f"a number in f would have about {digits:.3g} digits "
+                f"(at most {MAX_NUMERIC_DIGITS}); simplify the constants"
+            )
+
+
+def _digits(number: sp.Expr) -> float:
+    """Decimal digits of a rational's numerator or denominator, or of another number's size."""
+    if number.is_Rational:
+        return float(max(len(str(abs(number.p))), len(str(number.q))))
+    try:
+        return abs(float(sp.log(sp.Abs(number), 10).evalf(5)))
+    except TypeError:
+        return 0.0
