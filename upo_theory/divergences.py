@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import sympy as sp
 
@@ -65,14 +66,18 @@ _ALIASES = {alias: name for name, e in REGISTRY.items() for alias in (name, *e.a
 
 
 def as_alpha(alpha: float | str | sp.Expr | None) -> sp.Rational:
-    """Validate α ∈ (0, 1) and return it as an exact rational."""
+    """Validate α ∈ (0, 1) and return it as an exact rational.
+
+    The text is read as a decimal or a fraction (``0.3``, ``1/3``, ``1e-2``) by
+    :class:`fractions.Fraction`, never evaluated: ``--alpha`` comes from the command line.
+    """
     if alpha is None:
         return DEFAULT_ALPHA
     try:
-        value = sp.nsimplify(str(alpha), rational=True)
-    except (sp.SympifyError, TypeError, ValueError):
+        value = sp.Rational(Fraction(str(alpha).strip()))
+    except (TypeError, ValueError, ZeroDivisionError):
         raise ExpressionError(f"alpha={alpha!r} is not a number; give 0 < alpha < 1") from None
-    if not value.is_Rational or not 0 < value < 1:
+    if not 0 < value < 1:
         raise ExpressionError(f"alpha={alpha} is outside (0, 1); give 0 < alpha < 1")
     return value
 
