@@ -65,6 +65,7 @@ class _Printer(MathMLPresentationPrinter):
 
 _TYPESET = {
     "<mo>-</mo>": "<mo>&#8722;</mo>",
+    "<mn>-": "<mn>&#8722;",
     "<mi>&#936;&#772;</mi>": '<mover><mi>&#936;</mi><mo>&#8213;</mo></mover>',
     "<mo>&amp;InvisibleTimes;</mo>": "<mo>&InvisibleTimes;</mo>",
 }

@@ -4,6 +4,7 @@ MathML (no LaTeX source left), and what the pages print is what the code derived
 from __future__ import annotations
 
 import html
+import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -190,3 +191,44 @@ def test_markdown_paragraph_is_escaped_text(text: str) -> None:
 def test_readable_leaves_no_markup_but_subscripts(text: str) -> None:
     out = readable(text)
     assert re.sub(r"</?sub>", "", out).count("<") == 0
+
+
+def _fake_run(folder: Path, loss: str, beta: float, reward: float) -> Path:
+    """A run folder in llm.train's layout: config.json, metrics.jsonl and truth.json."""
+    from llm.config import TrainConfig
+
+    folder.mkdir(parents=True)
+    config = TrainConfig(loss=loss, beta=beta, truth_eval_prompts=0)
+    (folder / "config.json").write_text(config.to_json())
+    rows = [{"step": s, "stage": "pref", "split": split, "loss": 1.0 / s,
+             "rewards/accuracies": 0.5 + 0.01 * s, "rewards/margins": 0.1 * s}
+            for s in (2, 4, 6) for split in ("train", "eval")]
+    (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    truth = {"reward_policy": reward, "reward_policy_se": 0.1, "reward_reference": 0.0,
+             "win_rate": 0.6, "kl": 0.2, "kl_se": 0.05, "f_divergence": 0.1,
+             "f_divergence_se": 0.02}
+    (folder / "truth.json").write_text(json.dumps(truth))
+    return folder
+
+
+def test_run_folders_become_curves_frontier_and_table(tmp_path: Path) -> None:
+    from docs.figures import Figures
+    from docs.pages.results import results_page
+    from docs.plots import runs as run_plots
+
+    _fake_run(tmp_path / "sweep" / "ipo", "ipo", 0.1, 0.25)
+    _fake_run(tmp_path / "sweep" / "iupo", "iupo", 0.2, 0.75)
+    (tmp_path / "sweep" / "not-a-run").mkdir()
+    found = run_plots.find_runs([tmp_path])
+    assert [p.name for p in found] == ["ipo", "iupo"]
+    loaded = [run_plots.load_run(p) for p in found]
+    assert [(r.name, r.beta) for r in loaded] == [("IPO", 0.1), ("IUPO[js, paper]", 0.2)]
+    out = tmp_path / "site"
+    figs = Figures()
+    for name, draw in (("run_curves", lambda p: run_plots.plot_curves(found, p)),
+                       ("run_frontier", lambda p: run_plots.plot_frontier(loaded, p))):
+        assert draw(out / "img" / f"{name}.png").stat().st_size > 1000
+        figs.paths[name] = f"img/{name}.png"
+    page = results_page(figs, loaded, out, log=lambda _: None).body
+    assert "<td>0.750</td>" in page and "<td>IUPO[js, paper]</td>" in page
+    assert 'src="img/run_frontier.png"' in page and 'src="img/run_curves.png"' in page

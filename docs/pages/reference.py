@@ -10,6 +10,7 @@ import importlib
 import inspect
 import os
 import pkgutil
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -44,11 +45,13 @@ def cli_page(log: Log) -> Page:
             continue
         parser.prog = command
         toc.append(f'<li><a href="#{anchor}"><code>{esc(command)}</code></a> — '
-                   f"{esc(_first_line(parser.description))}</li>")
+                   f"{numpydoc.summary(_first_line(parser.description))}</li>")
         sections.append(
             f'<h2 id="{anchor}"><code>{esc(command)}</code></h2>'
-            + code_block(_help(parser))
+            + numpydoc.render(parser.description)
+            + code_block(_usage(parser))
             + _options_table(parser)
+            + (numpydoc.render(parser.epilog) if parser.epilog else "")
         )
     body = (
         "<p>Generated from each command's argument parser (<code>build_parser()</code>), so "
@@ -161,9 +164,10 @@ def _own_doc(obj: Any) -> str | None:
 
 def _signature(obj: Any) -> str:
     try:
-        return str(inspect.signature(obj))
+        text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+    return re.sub(r"(: |-> )'([^']*)'", r"\1\2", text)  # postponed annotations, unquoted
 
 
 def _type_name(annotation: Any) -> str:
@@ -179,11 +183,11 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().split("\n")[0]
 
 
-def _help(parser: Any) -> str:
+def _usage(parser: Any) -> str:
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"
     try:
-        return parser.format_help()
+        return parser.format_usage()
     finally:
         if previous is None:
             del os.environ["COLUMNS"]
@@ -197,8 +201,13 @@ def _options_table(parser: Any) -> str:
         if action.help == "==SUPPRESS==" or action.dest == "help":
             continue
         flags = ", ".join(action.option_strings) or action.dest
-        default = "" if action.default in (None, "==SUPPRESS==") else repr(action.default)
-        rows.append([f"<code>{esc(flags)}</code>", f"<code>{esc(default)}</code>",
+        if action.choices:
+            flags += " {" + ",".join(map(str, action.choices)) + "}"
+        elif action.nargs != 0 and action.option_strings:
+            flags += " " + (action.metavar or action.dest.upper())
+        default = ("—" if action.default in (None, "==SUPPRESS==") or action.nargs == 0
+                   else f"<code>{esc(repr(action.default))}</code>")
+        rows.append([f'<code class="nowrap">{esc(flags)}</code>', default,
                      esc(_expand(action))])
     return table(["option", "default", "help"], rows, "wide") if rows else ""
 

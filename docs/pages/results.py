@@ -28,7 +28,7 @@ def results_page(figs: Figures, runs: list[Run], out: Path,
         measured = note("The experiment's result (<code>docs/results/experiment.md</code>) is "
                         "not in this checkout yet.", "warn")
     rows = [
-        [esc(r.path.name), esc(r.name), f"{r.beta:g}", str(r.seed)]
+        [esc(r.path.name), esc(r.name), esc(r.divergence), f"{r.beta:g}", str(r.seed)]
         + ([f"{r.truth['reward_policy']:.3f}", f"{r.truth['win_rate']:.3f}",
             f"{r.truth['kl']:.3f}", f"{r.truth['f_divergence']:.3f}"]
            if r.truth else ["—"] * 4)
@@ -36,8 +36,8 @@ def results_page(figs: Figures, runs: list[Run], out: Path,
     ]
     run_part = (
         f"<p>{len(runs)} run folders were given to this build.</p>"
-        + table(["run", "loss", "β", "seed", "true reward", "win rate vs π_ref",
-                 "KL(π‖π_ref)", "D_f(π‖π_ref)"], rows, "wide")
+        + table(["run", "loss", "f", "β", "seed", "true reward", "win rate vs π_ref",
+                 "KL(π‖π_ref)", "D_f(π‖π_ref) of that f"], rows, "wide")
         + figs.show("run_curves", "The paper's four curves (Figure 1): train loss, evaluation "
                     "loss, evaluation accuracy and evaluation margin, one row per β.")
         + figs.show("run_frontier", "Reward against divergence: the mean true reward of each "

@@ -17,10 +17,11 @@ import matplotlib.pyplot as plt
 
 @dataclass(frozen=True)
 class Run:
-    """One run folder: its path, loss name, β, seed, and the truth evaluation if there is one."""
+    """One run folder: its path, loss name, f, β, seed, and its truth evaluation if any."""
 
     path: Path
     name: str
+    divergence: str
     beta: float
     seed: int
     truth: dict[str, float] | None
@@ -55,7 +56,8 @@ def load_run(folder: Path) -> Run:
     config = TrainConfig.from_json((folder / "config.json").read_text())
     truth_file = folder / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
-    return Run(folder, config.spec.name, config.beta, config.seed, truth)
+    spec = config.spec
+    return Run(folder, spec.name, spec.divergence.label, config.beta, config.seed, truth)
 
 
 def plot_curves(folders: list[Path], path: Path) -> Path:
