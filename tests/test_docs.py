@@ -232,3 +232,17 @@ def test_run_folders_become_curves_frontier_and_table(tmp_path: Path) -> None:
     page = results_page(figs, loaded, out, log=lambda _: None).body
     assert "<td>0.750</td>" in page and "<td>IUPO[js, paper]</td>" in page
     assert 'src="img/run_frontier.png"' in page and 'src="img/run_curves.png"' in page
+
+
+def test_markdown_blocks() -> None:
+    text = ("# Result\n\nIPO **wins** at `beta=0.1`; see [the plot](curves.png) and "
+            "[the math](math.html).\n\n| β | acc |\n|---|---|\n| 0.1 | 0.6 |\n\n"
+            "- one\n- two\n\n```\npython -m llm.experiment\n```\n")
+    html_text = markdown.to_html(text)
+    assert "<h2>Result</h2>" in html_text
+    assert "<strong>wins</strong>" in html_text and "<code>beta=0.1</code>" in html_text
+    assert '<a href="math.html">the math</a>' in html_text
+    assert 'href="curves.png"' not in html_text  # a repository path is not a site link
+    assert "<td>0.1</td><td>0.6</td>" in html_text
+    assert "<li>one</li><li>two</li>" in html_text
+    assert "<pre><code>python -m llm.experiment</code></pre>" in html_text

@@ -25,6 +25,8 @@ class Run:
     beta: float
     seed: int
     truth: dict[str, float] | None
+    preference: bool = True
+    """Whether the run has a preference stage (an SFT-only run has no curves to compare)."""
 
 
 def is_run(folder: Path) -> bool:
@@ -57,7 +59,8 @@ def load_run(folder: Path) -> Run:
     truth_file = folder / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
     spec = config.spec
-    return Run(folder, spec.name, spec.divergence.label, config.beta, config.seed, truth)
+    return Run(folder, spec.name, spec.divergence.label, config.beta, config.seed, truth,
+               config.stage != "sft")
 
 
 def plot_curves(folders: list[Path], path: Path) -> Path:
