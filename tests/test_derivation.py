@@ -1,0 +1,160 @@
+"""What SymPy derives from f alone, against MATH.md's table and Theorem 3.1's conditions."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from upo_theory import derive, get_divergence, registered
+from upo_theory.derivation import T, Y
+from upo_theory.expressions import U
+
+HALF = sp.Rational(1, 2)
+Z = sp.Symbol("z", positive=True)
+
+# MATH.md's table, typed from the table (Neyman χ², not in the table, by hand:
+# f = u − 2 + 1/u, so f' = 1 − 1/u²): f', sup f' and whether 0 ∉ dom f'.
+TABLE = {
+    "rkl": (sp.log(U) + 1, sp.oo, True),
+    "fkl": (-1 / U, 0, True),
+    "js": (sp.log(2 * U / (1 + U)), sp.log(2), True),
+    "alpha": ((1 - U ** (-HALF)) / HALF, 1 / HALF, True),
+    "hellinger": (1 - U ** (-HALF), 1, True),
+    "neyman": (1 - 1 / U**2, 1, True),
+    "pearson": (2 * (U - 1), sp.oo, False),
+}
+ADMISSIBLE = ("rkl", "fkl", "js", "alpha", "hellinger", "neyman")
+CHECK_NAMES = ("f(1) = 0", "f differentiable on (0, oo)", "f convex on (0, oo)", "f''(1) > 0",
+               "f' strictly increasing", "lim_{u->0+} f'(u) = -oo")
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_derived_f1_f2_and_range_match_the_table(name: str) -> None:
+    d = derive(get_divergence(name))
+    f1, sup, zero_outside = TABLE[name]
+    assert sp.simplify(d.f1 - f1) == 0
+    assert sp.simplify(d.f2 - sp.diff(f1, U)) == 0
+    assert d.sup_f1 == sup if sup == sp.oo else sp.simplify(d.sup_f1 - sup) == 0
+    assert (d.inf_f1 == -sp.oo) is zero_outside
+    assert sp.simplify(d.log_ratio_derivative - f1.subs(U, sp.exp(T))) == 0
+
+
+def test_table_log_space_column() -> None:
+    """MATH.md's f'(e^t) column, e.g. JS: log 2 + t − softplus(t)."""
+    column = {
+        "rkl": T + 1,
+        "fkl": -sp.exp(-T),
+        "js": sp.log(2) + T - sp.log(1 + sp.exp(T)),
+        "alpha": (1 - sp.exp(-HALF * T)) / HALF,
+        "hellinger": 1 - sp.exp(-T / 2),
+        "pearson": 2 * (sp.exp(T) - 1),
+    }
+    for name, expected in column.items():
+        derived = derive(get_divergence(name)).log_ratio_derivative
+        assert sp.simplify(derived - expected) == 0, name
+
+
+@pytest.mark.parametrize("name", ADMISSIBLE)
+def test_admissible_divergences_pass_every_check(name: str) -> None:
+    d = derive(get_divergence(name))
+    assert d.admissible and d.differentiable
+    assert d.reason == "admissible for Theorem 3.1"
+    assert tuple(c.name for c in d.checks) == CHECK_NAMES
+    assert all(c.holds is True and c.method == "symbolic" for c in d.checks)
+
+
+def test_pearson_is_not_admissible_because_f1_at_zero_is_finite() -> None:
+    d = derive(get_divergence("pearson"))
+    assert not d.admissible and d.differentiable
+    assert d.inf_f1 == -2
+    failed = [c for c in d.checks if c.holds is False]
+    assert [c.name for c in failed] == ["lim_{u->0+} f'(u) = -oo"]
+    assert "f'(0+) = -2" in d.reason and "not admissible" in d.reason
+
+
+def test_total_variation_is_not_admissible_because_not_differentiable_at_one() -> None:
+    d = derive(get_divergence("tv"))
+    assert not d.admissible and not d.differentiable
+    assert d.f1 is None and d.inverse is None and d.sup_f1 is None
+    assert "not differentiable at u = 1" in d.reason
+    assert "-1/2" in d.reason and "1/2" in d.reason  # the one-sided derivatives
+    skipped = [c for c in d.checks if c.holds is None]
+    assert len(skipped) == 4 and all(c.method == "not applicable" for c in skipped)
+    with pytest.raises(ValueError, match="not differentiable"):
+        _ = d.log_ratio_derivative
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_closed_form_inverse_inverts_f1_symbolically(name: str) -> None:
+    d = derive(get_divergence(name))
+    assert d.inverse is not None
+    assert sp.simplify(d.inverse.subs(Y, d.f1) - U) == 0  # (f')⁻¹(f'(u)) = u
+    # f'((f')⁻¹(y)) = y for y in the range (inf f', sup f'), written as y = sup − z, z > 0
+    y = Y if d.sup_f1 == sp.oo else d.sup_f1 - Z
+    assert sp.simplify(d.f1.subs(U, d.inverse.subs(Y, y)) - y) == 0
+
+
+@settings(max_examples=30)
+@given(st.sampled_from(list(TABLE)), st.floats(-30, 30))
+def test_inverse_and_log_inverse_invert_f1_numerically(name: str, t: float) -> None:
+    d = derive(get_divergence(name))
+    with mpmath.workdps(50):
+        u0 = mpmath.exp(mpmath.mpf(t))
+        y0 = sp.lambdify(U, d.f1, "mpmath")(u0)
+        if not y0 < float(d.sup_f1) - 1e-12:  # f'(u) indistinguishable from sup at this t
+            return
+        assert abs(sp.lambdify(Y, d.inverse, "mpmath")(y0) / u0 - 1) < 1e-30
+        assert abs(sp.lambdify(Y, d.log_inverse, "mpmath")(y0) - t) < 1e-30 * (1 + abs(t))
+
+
+@settings(max_examples=5)
+@given(st.fractions(Fraction(1, 10), Fraction(9, 10), max_denominator=10))
+def test_alpha_divergence_for_rational_alpha(alpha: Fraction) -> None:
+    a = sp.Rational(alpha.numerator, alpha.denominator)
+    d = derive(get_divergence("alpha", alpha=str(alpha)))
+    assert sp.simplify(d.f1 - (1 - U ** (-a)) / a) == 0
+    assert d.sup_f1 == 1 / a and d.inf_f1 == -sp.oo
+    assert d.admissible
+    if d.inverse is not None:  # closed form, or the numeric inverse of the kernels
+        for u0 in (sp.Rational(1, 7), 3):
+            assert abs(complex(d.inverse.subs(Y, d.f1.subs(U, u0)).evalf(30)) - u0) < 1e-20
+
+
+def test_user_generator_is_derived_like_a_registered_one() -> None:
+    d = derive(get_divergence("u*log(u) - log(u)"))  # reverse KL + forward KL
+    assert sp.simplify(d.f1 - (sp.log(U) + 1 - 1 / U)) == 0
+    assert d.sup_f1 == sp.oo and d.inf_f1 == -sp.oo
+    assert d.admissible
+    assert d.inverse is not None
+    for u0 in (sp.Rational(1, 5), 1, 7):
+        assert abs(complex(d.inverse.subs(Y, d.f1.subs(U, u0)).evalf(30)) - u0) < 1e-20
+
+
+@pytest.mark.parametrize(
+    ("text", "failing_check", "in_reason"),
+    [
+        ("u*log(u) + 1", "f(1) = 0", "f(1) = 1"),
+        ("-u*log(u)", "f convex on (0, oo)", "f''("),
+        ("(u - 1)**4", "f''(1) > 0", "f''(1) = 0"),
+        ("u**3 - 1 - 3*(u - 1)", "lim_{u->0+} f'(u) = -oo", "f'(0+) = -3"),
+        ("Max(u, 1) - 1", "f differentiable on (0, oo)", "u = 1"),
+        ("abs(log(u))", "f differentiable on (0, oo)", "u = 1"),
+    ],
+)
+def test_user_generators_failing_a_condition_say_which(
+    text: str, failing_check: str, in_reason: str
+) -> None:
+    d = derive(get_divergence(text))
+    assert not d.admissible
+    assert failing_check in d.reason and in_reason in d.reason
+    assert next(c for c in d.checks if c.name == failing_check).holds is False
+
+
+def test_registered_divergences_are_all_derived() -> None:
+    verdicts = {d.name: derive(d).admissible for d in registered()}
+    assert verdicts == {**dict.fromkeys(ADMISSIBLE, True), "pearson": False, "tv": False}
