@@ -10,7 +10,8 @@ Stationarity of eq. (11) on the simplex: ``β f'(π*(y)/π_ref(y)) = Ψ̄(y) −
 or below inf f': where 0 ∈ dom f' (Pearson χ²) the inequality multipliers come out of the same
 formula and π* can put exactly zero mass on actions. λ is the root of ``g(λ) = Σ π*(y) − 1``,
 decreasing in λ, bracketed by ``u ≡ 1`` at either end of Ψ̄ (g ≥ 0 at ``min Ψ̄ − β f'(1)``,
-g ≤ 0 at ``max Ψ̄ − β f'(1)``), the lower end raised to ``max Ψ̄ − β sup f'`` where sup f' is
+g ≤ 0 at ``max Ψ̄ − β f'(1)``); the lower end is raised to where the top action alone has mass 1,
+``max Ψ̄ − β f'(1/π_ref(top))``, which lies above the pole ``max Ψ̄ − β sup f'`` where sup f' is
 finite. The root-finder is Newton on ``log Σ π*`` safeguarded by bisection, in the variable
 ``log(λ − λ_pole)`` where sup f' is finite (see :class:`_Chart`).
 """
@@ -32,6 +33,9 @@ _CONDITIONS = ("f(1) = 0", "f differentiable on (0, oo)", "f convex on (0, oo)",
 
 
 _EPS = float(np.finfo(np.float64).eps)
+_CHUNK = 1 << 15
+_MASS_TOL = 1e-8
+"""Largest |log Σ π*| at the final λ for a converged solve (π* is then renormalised exactly)."""
 
 
 class InadmissibleError(ValueError):
@@ -60,7 +64,8 @@ class OptimumResult:
     """The solution of the KKT conditions, like SciPy's ``OptimizeResult``.
 
     policy, log_policy: (C, K); lam: (C,) the multipliers λ; converged: whether the root-finder
-    met its tolerance in every context; iterations: root-finder iterations. ``residuals``
+    met its tolerance in every context; iterations: root-finder iterations; message: why it
+    stopped. ``residuals``
     (:class:`KKTResiduals`) re-checks the KKT conditions on the returned policy, on first access.
     """
 
@@ -73,6 +78,7 @@ class OptimumResult:
     psibar: np.ndarray = field(repr=False)
     log_pi_ref: np.ndarray = field(repr=False)
     beta: float
+    message: str = ""
     psi: str | None = None
 
     @property
@@ -126,7 +132,9 @@ def solve_kkt(
     f1_at_one = float(kernel(np.zeros(1))[0])
     top, bottom = psibar.max(axis=1), psibar.min(axis=1)
     chart = _Chart(top - beta * kernel.sup if np.isfinite(kernel.sup) else None)
-    lo = chart.x(bottom - beta * f1_at_one)  # every u ≥ 1 here: Σ π* ≥ 1
+    # every u ≥ 1 at the first, the top action alone has mass 1 at the second: Σ π* ≥ 1 at both
+    alone = top - beta * kernel(-log_ref[np.arange(len(top)), psibar.argmax(axis=1)])
+    lo = chart.x(np.maximum(bottom - beta * f1_at_one, alone))
     hi = chart.x(top - beta * f1_at_one)  # every u ≤ 1 here: Σ π* ≤ 1
     x = chart.midpoint(lo, hi)
     done = hi <= lo
@@ -146,9 +154,18 @@ def solve_kkt(
         inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
         x = np.where(done, x, np.where(inside, newton, chart.midpoint(lo, hi)))
     t = t - log_mass[:, None]  # the last rounding of λ, divided out
-    converged = bool(done.all() and np.all(np.isfinite(log_mass)))
+    worst = float(np.max(np.abs(log_mass)))
+    converged = bool(done.all() and worst <= _MASS_TOL)
+    if converged:
+        message = f"converged: |log sum pi*| = {worst:.1e} before the final normalisation"
+    elif not done.all():
+        message = f"not converged in {max_iter} iterations (|log sum pi*| = {worst:.1e})"
+    else:
+        message = (f"lambda is resolved to float64 precision but sum pi* is off by {worst:.1e}: "
+                   "(f')^-1 is too steep there (an action near the pole of (f')^-1 at sup f'); "
+                   "pi* was renormalised, see residuals")
     return OptimumResult(np.exp(log_ref + t), log_ref + t, lam, converged, iterations, divergence,
-                         psibar, log_ref, beta)
+                         psibar, log_ref, beta, message)
 
 
 def upo_optimum(
@@ -203,19 +220,41 @@ class _Chart:
         return 0.5 * (np.maximum(lo, hi - 40.0) + hi)
 
 
+def _blocks(contexts: int, actions: int) -> list[tuple[slice, slice]]:
+    """(rows, columns) blocks of at most ~:data:`_CHUNK` entries: each pass stays in cache."""
+    if actions >= _CHUNK:
+        return [(slice(r, r + 1), slice(c, c + _CHUNK))
+                for r in range(contexts) for c in range(0, actions, _CHUNK)]
+    rows = max(1, _CHUNK // actions)
+    return [(slice(r, r + rows), slice(None)) for r in range(0, contexts, rows)]
+
+
 def _log_mass(
     kernel: LogSpaceKernel, psibar: np.ndarray, log_ref: np.ndarray, beta: float, lam: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """t = log (f')⁻¹((Ψ̄ − λ)/β), log Σ π*(λ) and d/dλ log Σ π* = −Σ w / (β k'(t)), w = π*/Σπ*."""
-    t = kernel.log_inverse((psibar - lam[:, None]) / beta)
-    log_terms = log_ref + t
+    """t = log (f')⁻¹((Ψ̄ − λ)/β), log Σ π*(λ) and d/dλ log Σ π* = −Σ π* / (β k'(t)) / Σ π*.
+
+    Evaluated block by block (:func:`_blocks`); the sums are accumulated as
+    ``e^top · (mass, Σ π*/k')`` per context, rescaled whenever a block raises ``top``.
+    """
+    t = np.empty_like(psibar)
+    contexts = psibar.shape[0]
+    top = np.full(contexts, -np.inf)
+    mass, flux = np.zeros(contexts), np.zeros(contexts)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        top = log_terms.max(axis=1, keepdims=True)
-        top = np.where(np.isfinite(top), top, 0.0)
-        terms = np.exp(log_terms - top)
-        mass = terms.sum(axis=1, keepdims=True)
-        weights = terms / mass
-        support = weights > 0
-        inv_slope = np.where(support, 1.0 / kernel.slope(np.where(support, t, 0.0)), 0.0)
-        dlog_mass = -(weights * inv_slope).sum(axis=1) / beta
-    return t, (np.log(mass) + top)[:, 0], dlog_mass
+        for rows, cols in _blocks(*psibar.shape):
+            t_block = kernel.log_inverse((psibar[rows, cols] - lam[rows, None]) / beta)
+            t[rows, cols] = t_block
+            log_terms = log_ref[rows, cols] + t_block
+            block_top = log_terms.max(axis=1)
+            new_top = np.maximum(top[rows], block_top)
+            anchor = np.where(np.isfinite(new_top), new_top, 0.0)
+            terms = np.exp(log_terms - anchor[:, None])
+            if np.isfinite(kernel.inf):  # π* = 0 is allowed: keep k' away from t = −inf
+                t_block = np.where(terms > 0, t_block, 0.0)
+            old = np.exp(np.where(np.isfinite(top[rows]), top[rows] - anchor, -np.inf))
+            mass[rows] = mass[rows] * old + terms.sum(axis=1)
+            flux[rows] = flux[rows] * old + (terms / kernel.slope(t_block)).sum(axis=1)
+            top[rows] = new_top
+        log_mass = np.log(mass) + np.where(np.isfinite(top), top, 0.0)
+        return t, log_mass, -flux / (beta * mass)
