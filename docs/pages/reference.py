@@ -133,8 +133,8 @@ def _member(name: str, obj: Any) -> str:
             target = value.fget if isinstance(value, property) else value
             head = attr if isinstance(value, property) else f"{attr}{_signature(value)}"
             label = "property " if isinstance(value, property) else ""
-            parts.append(f'<p><code>{esc(label + head)}</code> — '
-                         f"{numpydoc.summary(getattr(target, '__doc__', None))}</p>")
+            doc = numpydoc.summary(getattr(target, "__doc__", None))
+            parts.append(f"<p><code>{esc(label + head)}</code>{' — ' + doc if doc else ''}</p>")
     parts.append("</div>")
     return "".join(parts)
 
@@ -150,7 +150,9 @@ def _fields(cls: type) -> str:
         helptext = field.metadata.get("help", "") if field.metadata else ""
         rows.append([f"<code>{esc(field.name)}</code>", esc(_type_name(field.type)),
                      f"<code>{esc(default)}</code>", esc(helptext)])
-    return table(["field", "type", "default", "meaning"], rows) if rows else ""
+    if not any(row[3] for row in rows):
+        return table(["field", "type", "default"], [row[:3] for row in rows]) if rows else ""
+    return table(["field", "type", "default", "meaning"], rows)
 
 
 def _own_doc(obj: Any) -> str | None:
