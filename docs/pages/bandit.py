@@ -24,8 +24,11 @@ def bandit_page(figs: Figures, measured: dict[str, str]) -> Page:
         + figs.show("bandit_policies", "π* against the policy each loss trains to, on the "
                     "default problem.")
         + "<h2>Distance to π* against β</h2>"
-        + figs.show("bandit_beta", "Total-variation distance between each trained policy and "
-                    "π*, across β.")
+        + figs.show("bandit_tv_beta", "Total-variation distance between each loss's minimiser "
+                    "and the UPO optimum of its own (f, Ψ), across β (f = JS). Below the "
+                    "dotted line the minimiser is the optimum.")
+        + figs.show("bandit_beta", "π*(y) and each minimiser's π(y) against β, one panel per "
+                    "policy (drawn by sim.plots.plot_sweep; click to enlarge).")
         + "<h2>Training curves</h2>"
         + figs.show("bandit_training", "Loss and distance to π* along gradient training.")
         + "<h2>Zero mass where 0 ∈ dom f′</h2>"

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sim import plots
 from sim.bandit import BanditConfig, load
-from sim.compare import Comparison, beta_sweep, compare
+from sim.compare import Comparison, Sweep, beta_sweep, compare
 from sim.optimum import upo_optimum
 from sim.problems import azar, azar_ipo_policy
 from upo_theory import derive, get_divergence, registered
@@ -44,7 +48,7 @@ def draw(img: Path, mode: str, figs: Figures, say: Callable[[str], None]) -> dic
     out = {"table": _reach_table(comparisons, problem.beta),
            "forms": _forms(comparisons, problem.beta),
            "pearson": _pearson(problem), "azar": _azar(img, mode, figs)}
-    slow = {"bandit_training", "bandit_beta"}
+    slow = {"bandit_training", "bandit_beta", "bandit_tv_beta"}
     if mode == "none":
         for name in ("bandit_policies", *slow):
             figs.skipped[name] = "the site was built with --no-plots"
@@ -58,8 +62,24 @@ def draw(img: Path, mode: str, figs: Figures, say: Callable[[str], None]) -> dic
     _record(figs, "bandit_training", plots.plot_curves(trained, img / "bandit_training.png"))
     sweep = beta_sweep(problem, SWEEP_BETAS, "js", "identity")
     _record(figs, "bandit_beta", plots.plot_sweep(sweep, img / "bandit_beta.png"))
+    _record(figs, "bandit_tv_beta", _plot_tv_against_beta(sweep, img / "bandit_tv_beta.png"))
     say(f"simulator: {len(comparisons)} divergences compared on the default problem")
     return out
+
+
+def _plot_tv_against_beta(sweep: Sweep, path: Path) -> Path:
+    """TV distance of each loss's minimiser to its own optimum against β (from the sweep)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    for name, tv in sweep.tv_own.items():
+        ax.plot(sweep.betas, np.maximum(tv, 1e-17), marker="o", ms=4, label=name)
+    ax.axhline(REACHED, color="0.5", ls=":", label=f"reached ({REACHED:g})")
+    ax.set(xscale="log", yscale="log", xlabel="β", ylabel="TV to the loss's own optimum",
+           title="JS: distance of each minimiser to the UPO optimum, across β")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _record(figs: Figures, name: str, path: Path) -> None:
