@@ -15,6 +15,9 @@ says so (``method="numeric"``): it is then evidence, not proof.
 from __future__ import annotations
 
 import functools
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +33,8 @@ Y = sp.Symbol("y", real=True)
 """A value of f'; (f')⁻¹ is written in y."""
 _Z = sp.Symbol("z", positive=True)
 _GRID = np.logspace(-12, 12, 4001)
+SOLVE_SECONDS = 5
+"""How long SymPy may search for a closed form of (f')⁻¹ before the numeric inverse is used."""
 
 Method = Literal["symbolic", "numeric", "not applicable"]
 
@@ -196,11 +201,39 @@ def _point_in(region: sp.Set) -> sp.Expr:
     return (lo + hi) / 2
 
 
-def _inverse(f1: sp.Expr) -> sp.Expr | None:
-    """(f')⁻¹(y) in closed form: the branch of solve(f'(u) = y) that inverts f' at test points."""
+class _OutOfTime(Exception):
+    pass
+
+
+def _time_limited(fn: Callable[[], list[sp.Expr]], seconds: int) -> list[sp.Expr] | None:
+    """``fn()``, or None if it runs past ``seconds`` (enforced in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+
+    def _raise(signum: int, frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.alarm(seconds)
     try:
-        solutions = sp.solve(sp.Eq(f1, Y), U)
+        return fn()
+    except _OutOfTime:
+        return None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _inverse(f1: sp.Expr) -> sp.Expr | None:
+    """(f')⁻¹(y) in closed form: the branch of solve(f'(u) = y) that inverts f' at test points.
+
+    None when SymPy finds no such branch within :data:`SOLVE_SECONDS`.
+    """
+    try:
+        solutions = _time_limited(lambda: sp.solve(sp.Eq(f1, Y), U), SOLVE_SECONDS)
     except (NotImplementedError, ValueError):
+        return None
+    if solutions is None:
         return None
     for candidate in solutions:
         if all(_inverts(candidate, f1, u0) for u0 in (sp.Rational(1, 3), 2, 5)):
