@@ -13,6 +13,8 @@ from pathlib import Path
 from .html import esc
 
 STYLE = Path(__file__).with_name("style.css")
+PSI_BAR = "Ψ\u0304"
+"""Ψ̄ as text: common fonts drop the combining macron, so pages draw the bar with CSS."""
 SECTIONS: tuple[str, ...] = ("Start", "Theory", "Divergences", "Experiments", "Reference")
 
 
@@ -61,7 +63,7 @@ class Site:
             title=esc(page.title),
             site=esc(self.title),
             nav=self._nav(page),
-            body=page.body,
+            body=page.body.replace(PSI_BAR, '<span class="bar">Ψ</span>'),
         )
 
     def _nav(self, current: Page) -> str:

@@ -65,11 +65,12 @@ def divergence_page(div: Divergence, claims: list[Any] | None = None) -> Page:
     """The page of one divergence: its derived objects, the conditions, the verdict and the
     results of ``verify_all()`` (``claims``) for it."""
     d = derive(div)
+    none = "none found" if d.differentiable else "f is not differentiable"
     objects = [
         ["generator", math(sp.Eq(sp.Symbol("f(u)"), div.f, evaluate=False))],
-        ["first derivative", _formula("f′(u)", d.f1)],
-        ["second derivative", _formula("f″(u)", d.f2)],
-        ["inverse of f′", _formula("(f′)⁻¹(y)", d.inverse)],
+        ["first derivative", _formula("f′(u)", d.f1, none)],
+        ["second derivative", _formula("f″(u)", d.f2, none)],
+        ["inverse of f′", _formula("(f′)⁻¹(y)", d.inverse, none)],
         ["inf f′ on (0, ∞)", math(d.inf_f1)],
         ["sup f′ on (0, ∞)", math(d.sup_f1)],
     ]
@@ -106,9 +107,9 @@ def pages(claims: list[Any] | None = None) -> list[Page]:
     return [divergence_page(div, claims) for div in registered()]
 
 
-def _formula(lhs: str, rhs: sp.Expr | None) -> str:
+def _formula(lhs: str, rhs: sp.Expr | None, none: str = "none found") -> str:
     if rhs is None:
-        return "— (none found)"
+        return f"— ({none})"
     return math(sp.Eq(sp.Symbol(lhs), rhs, evaluate=False))
 
 
