@@ -6,10 +6,12 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given
@@ -246,3 +248,37 @@ def test_markdown_blocks() -> None:
     assert "<td>0.1</td><td>0.6</td>" in html_text
     assert "<li>one</li><li>two</li>" in html_text
     assert "<pre><code>python -m llm.experiment</code></pre>" in html_text
+
+
+def test_theory_figures_are_drawn(tmp_path: Path) -> None:
+    from docs.plots import theory
+
+    for draw in (theory.plot_generators, theory.plot_reward, theory.plot_js_statistics):
+        path = draw(tmp_path / f"{draw.__name__}.png")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+@given(st.floats(0.01, 0.99), st.floats(0.01, 0.99))
+def test_js_paper_ceiling_is_log2_minus_reference_term(ref_w: float, ref_l: float) -> None:
+    """MATH.md: the JS paper-form statistic is bounded by log 2 − f′(π_ref(y_w)/π_ref(y_l))."""
+    from docs.plots.theory import js_paper_ceiling
+
+    ratio = ref_w / ref_l
+    expected = np.log(2.0) - np.log(2.0 * ratio / (1.0 + ratio))
+    assert js_paper_ceiling(ref_w, ref_l) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_screenshot_renders_a_page(site: Path, tmp_path: Path) -> None:
+    from docs.screenshot import screenshot
+
+    png = screenshot(site / "math.html", tmp_path / "math.png", width=800, height=600)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+
+
+def test_screenshot_without_a_site_exits_2(tmp_path: Path) -> None:
+    from docs.screenshot import main as screenshot_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        screenshot_main(["--site", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2
