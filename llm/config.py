@@ -83,6 +83,8 @@ class TrainConfig:
     seed: int = _f(0, "seed of data order, model init and the offline task")
     resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint")
     device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]")
+    threads: int = _f(1, "CPU threads per process for torch (0: torch's default); one thread "
+                         "is fastest for small models on a shared CPU")
     offline_train_pairs: int = _f(3000, "training pairs of the offline task")
     offline_eval_pairs: int = _f(300, "held-out pairs of the offline task")
     truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)")
@@ -108,7 +110,8 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
         for name in ("sft_steps", "pref_steps", "warmup_steps", "grad_clip", "weight_decay",
-                     "offline_train_pairs", "offline_eval_pairs", "truth_eval_prompts"):
+                     "offline_train_pairs", "offline_eval_pairs", "truth_eval_prompts",
+                     "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.n_embd % self.n_head:

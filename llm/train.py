@@ -3,8 +3,9 @@
 Stage 1 (``sft``) maximises the log-likelihood of the chosen responses (prompt tokens masked);
 the SFT model is saved in ``<run_dir>/sft``. Stage 2 (``pref``) trains the policy from it with
 :func:`llm.losses.preference_loss`; its frozen starting point is π_ref, whose sequence
-log-probabilities are computed once per example under ``no_grad`` before the stage and cached in
-``<run_dir>/ref_logps.pt`` (no reference forward per training step). ``--init`` starts from a
+log-probabilities are computed once per example under ``no_grad`` before the stage (for the pairs
+the stage visits and the held-out pairs) and cached in ``<run_dir>/ref_logps.pt``: no reference
+forward per training step. ``--init`` starts from a
 saved model folder, so one SFT run can serve many preference runs.
 
 Outputs in ``<out_dir>/<run_name>``: ``config.json``, ``metrics.jsonl``/``metrics.csv``
@@ -43,7 +44,8 @@ from .model import ModelError, load_model, offline_gpt2, offline_gpt2_tokenizer,
 from .scoring import SequenceScorer, sequence_logps
 
 STAGE_ORDER = {"sft": 0, "pref": 1}
-RESUMABLE_CHANGES = frozenset({"resume", "stop_after", "device", "truth_eval_prompts"})
+RESUMABLE_CHANGES = frozenset({"resume", "stop_after", "device", "threads",
+                               "truth_eval_prompts"})
 
 
 class TrainingDivergedError(RuntimeError):
@@ -285,12 +287,10 @@ def train_stage(stage: str, model, tokenizer, data: Data, ref: torch.Tensor | No
     if ref is not None:
         ref_train, ref_eval = ref[: len(data.train)], ref[len(data.train):]
     config_json = config.to_json()
-    last_checkpoint: Path | None = None
 
     def checkpoint(at: int) -> None:
-        nonlocal last_checkpoint
         if world.main:
-            last_checkpoint = save_checkpoint(
+            save_checkpoint(
                 run_dir, model, tokenizer, optimizer, scheduler,
                 TrainingState(stage, at, at * config.batch_size), config_json)
         world.barrier()
@@ -309,20 +309,15 @@ def train_stage(stage: str, model, tokenizer, data: Data, ref: torch.Tensor | No
         else:
             loss, metrics, tokens = pref_loss(trained, pairs, ref_train[ids], config, pad_id,
                                               world)
-        if not np.isfinite(metrics["loss"]):  # all-reduced: every rank agrees
-            checkpoint(step)
-            raise TrainingDivergedError(
-                f"{stage} loss is {metrics['loss']} at step {step + 1}; the last good state is "
-                f"checkpointed in {last_checkpoint or run_dir / 'checkpoint'} (step {step})")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = config.grad_clip if config.grad_clip > 0 else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
-        if not np.isfinite(grad_norm):
-            checkpoint(step)
+        if not (np.isfinite(metrics["loss"]) and np.isfinite(grad_norm)):  # same on every rank
+            checkpoint(step)  # the weights are still those after the last good step
             raise TrainingDivergedError(
-                f"{stage} gradient norm is {grad_norm} at step {step + 1}; the last good state "
-                f"is checkpointed in {run_dir / 'checkpoint'} (step {step})")
+                f"{stage} loss {metrics['loss']}, gradient norm {grad_norm} at step {step + 1}; "
+                f"the last good state (step {step}) is checkpointed in {run_dir / 'checkpoint'}")
         learning_rate = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
@@ -359,6 +354,8 @@ class _Stopped(Exception):
 def run(config: TrainConfig) -> Path:
     """Run the stages of ``config``; return the run folder."""
     world = init_world(config.device)
+    if config.threads > 0 and world.device.type == "cpu":
+        torch.set_num_threads(config.threads)
     try:
         return _run(config, world)
     finally:
