@@ -151,8 +151,9 @@ def _forms(comparisons: dict[str, Comparison], beta: float) -> str:
         + note(
             ("The per-response form reached π* for every admissible f. " if verdict else
              "The per-response form did not reach π* for every f (see the table). ")
-            + (f"The paper form lands away from π* for {', '.join(misses)}: its minimiser is "
-               "not the UPO optimum, so eq. 24 as written does not optimise eq. 22 for those f."
+            + (f"The paper form lands away from π* for {', '.join(misses)}: on this problem "
+               "its minimiser is not the UPO optimum, and its objective J is lower, so eq. 24 "
+               "as written does not solve eq. 22 for those f."
                if misses else "The paper form reached π* too."),
             "ok" if verdict else "warn")
         + '<p>More on the <a href="bandit.html">simulator page</a>.</p>'
