@@ -49,6 +49,8 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.plots not in PLOT_MODES:
             raise BuildError(f"plots={self.plots!r} is unknown; choose one of {PLOT_MODES}")
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise BuildError(f"--out {self.out} is a file; give a folder for the site")
         for run in self.runs:
             if not Path(run).is_dir():
                 raise BuildError(f"--runs {run}: no such folder; give run folders of llm.train")
