@@ -2,8 +2,9 @@
 
 One SymPy expression is the single definition; :func:`stabilise` rewrites it into primitives that
 do not cancel or overflow needlessly (``log(1 + e^x) → softplus(x)``, ``e^x − 1 → expm1(x)``,
-``log(1 + x) → log1p(x)``), and :class:`Compiled` lambdifies the result once per backend. NumPy and
-torch therefore evaluate the same expression and cannot drift apart.
+``log(1 + x) → log1p(x)``, ``1 − σ(x) → σ(−x)``, ``W(e^x) → ω(x)``), and :class:`Compiled`
+lambdifies the result once per backend. NumPy and torch therefore evaluate the same expression
+and cannot drift apart.
 """
 
 from __future__ import annotations
@@ -35,6 +36,23 @@ class softplus(sp.Function):
         return sigmoid(self.args[0])
 
 
+class wrightomega(sp.Function):
+    """The Wright omega function ω(x) = W(e^x), evaluated without forming e^x."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        w = wrightomega(self.args[0])
+        return w / (1 + w)
+
+
+def _is_lambertw_of_exp(e: sp.Expr) -> bool:
+    return isinstance(e, sp.LambertW) and len(e.args) == 1 and isinstance(e.args[0], sp.exp)
+
+
+def _wrightomega_of(e: sp.Expr) -> sp.Expr:
+    """W(e^x) → ω(x): e^x overflows for x > 709 where ω(x) ≈ x − log x is moderate."""
+    return wrightomega(e.args[0].args[0])
+
+
 def _is_log_one_plus_exp(e: sp.Expr) -> bool:
     if isinstance(e, log1p):
         return isinstance(e.args[0], sp.exp)
@@ -51,12 +69,36 @@ def _softplus_of(e: sp.Expr) -> sp.Expr:
     return softplus(inner.args[0])
 
 
+def _minus_sigmoid_argument(e: sp.Expr) -> sp.Expr | None:
+    """x if ``e`` is −σ(x), else None."""
+    if e.is_Mul and len(e.args) == 2 and e.args[0] == -1 and isinstance(e.args[1], sigmoid):
+        return e.args[1].args[0]
+    return None
+
+
+def _is_one_minus_sigmoid(e: sp.Expr) -> bool:
+    return bool(e.is_Add) and sp.S.One in e.args and any(
+        _minus_sigmoid_argument(a) is not None for a in e.args
+    )
+
+
+def _sigmoid_of_minus(e: sp.Expr) -> sp.Expr:
+    """1 − σ(x) + rest → σ(−x) + rest: exact where 1 − σ(x) cancels (σ(x) → 1 as x → ∞)."""
+    rest = list(e.args)
+    rest.remove(sp.S.One)
+    term = next(a for a in rest if _minus_sigmoid_argument(a) is not None)
+    rest.remove(term)
+    return sp.Add(sigmoid(-_minus_sigmoid_argument(term)), *rest)
+
+
 _SOFTPLUS = ReplaceOptim(_is_log_one_plus_exp, _softplus_of)
-_RULES = [_SOFTPLUS, *optims_c99, _SOFTPLUS]
+_SIGMOID = ReplaceOptim(_is_one_minus_sigmoid, _sigmoid_of_minus)
+_OMEGA = ReplaceOptim(_is_lambertw_of_exp, _wrightomega_of)
+_RULES = [_OMEGA, _SOFTPLUS, *optims_c99, _SOFTPLUS, _SIGMOID]
 
 
 def stabilise(expr: sp.Expr) -> sp.Expr:
-    """Rewrite ``expr`` into stable primitives (softplus, expm1, log1p), then float constants."""
+    """Rewrite ``expr`` into stable primitives (softplus, expm1, log1p, σ(−x), ω(x))."""
     return optimize(expr, _RULES)
 
 
@@ -97,6 +139,7 @@ _NUMPY = {
     "cos": np.cos,
     "atan": np.arctan,
     "LambertW": lambda x: scipy.special.lambertw(x).real,
+    "wrightomega": scipy.special.wrightomega,
 }
 _MPMATH = {
     "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
@@ -104,6 +147,7 @@ _MPMATH = {
     "expm1": mpmath.expm1,
     "log1p": mpmath.log1p,
     "LambertW": mpmath.lambertw,
+    "wrightomega": lambda x: mpmath.lambertw(mpmath.exp(x)),
 }
 
 
