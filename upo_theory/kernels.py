@@ -76,14 +76,20 @@ class LogSpaceKernel:
     def log_inverse(self, y: Any) -> np.ndarray:
         """log (f')⁻¹(y) for NumPy y: +inf at or above sup f', −inf at or below inf f'.
 
-        Closed form where SymPy found one, else a bracketed bisection on k (safeguarded: the
-        bracket is [−T_MAX, T_MAX] and k is increasing) polished by two Newton steps.
+        Closed form where SymPy found one and it reproduces y (a closed form can cancel
+        catastrophically, e.g. y + W(e^{1−y}) − 1 for y → −∞); else a bracketed bisection on the
+        exact f'(e^t), not its tangent continuation (safeguarded: the bracket is
+        [−T_MAX, T_MAX] and f' is increasing) polished by two Newton steps.
         """
         y = np.asarray(y, dtype=np.float64)
         inside = (y < self.sup) & (y > self.inf)
         safe = np.where(inside, y, float(self.value(np.zeros(1))[0]))  # f'(1) is in range
         if self.inverse is not None:
             out = self.inverse(safe)
+            with np.errstate(over="ignore", invalid="ignore"):
+                wrong = ~(np.abs(self.value(out) - safe) <= 1e-8 * (1.0 + np.abs(safe)))
+            if wrong.any():
+                out = np.where(wrong, self._solve(safe), out)
         else:
             out = self._solve(safe)
         out = np.where(inside, out, np.where(y >= self.sup, np.inf, -np.inf))
@@ -94,12 +100,13 @@ class LogSpaceKernel:
         hi = np.full_like(y, T_MAX)
         for _ in range(80):
             mid = 0.5 * (lo + hi)
-            below = self(mid) < y
+            below = self.value(mid) < y  # ±inf where f'(e^t) overflows: still ordered
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         t = 0.5 * (lo + hi)
         for _ in range(2):
-            step = (self(t) - y) / np.maximum(self.slope(t), np.finfo(np.float64).tiny)
-            t = np.clip(t - step, lo - 1.0, hi + 1.0)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                step = (self.value(t) - y) / self.slope_expr(t)
+            t = np.where(np.isfinite(step), np.clip(t - step, lo - 1.0, hi + 1.0), t)
         return t
 
 
