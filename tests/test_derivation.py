@@ -103,7 +103,7 @@ def test_closed_form_inverse_inverts_f1_symbolically(name: str) -> None:
 @given(st.sampled_from(list(TABLE)), st.floats(-30, 30))
 def test_inverse_and_log_inverse_invert_f1_numerically(name: str, t: float) -> None:
     d = derive(get_divergence(name))
-    with mpmath.workdps(50):
+    with mpmath.workdps(80):
         u0 = mpmath.exp(mpmath.mpf(t))
         y0 = sp.lambdify(U, d.f1, "mpmath")(u0)
         if not y0 < float(d.sup_f1) - 1e-12:  # f'(u) indistinguishable from sup at this t
