@@ -73,12 +73,12 @@ class ExperimentConfig:
 
     out_dir: str = "runs/experiment"
     betas: tuple[float, ...] = BETAS
-    seeds: tuple[int, ...] = (0, 1)
-    sft_steps: int = 300
-    pref_steps: int = 150
+    seeds: tuple[int, ...] = (0,)
+    sft_steps: int = 200
+    pref_steps: int = 100
     train_pairs: int = 4000
     eval_pairs: int = 500
-    truth_prompts: int = 200
+    truth_prompts: int = 128
     truth_max_new_tokens: int = 24
     n_layer: int = 2
     n_embd: int = 128
@@ -133,12 +133,12 @@ def _truth(config: ExperimentConfig, run_dir: Path, sft_dir: Path, seed: int) ->
 
 def run_setting(config: ExperimentConfig, setting: Setting, sft_dir: Path) -> dict:
     """Train one preference run from the SFT model and return its row of results."""
-    train_config = config.train_config(
-        stage="pref", init=str(sft_dir), loss=setting.loss, f=setting.f, form=setting.form,
-        beta=setting.beta, seed=setting.seed, run_name=setting.run_name)
     run_dir = Path(config.out_dir) / setting.run_name
-    if not (run_dir / "summary.json").is_file():  # finished runs are kept (resumable sweep)
-        run(train_config)
+    if not (run_dir / "summary.json").is_file():  # finished runs are kept; killed ones resume
+        run(config.train_config(
+            stage="pref", init=str(sft_dir), loss=setting.loss, f=setting.f, form=setting.form,
+            beta=setting.beta, seed=setting.seed, run_name=setting.run_name,
+            resume=(run_dir / "config.json").is_file()))
     final = _final_eval(run_dir)
     truth_path = run_dir / "truth_experiment.json"
     if not truth_path.is_file():
@@ -148,14 +148,16 @@ def run_setting(config: ExperimentConfig, setting: Setting, sft_dir: Path) -> di
     _, held_out = generate_pairs(setting.seed, 1, config.eval_pairs)
     return {**dataclasses.asdict(setting), "run": run_dir.name,
             "eval_accuracy": final["rewards/accuracies"], "eval_margin": final["rewards/margins"],
-            "eval_loss": final["loss"], "best_accuracy": best_accuracy(held_out),
+            "eval_loss": final["loss"], "eval_pairs": config.eval_pairs,
+            "best_accuracy": best_accuracy(held_out),
             **{key: truth[key] for key in sorted(truth)}}
 
 
 def summarise(rows: Sequence[dict]) -> list[dict]:
     """Mean over seeds of every (method, β), with the sample s.d. of the eval accuracy.
 
-    ``accuracy_sd`` is NaN with a single seed (no spread over seeds can be measured).
+    ``accuracy_sd`` is NaN with a single seed (no spread over seeds can be measured);
+    ``accuracy_se`` is the binomial standard error of the mean accuracy over the eval pairs.
     """
     groups: dict[tuple[str, float], list[dict]] = {}
     for row in rows:
@@ -167,7 +169,10 @@ def summarise(rows: Sequence[dict]) -> list[dict]:
         accuracy = np.array([m["eval_accuracy"] for m in members])
         entry = {"method": method, "beta": beta, "seeds": len(members),
                  "accuracy": float(accuracy.mean()),
-                 "accuracy_sd": float(accuracy.std(ddof=1)) if len(members) > 1 else float("nan")}
+                 "accuracy_sd": float(accuracy.std(ddof=1)) if len(members) > 1 else float("nan"),
+                 "accuracy_se": float(np.sqrt(np.sum(
+                     [m["eval_accuracy"] * (1 - m["eval_accuracy"]) / m["eval_pairs"]
+                      for m in members])) / len(members))}
         for key in ("eval_margin", "best_accuracy", "reward_policy", "reward_reference",
                     "win_rate", "correct_policy", "kl", "f_divergence"):
             entry[key] = float(np.mean([m[key] for m in members]))
@@ -179,12 +184,14 @@ def summarise(rows: Sequence[dict]) -> list[dict]:
 
 
 def markdown_table(summary: Sequence[dict]) -> str:
-    """The summary as a Markdown table (accuracy ± s.d. over seeds; truth values ± s.e.)."""
+    """The summary as a Markdown table (accuracy ± s.d. over seeds, or ± binomial s.e. in
+    brackets with one seed; truth values ± s.e.)."""
     head = ("| β | method | seeds | eval accuracy | best (r*) | eval margin | true reward "
             "(π_ref) | win rate vs π_ref | correct | KL(π‖π_ref) | JS(π, π_ref) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for s in summary:
-        spread = "" if np.isnan(s["accuracy_sd"]) else f" ± {s['accuracy_sd']:.3f}"
+        spread = (f" [± {s['accuracy_se']:.3f}]" if np.isnan(s["accuracy_sd"])
+                  else f" ± {s['accuracy_sd']:.3f}")
         lines.append(
             f"| {s['beta']:g} | {s['method']} | {s['seeds']} | {s['accuracy']:.3f}{spread} | "
             f"{s['best_accuracy']:.3f} | {s['eval_margin']:.3f} | "
@@ -216,9 +223,11 @@ def run_experiment(config: ExperimentConfig, settings: Sequence[Setting] | None 
     """SFT once, every setting of the sweep from it, then the results; returns ``out_dir``."""
     started = time.perf_counter()
     settings = sweep(config.betas, config.seeds) if settings is None else settings
-    sft_dir = Path(config.out_dir) / "sft" / "sft"
-    if not (sft_dir / "config.json").is_file():
-        run(config.train_config(stage="sft", run_name="sft", seed=0))
+    sft_run = Path(config.out_dir) / "sft"
+    sft_dir = sft_run / "sft"
+    if not (sft_run / "summary.json").is_file():
+        run(config.train_config(stage="sft", run_name="sft", seed=0,
+                                resume=(sft_run / "config.json").is_file()))
     rows = []
     for number, setting in enumerate(settings, 1):
         print(f"[{number}/{len(settings)}] {setting.method}, beta={setting.beta:g}, "

@@ -21,6 +21,7 @@ def test_the_sweep_has_every_method_at_every_beta_and_seed():
 
 def _row(method, beta, accuracy, reward=1.0, se=0.1):
     return {"method": method, "beta": beta, "eval_accuracy": accuracy, "eval_margin": 0.5,
+            "eval_pairs": 100,
             "best_accuracy": 0.8, "reward_policy": reward, "reward_reference": 0.0,
             "win_rate": 0.6, "correct_policy": 0.5, "kl": 1.0, "f_divergence": 0.2,
             "reward_policy_se": se, "win_rate_se": se, "kl_se": se, "f_divergence_se": se}
@@ -37,8 +38,9 @@ def test_summarise_gives_mean_and_sample_sd_over_seeds():
     assert ipo["reward_policy"] == pytest.approx(1.5)
     assert ipo["reward_policy_se"] == pytest.approx(math.sqrt(0.02) / 2)
     assert math.isnan(iupo["accuracy_sd"])
+    assert iupo["accuracy_se"] == pytest.approx(math.sqrt(0.65 * 0.35 / 100))
     table = experiment.markdown_table(summary)
-    assert table.count("\n") == 4 and "0.650 ± 0.071" in table
+    assert table.count("\n") == 4 and "0.650 ± 0.071" in table and "0.650 [± 0.048]" in table
 
 
 def test_summary_is_ordered_by_beta_then_method():
