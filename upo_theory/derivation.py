@@ -230,7 +230,9 @@ def _inverse(f1: sp.Expr) -> sp.Expr | None:
     None when SymPy finds no such branch within :data:`SOLVE_SECONDS`.
     """
     try:
-        solutions = _time_limited(lambda: sp.solve(sp.Eq(f1, Y), U), SOLVE_SECONDS)
+        solutions = _time_limited(  # check=False: _inverts below checks each candidate
+            lambda: sp.solve(sp.Eq(f1, Y), U, check=False), SOLVE_SECONDS
+        )
     except (NotImplementedError, ValueError):
         return None
     if solutions is None:
