@@ -141,11 +141,19 @@ def test_claims_page_lists_every_result(site: Path) -> None:
 
 
 def test_getting_started_quotes_the_readme(site: Path) -> None:
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    quick = markdown.section(readme.read_text(encoding="utf-8"), "Quick start") or ""
+    """Every command of the README's quick start and tour is on the page, as the README has it."""
+    from docs.pages.start import QUOTED_SECTIONS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     page = (site / "getting-started.html").read_text(encoding="utf-8")
-    for command in re.findall(r"^\s*(python -m \S+.*)$", quick, flags=re.M):
-        assert esc(command.strip()) in page
+    commands = []
+    for title in QUOTED_SECTIONS:
+        section = markdown.section(readme, title) or ""
+        commands += re.findall(r"```[a-z]*\n(.*?)\n```", section, flags=re.S)
+        commands += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", section, flags=re.S))
+    assert commands, "the README has no quick-start command to quote"
+    missing = [c for c in commands if esc(c) not in page]
+    assert not missing, missing
 
 
 def test_bad_runs_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ from ..html import code_block, esc, note
 from ..site import Page
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+QUOTED_SECTIONS: tuple[str, ...] = ("Quick start", "A tour of the entry points")
 
 
 def home_page(cards: list[tuple[str, str, str]]) -> Page:
@@ -35,22 +36,20 @@ def home_page(cards: list[tuple[str, str, str]]) -> Page:
 
 
 def getting_started_page(readme: Path = README) -> Page:
-    """Install and first commands; the quick start is the README's own section."""
-    quick = None
-    if readme.is_file():
-        quick = markdown.section(readme.read_text(encoding="utf-8"), "Quick start")
-    quoted = (
-        markdown.to_html(quick, shift=1) if quick and quick.strip()
-        else note("The README has no “Quick start” section yet.", "warn")
-    )
+    """The README's quick start and tour of the entry points, quoted when the site is built."""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    quoted = []
+    for title in QUOTED_SECTIONS:
+        section = markdown.section(text, title)
+        quoted.append(
+            f"<h2>{esc(title)}</h2>"
+            + (markdown.to_html(section, shift=1) if section and section.strip()
+               else note(f"The README has no “{esc(title)}” section.", "warn"))
+        )
     body = (
-        "<h2>Install</h2>"
-        "<p>Python ≥ 3.10. From a clone of the repository:</p>"
-        + code_block("python -m venv .venv && . .venv/bin/activate\n"
-                     'pip install -e ".[test]"', "sh")
-        + "<h2>Quick start (from the README)</h2>"
-        "<p>Quoted from <code>README.md</code> when this site was built:</p>"
-        + f'<div class="quoted">{quoted}</div>'
+        "<p>The two sections below are quoted from <code>README.md</code> when this site is "
+        "built, so they cannot drift from it.</p>"
+        + "".join(quoted)
         + "<h2>This documentation</h2>"
         + code_block("python -m docs                  # build into build/docs/\n"
                      "python -m docs --fast           # skip the slow simulator plots\n"
@@ -59,7 +58,8 @@ def getting_started_page(readme: Path = README) -> Page:
                      "sh")
         + "<p>The site is static and offline: open <code>build/docs/index.html</code> in a "
         "browser. Mathematics is MathML, which current browsers render without any script "
-        "or network access.</p>"
+        "or network access. Every command's options are in the "
+        '<a href="cli.html">CLI reference</a>.</p>'
         "<h2>Where to go next</h2><ul>"
         '<li><a href="math.html">The mathematics</a>: notation, Theorem 3.1, the loss family.'
         "</li>"
@@ -67,7 +67,8 @@ def getting_started_page(readme: Path = README) -> Page:
         "the IUPO loss, and its two forms.</li>"
         '<li><a href="divergences.html">Divergences</a>: what SymPy derived for each f.</li>'
         '<li><a href="claims.html">Verification report</a>: each claim proven or refuted.</li>'
-        '<li><a href="cli.html">CLI reference</a> and the API reference pages.</li></ul>'
+        '<li><a href="bandit.html">Bandit simulator</a> and '
+        '<a href="results.html">Experiments</a>: what was measured.</li></ul>'
     )
     return Page("getting-started.html", "Getting started", "Start", body,
-                "install, the README's quick start, building these docs")
+                "the README's quick start and tour of the commands")
