@@ -76,7 +76,8 @@ def _group(i: int, name: str, results: list[Any]) -> str:
 def _counterexample(result: Any) -> str:
     if not result.counterexample:
         return ""
-    items = "".join(
-        f"<li><code>{esc(k)} = {esc(v)}</code></li>" for k, v in result.counterexample.items()
+    items = "; ".join(
+        f'<code class="nowrap">{esc(k)} = {esc(v)}</code>'
+        for k, v in result.counterexample.items()
     )
-    return f"<ul>{items}</ul>"
+    return f'<div class="counterexample">{items}</div>'
