@@ -4,12 +4,14 @@
     python bench/bench_llm_step.py --device cuda --n-layer 12 --n-embd 768 --n-head 12 \\
         --batch-size 32   # GPT-2 124M architecture, bf16 autocast: tokens/s and MFU
 
-Both steps see the same 2B rows (B offline-task pairs: chosen then rejected), run forward,
+All steps see the same 2B rows (B offline-task pairs: chosen then rejected), run forward,
 backward and an AdamW update. The preference step is the trainer's: the body on all tokens, the
 LM head only at response positions, cached reference log-probs (no reference forward), and the
 JS-IUPO loss. The plain step is ``model(input_ids, labels=...)``: logits (R, T, V) at every
-position. Timings are medians over interleaved repetitions. Peak memory: on CUDA the measured
-``max_memory_allocated`` of each step; on the CPU the size of the logits tensors each step builds.
+position. A third step, the trainer's scorer with a plain NLL loss, isolates the cost of the
+preference loss itself. Timings are medians over interleaved repetitions. Peak memory: on CUDA
+the measured ``max_memory_allocated`` of each step; on the CPU the size of the logits tensors
+each step builds.
 """
 
 from __future__ import annotations
@@ -42,12 +44,15 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch default)")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse()
     device = torch.device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     cuda = device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else (
         contextlib.nullcontext)
@@ -80,6 +85,13 @@ def main() -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    def response_lm_step() -> None:  # the same scorer with a plain NLL: the loss's own cost
+        with autocast():
+            sums, _ = scorer.score(batch)
+        (-sums.mean()).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
     def timed(step) -> float:
         if cuda:
             torch.cuda.synchronize()
@@ -89,13 +101,14 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    for step in (preference_step, plain_step):  # warm-up
+    steps = {"preference": preference_step, "plain": plain_step, "response_lm": response_lm_step}
+    for step in steps.values():  # warm-up
         step()
-    times: dict[str, list[float]] = {"preference": [], "plain": []}
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(args.repeats):
-        times["preference"].append(timed(preference_step))
-        times["plain"].append(timed(plain_step))
-    pref, plain = (statistics.median(times[k]) for k in ("preference", "plain"))
+        for name, step in steps.items():
+            times[name].append(timed(step))
+    pref, plain, response_lm = (statistics.median(times[k]) for k in steps)
     rows_, width = batch.input_ids.shape
     vocab = model.config.vocab_size
     tokens = int(batch.attention_mask.sum())
@@ -107,6 +120,8 @@ def main() -> None:
           f"{response} response tokens")
     print(f"preference step: {pref * 1e3:.1f} ms   plain causal-LM step: {plain * 1e3:.1f} ms   "
           f"ratio {pref / plain:.3f} (target <= 1.10)")
+    print(f"response-only LM step (same scorer, NLL loss): {response_lm * 1e3:.1f} ms   "
+          f"preference / response-only ratio {pref / response_lm:.3f}")
     print(f"logits built: preference {response} x {vocab} = {response * vocab * 4 / 2**20:.1f} "
           f"MiB fp32; plain {rows_} x {width} x {vocab} = "
           f"{rows_ * width * vocab * 4 / 2**20:.1f} MiB fp32")
