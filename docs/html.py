@@ -132,12 +132,6 @@ def eq(lhs: sp.Basic, rhs: sp.Basic, number: str | None = None) -> str:
     return f'<div class="equation">{math(sp.Eq(lhs, rhs, evaluate=False), True, True)}{tag}</div>'
 
 
-def display(expr: sp.Basic, number: str | None = None) -> str:
-    """A displayed expression with an optional equation number."""
-    tag = f'<span class="eqno">({esc(number)})</span>' if number else ""
-    return f'<div class="equation">{math(expr, True, True)}{tag}</div>'
-
-
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
     """A table whose cells are already HTML (escape text cells with :func:`esc`)."""
     head = "".join(f"<th>{h}</th>" for h in header)

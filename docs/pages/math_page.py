@@ -14,6 +14,7 @@ from ..html import eq, esc, math, note, table
 from ..site import Page
 from .notation import (
     IUPO_TARGET,
+    K,
     add,
     beta,
     eta,
@@ -110,7 +111,7 @@ def math_page() -> Page:
              sub(sum_y(mul(pi(y), psi_bar(y))), mul(beta, sum_y(mul(pi_ref(y), f(ratio(pi, y)))))),
              "11")
         + "<p>where the expected preference of y against the behaviour policy is</p>"
-        + eq(psi_bar(y), sp.Sum(mul(mu(y2), psi(p_star(y, y2))), (y2, 1, sp.Symbol("K"))))
+        + eq(psi_bar(y), sp.Sum(mul(mu(y2), psi(p_star(y, y2))), (y2, 1, K)))
         + "<p>The Lagrangian (eq. 13) has a multiplier λ for Σπ = 1 and multipliers "
         "η(y) ≥ 0 for π(y) ≥ 0. Stationarity (eqs. 14–15) reads</p>"
         + eq(mul(beta, f1(ratio(pi_star, y))), add(psi_bar(y), -lam, eta(y)), "15")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-y, y2, x = sp.symbols("y y′ x")
+y, y2 = sp.symbols("y y′")
 y_w, y_l = sp.symbols("y_w y_l")
-t, t_w, t_l = sp.symbols("t t_w t_l", real=True)
+t_w, t_l = sp.symbols("t_w t_l", real=True)
 beta, lam = sp.symbols("β λ", positive=True)
 u = sp.Symbol("u", positive=True)
 h = sp.Symbol("h")
@@ -28,7 +28,6 @@ p_star = sp.Function("p^*")
 eta = sp.Function("η")
 sigma = sp.Function("σ")
 r = sp.Function("r")
-prefers = sp.Function("≻")
 
 
 def ratio(policy: sp.FunctionClass, arg: sp.Expr) -> sp.Expr:
@@ -39,11 +38,6 @@ def ratio(policy: sp.FunctionClass, arg: sp.Expr) -> sp.Expr:
 def sum_y(expr: sp.Expr) -> sp.Expr:
     """Σ over the actions y = 1 … K."""
     return sp.Sum(expr, (y, 1, K))
-
-
-def unevaluated(expr: sp.Expr) -> sp.Expr:
-    """``expr`` as written (SymPy keeps the order and does not simplify)."""
-    return sp.UnevaluatedExpr(expr)
 
 
 IUPO_TARGET = 1 / (2 * beta)
