@@ -79,6 +79,20 @@ def test_alpha_is_read_exactly(given_alpha: object, expected: sp.Rational) -> No
     assert get_divergence("alpha", alpha=given_alpha).params["alpha"] == expected  # type: ignore
 
 
+def test_a_float_that_rounds_a_simple_fraction_is_that_fraction() -> None:
+    """1/3 as a float is 0.3333333333333333 = 3333333333333333/10**16 exactly, whose
+    u**(-alpha) SymPy needs minutes for; it means 1/3."""
+    assert as_alpha(1 / 3) == sp.Rational(1, 3)
+    assert as_alpha(2 / 7) == sp.Rational(2, 7)
+    assert as_alpha("0.999") == sp.Rational(999, 1000)
+
+
+@pytest.mark.parametrize("bad", ["0.12345", "1/1001", 1e-20])
+def test_alpha_needing_a_large_denominator_is_refused(bad: object) -> None:
+    with pytest.raises(ExpressionError, match="denominator"):
+        as_alpha(bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("bad", [0, 1, -0.5, 1.5, "3/2", "nan", "inf", "1/0", "abc", "", True])
 def test_alpha_outside_the_open_unit_interval_is_refused(bad: object) -> None:
     with pytest.raises(ExpressionError) as info:

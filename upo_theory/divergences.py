@@ -16,6 +16,7 @@ import sympy as sp
 from .expressions import ExpressionError, U, parse_generator
 
 DEFAULT_ALPHA = sp.Rational(1, 2)
+MAX_ALPHA_DENOMINATOR = 1000
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,24 @@ def as_alpha(alpha: float | str | sp.Expr | None) -> sp.Rational:
     """Validate α ∈ (0, 1) and return it as an exact rational.
 
     The text is read as a decimal or a fraction (``0.3``, ``1/3``, ``1e-2``) by
-    :class:`fractions.Fraction`, never evaluated: ``--alpha`` comes from the command line.
+    :class:`fractions.Fraction`, never evaluated: ``--alpha`` comes from the command line. A
+    decimal that rounds a fraction with denominator at most :data:`MAX_ALPHA_DENOMINATOR` is that
+    fraction (``1/3`` as the float ``0.3333333333333333``); other denominators above it are
+    refused, since SymPy's work on ``u**(-alpha)`` grows with them (minutes for 1/3 as 3333…/10¹⁶).
     """
     if alpha is None:
         return DEFAULT_ALPHA
     try:
-        value = sp.Rational(Fraction(str(alpha).strip()))
+        exact = Fraction(str(alpha).strip())
     except (TypeError, ValueError, ZeroDivisionError):
         raise ExpressionError(f"alpha={alpha!r} is not a number; give 0 < alpha < 1") from None
+    simple = exact.limit_denominator(MAX_ALPHA_DENOMINATOR)
+    if abs(simple - exact) > 1e-12 * abs(exact):
+        raise ExpressionError(
+            f"alpha={alpha} needs a denominator above {MAX_ALPHA_DENOMINATOR}; "
+            "give a simpler value such as 1/3 or 0.125"
+        )
+    value = sp.Rational(simple.numerator, simple.denominator)
     if not 0 < value < 1:
         raise ExpressionError(f"alpha={alpha} is outside (0, 1); give 0 < alpha < 1")
     return value
