@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import transformers
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -353,6 +354,7 @@ class _Stopped(Exception):
 
 def run(config: TrainConfig) -> Path:
     """Run the stages of ``config``; return the run folder."""
+    transformers.utils.logging.disable_progress_bar()  # our bars are enough
     world = init_world(config.device)
     if config.threads > 0 and world.device.type == "cpu":
         torch.set_num_threads(config.threads)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 import llm.train
 from llm.config import TrainConfig
 from llm.metrics import COLUMNS, read_metrics
-from llm.train import TrainingDivergedError, run
+from llm.train import TrainingDivergedError, batch_indices, run, visited
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATA = {"hh": "hh.jsonl", "shp": "shp.json", "jsonl": "trl.jsonl"}
@@ -32,6 +34,19 @@ def tiny(tmp_path: Path, **changes) -> TrainConfig:
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(run_dir / "checkpoint" / "model" / "model.safetensors")
+
+
+@given(st.integers(1, 40), st.integers(1, 8), st.integers(1, 30), st.integers(0, 99))
+def test_batches_cover_each_epoch_once_and_the_cache_covers_every_visited_pair(n, size, steps,
+                                                                              seed):
+    if size > n:
+        return
+    per_epoch = n // size
+    epoch = [i for s in range(per_epoch) for i in batch_indices(n, size, seed, s)]
+    assert len(epoch) == len(set(epoch)) == per_epoch * size
+    config = TrainConfig(batch_size=size, pref_steps=steps, seed=seed, offline_train_pairs=40)
+    used = {i for s in range(steps) for i in batch_indices(n, size, seed, s)}
+    assert used <= set(visited(n, config))
 
 
 @pytest.mark.parametrize("kind", sorted(DATA))
@@ -121,7 +136,7 @@ def test_offline_task_runs_with_the_truth_evaluation(tmp_path):
 
 
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
-    config = tiny(tmp_path, run_name="one", stage="pref", pref_steps=3)
+    config = tiny(tmp_path, run_name="one", sft_steps=2, pref_steps=2)  # both stages
     one = run(config)
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
             "2", "-m", "llm.train"]
