@@ -76,6 +76,7 @@ class ExperimentConfig:
     seeds: tuple[int, ...] = (0,)
     sft_steps: int = 200
     pref_steps: int = 100
+    lr: float = 2e-5
     train_pairs: int = 4000
     eval_pairs: int = 500
     truth_prompts: int = 128
@@ -111,7 +112,7 @@ class ExperimentConfig:
             n_head=self.n_head, sft_steps=self.sft_steps, pref_steps=self.pref_steps,
             offline_train_pairs=self.train_pairs, offline_eval_pairs=self.eval_pairs,
             eval_pairs=self.eval_pairs, eval_every=self.eval_every,
-            save_every=max(self.sft_steps, self.pref_steps), truth_eval_prompts=0,
+            save_every=max(self.sft_steps, self.pref_steps), truth_eval_prompts=0, lr=self.lr,
             device=self.device, **fields)
 
 
@@ -247,6 +248,8 @@ def _parse_args(argv: Sequence[str] | None) -> ExperimentConfig:
                         help=f"values of beta (default {defaults.betas})")
     parser.add_argument("--pref-steps", type=int, default=defaults.pref_steps,
                         help=f"steps of each preference run (default {defaults.pref_steps})")
+    parser.add_argument("--lr", type=float, default=defaults.lr,
+                        help=f"learning rate of the preference runs (default {defaults.lr:g})")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda[:N]")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model and a few steps: checks the pipeline in seconds")
@@ -255,7 +258,8 @@ def _parse_args(argv: Sequence[str] | None) -> ExperimentConfig:
     try:
         if args.quick:
             return ExperimentConfig.quick(args.out_dir, **changes)
-        return ExperimentConfig(out_dir=args.out_dir, pref_steps=args.pref_steps, **changes)
+        return ExperimentConfig(out_dir=args.out_dir, pref_steps=args.pref_steps, lr=args.lr,
+                                **changes)
     except ConfigError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
 
