@@ -79,7 +79,8 @@ class TrainConfig:
     log_every: int = _f(10, "log training metrics every N steps")
     save_every: int = _f(100, "write a checkpoint every N steps (and at the end)")
     out_dir: str = _f("runs", "folder that holds run folders")
-    run_name: str | None = _f(None, "run folder name; default: <loss>-<f>-<form>-b<beta>-s<seed>")
+    run_name: str | None = _f(
+        None, "run folder name; default: <data>-<loss>-<f>-<form>-b<beta>-s<seed>")
     seed: int = _f(0, "seed of data order, model init and the offline task")
     resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint")
     device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]")
@@ -160,7 +161,7 @@ class TrainConfig:
             return self.run_name
         form = self.form if self.loss in ("fdpo", "iupo") else "std"
         f = self.f if self.loss in ("fdpo", "iupo") else "rkl"
-        return f"{self.loss}-{f}-{form}-b{self.beta:g}-s{self.seed}"
+        return f"{self.data}-{self.loss}-{f}-{form}-b{self.beta:g}-s{self.seed}"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

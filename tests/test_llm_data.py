@@ -85,7 +85,8 @@ def test_shp_low_ratio_is_filtered_not_bad():
 
 def test_trl_fixture_and_conversational_rows():
     pairs, report = load_pairs("jsonl", str(FIXTURES / "trl.jsonl"))
-    assert len(pairs) == 10 and report.bad == [(11, "chosen == rejected")]
+    n_lines = len((FIXTURES / "trl.jsonl").read_text().splitlines())
+    assert len(pairs) == n_lines - 1 and report.bad == [(n_lines, "chosen == rejected")]
     with pytest.raises(BadRow, match="conversational"):
         from_trl({"prompt": [{"role": "user", "content": "hi"}], "chosen": "a", "rejected": "b"})
 
