@@ -146,6 +146,13 @@ def response_text(tokenizer, ids: Sequence[int]) -> str:
     return tokenizer.decode(list(ids), skip_special_tokens=True).split("\n")[0]
 
 
+def _generator(seed: int, stream: int, device: torch.device | str) -> torch.Generator:
+    """An independent torch generator per (seed, stream): the reference's samples for a seed
+    are the same whatever the policy, so runs are compared on the same π_ref samples."""
+    state = int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0])
+    return torch.Generator(device=device).manual_seed(state)
+
+
 def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: int,
                         n_prompts: int, max_new_tokens: int, device: torch.device | str,
                         alpha: float | None = None, batch_size: int = 64) -> dict[str, float]:
@@ -158,7 +165,8 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
     divergence
         The f of D_f(π, π_ref) to estimate (a registered name or a generator in u).
     seed
-        Seeds the held-out prompts (:func:`llm.task.eval_prompts`) and the sampling.
+        Seeds the held-out prompts (:func:`llm.task.eval_prompts`) and the sampling (one
+        stream per model, so π_ref's samples do not depend on π).
 
     Returns
     -------
@@ -173,14 +181,15 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
     prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     vocab = policy.get_output_embeddings().weight.shape[0]
     stops = stop_token_mask(tokenizer, vocab).to(device)
-    generator = torch.Generator(device=device).manual_seed(seed)
     modes = policy.training, reference.training
     policy.eval()
     reference.eval()
     try:
         samples = {name: sample_responses(model, prompt_ids, stops, max_new_tokens=max_new_tokens,
-                                          generator=generator, batch_size=batch_size)
-                   for name, model in (("policy", policy), ("reference", reference))}
+                                          generator=_generator(seed, stream, device),
+                                          batch_size=batch_size)
+                   for stream, (name, model) in enumerate((("policy", policy),
+                                                           ("reference", reference)))}
         logp = {(scorer, sampler): sequence_logprobs(
                     model, prompt_ids, samples[sampler], pad_id=tokenizer.eos_token_id,
                     device=device, batch_size=batch_size)

@@ -136,3 +136,15 @@ def test_one_token_estimates_match_exact_enumeration(tokenizer):
     assert kl.mean() > 0.1  # the two models really differ
     assert abs(result["kl"] - kl.mean()) < 4 * result["kl_se"]
     assert abs(result["f_divergence"] - d_f.mean()) < 4 * result["f_divergence_se"]
+
+
+def test_reference_samples_do_not_depend_on_the_policy(tokenizer):
+    reference = tiny_gpt2(0, init_scale=0.3)
+    quick_stopper = tiny_gpt2(1, init_scale=0.3)  # samples end-of-text at once: draws less
+    with torch.no_grad():
+        quick_stopper.transformer.wte.weight[tokenizer.eos_token_id] *= 200.0
+    results = [truth.evaluate_with_truth(policy, reference, tokenizer, divergence="js", seed=4,
+                                         n_prompts=12, max_new_tokens=5, device="cpu")
+               for policy in (quick_stopper, tiny_gpt2(2, init_scale=0.3))]
+    assert results[0]["reward_reference"] == results[1]["reward_reference"]
+    assert results[0]["kl"] != results[1]["kl"]
