@@ -68,7 +68,7 @@ class TrainConfig:
     sft_steps: int = _f(100, "optimizer steps of supervised fine-tuning on the chosen responses")
     pref_steps: int = _f(100, "optimizer steps of preference training")
     batch_size: int = _f(16, "global batch size in pairs (split over processes)")
-    lr: float = _f(5e-4, "peak learning rate of preference training (AdamW)")
+    lr: float = _f(2e-5, "peak learning rate of preference training (AdamW)")
     sft_lr: float = _f(2e-3, "peak learning rate of supervised fine-tuning (AdamW)")
     warmup_steps: int = _f(10, "linear warm-up steps at the start of each stage")
     weight_decay: float = _f(0.0, "AdamW weight decay")
