@@ -2,9 +2,9 @@
 
 One SymPy expression is the single definition; :func:`stabilise` rewrites it into primitives that
 do not cancel or overflow needlessly (``log(1 + e^x) → softplus(x)``, ``e^x − 1 → expm1(x)``,
-``log(1 + x) → log1p(x)``, ``1 − σ(x) → σ(−x)``, ``W(e^x) → ω(x)``), and :class:`Compiled`
-lambdifies the result once per backend. NumPy and torch therefore evaluate the same expression
-and cannot drift apart.
+``log(1 + x) → log1p(x)``, ``x − softplus(x) → −softplus(−x)``, ``1 − σ(x) → σ(−x)``,
+``W(e^x) → ω(x)``), and :class:`Compiled` lambdifies the result once per backend. NumPy and
+torch therefore evaluate the same expression and cannot drift apart.
 """
 
 from __future__ import annotations
@@ -91,10 +91,32 @@ def _sigmoid_of_minus(e: sp.Expr) -> sp.Expr:
     return sp.Add(sigmoid(-_minus_sigmoid_argument(term)), *rest)
 
 
+def _minus_softplus_argument(e: sp.Expr) -> sp.Expr | None:
+    """x if ``e`` is −softplus(x), else None."""
+    if e.is_Mul and len(e.args) == 2 and e.args[0] == -1 and isinstance(e.args[1], softplus):
+        return e.args[1].args[0]
+    return None
+
+
+def _is_x_minus_softplus_x(e: sp.Expr) -> bool:
+    return bool(e.is_Add) and any(_minus_softplus_argument(a) in e.args for a in e.args)
+
+
+def _minus_softplus_of_minus(e: sp.Expr) -> sp.Expr:
+    """x − softplus(x) + rest → −softplus(−x) + rest: exact where x − softplus(x) cancels."""
+    term = next(a for a in e.args if _minus_softplus_argument(a) in e.args)
+    x = _minus_softplus_argument(term)
+    rest = list(e.args)
+    rest.remove(term)
+    rest.remove(x)
+    return sp.Add(-softplus(-x), *rest)
+
+
 _SOFTPLUS = ReplaceOptim(_is_log_one_plus_exp, _softplus_of)
+_TAIL = ReplaceOptim(_is_x_minus_softplus_x, _minus_softplus_of_minus)
 _SIGMOID = ReplaceOptim(_is_one_minus_sigmoid, _sigmoid_of_minus)
 _OMEGA = ReplaceOptim(_is_lambertw_of_exp, _wrightomega_of)
-_RULES = [_OMEGA, _SOFTPLUS, *optims_c99, _SOFTPLUS, _SIGMOID]
+_RULES = [_OMEGA, _SOFTPLUS, *optims_c99, _SOFTPLUS, _TAIL, _SIGMOID]
 
 
 def stabilise(expr: sp.Expr) -> sp.Expr:
