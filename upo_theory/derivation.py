@@ -201,11 +201,11 @@ def _point_in(region: sp.Set) -> sp.Expr:
     return (lo + hi) / 2
 
 
-class _OutOfTime(Exception):
-    pass
+class _OutOfTime(BaseException):
+    """Not an Exception: SymPy catches those internally and would carry on past the limit."""
 
 
-def _time_limited(fn: Callable[[], list[sp.Expr]], seconds: int) -> list[sp.Expr] | None:
+def _time_limited(fn: Callable[[], sp.Expr | None], seconds: int) -> sp.Expr | None:
     """``fn()``, or None if it runs past ``seconds`` (enforced in the main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         return fn()
@@ -227,15 +227,16 @@ def _time_limited(fn: Callable[[], list[sp.Expr]], seconds: int) -> list[sp.Expr
 def _inverse(f1: sp.Expr) -> sp.Expr | None:
     """(f')⁻¹(y) in closed form: the branch of solve(f'(u) = y) that inverts f' at test points.
 
-    None when SymPy finds no such branch within :data:`SOLVE_SECONDS`.
+    None when SymPy finds no such branch within :data:`SOLVE_SECONDS` (solving and checking the
+    candidates together: a quartic's radicals can take long to evaluate).
     """
+    return _time_limited(lambda: _inverting_branch(f1), SOLVE_SECONDS)
+
+
+def _inverting_branch(f1: sp.Expr) -> sp.Expr | None:
     try:
-        solutions = _time_limited(  # check=False: _inverts below checks each candidate
-            lambda: sp.solve(sp.Eq(f1, Y), U, check=False), SOLVE_SECONDS
-        )
-    except (NotImplementedError, ValueError):
-        return None
-    if solutions is None:
+        solutions = sp.solve(sp.Eq(f1, Y), U, check=False)  # _inverts checks each candidate
+    except (NotImplementedError, ValueError, TypeError):  # TypeError: an undecidable relational
         return None
     for candidate in solutions:
         if all(_inverts(candidate, f1, u0) for u0 in (sp.Rational(1, 3), 2, 5)):
@@ -244,7 +245,10 @@ def _inverse(f1: sp.Expr) -> sp.Expr | None:
 
 
 def _inverts(candidate: sp.Expr, f1: sp.Expr, u0: sp.Expr) -> bool:
-    value = complex(candidate.subs(Y, f1.subs(U, u0)).evalf())
+    try:
+        value = complex(candidate.subs(Y, f1.subs(U, u0)).evalf())
+    except TypeError:  # not a number at this point (e.g. a free parameter remains)
+        return False
     return abs(value.imag) < 1e-12 and abs(value.real - float(u0)) < 1e-9
 
 
