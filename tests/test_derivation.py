@@ -158,3 +158,35 @@ def test_user_generators_failing_a_condition_say_which(
 def test_registered_divergences_are_all_derived() -> None:
     verdicts = {d.name: derive(d).admissible for d in registered()}
     assert verdicts == {**dict.fromkeys(ADMISSIBLE, True), "pearson": False, "tv": False}
+
+
+# Pairs whose sum SymPy derives in about a second (others take its 5 s solve limit).
+QUICK = ("rkl", "fkl", "pearson")
+
+
+@settings(max_examples=5)
+@given(
+    st.sampled_from(QUICK), st.sampled_from(QUICK),
+    st.fractions(Fraction(1, 4), Fraction(4), max_denominator=4),
+    st.fractions(Fraction(1, 4), Fraction(4), max_denominator=4),
+)
+def test_derivation_is_linear_and_admissibility_needs_one_unbounded_f1(
+    first: str, second: str, a: Fraction, b: Fraction
+) -> None:
+    """For f = a f₁ + b f₂ (a, b > 0, as a user's expression): f' = a f₁' + b f₂', and f is
+    admissible exactly when some f_i' → −∞ at 0 (Pearson χ² plus any other one is)."""
+    ra, rb = sp.Rational(a.numerator, a.denominator), sp.Rational(b.numerator, b.denominator)
+    f1, f2 = get_divergence(first).f, get_divergence(second).f
+    combined = derive(get_divergence(f"({ra})*({f1}) + ({rb})*({f2})"))
+    d1, d2 = derive(get_divergence(first)), derive(get_divergence(second))
+    assert sp.simplify(combined.f1 - (ra * d1.f1 + rb * d2.f1)) == 0
+    assert combined.admissible is (first != "pearson" or second != "pearson")
+
+
+@pytest.mark.parametrize("pair", [("js", "hellinger"), ("alpha", "js")])
+def test_derivation_survives_sympy_failing_to_solve(pair: tuple[str, str]) -> None:
+    """sp.solve raised TypeError (an undecidable relational) for these sums; now no closed form."""
+    f = " + ".join(f"({get_divergence(name).f})" for name in pair)
+    d = derive(get_divergence(f))
+    assert d.admissible
+    assert sp.simplify(d.f1 - sum(derive(get_divergence(n)).f1 for n in pair)) == 0

@@ -286,3 +286,13 @@ def test_total_variation_has_no_kernel() -> None:
         kernel_for(get_divergence("tv"))
     assert "tv" in str(info.value) and "not differentiable" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_js_kernel_resolves_its_approach_to_log_2() -> None:
+    """k(t) = log 2 − softplus(−t): the gap e^{−t} to sup stays visible where t − softplus(t)
+    rounded to 0 (t > 33), so pairs with large log-ratios are still ranked."""
+    kernel = _kernel("js")
+    t = np.arange(0.0, 37.0)
+    values = kernel(t)
+    assert (np.diff(values) > 0).all()
+    assert (values < math.log(2)).all()
