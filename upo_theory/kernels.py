@@ -43,6 +43,7 @@ class LogSpaceKernel:
     slope_expr: Compiled
     inverse: Compiled | None
     _bounds: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+    _shape: Compiled | None = field(default=None, repr=False)
 
     @property
     def sup(self) -> float:
@@ -64,9 +65,24 @@ class LogSpaceKernel:
 
     def __call__(self, t: Any) -> Any:
         """f'(e^t) for an array or tensor t (exact within :meth:`bounds`, tangent outside)."""
+        return self._continued(self.value, t)
+
+    def difference(self, a: Any, b: Any) -> Any:
+        """k(a) − k(b) with k's additive constant cancelled exactly, as every pair statistic is.
+
+        JS: k(t) = log 2 − softplus(−t) rounds to log 2 for t > 37, so k(a) − k(b) would be 0;
+        softplus(−b) − softplus(−a) is not.
+        """
+        if self._shape is None:
+            constant, _ = self.value.expr.as_independent(T, as_Add=True)
+            self._shape = Compiled(self.value.expr - constant, T)
+        return self._continued(self._shape, a) - self._continued(self._shape, b)
+
+    def _continued(self, part: Compiled, t: Any) -> Any:
+        """``part`` (k or k less a constant) within :meth:`bounds`, its tangent outside."""
         lo, hi = self.bounds(t.dtype if hasattr(t, "dtype") else np.float64)
         clipped = _clip(t, lo, hi)
-        return self.value(clipped) + self.slope_expr(clipped) * (t - clipped)
+        return part(clipped) + self.slope_expr(clipped) * (t - clipped)
 
     def slope(self, t: Any) -> Any:
         """d/dt f'(e^t) = f''(e^t) e^t, the derivative of :meth:`__call__`."""

@@ -93,11 +93,15 @@ def loss_spec(
 def pair_statistic(
     spec: LossSpec, policy_w: Any, policy_l: Any, ref_w: Any, ref_l: Any
 ) -> Any:
-    """The pair statistic s of ``spec`` from the four log-probabilities (any shape, broadcast)."""
+    """The pair statistic s of ``spec`` from the four log-probabilities (any shape, broadcast).
+
+    A difference of kernel values, taken by :meth:`LogSpaceKernel.difference` so that k's
+    constant cancels exactly (JS pairs with log-ratios above 37 would otherwise tie at 0).
+    """
     k = spec.kernel
     if spec.form == "paper":
-        return k(policy_w - policy_l) - k(ref_w - ref_l)
-    return k(policy_w - ref_w) - k(policy_l - ref_l)
+        return k.difference(policy_w - policy_l, ref_w - ref_l)
+    return k.difference(policy_w - ref_w, policy_l - ref_l)
 
 
 def pair_statistic_grads(
