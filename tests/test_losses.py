@@ -239,3 +239,18 @@ def test_statistics_broadcast_over_batch_shapes() -> None:
     stat = pair_statistic(spec, pw, -2.0, -1.0, np.full((1, 3), -3.0))
     assert stat.shape == (2, 3)
     assert math.isclose(stat[1, 2], float(pair_statistic(spec, pw[1, 2], -2.0, -1.0, -3.0)))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_js_statistic_ranks_pairs_whose_kernel_values_round_to_log_2(form: str) -> None:
+    """k(39) and k(38) both round to log 2; their difference e^{-38} − e^{-39} does not."""
+    spec = loss_spec("iupo", "js", form)
+    pw, pl, rw, rl = (np.array([x]) for x in (0.0, 0.0, -39.0, -38.0))
+    if form == "paper":  # the same log-ratios, as π(y_w)/π(y_l) and π_ref(y_w)/π_ref(y_l)
+        pw, pl, rw, rl = np.array([39.0]), np.array([0.0]), np.array([38.0]), np.array([0.0])
+    stat = pair_statistic(spec, pw, pl, rw, rl)
+    with mpmath.workdps(40):
+        exact = float(_js_f1(mpmath.exp(39)) - _js_f1(mpmath.exp(38)))
+    assert stat[0] == pytest.approx(exact, rel=1e-6)
+    stat_t = pair_statistic(spec, *(torch.tensor(x) for x in (pw, pl, rw, rl)))
+    assert stat_t.item() == pytest.approx(exact, rel=1e-6)
