@@ -2,7 +2,7 @@
 
 One SymPy expression is the single definition; :func:`stabilise` rewrites it into primitives that
 do not cancel or overflow needlessly (``log(1 + e^x) → softplus(x)``, ``e^x − 1 → expm1(x)``,
-``log(1 + x) → log1p(x)``, ``x − softplus(x) → −softplus(−x)``, ``1 − σ(x) → σ(−x)``,
+``log(1 + x) → log1p(x)``, ``softplus(x) − x → softplus(−x)``, ``1 − σ(x) → σ(−x)``,
 ``W(e^x) → ω(x)``), and :class:`Compiled` lambdifies the result once per backend. NumPy and
 torch therefore evaluate the same expression and cannot drift apart.
 """
@@ -91,29 +91,33 @@ def _sigmoid_of_minus(e: sp.Expr) -> sp.Expr:
     return sp.Add(sigmoid(-_minus_sigmoid_argument(term)), *rest)
 
 
-def _minus_softplus_argument(e: sp.Expr) -> sp.Expr | None:
-    """x if ``e`` is −softplus(x), else None."""
-    if e.is_Mul and len(e.args) == 2 and e.args[0] == -1 and isinstance(e.args[1], softplus):
-        return e.args[1].args[0]
+def _softplus_pair(e: sp.Expr) -> tuple[sp.Expr, sp.Expr, int] | None:
+    """(±softplus(x), ∓x, ±1) if the sum ``e`` has such a pair of terms, else None."""
+    if not e.is_Add:
+        return None
+    for term in e.args:
+        sign = -1 if term.is_Mul and term.args[0] == -1 else 1
+        inner = -term if sign == -1 else term
+        if isinstance(inner, softplus) and -sign * inner.args[0] in e.args:
+            return term, -sign * inner.args[0], sign
     return None
 
 
-def _is_x_minus_softplus_x(e: sp.Expr) -> bool:
-    return bool(e.is_Add) and any(_minus_softplus_argument(a) in e.args for a in e.args)
+def _is_softplus_pair(e: sp.Expr) -> bool:
+    return _softplus_pair(e) is not None
 
 
-def _minus_softplus_of_minus(e: sp.Expr) -> sp.Expr:
-    """x − softplus(x) + rest → −softplus(−x) + rest: exact where x − softplus(x) cancels."""
-    term = next(a for a in e.args if _minus_softplus_argument(a) in e.args)
-    x = _minus_softplus_argument(term)
+def _softplus_of_minus(e: sp.Expr) -> sp.Expr:
+    """±(softplus(x) − x) + rest → ±softplus(−x) + rest: exact where softplus(x) − x cancels."""
+    term, x_term, sign = _softplus_pair(e)  # type: ignore[misc]
     rest = list(e.args)
     rest.remove(term)
-    rest.remove(x)
-    return sp.Add(-softplus(-x), *rest)
+    rest.remove(x_term)
+    return sp.Add(sign * softplus(sign * x_term), *rest)
 
 
 _SOFTPLUS = ReplaceOptim(_is_log_one_plus_exp, _softplus_of)
-_TAIL = ReplaceOptim(_is_x_minus_softplus_x, _minus_softplus_of_minus)
+_TAIL = ReplaceOptim(_is_softplus_pair, _softplus_of_minus)
 _SIGMOID = ReplaceOptim(_is_one_minus_sigmoid, _sigmoid_of_minus)
 _OMEGA = ReplaceOptim(_is_lambertw_of_exp, _wrightomega_of)
 _RULES = [_OMEGA, _SOFTPLUS, *optims_c99, _SOFTPLUS, _TAIL, _SIGMOID]
