@@ -259,11 +259,12 @@ def test_js_statistic_ranks_pairs_whose_kernel_values_round_to_log_2(form: str) 
     assert stat_t.item() == pytest.approx(exact, rel=1e-6)
 
 
-@pytest.mark.parametrize("f", ["js", "fkl", "hellinger", "neyman", "alpha"])
+@pytest.mark.parametrize("f", ["js", "fkl"])
 @settings(max_examples=20)
 @given(tw=st.floats(30.0, 700.0), tl=st.floats(30.0, 700.0))
 def test_statistic_near_a_finite_sup_is_the_exact_difference(f: str, tw: float, tl: float) -> None:
-    """Where k(t_w), k(t_l) both round to sup f', s = k(t_w) − k(t_l) is still accurate."""
+    """Where k(t_w), k(t_l) both round to sup f', s = k(t_w) − k(t_l) is still accurate when k
+    is a constant plus a term that vanishes (JS: log 2 − softplus(−t); forward KL: −e^{−t})."""
     spec = loss_spec("iupo", f)
     stat = pair_statistic(spec, np.array([tw]), np.array([tl]), np.zeros(1), np.zeros(1))
     f1 = sp.lambdify(U, derive(spec.divergence).f1, "mpmath")

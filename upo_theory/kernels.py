@@ -44,7 +44,6 @@ class LogSpaceKernel:
     inverse: Compiled | None
     _bounds: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     _shape: Compiled | None = field(default=None, repr=False)
-    _gap: Compiled | None = field(default=None, repr=False)
 
     @property
     def sup(self) -> float:
@@ -71,29 +70,14 @@ class LogSpaceKernel:
     def difference(self, a: Any, b: Any) -> Any:
         """k(a) − k(b) with k's additive constant cancelled exactly, as every pair statistic is.
 
-        Where sup f' is finite and a, b > 0, as gap(b) − gap(a) with gap(t) = sup − k(t): JS's
-        k(t) = log 2 − softplus(−t) rounds to log 2 for t > 37 (Hellinger's 1 − e^{−t/2} to 1 for
-        t > 74), so k(a) − k(b) would be 0; softplus(−b) − softplus(−a) is not.
+        JS: k(t) = log 2 − softplus(−t) rounds to log 2 for t > 37, so k(a) − k(b) would be 0;
+        softplus(−b) − softplus(−a) is not. (A constant inside a function, as in Hellinger's
+        −expm1(−t/2), still rounds to sup f' for large t: there ties at 0 remain.)
         """
         if self._shape is None:
             constant, _ = self.value.expr.as_independent(T, as_Add=True)
             self._shape = Compiled(self.value.expr - constant, T)
-            if math.isfinite(self.sup):
-                gap = sp.simplify(self.derivation.sup_f1 - self.derivation.log_ratio_derivative)
-                self._gap = Compiled(gap, T)
-        near = self._continued(self._shape, a) - self._continued(self._shape, b)
-        if self._gap is None:
-            return near
-        if is_torch(near):
-            import torch
-
-            a, b = torch.as_tensor(a).expand_as(near), torch.as_tensor(b).expand_as(near)
-            upper = (a > 0) & (b > 0)
-            far = self._gap(b.clamp(min=0)) - self._gap(a.clamp(min=0))  # finite: no NaN grads
-            return torch.where(upper, far, near)
-        a, b = np.broadcast_arrays(a, b)
-        far = self._gap(np.maximum(b, 0.0)) - self._gap(np.maximum(a, 0.0))
-        return np.where((a > 0) & (b > 0), far, near)
+        return self._continued(self._shape, a) - self._continued(self._shape, b)
 
     def _continued(self, part: Compiled, t: Any) -> Any:
         """``part`` (k or k less a constant) within :meth:`bounds`, its tangent outside."""
