@@ -214,7 +214,8 @@ def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float
     text = (f"# IPO against JS-IUPO on the offline task\n\n"
             f"{len(rows)} preference runs from one SFT model, {config.pref_steps} steps each; "
             f"{config.eval_pairs} held-out eval pairs; truth evaluation on "
-            f"{config.truth_prompts} held-out prompts; {seconds / 60:.1f} minutes in all.\n\n"
+            f"{config.truth_prompts} held-out prompts; this invocation took {seconds / 60:.1f} "
+            f"minutes (runs finished earlier are reused, not retrained).\n\n"
             + markdown_table(summarise(rows)))
     (out / "results.md").write_text(text)
     return out
