@@ -116,6 +116,7 @@ def test_identical_models_have_zero_divergence(tokenizer):
     assert 0.0 <= result["win_rate"] <= 1.0
 
 
+@pytest.mark.slow
 def test_one_token_estimates_match_exact_enumeration(tokenizer):
     """With one new token the response space is the vocabulary: KL and D_f can be summed."""
     policy, reference = tiny_gpt2(1, init_scale=0.4), tiny_gpt2(2, init_scale=0.4)
