@@ -23,10 +23,11 @@ def results_page(figs: Figures, runs: list[Run], out: Path,
     if experiment.is_file():
         written = markdown.to_html(experiment.read_text(encoding="utf-8"),
                                    asset=_copier(experiment.parent, out, log), shift=1)
-        measured = f'<div class="quoted">{written}</div>'
+        measured = f'<div class="quoted">{written}</div>'  # its title is the section's
     else:
-        measured = note("The experiment's result (<code>docs/results/experiment.md</code>) is "
-                        "not in this checkout yet.", "warn")
+        measured = "<h2>The measured result</h2>" + note(
+            "The experiment's result (<code>docs/results/experiment.md</code>) is not in this "
+            "checkout yet.", "warn")
     rows = [
         [esc(r.path.name), esc(r.name), esc(r.divergence), f"{r.beta:g}", str(r.seed)]
         + ([f"{r.truth['reward_policy']:.3f}", f"{r.truth['win_rate']:.3f}",
@@ -53,7 +54,7 @@ def results_page(figs: Figures, runs: list[Run], out: Path,
         "of GPT-2 on HH and SHP. Here it runs on the offline preference task of "
         "<code>llm.task</code>, whose true reward is known, so the policies can also be "
         "judged by the reward they reach and the divergence they pay for it.</p>"
-        "<h2>The measured result</h2>" + measured
+        + measured
         + "<h2>Run folders</h2>" + run_part
     )
     return Page("results.html", "Experiments", "Experiments", body,
