@@ -60,7 +60,12 @@ class TrainConfig:
     loss: str = _f("iupo", f"loss, one of {LOSS_NAMES} (dpo/ipo fix f = reverse KL)")
     f: str = _f("js", "divergence generator: a registered name (js, rkl, alpha, ...) or f(u)")
     alpha: float | None = _f(None, "parameter of the alpha-divergence")
-    form: str = _f("paper", "pair statistic form for fdpo/iupo: paper (eqs. 23-26) or per_response")
+    form: str = _f(
+        "per_response",
+        "pair statistic form for fdpo/iupo: per_response (the KKT form, eq. 17; default because "
+        "the simulator and docs/results/experiment.md measured the paper form missing pi*) or "
+        "paper (eqs. 23-26)",
+    )
     beta: float = _f(0.1, "regularisation strength beta (> 0)")
     length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean")
     stage: str = _f("both", f"what to train, one of {STAGES}")

@@ -238,7 +238,8 @@ def run_experiment(config: ExperimentConfig, settings: Sequence[Setting] | None 
     return write_results(config, rows, time.perf_counter() - started)
 
 
-def _parse_args(argv: Sequence[str] | None) -> ExperimentConfig:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI of ``python -m llm.experiment``."""
     parser = argparse.ArgumentParser(prog="python -m llm.experiment",
                                      description=__doc__.splitlines()[0])
     defaults = ExperimentConfig()
@@ -254,6 +255,11 @@ def _parse_args(argv: Sequence[str] | None) -> ExperimentConfig:
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda[:N]")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model and a few steps: checks the pipeline in seconds")
+    return parser
+
+
+def _parse_args(argv: Sequence[str] | None) -> ExperimentConfig:
+    parser = build_parser()
     args = parser.parse_args(argv)
     changes = dict(seeds=tuple(args.seeds), betas=tuple(args.betas), device=args.device)
     try:

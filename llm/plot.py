@@ -69,10 +69,16 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI of ``python -m llm.plot``."""
     parser = argparse.ArgumentParser(prog="python -m llm.plot", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of llm.train")
     parser.add_argument("--out", type=Path, default=Path("curves.png"), help="image file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         path = plot_runs(args.runs, args.out)

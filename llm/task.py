@@ -302,7 +302,8 @@ def realised_accuracy(rows: Sequence[dict[str, str]]) -> float:
     return float(np.mean(reward_gaps(rows) > 0.0))
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI of ``python -m llm.task``."""
     parser = argparse.ArgumentParser(
         prog="python -m llm.task",
         description="Generate the offline preference task (HH format) and print its summary.",
@@ -314,7 +315,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"training pairs (default {DEFAULT_TRAIN_PAIRS})")
     parser.add_argument("--n-eval", type=int, default=DEFAULT_EVAL_PAIRS,
                         help=f"held-out evaluation pairs (default {DEFAULT_EVAL_PAIRS})")
-    return parser.parse_args(argv)
+    return parser
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, str]]) -> None:

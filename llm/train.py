@@ -36,7 +36,7 @@ from .checkpoint import (
     save_checkpoint,
     save_model,
 )
-from .config import ConfigError, TrainConfig, parse_args
+from .config import ConfigError, TrainConfig, build_parser, parse_args  # noqa: F401  (build_parser: the CLI of python -m llm.train)
 from .data import DataError, PreferencePair, from_hh, load_pairs, split_by_prompt
 from .distributed import World, close_world, init_world
 from .losses import preference_loss

@@ -218,14 +218,30 @@ _LOG_POINTS = [
 ]
 
 
+def _paper_statistic(d: Derivation, w: sp.Expr = _pw, l: sp.Expr = _pl, rw: sp.Expr = _qw,
+                     rl: sp.Expr = _ql) -> sp.Expr:
+    """eq. (23): f'(π(y_w)/π(y_l)) − f'(π_ref(y_w)/π_ref(y_l))."""
+    return d.f1.subs(U, w / l) - d.f1.subs(U, rw / rl)
+
+
+def _per_response_statistic(d: Derivation, w: sp.Expr = _pw, l: sp.Expr = _pl,
+                            rw: sp.Expr = _qw, rl: sp.Expr = _ql) -> sp.Expr:
+    """The KKT form (eq. 17): f'(π(y_w)/π_ref(y_w)) − f'(π(y_l)/π_ref(y_l))."""
+    return d.f1.subs(U, w / rw) - d.f1.subs(U, l / rl)
+
+
+_H = sp.log(_pw / _pl) - sp.log(_qw / _ql)
+"""IPO's h (eq. 9)."""
+
+
 def fdpo_is_dpo(d: Derivation) -> ClaimResult:
     """eq. (5) → eq. (4): f-DPO's loss equals DPO's."""
     name, ref = "f-DPO (eq. 5) is DPO (eq. 4)", "eqs. (4), (5)"
     statement = "-log sigma(beta f'(pi_w/piref_w) - beta f'(pi_l/piref_l)) = DPO's loss"
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    fdpo = -sp.log(_sigmoid(_beta * (d.f1.subs(U, _pw / _qw) - d.f1.subs(U, _pl / _ql))))
-    dpo = -sp.log(_sigmoid(_beta * (sp.log(_pw / _qw) - sp.log(_pl / _ql))))
+    fdpo = -sp.log(_sigmoid(_beta * _per_response_statistic(d)))
+    dpo = -sp.log(_sigmoid(_beta * _H))
     points = [{**p, _beta: sp.Rational(1, 10)} for p in _LOG_POINTS]
     return _decide(name, ref, d.divergence.label, statement, fdpo, dpo, points,
                    "f'(u) = log u + 1: the constants cancel in the difference")
@@ -237,10 +253,8 @@ def iupo_is_ipo(d: Derivation) -> ClaimResult:
     statement = "f'(pi_w/pi_l) - f'(piref_w/piref_l) = log(pi_w/pi_l) - log(piref_w/piref_l)"
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    lhs = d.f1.subs(U, _pw / _pl) - d.f1.subs(U, _qw / _ql)
-    h = sp.log(_pw / _pl) - sp.log(_qw / _ql)
-    return _decide(name, ref, d.divergence.label, statement, lhs, h, _LOG_POINTS,
-                   "f'(u) = log u + 1, so the statistic is h (eq. 25)")
+    return _decide(name, ref, d.divergence.label, statement, _paper_statistic(d), _H,
+                   _LOG_POINTS, "f'(u) = log u + 1, so the statistic is h (eq. 25)")
 
 
 def per_response_is_ipo(d: Derivation) -> ClaimResult:
@@ -249,10 +263,8 @@ def per_response_is_ipo(d: Derivation) -> ClaimResult:
     statement = "f'(pi_w/piref_w) - f'(pi_l/piref_l) = log(pi_w/pi_l) - log(piref_w/piref_l)"
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    lhs = d.f1.subs(U, _pw / _qw) - d.f1.subs(U, _pl / _ql)
-    h = sp.log(_pw / _pl) - sp.log(_qw / _ql)
-    return _decide(name, ref, d.divergence.label, statement, lhs, h, _LOG_POINTS,
-                   "f'(u) = log u + 1, so the statistic is h")
+    return _decide(name, ref, d.divergence.label, statement, _per_response_statistic(d), _H,
+                   _LOG_POINTS, "f'(u) = log u + 1, so the statistic is h")
 
 
 def forms_equal(d: Derivation) -> ClaimResult:
@@ -262,8 +274,7 @@ def forms_equal(d: Derivation) -> ClaimResult:
                  "for all probabilities; true iff f'(e^s) is affine in s")
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    paper = d.f1.subs(U, _pw / _pl) - d.f1.subs(U, _qw / _ql)
-    per_response = d.f1.subs(U, _pw / _qw) - d.f1.subs(U, _pl / _ql)
+    paper, per_response = _paper_statistic(d), _per_response_statistic(d)
     # The Cauchy point of the module's proof: p_w = a + b, p_l = b, q_w = q_l = 0 in log space.
     cauchy = {_pw: sp.exp(2) / 10, _pl: sp.exp(1) / 10, _qw: sp.Rational(1, 10),
               _ql: sp.Rational(1, 10)}
@@ -283,8 +294,8 @@ def per_response_antisymmetric(d: Derivation) -> ClaimResult:
     statement = "s(y_l, y_w) = -s(y_w, y_l)"
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    s_wl = d.f1.subs(U, _pw / _qw) - d.f1.subs(U, _pl / _ql)
-    s_lw = d.f1.subs(U, _pl / _ql) - d.f1.subs(U, _pw / _qw)
+    s_wl = _per_response_statistic(d)
+    s_lw = _per_response_statistic(d, _pl, _pw, _ql, _qw)
     return _decide(name, ref, d.divergence.label, statement, s_lw, -s_wl, _LOG_POINTS,
                    "the statistic is a difference of the same function at the two responses")
 
@@ -296,8 +307,8 @@ def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
                  "true iff f'(e^s) + f'(e^-s) is constant")
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    s_wl = d.f1.subs(U, _pw / _pl) - d.f1.subs(U, _qw / _ql)
-    s_lw = d.f1.subs(U, _pl / _pw) - d.f1.subs(U, _ql / _qw)
+    s_wl = _paper_statistic(d)
+    s_lw = _paper_statistic(d, _pl, _pw, _ql, _qw)
     return _decide(name, ref, d.divergence.label, statement, s_lw, -s_wl, _LOG_POINTS,
                    "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign")
 
