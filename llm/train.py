@@ -469,9 +469,21 @@ def _finish(config: TrainConfig, run_dir: Path, model, tokenizer, data: Data, wo
             (run_dir / "truth.json").write_text(json.dumps(truth, indent=2))
             summary["truth"] = truth
             print("truth: " + json.dumps(truth), flush=True)
+    if config.data == "offline":
+        from .task import best_accuracy, generate_pairs, realised_accuracy
+
+        _, rows_eval = generate_pairs(
+            config.seed, config.offline_train_pairs, config.offline_eval_pairs)
+        rows_eval = rows_eval[: config.eval_pairs]
+        summary["best_eval_accuracy"] = best_accuracy(rows_eval)
+        summary["true_reward_eval_accuracy"] = realised_accuracy(rows_eval)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"final eval: {json.dumps(final_eval)}", flush=True)
+    if "best_eval_accuracy" in summary:
+        print(f"eval accuracy {final_eval.get('rewards/accuracies', float('nan')):.3f}; best "
+              f"achievable (Bayes, r* itself) {summary['best_eval_accuracy']:.3f}, r* on these "
+              f"labels {summary['true_reward_eval_accuracy']:.3f}", flush=True)
     print(f"run folder: {run_dir}", flush=True)
 
 
