@@ -203,12 +203,12 @@ def test_readable_leaves_no_markup_but_subscripts(text: str) -> None:
     assert re.sub(r"</?sub>", "", out).count("<") == 0
 
 
-def _fake_run(folder: Path, loss: str, beta: float, reward: float) -> Path:
+def _fake_run(folder: Path, loss: str, beta: float, reward: float, form: str = "paper") -> Path:
     """A run folder in llm.train's layout: config.json, metrics.jsonl and truth.json."""
     from llm.config import TrainConfig
 
     folder.mkdir(parents=True)
-    config = TrainConfig(loss=loss, beta=beta, truth_eval_prompts=0)
+    config = TrainConfig(loss=loss, beta=beta, form=form, truth_eval_prompts=0)
     (folder / "config.json").write_text(config.to_json())
     rows = [{"step": s, "stage": "pref", "split": split, "loss": 1.0 / s,
              "rewards/accuracies": 0.5 + 0.01 * s, "rewards/margins": 0.1 * s}
