@@ -288,29 +288,36 @@ def forms_equal(d: Derivation) -> ClaimResult:
     return result
 
 
-def per_response_antisymmetric(d: Derivation) -> ClaimResult:
-    """The per-response statistic changes sign when y_w and y_l swap."""
-    name, ref = "per-response statistic antisymmetric in (y_w, y_l)", "beyond the paper"
-    statement = "s(y_l, y_w) = -s(y_w, y_l)"
+def _antisymmetry(
+    d: Derivation, statistic: Callable[..., sp.Expr], name: str, ref: str, statement: str,
+    proof: str,
+) -> ClaimResult:
+    """Whether swapping y_w and y_l flips the sign of ``statistic``."""
     if not d.differentiable:
         return _na(name, ref, d, statement, d.reason)
-    s_wl = _per_response_statistic(d)
-    s_lw = _per_response_statistic(d, _pl, _pw, _ql, _qw)
-    return _decide(name, ref, d.divergence.label, statement, s_lw, -s_wl, _LOG_POINTS,
-                   "the statistic is a difference of the same function at the two responses")
+    swapped = statistic(d, _pl, _pw, _ql, _qw)
+    return _decide(name, ref, d.divergence.label, statement, swapped, -statistic(d),
+                   _LOG_POINTS, proof)
+
+
+def per_response_antisymmetric(d: Derivation) -> ClaimResult:
+    """The per-response statistic changes sign when y_w and y_l swap."""
+    return _antisymmetry(
+        d, _per_response_statistic, "per-response statistic antisymmetric in (y_w, y_l)",
+        "beyond the paper", "s(y_l, y_w) = -s(y_w, y_l)",
+        "the statistic is a difference of the same function at the two responses",
+    )
 
 
 def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
     """The paper form is antisymmetric iff g(s) + g(−s) is constant."""
-    name, ref = "paper-form statistic antisymmetric in (y_w, y_l)", "eq. (23); beyond the paper"
-    statement = ("f'(pi_l/pi_w) - f'(piref_l/piref_w) = -(f'(pi_w/pi_l) - f'(piref_w/piref_l)); "
-                 "true iff f'(e^s) + f'(e^-s) is constant")
-    if not d.differentiable:
-        return _na(name, ref, d, statement, d.reason)
-    s_wl = _paper_statistic(d)
-    s_lw = _paper_statistic(d, _pl, _pw, _ql, _qw)
-    return _decide(name, ref, d.divergence.label, statement, s_lw, -s_wl, _LOG_POINTS,
-                   "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign")
+    return _antisymmetry(
+        d, _paper_statistic, "paper-form statistic antisymmetric in (y_w, y_l)",
+        "eq. (23); beyond the paper",
+        "f'(pi_l/pi_w) - f'(piref_l/piref_w) = -(f'(pi_w/pi_l) - f'(piref_w/piref_l)); "
+        "true iff f'(e^s) + f'(e^-s) is constant",
+        "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign",
+    )
 
 
 def target_reachable(d: Derivation) -> ClaimResult:

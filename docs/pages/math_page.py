@@ -12,6 +12,7 @@ from upo_theory import derive, registered
 
 from ..html import eq, esc, math, note, table
 from ..site import Page
+from .divergences import page_path
 from .notation import (
     IUPO_TARGET,
     K,
@@ -69,7 +70,7 @@ def math_page() -> Page:
     for div in registered():
         d = derive(div)
         rows.append([
-            f'<a href="divergence-{esc(div.name)}.html">{esc(div.title)}</a>',
+            f'<a href="{page_path(div)}">{esc(div.title)}</a>',
             math(div.f),
             math(d.f1),
             math(d.log_ratio_derivative) if d.differentiable else "—",
