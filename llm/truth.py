@@ -11,10 +11,13 @@ until the end-of-text token, a token containing a newline, or ``max_new_tokens``
 models give probabilities to the same set of such sequences, so with ``t = log π(y|x) −
 log π_ref(y|x)`` (paper, Notation) the Monte-Carlo estimates
 
-    KL(π ‖ π_ref) = E_{y∼π}[t],        D_f(π, π_ref) = E_{y∼π_ref}[f(e^t)]
+    KL(π ‖ π_ref) = E_{y∼π}[t],        D_f(π, π_ref) = E_{y∼M}[2 f(e^t) / (1 + e^t)]
 
-(paper, Section 2.2) are unbiased; each comes with its standard error. f(e^t) is evaluated from
-the log-ratio t (:func:`f_of_log_ratio`), never from an overflowed e^t.
+(paper, Section 2.2; M = (π + π_ref)/2, sampled as the policy's and the reference's samples
+together) are unbiased; each comes with its standard error. The mixture form of D_f
+(:func:`mixture_integrand`) replaces the plain E_{y∼π_ref}[f(e^t)], whose heavy tail (responses
+π favours and π_ref rarely draws) made both the estimate and its standard error unreliable. Every
+function of t is evaluated from the log-ratio itself, never from an overflowed e^t.
 """
 
 from __future__ import annotations
@@ -37,14 +40,9 @@ from .scoring import SequenceScorer
 from .task import BEST_REWARD, eval_prompts, is_correct, true_reward
 
 
-def f_of_log_ratio(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
-    """t ↦ f(e^t) for a divergence name or generator, finite wherever its value is.
-
-    The stabilised SymPy expression of f(e^t) is evaluated in float64; where that overflows
-    (|t| in the hundreds), the same expression is evaluated in mpmath and rounded, so a value
-    is ``inf`` only when f(e^t) itself exceeds the float64 range.
-    """
-    compiled = Compiled(sp.expand(get_divergence(divergence, alpha).f.subs(U, sp.exp(T))), T)
+def _of_log_ratio(expression: sp.Expr) -> Callable[[np.ndarray], Any]:
+    """t ↦ expression(t), evaluated in float64 and, where that overflows, in mpmath."""
+    compiled = Compiled(sp.expand(expression), T)
 
     def evaluate(t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
@@ -54,6 +52,34 @@ def f_of_log_ratio(divergence: str, alpha: float | None = None) -> Callable[[np.
         return out
 
     return evaluate
+
+
+def f_of_log_ratio(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
+    """t ↦ f(e^t) for a divergence name or generator, finite wherever its value is.
+
+    The stabilised SymPy expression of f(e^t) is evaluated in float64; where that overflows
+    (|t| in the hundreds), the same expression is evaluated in mpmath and rounded, so a value
+    is ``inf`` only when f(e^t) itself exceeds the float64 range.
+    """
+    return _of_log_ratio(get_divergence(divergence, alpha).f.subs(U, sp.exp(T)))
+
+
+def mixture_integrand(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
+    """t ↦ 2 f(e^t) / (1 + e^t), the integrand of D_f under the mixture M = (π + π_ref)/2.
+
+    Since π_ref/M = 2/(1 + e^t), D_f(π, π_ref) = E_{π_ref}[f(e^t)] = E_M[2 f(e^t)/(1 + e^t)].
+    For JS it is bounded by 2 log 2 where f(e^t) grows like t·e^t, so responses that π favours
+    and π_ref rarely samples no longer make the estimate heavy-tailed. Evaluated like
+    :func:`f_of_log_ratio`.
+    """
+    f = get_divergence(divergence, alpha).f.subs(U, sp.exp(T))
+    return _of_log_ratio(2 * f / (1 + sp.exp(T)))
+
+
+def mixture_mean_and_se(g_policy: np.ndarray, g_reference: np.ndarray) -> tuple[float, float]:
+    """E_M[g] from equally many samples of π and of π_ref (stratified), with its standard error."""
+    (a, se_a), (b, se_b) = mean_and_se(g_policy), mean_and_se(g_reference)
+    return 0.5 * (a + b), 0.5 * float(np.hypot(se_a, se_b))
 
 
 def mean_and_se(values: np.ndarray) -> tuple[float, float]:
@@ -172,10 +198,10 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
     -------
     dict
         ``reward_policy``, ``reward_reference`` (mean r*), ``win_rate`` (π against π_ref under r*,
-        ties ½), ``kl`` (KL(π ‖ π_ref) from π's samples), ``f_divergence`` (D_f from π_ref's
-        samples), each with a ``*_se`` standard error; ``correct_policy``, ``correct_reference``
-        (share of responses whose first integer is the answer), ``best_reward`` (r* of the
-        concise correct answer) and ``n_samples``.
+        ties ½), ``kl`` (KL(π ‖ π_ref) from π's samples), ``f_divergence`` (D_f from both
+        models' samples, the mixture form), each with a ``*_se`` standard error;
+        ``correct_policy``, ``correct_reference`` (share of responses whose first answer word
+        is the answer), ``best_reward`` (r* of the concise correct answer) and ``n_samples``.
     """
     prompts = eval_prompts(seed, n_prompts)
     prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -205,13 +231,15 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
         texts = [response_text(tokenizer, row) for row in ids]
         rewards[name] = np.array([true_reward(p, y) for p, y in zip(prompts, texts, strict=True)])
         correct[name] = np.array([is_correct(p, y) for p, y in zip(prompts, texts, strict=True)])
-    f_values = f_of_log_ratio(divergence, alpha)(t_reference)
+    integrand = mixture_integrand(divergence, alpha)
     result: dict[str, float] = {}
     for key, values in (("reward_policy", rewards["policy"]),
                         ("reward_reference", rewards["reference"]),
                         ("win_rate", win_scores(rewards["policy"], rewards["reference"])),
-                        ("kl", t_policy), ("f_divergence", f_values)):
+                        ("kl", t_policy)):
         result[key], result[f"{key}_se"] = mean_and_se(values)
+    result["f_divergence"], result["f_divergence_se"] = mixture_mean_and_se(
+        integrand(t_policy), integrand(t_reference))
     result["correct_policy"] = float(correct["policy"].mean())
     result["correct_reference"] = float(correct["reference"].mean())
     result["best_reward"] = BEST_REWARD

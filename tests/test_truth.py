@@ -43,6 +43,32 @@ def test_f_of_log_ratio_equals_f_of_exp_in_high_precision(divergence, t):
         assert value == pytest.approx(float(exact), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("divergence", [d.name for d in registered()])
+@given(t=st.floats(-720.0, 720.0))
+@settings(max_examples=40)
+def test_mixture_integrand_equals_its_definition_in_high_precision(divergence, t):
+    generator = sp.lambdify(U, next(d for d in registered() if d.name == divergence).f, "mpmath")
+    with mpmath.workdps(60):
+        u = mpmath.exp(mpmath.mpf(t))
+        exact = 2 * generator(u) / (1 + u)
+    value = float(truth.mixture_integrand(divergence)(np.array([t]))[0])
+    if abs(exact) > np.finfo(np.float64).max:
+        assert value == np.inf
+    else:
+        assert value == pytest.approx(float(exact), rel=1e-9, abs=1e-12)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=2, max_size=30),
+       st.lists(st.floats(-5, 5), min_size=2, max_size=30))
+def test_mixture_mean_weighs_both_samples_equally(a, b):
+    n = min(len(a), len(b))
+    a, b = np.array(a[:n]), np.array(b[:n])
+    mean, se = truth.mixture_mean_and_se(a, b)
+    assert mean == pytest.approx(np.concatenate([a, b]).mean(), abs=1e-12)
+    expected_se = 0.5 * np.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n)
+    assert se == pytest.approx(expected_se, rel=1e-9, abs=1e-15)
+
+
 @given(st.lists(st.floats(-5, 5), min_size=1, max_size=30),
        st.lists(st.floats(-5, 5), min_size=1, max_size=30))
 def test_win_scores_are_antisymmetric_with_ties_half(a, b):
