@@ -1,17 +1,21 @@
 """The offline preference task: short questions whose true reward r* the program computes.
 
 No dataset can be downloaded here, so the default data is generated from a seed. Each prompt is a
-short question of one of several kinds (:data:`KINDS`: addition, subtraction, comparison, word
-counting, successor) whose answer the generator knows. Candidate responses are concise correct
-answers ("12."), stated ones ("The answer is 12."), rambling ones, wrong ones and evasive ones.
+short question of one of several kinds (:data:`KINDS`: the first or the last word of a list, the
+animal or the colour among a few words, the larger of two digits). Every answer is one of the
+prompt's own words, so a small model can learn to find it in minutes, and a wrong answer is another
+word of the same prompt, so telling them apart needs the question to be understood. Candidate
+responses are concise correct answers ("dog."), stated ones ("The answer is dog."), rambling ones,
+wrong ones and evasive ones.
 
 The ground truth is :func:`true_reward`, a function of the text alone (so it also scores any text
 a model samples)::
 
-    r*(x, y) = c(x, y) + 0.5 · [y is exactly "<integer>."] − 0.1 · min(words(y) − 1, 30)
+    r*(x, y) = c(x, y) + 0.5 · [y is exactly "<word>."] − 0.1 · min(words(y) − 1, 30)
 
-with ``c = 2`` if the first integer in y is the answer to x, ``c = −1`` if it is another integer
-and ``c = 0`` if y contains none. Each pair (x, a, b) is labelled by Bradley–Terry on r*,
+with ``c = 2`` if the first answer word in y (a word of the task's vocabulary :data:`VOCABULARY`
+or an integer) is the answer to x, ``c = −1`` if it is another one and ``c = 0`` if y contains
+none. Each pair (x, a, b) is labelled by Bradley–Terry on r*,
 ``P(a ≻ b) = σ(r*(x, a) − r*(x, b))`` (MATH.md, Notation; paper, eq. 3), so the true preference
 probability of every pair is known: :func:`preference_probabilities`.
 
@@ -53,8 +57,15 @@ MAX_PENALISED_WORDS = 30
 BEST_REWARD = REWARD_CORRECT + BONUS_CONCISE
 """r* of the concise correct answer, the largest reward any response can get."""
 
-_INTEGER = re.compile(r"-?\d+")
-_CONCISE = re.compile(r"-?\d+\.")
+ANIMALS = ("cat", "dog", "fish", "bird", "cow", "horse", "frog", "bee")
+COLOURS = ("red", "blue", "green", "pink", "black", "white", "brown", "grey")
+THINGS = ("sun", "tree", "moon", "car", "book", "milk", "star", "hat", "cup", "door", "ship",
+          "bell")
+VOCABULARY = frozenset(ANIMALS + COLOURS + THINGS)
+"""The words a question is built from; with the integers, the words that count as an answer."""
+
+_TOKEN = re.compile(r"-?\d+|[A-Za-z]+")
+_CONCISE = re.compile(r"(-?\d+|[A-Za-z]+)\.")
 
 
 class TaskError(ValueError):
@@ -68,48 +79,55 @@ class Kind:
     name: str
     pattern: re.Pattern[str]
     draw: Callable[[np.random.Generator], str]
-    solve: Callable[[re.Match[str]], int]
+    solve: Callable[[re.Match[str]], str]
 
 
-_WORDS = ("red", "cat", "sun", "dog", "tree", "blue", "fish", "moon", "car", "book",
-          "milk", "star", "hat", "bird", "rain", "cup", "door", "leaf", "ship", "bell")
+def _words(rng: np.random.Generator, pool: Sequence[str], low: int, high: int) -> list[str]:
+    """Between ``low`` and ``high`` distinct words of ``pool``, in random order."""
+    return [str(w) for w in rng.choice(pool, size=int(rng.integers(low, high + 1)), replace=False)]
 
 
-def _draw_addition(rng: np.random.Generator) -> str:
-    a, b = rng.integers(0, 20, size=2)
-    return f"What is {a} plus {b}?"
+def _draw_list(position: str) -> Callable[[np.random.Generator], str]:
+    def draw(rng: np.random.Generator) -> str:
+        words = _words(rng, sorted(VOCABULARY), 3, 5)
+        return f"What is the {position} word in: {' '.join(words)}?"
+    return draw
 
 
-def _draw_subtraction(rng: np.random.Generator) -> str:
-    a = int(rng.integers(0, 20))
-    return f"What is {a} minus {rng.integers(0, a + 1)}?"
+def _draw_member(label: str, members: Sequence[str]) -> Callable[[np.random.Generator], str]:
+    def draw(rng: np.random.Generator) -> str:
+        others = _words(rng, sorted(VOCABULARY - set(members)), 2, 3)
+        words = [str(rng.choice(members)), *others]
+        rng.shuffle(words)
+        return f"Which of these is {label}: {', '.join(words)}?"
+    return draw
 
 
-def _draw_comparison(rng: np.random.Generator) -> str:
-    a, b = rng.choice(100, size=2, replace=False)
+def _draw_larger(rng: np.random.Generator) -> str:
+    a, b = rng.choice(10, size=2, replace=False)
     return f"Which is larger, {a} or {b}?"
 
 
-def _draw_counting(rng: np.random.Generator) -> str:
-    words = rng.choice(_WORDS, size=int(rng.integers(2, 8)))
-    return f"How many words are in: {' '.join(words)}?"
-
-
-def _draw_successor(rng: np.random.Generator) -> str:
-    return f"What number comes after {rng.integers(0, 99)}?"
+def _solve_member(members: Sequence[str]) -> Callable[[re.Match[str]], str]:
+    def solve(match: re.Match[str]) -> str:
+        found = [w for w in match[1].split(", ") if w in members]
+        if len(found) != 1:
+            raise TaskError(f"{match[0]!r} must list exactly one of {', '.join(members)}")
+        return found[0]
+    return solve
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("addition", re.compile(r"What is (\d+) plus (\d+)\?"), _draw_addition,
-         lambda m: int(m[1]) + int(m[2])),
-    Kind("subtraction", re.compile(r"What is (\d+) minus (\d+)\?"), _draw_subtraction,
-         lambda m: int(m[1]) - int(m[2])),
-    Kind("comparison", re.compile(r"Which is larger, (\d+) or (\d+)\?"), _draw_comparison,
-         lambda m: max(int(m[1]), int(m[2]))),
-    Kind("counting", re.compile(r"How many words are in: ([a-z ]+)\?"), _draw_counting,
-         lambda m: len(m[1].split())),
-    Kind("successor", re.compile(r"What number comes after (\d+)\?"), _draw_successor,
-         lambda m: int(m[1]) + 1),
+    Kind("first", re.compile(r"What is the first word in: ([a-z ]+)\?"), _draw_list("first"),
+         lambda m: m[1].split()[0]),
+    Kind("last", re.compile(r"What is the last word in: ([a-z ]+)\?"), _draw_list("last"),
+         lambda m: m[1].split()[-1]),
+    Kind("animal", re.compile(r"Which of these is an animal: ([a-z, ]+)\?"),
+         _draw_member("an animal", ANIMALS), _solve_member(ANIMALS)),
+    Kind("colour", re.compile(r"Which of these is a colour: ([a-z, ]+)\?"),
+         _draw_member("a colour", COLOURS), _solve_member(COLOURS)),
+    Kind("larger", re.compile(r"Which is larger, (\d+) or (\d+)\?"), _draw_larger,
+         lambda m: str(max(int(m[1]), int(m[2])))),
 )
 
 _RAMBLE = (
@@ -127,36 +145,53 @@ def question_of(prompt: str) -> str:
     return text[text.rfind("Human:") + len("Human:"):].strip() if "Human:" in text else text.strip()
 
 
-def answer(prompt: str) -> int:
-    """The correct answer to a task prompt, read from its text.
+def _match(prompt: str) -> tuple[Kind, re.Match[str]]:
+    question = question_of(prompt)
+    for kind in KINDS:
+        match = kind.pattern.fullmatch(question)
+        if match:
+            return kind, match
+    raise TaskError(f"prompt {question!r} is not a question of the offline task")
+
+
+def answer(prompt: str) -> str:
+    """The correct answer to a task prompt, read from its text (a word, or a digit string).
 
     Raises
     ------
     TaskError
         If the prompt is none of the task's questions.
     """
-    question = question_of(prompt)
-    for kind in KINDS:
-        match = kind.pattern.fullmatch(question)
-        if match:
-            return kind.solve(match)
-    raise TaskError(f"prompt {question!r} is not a question of the offline task")
+    kind, match = _match(prompt)
+    return kind.solve(match)
 
 
 def kind_of(prompt: str) -> str:
-    """The name of the kind of a task prompt (e.g. ``"addition"``)."""
-    question = question_of(prompt)
-    for kind in KINDS:
-        if kind.pattern.fullmatch(question):
-            return kind.name
-    raise TaskError(f"prompt {question!r} is not a question of the offline task")
+    """The name of the kind of a task prompt (e.g. ``"animal"``)."""
+    return _match(prompt)[0].name
+
+
+def answer_words(text: str) -> list[str]:
+    """The words of ``text`` that count as answers, in order: integers and :data:`VOCABULARY`."""
+    tokens = (t.lower() for t in _TOKEN.findall(text))
+    return [t for t in tokens if t in VOCABULARY or t.lstrip("-").isdigit()]
+
+
+def _given(response: str) -> str | None:
+    words = answer_words(response)
+    return words[0] if words else None
 
 
 def is_correct(prompt: str, response: str) -> bool:
-    """Whether the first integer in ``response`` is the answer to ``prompt``."""
-    correct = answer(prompt)
-    given = _INTEGER.search(response)
-    return given is not None and int(given[0]) == correct
+    """Whether the first answer word in ``response`` is the answer to ``prompt``."""
+    given = _given(response)
+    return given is not None and _same(given, answer(prompt))
+
+
+def _same(given: str, correct: str) -> bool:
+    if given.lstrip("-").isdigit() and correct.isdigit():
+        return int(given) == int(correct)
+    return given == correct
 
 
 def true_reward(prompt: str, response: str) -> float:
@@ -166,16 +201,18 @@ def true_reward(prompt: str, response: str) -> float:
 
     Examples
     --------
-    >>> true_reward("What is 7 plus 5?", " 12.")
+    >>> true_reward("Which of these is an animal: car, dog, milk?", " dog.")
     2.5
-    >>> true_reward("What is 7 plus 5?", "13.") < true_reward("What is 7 plus 5?", "I am not sure.")
+    >>> q = "What is the first word in: red cat sun?"
+    >>> true_reward(q, "cat.") < true_reward(q, "I am not sure.")
     True
     """
-    text = response.strip()
-    if is_correct(prompt, text):
-        correctness = REWARD_CORRECT
+    correct, text = answer(prompt), response.strip()
+    given = _given(text)
+    if given is None:
+        correctness = REWARD_NO_ANSWER
     else:
-        correctness = REWARD_NO_ANSWER if _INTEGER.search(text) is None else REWARD_WRONG
+        correctness = REWARD_CORRECT if _same(given, correct) else REWARD_WRONG
     concise = BONUS_CONCISE if _CONCISE.fullmatch(text) else 0.0
     words = min(max(len(text.split()) - 1, 0), MAX_PENALISED_WORDS)
     return correctness + concise - PENALTY_PER_WORD * words
@@ -193,13 +230,11 @@ def _draw_question(rng: np.random.Generator, held_out: bool) -> str:
             return question
 
 
-def _wrong(question: str, rng: np.random.Generator) -> int:
+def _wrong(question: str, rng: np.random.Generator) -> str:
+    """Another of the question's own answer words: wrong, and plausible."""
     correct = answer(question)
-    numbers = [int(n) for n in _INTEGER.findall(question) if int(n) != correct]
-    if numbers and rng.random() < 0.5:
-        return int(rng.choice(numbers))
-    offset = int(rng.choice([-3, -2, -1, 1, 2, 3]))
-    return correct + offset if correct + offset >= 0 else correct - offset
+    others = [w for w in answer_words(question) if not _same(w, correct)]
+    return str(rng.choice(others))
 
 
 _CANDIDATES: tuple[Callable[[str, np.random.Generator], str], ...] = (

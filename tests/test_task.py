@@ -18,15 +18,15 @@ ASSISTANT = "\n\nAssistant:"
 
 # Answers worked out by hand, not by the code.
 HAND_WORKED = [
-    ("What is 7 plus 5?", 12),
-    ("What is 0 plus 19?", 19),
-    ("What is 9 minus 4?", 5),
-    ("What is 6 minus 6?", 0),
-    ("Which is larger, 17 or 23?", 23),
-    ("Which is larger, 80 or 8?", 80),
-    ("How many words are in: red cat sun?", 3),
-    ("How many words are in: moon moon?", 2),
-    ("What number comes after 41?", 42),
+    ("What is the first word in: red cat sun?", "red"),
+    ("What is the first word in: moon dog cup bell ship?", "moon"),
+    ("What is the last word in: red cat sun?", "sun"),
+    ("What is the last word in: tree hat?", "hat"),
+    ("Which of these is an animal: car, dog, milk?", "dog"),
+    ("Which of these is an animal: blue, star, hat, frog?", "frog"),
+    ("Which of these is a colour: cow, pink, door?", "pink"),
+    ("Which is larger, 3 or 8?", "8"),
+    ("Which is larger, 7 or 0?", "7"),
 ]
 
 
@@ -106,35 +106,63 @@ def test_answers_worked_by_hand(question, correct):
     assert task.true_reward(question, f" {correct}.") == task.BEST_REWARD
 
 
+def _a_wrong_answer(prompt):
+    """Another word of the prompt's question (the test's own reading of the question text)."""
+    question = task.question_of(prompt)
+    words = question[question.index(":") + 1:] if ":" in question else question
+    candidates = [w.strip(" ,?") for w in words.replace(" or ", " ").split()]
+    return next(w for w in candidates if w and w != task.answer(prompt) and
+                (w.isdigit() or w in task.VOCABULARY))
+
+
 @given(SEEDS)
 @settings(max_examples=30)
 def test_reward_ranks_correct_above_stated_rambling_evasive_and_wrong(seed):
     prompt = task.eval_prompts(seed, 1)[0]
-    a = task.answer(prompt)
+    a, wrong = task.answer(prompt), _a_wrong_answer(prompt)
     r = {
         "correct": task.true_reward(prompt, f" {a}."),
         "stated": task.true_reward(prompt, f" The answer is {a}."),
         "rambling": task.true_reward(
             prompt, f" Well, let me think about that for quite a while, but I would say {a}."),
         "evasive": task.true_reward(prompt, " I am not sure."),
-        "wrong": task.true_reward(prompt, f" {a + 1}."),
-        "wrong_stated": task.true_reward(prompt, f" The answer is {a + 1}."),
+        "wrong": task.true_reward(prompt, f" {wrong}."),
+        "wrong_stated": task.true_reward(prompt, f" The answer is {wrong}."),
     }
     order = ["correct", "stated", "rambling", "evasive", "wrong", "wrong_stated"]
     assert all(r[x] > r[y] for x, y in itertools.pairwise(order)), r
 
 
+@given(SEEDS)
+@settings(max_examples=30)
+def test_every_pair_answers_with_words_of_its_own_prompt(seed):
+    """Correct and wrong answers alike are words of the question: it must be read to choose."""
+    train, _ = task.generate_pairs(seed, 20, 1)
+    for row in train:
+        prompt, *responses = task.split_row(row)
+        offered = set(task.answer_words(task.question_of(prompt)))
+        for response in responses:
+            assert set(task.answer_words(response)) <= offered
+
+
 @given(st.text(max_size=200))
 def test_reward_is_bounded_for_any_text(response):
-    value = task.true_reward("What is 3 plus 4?", response)
+    value = task.true_reward("Which of these is an animal: car, dog, milk?", response)
     lowest = task.REWARD_WRONG - task.PENALTY_PER_WORD * task.MAX_PENALISED_WORDS
     assert lowest <= value <= task.BEST_REWARD
-    assert (value == task.BEST_REWARD) == (response.strip() == "7.")
+    assert (value == task.BEST_REWARD) == (response.strip().lower() == "dog.")
 
 
 def test_unknown_prompt_is_an_error():
     with pytest.raises(task.TaskError, match="not a question"):
         task.true_reward("\n\nHuman: Tell me a joke.\n\nAssistant:", " No.")
+
+
+@pytest.mark.parametrize("question", ["Which of these is an animal: car, milk?",
+                                      "Which of these is a colour: red, blue, hat?"])
+def test_membership_question_without_a_unique_answer_is_an_error(question):
+    with pytest.raises(task.TaskError, match="exactly one"):
+        task.answer(question)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
