@@ -28,6 +28,12 @@ from upo_theory import (
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
 STAGES: tuple[str, ...] = ("sft", "pref", "both")
 LENGTHS: tuple[str, ...] = ("sum", "mean")
+OFFLINE_LR = (5e-3, 1e-3)
+"""(SFT, preference) learning rates of the small randomly initialised offline architecture,
+measured on the offline task (llm/README.md); smaller ones leave its held-out accuracy near 0.6."""
+PRETRAINED_LR = (2e-5, 1e-6)
+"""(SFT, preference) learning rates for a pretrained ``--model`` (those of TRL's SFT and DPO
+configs): the offline rates would wreck pretrained weights in a few steps."""
 
 
 class ConfigError(ValueError):
@@ -70,11 +76,17 @@ class TrainConfig:
     length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean")
     stage: str = _f("both", f"what to train, one of {STAGES}")
     init: str | None = _f(None, "folder of a saved model to start from (e.g. <run>/sft)")
-    sft_steps: int = _f(100, "optimizer steps of supervised fine-tuning on the chosen responses")
+    sft_steps: int = _f(400, "optimizer steps of supervised fine-tuning on the chosen responses")
     pref_steps: int = _f(100, "optimizer steps of preference training")
-    batch_size: int = _f(16, "global batch size in pairs (split over processes)")
-    lr: float = _f(2e-5, "peak learning rate of preference training (AdamW)")
-    sft_lr: float = _f(2e-3, "peak learning rate of supervised fine-tuning (AdamW)")
+    batch_size: int = _f(16, "global batch size of preference training in pairs (split over "
+                             "processes)")
+    sft_batch_size: int = _f(32, "global batch size of supervised fine-tuning in pairs")
+    lr: float | None = _f(
+        None, f"peak learning rate of preference training (AdamW); default {OFFLINE_LR[1]:g} for "
+              f"the offline architecture (random init), {PRETRAINED_LR[1]:g} with --model")
+    sft_lr: float | None = _f(
+        None, f"peak learning rate of supervised fine-tuning (AdamW); default {OFFLINE_LR[0]:g} "
+              f"for the offline architecture, {PRETRAINED_LR[0]:g} with --model")
     warmup_steps: int = _f(10, "linear warm-up steps at the start of each stage")
     weight_decay: float = _f(0.0, "AdamW weight decay")
     grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 disables)")
@@ -100,6 +112,9 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        sft_lr, lr = OFFLINE_LR if self.model is None else PRETRAINED_LR
+        self.sft_lr = sft_lr if self.sft_lr is None else self.sft_lr
+        self.lr = lr if self.lr is None else self.lr
         _choice("data", self.data, DATA_SOURCES)
         _choice("stage", self.stage, STAGES)
         _choice("length", self.length, LENGTHS)
@@ -110,8 +125,9 @@ class TrainConfig:
             self.spec  # noqa: B018  (resolves loss, f, alpha and form, or fails with the reason)
         except (LossSpecError, ExpressionError, NotDifferentiableError) as error:
             raise ConfigError(str(error)) from None
-        positive = ("beta", "batch_size", "lr", "sft_lr", "max_length", "eval_every",
-                    "eval_pairs", "log_every", "save_every", "n_layer", "n_embd", "n_head")
+        positive = ("beta", "batch_size", "sft_batch_size", "lr", "sft_lr", "max_length",
+                    "eval_every", "eval_pairs", "log_every", "save_every", "n_layer", "n_embd",
+                    "n_head")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
@@ -155,11 +171,18 @@ class TrainConfig:
         return self.f if self.loss in ("fdpo", "iupo") else "rkl"
 
     @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages this run trains, in order."""
+        return ("sft", "pref") if self.stage == "both" else (self.stage,)
+
+    @property
     def total_steps(self) -> int:
         """Optimizer steps of the stages this run trains."""
-        sft = self.sft_steps if self.stage in ("sft", "both") else 0
-        pref = self.pref_steps if self.stage in ("pref", "both") else 0
-        return sft + pref
+        return sum(self.sft_steps if s == "sft" else self.pref_steps for s in self.stages)
+
+    def stage_batch_size(self, stage: str) -> int:
+        """Global batch size of ``stage`` (``"sft"`` or ``"pref"``)."""
+        return self.sft_batch_size if stage == "sft" else self.batch_size
 
     def resolved_run_name(self) -> str:
         if self.run_name:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError, TrainConfig
+from .config import OFFLINE_LR, ConfigError, TrainConfig
 from .metrics import read_metrics
 from .model import load_model
 from .plot import plot_runs
@@ -74,9 +74,9 @@ class ExperimentConfig:
     out_dir: str = "runs/experiment"
     betas: tuple[float, ...] = BETAS
     seeds: tuple[int, ...] = (0,)
-    sft_steps: int = 200
+    sft_steps: int = 400
     pref_steps: int = 100
-    lr: float = 2e-5
+    lr: float = OFFLINE_LR[1]
     train_pairs: int = 4000
     eval_pairs: int = 500
     truth_prompts: int = 128

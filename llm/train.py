@@ -94,9 +94,11 @@ def load_data(config: TrainConfig, tokenizer, world: World) -> Data:
             _say(world, f"{name}: dropped {report.dropped_empty} pairs with an empty response and "
                         f"{report.dropped_identical} with identical responses after truncation "
                         f"to max_length={config.max_length}")
-    if len(train_tok) < config.batch_size:
-        raise DataError(f"only {len(train_tok)} training pairs for batch_size={config.batch_size};"
-                        " lower --batch-size or add data")
+    for stage in config.stages:
+        if len(train_tok) < config.stage_batch_size(stage):
+            flag = "--sft-batch-size" if stage == "sft" else "--batch-size"
+            raise DataError(f"only {len(train_tok)} training pairs for a {stage} batch of "
+                            f"{config.stage_batch_size(stage)}; lower {flag} or add data")
     if len(eval_tok) < world.size:
         raise DataError(f"{len(eval_tok)} held-out pairs for {world.size} processes; pass "
                         "--eval-data-path or raise --eval-fraction")
@@ -271,6 +273,7 @@ def train_stage(stage: str, model, tokenizer, data: Data, ref: torch.Tensor | No
     """Train one stage to its last step; return the global step count after it."""
     steps = config.sft_steps if stage == "sft" else config.pref_steps
     lr = config.sft_lr if stage == "sft" else config.lr
+    batch_size = config.stage_batch_size(stage)
     pad_id = tokenizer.pad_token_id
     scorer = SequenceScorer(model)
     trained = DistributedDataParallel(scorer) if world.distributed else scorer
@@ -293,7 +296,7 @@ def train_stage(stage: str, model, tokenizer, data: Data, ref: torch.Tensor | No
         if world.main:
             save_checkpoint(
                 run_dir, model, tokenizer, optimizer, scheduler,
-                TrainingState(stage, at, at * config.batch_size), config_json)
+                TrainingState(stage, at, at * batch_size), config_json)
         world.barrier()
 
     if step == 0 and stage == "pref":  # the curves start from the reference itself
@@ -303,7 +306,7 @@ def train_stage(stage: str, model, tokenizer, data: Data, ref: torch.Tensor | No
     window_tokens, window_start = 0, time.perf_counter()
     model.train()
     while step < steps:
-        ids = world.shard(batch_indices(len(data.train), config.batch_size, config.seed, step))
+        ids = world.shard(batch_indices(len(data.train), batch_size, config.seed, step))
         pairs = [data.train[i] for i in ids]
         if stage == "sft":
             loss, metrics, tokens = sft_loss(trained, pairs, pad_id, world)
@@ -365,9 +368,10 @@ def run(config: TrainConfig) -> Path:
 
 
 def _run(config: TrainConfig, world: World) -> Path:
-    if config.batch_size % world.size:
-        raise ConfigError(f"batch_size={config.batch_size} must be divisible by the "
-                          f"{world.size} processes")
+    for stage in config.stages:
+        if config.stage_batch_size(stage) % world.size:
+            raise ConfigError(f"the {stage} batch size {config.stage_batch_size(stage)} must be "
+                              f"divisible by the {world.size} processes")
     run_dir = prepare_run_dir(config)
     world.barrier()
     if world.main:
@@ -480,8 +484,8 @@ def _finish(config: TrainConfig, run_dir: Path, model, tokenizer, data: Data, wo
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"final eval: {json.dumps(final_eval)}", flush=True)
-    if "best_eval_accuracy" in summary:
-        print(f"eval accuracy {final_eval.get('rewards/accuracies', float('nan')):.3f}; best "
+    if "best_eval_accuracy" in summary and "rewards/accuracies" in final_eval:
+        print(f"eval accuracy {final_eval['rewards/accuracies']:.3f}; best "
               f"achievable (Bayes, r* itself) {summary['best_eval_accuracy']:.3f}, r* on these "
               f"labels {summary['true_reward_eval_accuracy']:.3f}", flush=True)
     print(f"run folder: {run_dir}", flush=True)

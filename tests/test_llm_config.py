@@ -6,7 +6,14 @@ import sys
 
 import pytest
 
-from llm.config import ConfigError, TrainConfig, build_parser, parse_args
+from llm.config import (
+    OFFLINE_LR,
+    PRETRAINED_LR,
+    ConfigError,
+    TrainConfig,
+    build_parser,
+    parse_args,
+)
 
 
 def test_every_field_is_a_documented_flag():
@@ -55,3 +62,22 @@ def test_cli_help_documents_everything():
     result = subprocess.run([sys.executable, "-m", "llm.train", "--help"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--truth-eval-prompts" in result.stdout
+
+
+def test_learning_rates_default_by_whether_the_model_is_pretrained(tmp_path):
+    offline = TrainConfig()
+    assert (offline.sft_lr, offline.lr) == OFFLINE_LR
+    pretrained = TrainConfig(model=str(tmp_path))
+    assert (pretrained.sft_lr, pretrained.lr) == PRETRAINED_LR
+    assert PRETRAINED_LR[1] < OFFLINE_LR[1] / 100  # the offline rate would wreck real weights
+    chosen = TrainConfig(model=str(tmp_path), lr=3e-6, sft_lr=1e-5)
+    assert (chosen.sft_lr, chosen.lr) == (1e-5, 3e-6)
+    assert TrainConfig.from_json(chosen.to_json()) == chosen
+
+
+def test_each_stage_has_its_own_batch_size():
+    config = TrainConfig(batch_size=8, sft_batch_size=24)
+    assert [config.stage_batch_size(s) for s in config.stages] == [24, 8]
+    assert TrainConfig(stage="pref", pref_steps=5).stages == ("pref",)
+    with pytest.raises(ConfigError, match="sft_batch_size"):
+        TrainConfig(sft_batch_size=0)
