@@ -73,7 +73,7 @@ class ExperimentConfig:
 
     out_dir: str = "runs/experiment"
     betas: tuple[float, ...] = BETAS
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0, 1, 2)
     sft_steps: int = 400
     pref_steps: int = 100
     lr: float = OFFLINE_LR[1]
