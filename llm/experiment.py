@@ -6,10 +6,11 @@ run), IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-re
 :class:`Setting`); :func:`summarise` is the separate analysis of the finished runs.
 
 Written to ``<out_dir>``: ``curves.png`` (train loss, eval loss, eval accuracy, eval margin per β,
-like the paper's Figure 1), ``results.csv`` (one row per run) and ``results.md`` (mean over seeds
-with the sample standard deviation, the eval accuracy that r* itself reaches in expectation, and
-the truth evaluation of :mod:`llm.truth`). Every run's truth evaluation uses the same
-divergence (JS, with KL beside it), so the divergences of IPO and IUPO runs are comparable.
+like the paper's Figure 1), ``frontier.png`` (true reward against KL and JS), ``results.csv`` (one
+row per run) and ``results.md`` (mean over seeds with the sample standard deviation, the eval
+accuracy that r* itself reaches in expectation, and the truth evaluation of :mod:`llm.truth`).
+Every run's truth evaluation uses the same divergence (JS, with KL beside it), so the divergences
+of IPO and IUPO runs are comparable.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 from .config import OFFLINE_LR, ConfigError, TrainConfig
 from .metrics import read_metrics
 from .model import load_model
-from .plot import plot_runs
+from .plot import plot_frontier, plot_runs
 from .task import best_accuracy, generate_pairs
 from .train import run
 from .truth import evaluate_with_truth
@@ -204,19 +205,23 @@ def markdown_table(summary: Sequence[dict]) -> str:
 
 
 def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float) -> Path:
-    """``results.csv`` (one row per run), ``results.md`` (the summary) and ``curves.png``."""
+    """``results.csv`` (one row per run), ``results.md`` (the summary), ``curves.png`` and
+    ``frontier.png`` (mean true reward against KL and JS, mean over seeds)."""
     out = Path(config.out_dir)
     with open(out / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     plot_runs([out / row["run"] for row in rows], out / "curves.png")
+    summary = summarise(rows)
+    plot_frontier([(s["method"], s["beta"], s) for s in summary], out / "frontier.png",
+                  divergence=f"{TRUTH_DIVERGENCE.upper()}(π, π_ref)")
     text = (f"# IPO against JS-IUPO on the offline task\n\n"
             f"{len(rows)} preference runs from one SFT model, {config.pref_steps} steps each; "
             f"{config.eval_pairs} held-out eval pairs; truth evaluation on "
             f"{config.truth_prompts} held-out prompts; this invocation took {seconds / 60:.1f} "
             f"minutes (runs finished earlier are reused, not retrained).\n\n"
-            + markdown_table(summarise(rows)))
+            + markdown_table(summary))
     (out / "results.md").write_text(text)
     return out
 
@@ -280,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m llm.experiment: error: {error}", file=sys.stderr)
         return 2
     print((out / "results.md").read_text())
-    print(f"results: {out / 'results.md'}, {out / 'results.csv'}, {out / 'curves.png'}")
+    print(f"results: {out / 'results.md'}, {out / 'results.csv'}, {out / 'curves.png'}, "
+          f"{out / 'frontier.png'}")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -67,6 +68,42 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return out
+
+
+def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path: Path,
+                  divergence: str = "D_f(π ‖ π_ref) of the run's f") -> Path:
+    """Mean true reward against KL(π‖π_ref) and against a D_f, one point per (name, β, truth).
+
+    ``truth`` holds what :func:`llm.truth.evaluate_with_truth` reports (``reward_policy``,
+    ``kl``, ``f_divergence``, ``reward_reference`` and their ``*_se``, drawn as error bars): one
+    run's, or a mean over seeds. Points up and to the left are better: more reward for less
+    divergence, the frontier the f-DPO paper compares divergences by.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    names = sorted({name for name, _, _ in points})
+    markers = dict(zip(sorted({beta for _, beta, _ in points}), "os^Dv<>", strict=False))
+    for name, beta, t in points:
+        for ax, key in zip(axes, ("kl", "f_divergence"), strict=True):
+            ax.errorbar(t[key], t["reward_policy"], xerr=t.get(f"{key}_se"),
+                        yerr=t.get("reward_policy_se"), fmt=markers[beta],
+                        color=f"C{names.index(name)}", capsize=2)
+    if points:
+        for ax in axes:
+            ax.axhline(points[0][2]["reward_reference"], color="0.5", ls=":", label="π_ref")
+    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ls="", label=n)
+               for i, n in enumerate(names)]
+    handles += [plt.Line2D([], [], color="k", marker=m, ls="", label=f"β = {b:g}")
+                for b, m in markers.items()]
+    axes[0].legend(handles=handles, fontsize=8)
+    axes[0].set(xlabel="KL(π ‖ π_ref) (Monte Carlo)", ylabel="mean true reward r*")
+    axes[1].set(xlabel=f"{divergence} (Monte Carlo)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("reward against divergence: policies sampled on held-out prompts")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:

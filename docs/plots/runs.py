@@ -9,11 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 
 @dataclass(frozen=True)
 class Run:
@@ -71,36 +66,7 @@ def plot_curves(folders: list[Path], path: Path) -> Path:
 
 
 def plot_frontier(runs: list[Run], path: Path) -> Path:
-    """Mean true reward against KL(π‖π_ref) and against D_f(π‖π_ref), one point per run.
+    """Mean true reward against KL(π‖π_ref) and against D_f(π‖π_ref), one point per run."""
+    from llm.plot import plot_frontier as frontier
 
-    Error bars are the standard errors that ``llm.truth.evaluate_with_truth`` reports.
-    """
-    with_truth = [r for r in runs if r.truth]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    names = sorted({r.name for r in with_truth})
-    markers = dict(zip(sorted({r.beta for r in with_truth}), "os^Dv<>", strict=False))
-    for run in with_truth:
-        t = run.truth or {}
-        color = f"C{names.index(run.name)}"
-        for ax, key in zip(axes, ("kl", "f_divergence"), strict=True):
-            ax.errorbar(t[key], t["reward_policy"], xerr=t.get(f"{key}_se"),
-                        yerr=t.get("reward_policy_se"), fmt=markers[run.beta], color=color,
-                        capsize=2)
-    if with_truth:
-        ref = with_truth[0].truth or {}
-        for ax in axes:
-            ax.axhline(ref["reward_reference"], color="0.5", ls=":", label="π_ref")
-    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ls="", label=n)
-               for i, n in enumerate(names)]
-    handles += [plt.Line2D([], [], color="k", marker=m, ls="", label=f"β = {b:g}")
-                for b, m in markers.items()]
-    axes[0].legend(handles=handles, fontsize=8)
-    axes[0].set(xlabel="KL(π ‖ π_ref) (Monte Carlo)", ylabel="mean true reward r*")
-    axes[1].set(xlabel="D_f(π ‖ π_ref) of the run's f (Monte Carlo)")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    fig.suptitle("reward against divergence: each run's policy, sampled on held-out prompts")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return frontier([(r.name, r.beta, r.truth) for r in runs if r.truth], path)
