@@ -174,3 +174,14 @@ def test_cli_data_error_exits_2_without_traceback(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "none.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("changes", "flag"), [
+    ({"sft_batch_size": 10_000}, "lower --sft-batch-size"),
+    ({"batch_size": 10_000}, "lower --batch-size"),
+])
+def test_a_batch_larger_than_the_data_names_its_own_flag(tmp_path, changes, flag):
+    from llm.data import DataError
+
+    with pytest.raises(DataError, match=flag):
+        run(tiny(tmp_path, **changes))
