@@ -40,9 +40,18 @@ from .scoring import SequenceScorer
 from .task import BEST_REWARD, eval_prompts, is_correct, true_reward
 
 
-def _of_log_ratio(expression: sp.Expr) -> Callable[[np.ndarray], Any]:
-    """t ↦ expression(t), evaluated in float64 and, where that overflows, in mpmath."""
-    compiled = Compiled(sp.expand(expression), T)
+def mixture_integrand(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
+    """t ↦ 2 f(e^t) / (1 + e^t), the integrand of D_f under the mixture M = (π + π_ref)/2.
+
+    Since π_ref/M = 2/(1 + e^t), D_f(π, π_ref) = E_{π_ref}[f(e^t)] = E_M[2 f(e^t)/(1 + e^t)].
+    For JS it is bounded by 2 log 2 where f(e^t) grows like t·e^t, so responses that π favours
+    and π_ref rarely samples no longer make the estimate heavy-tailed. The stabilised SymPy
+    expression is evaluated in float64; where that overflows (|t| in the hundreds), the same
+    expression is evaluated in mpmath and rounded, so a value is ``inf`` only when the
+    integrand itself exceeds the float64 range.
+    """
+    f = get_divergence(divergence, alpha).f.subs(U, sp.exp(T))
+    compiled = Compiled(sp.expand(2 * f / (1 + sp.exp(T))), T)
 
     def evaluate(t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
@@ -52,28 +61,6 @@ def _of_log_ratio(expression: sp.Expr) -> Callable[[np.ndarray], Any]:
         return out
 
     return evaluate
-
-
-def f_of_log_ratio(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
-    """t ↦ f(e^t) for a divergence name or generator, finite wherever its value is.
-
-    The stabilised SymPy expression of f(e^t) is evaluated in float64; where that overflows
-    (|t| in the hundreds), the same expression is evaluated in mpmath and rounded, so a value
-    is ``inf`` only when f(e^t) itself exceeds the float64 range.
-    """
-    return _of_log_ratio(get_divergence(divergence, alpha).f.subs(U, sp.exp(T)))
-
-
-def mixture_integrand(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
-    """t ↦ 2 f(e^t) / (1 + e^t), the integrand of D_f under the mixture M = (π + π_ref)/2.
-
-    Since π_ref/M = 2/(1 + e^t), D_f(π, π_ref) = E_{π_ref}[f(e^t)] = E_M[2 f(e^t)/(1 + e^t)].
-    For JS it is bounded by 2 log 2 where f(e^t) grows like t·e^t, so responses that π favours
-    and π_ref rarely samples no longer make the estimate heavy-tailed. Evaluated like
-    :func:`f_of_log_ratio`.
-    """
-    f = get_divergence(divergence, alpha).f.subs(U, sp.exp(T))
-    return _of_log_ratio(2 * f / (1 + sp.exp(T)))
 
 
 def mixture_mean_and_se(g_policy: np.ndarray, g_reference: np.ndarray) -> tuple[float, float]:
