@@ -1,4 +1,4 @@
-"""What SymPy derives from f alone, against MATH.md's table and Theorem 3.1's conditions."""
+"""What SymPy derives from f alone, against the Mathematics page's table and Theorem 3.1."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from upo_theory.expressions import U
 HALF = sp.Rational(1, 2)
 Z = sp.Symbol("z", positive=True)
 
-# MATH.md's table, typed from the table (Neyman χ², not in the table, by hand:
+# the Mathematics page's table, typed from the table (Neyman χ², not in the table, by hand:
 # f = u − 2 + 1/u, so f' = 1 − 1/u²): f', sup f' and whether 0 ∉ dom f'.
 TABLE = {
     "rkl": (sp.log(U) + 1, sp.oo, True),
@@ -45,7 +45,7 @@ def test_derived_f1_f2_and_range_match_the_table(name: str) -> None:
 
 
 def test_table_log_space_column() -> None:
-    """MATH.md's f'(e^t) column, e.g. JS: log 2 + t − softplus(t)."""
+    """the Mathematics page's f'(e^t) column, e.g. JS: log 2 + t − softplus(t)."""
     column = {
         "rkl": T + 1,
         "fkl": -sp.exp(-T),

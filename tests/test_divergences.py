@@ -1,4 +1,4 @@
-"""The registry of generators f: names, aliases, α, user expressions, and MATH.md's f column."""
+"""The registry of generators f: names, aliases, α, user expressions, the docs' f column."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from upo_theory.expressions import U
 
 A = sp.Symbol("a", positive=True)
 
-# MATH.md's f column, typed from the table (not from the code).
+# the Mathematics page's f column, typed from the table (not from the code).
 TABLE_F = {
     "rkl": lambda a: U * sp.log(U),
     "fkl": lambda a: -sp.log(U),

@@ -39,7 +39,7 @@ def test_user_errors_exit_2_with_one_line(
 ) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.startswith("python -m upo_theory: error: ") and err.count("\n") == 1
 
 
 def test_pearson_verdict_names_the_reason(capsys: pytest.CaptureFixture[str]) -> None:

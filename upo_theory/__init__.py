@@ -1,16 +1,23 @@
 """upo_theory: the symbolic core of upo, the project's single source of truth.
 
 SymPy derives, from a generator f alone, everything the paper's Theorem 3.1 and the loss family
-need (:mod:`.derivation`), compiles it into log-space kernels for NumPy and torch
-(:mod:`.kernels`), defines the loss family once (:mod:`.losses`) and proves or refutes the
-paper's claims (:mod:`.claims`).
+need (:func:`derive`), compiles it into log-space kernels for NumPy and torch (:func:`kernel_for`),
+defines the loss family once (:class:`LossSpec`, :func:`pair_statistic`, :func:`pair_loss`) and
+proves or refutes the paper's claims (:func:`verify_all`).
+
+This module is the core's public face: ``sim``, ``llm``, ``docs`` and ``bench`` import only the
+names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 """
 
-from .derivation import Check, Derivation, derive
+from .claims import ClaimResult, verify_all, verify_divergence
+from .cli import UserError, build_config, config_parser, parse_config, run_cli
+from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
 from .divergences import REGISTRY, Divergence, get_divergence, registered
-from .expressions import ExpressionError, parse_generator
+from .expressions import ExpressionError, U, parse_generator
+from .generator import GeneratorFunction, generator_function, mixture_integrand
 from .kernels import LogSpaceKernel, NotDifferentiableError, kernel_for
 from .losses import (
+    FIXED_DIVERGENCE,
     FORMS,
     LOSS_NAMES,
     PSIS,
@@ -24,26 +31,42 @@ from .losses import (
 )
 
 __all__ = [
+    "FIXED_DIVERGENCE",
     "FORMS",
     "LOSS_NAMES",
+    "OPTIMUM_CONDITIONS",
     "PSIS",
     "REGISTRY",
     "Check",
+    "ClaimResult",
+    "Condition",
     "Derivation",
     "Divergence",
     "ExpressionError",
+    "GeneratorFunction",
     "LogSpaceKernel",
     "LossSpec",
     "LossSpecError",
     "NotDifferentiableError",
+    "T",
+    "U",
+    "UserError",
+    "build_config",
+    "config_parser",
     "derive",
+    "generator_function",
     "get_divergence",
     "kernel_for",
     "loss_spec",
+    "mixture_integrand",
     "pair_loss",
     "pair_loss_grad",
     "pair_statistic",
     "pair_statistic_grads",
+    "parse_config",
     "parse_generator",
     "registered",
+    "run_cli",
+    "verify_all",
+    "verify_divergence",
 ]

@@ -10,46 +10,50 @@ Examples
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 
 from .claims import verify_all, verify_divergence
+from .cli import config_parser, parse_config, run_cli
 from .derivation import derive
 from .divergences import REGISTRY, get_divergence, registered
-from .expressions import ExpressionError
 from .report import claim_dict, derivation_dict, derivation_text, report_text, table_text
 
+PROG = "python -m upo_theory"
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m upo_theory",
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What to print: the whole report, or one divergence's derivation and claims."""
+
+    f: str | None = field(default=None, metadata={
+        "help": f"a registered divergence ({', '.join(REGISTRY)}) or a generator in u, e.g. "
+                "'u*log(u) - log(u)'; default: every registered divergence and every claim"})
+    alpha: str | None = field(default=None, metadata={
+        "help": "alpha in (0, 1) for the alpha-divergence (default 1/2)"})
+    json: bool = field(default=False, metadata={"help": "print JSON instead of text"})
+
+
+def build_parser():
+    return config_parser(
+        ReportConfig, prog=PROG,
         description="Derive f', f'', (f')^-1 and Theorem 3.1's conditions with SymPy, and prove "
-        "or refute the paper's claims. Without --f: the whole verification report.",
-    )
-    parser.add_argument(
-        "--f", metavar="NAME_OR_EXPR",
-        help=f"a registered divergence ({', '.join(REGISTRY)}) or a generator in u, "
-        "e.g. 'u*log(u) - log(u)'",
-    )
-    parser.add_argument("--alpha", help="alpha in (0, 1) for the alpha-divergence (default 1/2)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    return parser
+        "or refute the paper's claims. Without --f: the whole verification report.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        divergence = get_divergence(args.f, args.alpha) if args.f is not None else None
-        if divergence is None:
-            registered(args.alpha)  # validate alpha before the long report
-    except ExpressionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if divergence is not None:
+    config = parse_config(ReportConfig, argv, build_parser())
+    return run_cli(PROG, lambda: report(config))
+
+
+def report(config: ReportConfig) -> int:
+    """Print one divergence's derivation and claims, or the whole verification report."""
+    if config.f is not None:
+        divergence = get_divergence(config.f, config.alpha)
         d = derive(divergence)
         claims = verify_divergence(divergence)
-        if args.json:
+        if config.json:
             print(json.dumps({**derivation_dict(d), "claims": [claim_dict(r) for r in claims]},
                              indent=2))
         else:
@@ -57,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print(report_text(claims))
         return 0
-    results = verify_all(args.alpha)
-    if args.json:
-        derivations = [derivation_dict(derive(div)) for div in registered(args.alpha)]
-        print(json.dumps({"divergences": derivations,
+    divergences = registered(config.alpha)  # validates alpha before the long report
+    results = verify_all(config.alpha)
+    if config.json:
+        print(json.dumps({"divergences": [derivation_dict(derive(d)) for d in divergences],
                           "claims": [claim_dict(r) for r in results]}, indent=2))
         return 0
     print("Derived table (every column by SymPy from f alone)\n")
-    print(table_text([derive(div) for div in registered(args.alpha)]))
+    print(table_text([derive(d) for d in divergences]))
     print("\nVerification report\n")
     print(report_text(results))
     return 0

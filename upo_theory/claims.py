@@ -322,7 +322,7 @@ def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
 
 def target_reachable(d: Derivation) -> ClaimResult:
     """Can the paper-form statistic reach IUPO's target 1/(2β) (eq. 24) for every β and π_ref?"""
-    name, ref = "paper form can reach the target 1/(2 beta)", "eq. (24); MATH.md"
+    name, ref = "paper form can reach the target 1/(2 beta)", "eq. (24)"
     statement = ("for every beta > 0 and pi_ref there is pi with "
                  "f'(pi_w/pi_l) - f'(piref_w/piref_l) = 1/(2 beta)")
     if not d.admissible:

@@ -14,6 +14,7 @@ says so (``method="numeric"``): it is then evidence, not proof.
 
 from __future__ import annotations
 
+import enum
 import functools
 import signal
 import threading
@@ -39,14 +40,40 @@ SOLVE_SECONDS = 5
 Method = Literal["symbolic", "numeric", "not applicable"]
 
 
+class Condition(str, enum.Enum):
+    """The conditions of Theorem 3.1 on f, in the order :func:`derive` checks them."""
+
+    NORMALISED = "f(1) = 0"
+    DIFFERENTIABLE = "f differentiable on (0, oo)"
+    CONVEX = "f convex on (0, oo)"
+    STRICTLY_CONVEX_AT_ONE = "f''(1) > 0"
+    STRICTLY_INCREASING = "f' strictly increasing"
+    INFINITE_AT_ZERO = "lim_{u->0+} f'(u) = -oo"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Check:
     """One condition of Theorem 3.1: whether it holds (None: not applicable), and why."""
 
-    name: str
+    condition: Condition
     holds: bool | None
     detail: str
     method: Method = "symbolic"
+
+    @property
+    def name(self) -> str:
+        """The condition as text, e.g. ``"f(1) = 0"``."""
+        return self.condition.value
+
+
+OPTIMUM_CONDITIONS: tuple[Condition, ...] = (
+    Condition.NORMALISED, Condition.DIFFERENTIABLE, Condition.CONVEX,
+    Condition.STRICTLY_CONVEX_AT_ONE, Condition.STRICTLY_INCREASING,
+)
+"""What the UPO optimum of eq. (15) needs; f'(0+) finite is allowed (the η terms handle it)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,11 @@ class Derivation:
     @property
     def differentiable(self) -> bool:
         return self.f1 is not None
+
+    def failure(self, conditions: tuple[Condition, ...] = tuple(Condition)) -> Check | None:
+        """The first of ``conditions`` that fails (not applicable is no failure), or None."""
+        return next((c for c in self.checks if c.condition in conditions and c.holds is False),
+                    None)
 
     @property
     def reason(self) -> str:
@@ -108,32 +140,33 @@ def _derive(f: sp.Expr, divergence: Divergence) -> Derivation:
         point, left, right = kink
         checks.append(
             Check(
-                "f differentiable on (0, oo)",
+                Condition.DIFFERENTIABLE,
                 False,
                 f"not differentiable at u = {point}: f'({point}-) = {left}, f'({point}+) = {right}",
             )
         )
         skipped = "f is not differentiable"
-        for name in ("f convex on (0, oo)", "f''(1) > 0", "f' strictly increasing",
-                     "lim_{u->0+} f'(u) = -oo"):
-            checks.append(Check(name, None, skipped, "not applicable"))
+        for condition in (Condition.CONVEX, Condition.STRICTLY_CONVEX_AT_ONE,
+                          Condition.STRICTLY_INCREASING, Condition.INFINITE_AT_ZERO):
+            checks.append(Check(condition, None, skipped, "not applicable"))
         return Derivation(divergence, None, None, None, None, None, tuple(checks))
 
-    checks.append(Check("f differentiable on (0, oo)", True, "f has no kink on (0, oo)"))
+    checks.append(Check(Condition.DIFFERENTIABLE, True, "f has no kink on (0, oo)"))
     f1 = sp.simplify(sp.diff(f, U))
     f2 = sp.simplify(sp.diff(f1, U))
-    checks.append(_sign_check("f convex on (0, oo)", f2, strict=False))
+    checks.append(_sign_check(Condition.CONVEX, f2, strict=False))
     f2_at_1 = sp.simplify(f2.subs(U, 1))
-    checks.append(Check("f''(1) > 0", bool(f2_at_1 > 0), f"f''(1) = {f2_at_1}"))
-    checks.append(_sign_check("f' strictly increasing", f2, strict=True))
+    checks.append(Check(Condition.STRICTLY_CONVEX_AT_ONE, bool(f2_at_1 > 0), f"f''(1) = {f2_at_1}"))
+    checks.append(_sign_check(Condition.STRICTLY_INCREASING, f2, strict=True))
     inf_f1 = sp.limit(f1, U, 0, "+")
     sup_f1 = sp.limit(f1, U, sp.oo)
     if inf_f1 == -sp.oo:
-        checks.append(Check("lim_{u->0+} f'(u) = -oo", True, "f'(0+) = -oo, so 0 is not in dom f'"))
+        checks.append(Check(Condition.INFINITE_AT_ZERO, True,
+                            "f'(0+) = -oo, so 0 is not in dom f'"))
     else:
         checks.append(
             Check(
-                "lim_{u->0+} f'(u) = -oo",
+                Condition.INFINITE_AT_ZERO,
                 False,
                 f"f'(0+) = {inf_f1} is finite: 0 is in dom f', so the optimum may put zero mass "
                 "on actions (eq. 15's eta terms are active)",
@@ -145,7 +178,7 @@ def _derive(f: sp.Expr, divergence: Divergence) -> Derivation:
 
 def _check_normalised(f: sp.Expr) -> Check:
     at_one = sp.simplify(f.subs(U, 1))
-    return Check("f(1) = 0", at_one == 0, f"f(1) = {at_one}")
+    return Check(Condition.NORMALISED, at_one == 0, f"f(1) = {at_one}")
 
 
 def _first_kink(f: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
@@ -166,7 +199,7 @@ def _first_kink(f: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     return None
 
 
-def _sign_check(name: str, f2: sp.Expr, strict: bool) -> Check:
+def _sign_check(name: Condition, f2: sp.Expr, strict: bool) -> Check:
     """f'' ≥ 0 (or > 0 but at isolated points) on (0, ∞), by solveset, else on a grid."""
     domain = sp.Interval.open(0, sp.oo)
     relation = "> 0 except at isolated points" if strict else ">= 0"

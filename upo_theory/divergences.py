@@ -93,8 +93,11 @@ def as_alpha(alpha: float | str | sp.Expr | None) -> sp.Rational:
     return value
 
 
-def get_divergence(spec: str, alpha: float | str | None = None) -> Divergence:
+def get_divergence(spec: str | Divergence, alpha: float | str | None = None) -> Divergence:
     """A registered divergence by name (or alias), or a user's generator expression in ``u``.
+
+    The one way every layer turns what a user gave into a :class:`Divergence`: a
+    :class:`Divergence` passed in is returned as it is (``alpha`` must then be None).
 
     Examples
     --------
@@ -103,7 +106,13 @@ def get_divergence(spec: str, alpha: float | str | None = None) -> Divergence:
     >>> get_divergence("u*log(u) - log(u)").name
     'u*log(u) - log(u)'
     """
-    key = spec.strip().lower().replace("-", "_") if isinstance(spec, str) else spec
+    if isinstance(spec, Divergence):
+        if alpha is not None:
+            raise ExpressionError(f"alpha={alpha} given with the resolved divergence {spec.label}")
+        return spec
+    if not isinstance(spec, str):
+        raise ExpressionError(f"f={spec!r} is neither a name nor an expression in u")
+    key = spec.strip().lower().replace("-", "_")
     if key in _ALIASES:
         name = _ALIASES[key]
         entry = REGISTRY[name]

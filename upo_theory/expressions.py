@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from .cli import UserError
+
 U = sp.Symbol("u", positive=True)
 """The argument of every generator: the likelihood ratio u = π/π_ref > 0."""
 
@@ -50,7 +52,7 @@ MAX_NUMERIC_EXPONENT = 1000
 MAX_NUMERIC_DIGITS = 1000
 
 
-class ExpressionError(ValueError):
+class ExpressionError(UserError):
     """A generator text that is not a safe, well-formed expression in u."""
 
 

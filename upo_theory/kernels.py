@@ -22,6 +22,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .cli import UserError
 from .derivation import Derivation, T, Y, derive
 from .divergences import Divergence
 from .stable import Compiled, is_torch
@@ -30,7 +31,7 @@ T_MAX = 1.0e4
 """Largest |t| for which kernels promise finite values and gradients."""
 
 
-class NotDifferentiableError(ValueError):
+class NotDifferentiableError(UserError):
     """The generator has no derivative on (0, ∞), so it has no kernel."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .cli import UserError
 from .divergences import Divergence, get_divergence
 from .kernels import LogSpaceKernel, kernel_for
 from .stable import is_torch
@@ -33,9 +34,11 @@ Form = Literal["per_response", "paper"]
 PSIS: tuple[str, ...] = ("identity", "logit")
 FORMS: tuple[str, ...] = ("per_response", "paper")
 LOSS_NAMES: tuple[str, ...] = ("dpo", "ipo", "fdpo", "iupo")
+FIXED_DIVERGENCE: dict[str, str] = {"dpo": "rkl", "ipo": "rkl"}
+"""The losses whose f is fixed (reverse KL, per-response form); ``fdpo`` and ``iupo`` take f."""
 
 
-class LossSpecError(ValueError):
+class LossSpecError(UserError):
     """An unknown loss name, Ψ or form, or a divergence the loss cannot use."""
 
 
@@ -74,16 +77,17 @@ def loss_spec(
 ) -> LossSpec:
     """Resolve a CLI-style loss name: ``dpo``/``ipo`` fix f = reverse KL; ``fdpo``/``iupo`` use f.
 
-    ``psi`` follows from the name: logit for dpo/fdpo, identity for ipo/iupo.
+    ``psi`` follows from the name: logit for dpo/fdpo, identity for ipo/iupo. This is the one
+    place where a loss name becomes a :class:`LossSpec`; every layer passes the spec on whole.
     """
     name = loss.strip().lower().replace("-", "")
     if name not in LOSS_NAMES:
         raise LossSpecError(f"loss={loss!r} is unknown; choose one of {LOSS_NAMES}")
-    if name in ("dpo", "ipo"):
-        divergence = get_divergence("rkl")
+    if name in FIXED_DIVERGENCE:
+        divergence = get_divergence(FIXED_DIVERGENCE[name])
         form = "per_response"
     else:
-        divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+        divergence = get_divergence(f, alpha)
     psi: Psi = "logit" if name in ("dpo", "fdpo") else "identity"
     spec = LossSpec(psi, divergence, form)  # type: ignore[arg-type]
     _ = spec.kernel  # fails now, with the reason, for a generator without f'

@@ -63,7 +63,7 @@ def derivation_text(d: Derivation) -> str:
 
 
 def table_text(derivations: list[Derivation]) -> str:
-    """The MATH.md table, every column derived: f', f'(e^t), sup f', 0 ∉ dom f', verdict."""
+    """The docs' table of divergences, every column derived: f', f'(e^t), sup f', 0 ∉ dom f'."""
     header = f"{'name':18s} {'f_prime':26s} {'f_prime(e^t)':30s} {'sup f_prime':12s} 0 notin dom"
     rows = [header, "-" * len(header)]
     for d in derivations:

@@ -1,0 +1,200 @@
+"""Command lines generated from config dataclasses, and the one error path of every command.
+
+Every entry point of the project (``python -m upo_theory``, ``sim.bandit``, ``llm.train``,
+``llm.experiment``, ``llm.task``, ``llm.plot``, ``docs``) describes its options as a dataclass whose
+fields carry their help text in ``metadata["help"]``; :func:`config_parser` turns the fields into
+``argparse`` options (``data_path`` → ``--data-path``), so a flag and its field cannot drift apart.
+A field whose type is itself a config dataclass contributes that class's options once, flattened
+(``ExperimentConfig.train`` gives every :class:`~llm.config.TrainConfig` option).
+
+Field metadata understood here: ``help`` (required), ``choices``, ``shortcuts`` (extra flags
+that each set one value, e.g. ``{"--fast": "fast"}``), ``positional`` (a positional argument;
+a tuple takes ``nargs="+"``, or ``"*"`` when its default is empty), and, on a nested config,
+``exclude`` (its fields that the outer command sets itself) and ``defaults`` (the outer
+command's own defaults for the nested fields). Types: ``int``, ``float``, ``str``, ``Path``,
+``bool`` (``--x`` / ``--no-x``), ``X | None`` (the text ``none`` gives None) and
+``tuple[X, ...]`` (one or more values).
+
+A user's mistake raises :class:`UserError` (or a subclass); :func:`run_cli` turns it into one
+line on stderr, ``<prog>: error: <message>``, and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+
+class UserError(ValueError):
+    """A mistake in what the user gave (a value, a file, a folder); the message names the fix."""
+
+
+def _unwrap(hint: Any) -> tuple[Any, bool, bool]:
+    """(scalar type, optional?, tuple of many?) of a field's type hint."""
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint, optional = members[0], True
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], optional, True
+    return hint, optional, False
+
+
+def _scalar(kind: type, optional: bool) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        if optional and text.strip().lower() == "none":
+            return None
+        return kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def _nested(cls: type) -> dict[str, type]:
+    """The fields of ``cls`` whose type is a config dataclass, with that type."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
+            if f.init and dataclasses.is_dataclass(hints[f.name])}
+
+
+def _default(item: dataclasses.Field) -> Any:
+    if item.default is not dataclasses.MISSING:
+        return item.default
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return None
+
+
+def _add_fields(parser: argparse.ArgumentParser, cls: type, *, shown_defaults: dict[str, Any],
+                exclude: Sequence[str] = (), suppress: bool = False) -> None:
+    """One option per field of ``cls``; with ``suppress``, only given options reach the result."""
+    hints = typing.get_type_hints(cls)
+    for item in dataclasses.fields(cls):
+        if not item.init or item.name in exclude:
+            continue
+        hint = hints[item.name]
+        if dataclasses.is_dataclass(hint):
+            meta = item.metadata
+            defaults = {**{f.name: _default(f) for f in dataclasses.fields(hint)},
+                        **meta.get("defaults", {})}
+            _add_fields(parser, hint, shown_defaults=defaults, exclude=meta.get("exclude", ()),
+                        suppress=True)
+            continue
+        kind, optional, many = _unwrap(hint)
+        default = shown_defaults.get(item.name, _default(item))
+        shown = "" if default is None or default == () else f" (default: {_show(default)})"
+        options: dict[str, Any] = {"help": item.metadata["help"] + shown}
+        options["default"] = argparse.SUPPRESS if suppress else default
+        if "choices" in item.metadata:
+            options["choices"] = item.metadata["choices"]
+        if kind is bool:
+            parser.add_argument("--" + item.name.replace("_", "-"),
+                                action=argparse.BooleanOptionalAction, **options)
+            continue
+        options["type"] = _scalar(kind, optional)
+        positional = item.metadata.get("positional", False)
+        if many:
+            options["nargs"] = "*" if positional and default == () else "+"
+        for flag, value in item.metadata.get("shortcuts", {}).items():
+            parser.add_argument(flag, dest=item.name, action="store_const", const=value,
+                                default=argparse.SUPPRESS, help=f"same as --{item.name} {value}")
+        if positional:
+            parser.add_argument(item.name, metavar=item.name.upper(), **options)
+        else:
+            if "choices" not in options:
+                options["metavar"] = kind.__name__.upper()
+            parser.add_argument("--" + item.name.replace("_", "-"), dest=item.name, **options)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def config_parser(cls: type, *, prog: str, description: str,
+                  epilog: str | None = None) -> argparse.ArgumentParser:
+    """An ``argparse`` parser with one option per field of the config dataclass ``cls``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_fields(parser, cls, shown_defaults={})
+    return parser
+
+
+def _join_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``--f -log(u)`` → ``--f=-log(u)``: a value that starts with '-' but is no option.
+
+    argparse reads any token starting with '-' as an option, so a generator such as ``-log(u)``
+    would otherwise be refused unless written ``--f=-log(u)``.
+    """
+    takes_value = {s for a in parser._actions if a.option_strings and a.nargs is None
+                   for s in a.option_strings}
+    known = set(parser._option_string_actions)
+    out: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (token in takes_value and following is not None and following.startswith("-")
+                and following.split("=")[0] not in known):
+            out.append(f"{token}={following}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def parse_config(cls: type[C], argv: Sequence[str] | None,
+                 parser: argparse.ArgumentParser) -> C:
+    """Parse a command line with ``parser`` (from :func:`config_parser`) into a validated ``cls``.
+
+    A :class:`UserError` raised while validating exits 2 with one line, as argparse's own errors.
+    """
+    given = vars(parser.parse_args(_join_dash_values(
+        parser, sys.argv[1:] if argv is None else argv)))
+    try:
+        return build_config(cls, given)
+    except UserError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
+def build_config(cls: type[C], values: dict[str, Any]) -> C:
+    """``cls`` from a flat dict of option values (nested configs gathered from their fields)."""
+    nested = _nested(cls)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    kwargs: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):
+        if not item.init:
+            continue
+        if item.name in nested:
+            inner = nested[item.name]
+            names = {f.name for f in dataclasses.fields(inner)}
+            chosen = {k: v for k, v in values.items() if k in names}
+            kwargs[item.name] = inner(**{**item.metadata.get("defaults", {}), **chosen})
+        elif item.name in values:
+            kwargs[item.name] = values[item.name]
+    return cls(**kwargs)
+
+
+def run_cli(prog: str, work: Callable[[], int | None],
+            errors: tuple[type[BaseException], ...] = ()) -> int:
+    """Run ``work``; a :class:`UserError` (or one of ``errors``) becomes one line and exit 2."""
+    try:
+        return work() or 0
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (UserError, *errors) as error:
+        text = " ".join(str(error).split("\n")) or type(error).__name__
+        print(f"{prog}: error: {text}", file=sys.stderr, flush=True)
+        return 2
