@@ -22,6 +22,8 @@ from .optimum import OptimumResult, admissible_kernel, upo_optimum
 from .problems import Pairs, Problem, ProblemError
 from .training import TrainResult, Trajectory, gradient_at, minimise, objective_for, trajectory
 
+REACHED_TV = 1e-6
+"""Total-variation distance below which a trained policy counts as having reached its optimum."""
 LOSSES: tuple[tuple[str, str], ...] = (
     ("dpo", "per_response"), ("fdpo", "per_response"), ("ipo", "per_response"),
     ("iupo", "paper"), ("iupo", "per_response"),
@@ -93,7 +95,7 @@ class Sweep:
 
 def family(f: str | Divergence = "js", alpha: float | None = None) -> list[LossSpec]:
     """The five members of :data:`LOSSES` for generator f, without duplicates."""
-    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    divergence = get_divergence(f, alpha)
     admissible_kernel(divergence)
     specs: dict[str, LossSpec] = {}
     for loss, form in LOSSES:
@@ -111,7 +113,7 @@ def compare(
 
     ``steps > 0`` also records a GD/Adam trajectory per loss (loss and TV to its own optimum).
     """
-    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    divergence = get_divergence(f, alpha)
     optimum = upo_optimum(problem, divergence, psi)
     outcomes = []
     for spec in family(divergence):
@@ -141,7 +143,7 @@ def beta_sweep(
     alpha: float | None = None, pairs: Pairs | None = None,
 ) -> Sweep:
     """π* of (f, Ψ) and each loss's minimiser for every β in ``betas``."""
-    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    divergence = get_divergence(f, alpha)
     betas = np.asarray(betas, dtype=np.float64)
     optima, policies, tvs = [], {}, {}
     for beta in betas:

@@ -7,31 +7,11 @@ f(0+) where π(y) = 0 (finite for Pearson χ², the only case where the optimum 
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-import sympy as sp
 
-from upo_theory import Divergence
-from upo_theory.expressions import U
-from upo_theory.stable import Compiled
+from upo_theory import Divergence, generator_function
 
 from .problems import Problem
-
-
-@functools.lru_cache(maxsize=64)
-def _generator(divergence: Divergence) -> tuple[Compiled, float]:
-    """f compiled for NumPy, and f(0+) (inf where the limit is infinite)."""
-    at_zero = sp.limit(divergence.f, U, 0, "+")
-    return Compiled(divergence.f, U), float(at_zero) if at_zero.is_finite else np.inf
-
-
-def generator_values(divergence: Divergence, u: np.ndarray) -> np.ndarray:
-    """f(u) elementwise for u ≥ 0 (f(0) is the limit f(0+))."""
-    f, at_zero = _generator(divergence)
-    u = np.asarray(u, dtype=np.float64)
-    positive = u > 0
-    return np.where(positive, f(np.where(positive, u, 1.0)), at_zero)
 
 
 def upo_objective(
@@ -40,7 +20,7 @@ def upo_objective(
     """J(π) of eq. (11) per context, shape (C,), for a (C, K) policy."""
     policy = np.atleast_2d(policy)
     reward = (policy * problem.psibar(psi)).sum(axis=1)
-    penalty = (problem.pi_ref * generator_values(divergence, policy / problem.pi_ref)).sum(axis=1)
+    penalty = (problem.pi_ref * generator_function(divergence)(policy / problem.pi_ref)).sum(axis=1)
     return reward - problem.beta * penalty
 
 

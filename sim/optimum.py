@@ -24,13 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from upo_theory import Divergence, LogSpaceKernel, derive, get_divergence, kernel_for
+from upo_theory import (
+    OPTIMUM_CONDITIONS,
+    Divergence,
+    LogSpaceKernel,
+    UserError,
+    derive,
+    get_divergence,
+    kernel_for,
+)
 
 from .problems import Problem, check_beta
-
-_CONDITIONS = ("f(1) = 0", "f differentiable on (0, oo)", "f convex on (0, oo)", "f''(1) > 0",
-               "f' strictly increasing")
-
 
 _EPS = float(np.finfo(np.float64).eps)
 _CHUNK = 1 << 15
@@ -38,7 +42,7 @@ _MASS_TOL = 1e-8
 """Largest |log Σ π*| at the final λ for a converged solve (π* is then renormalised exactly)."""
 
 
-class InadmissibleError(ValueError):
+class InadmissibleError(UserError):
     """A generator f for which the KKT solve is not defined (e.g. total variation)."""
 
 
@@ -97,13 +101,12 @@ def admissible_kernel(divergence: Divergence) -> LogSpaceKernel:
 
     0 ∈ dom f' is allowed (the η terms handle it); total variation and non-convex f are not.
     """
-    derivation = derive(divergence)
-    for check in derivation.checks:
-        if check.name in _CONDITIONS and check.holds is False:
-            raise InadmissibleError(
-                f"f={divergence.label}: {check.name} fails ({check.detail}); the UPO optimum "
-                "needs a convex, differentiable f with f(1) = 0 and f' strictly increasing"
-            )
+    failed = derive(divergence).failure(OPTIMUM_CONDITIONS)
+    if failed is not None:
+        raise InadmissibleError(
+            f"f={divergence.label}: {failed.name} fails ({failed.detail}); the UPO optimum "
+            "needs a convex, differentiable f with f(1) = 0 and f' strictly increasing"
+        )
     return kernel_for(divergence)
 
 
@@ -172,7 +175,7 @@ def upo_optimum(
     problem: Problem, f: str | Divergence = "js", psi: str = "identity", alpha: float | None = None,
 ) -> OptimumResult:
     """The UPO optimum of ``problem`` for generator f and Ψ ∈ {identity, logit} (Theorem 3.1)."""
-    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
+    divergence = get_divergence(f, alpha)
     result = solve_kkt(problem.psibar(psi), np.log(problem.pi_ref), problem.beta, divergence)
     return dataclasses.replace(result, psi=psi)
 

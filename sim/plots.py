@@ -2,7 +2,8 @@
 
 * :func:`plot_policies`: π_ref, π* and every loss's minimiser side by side (one panel per context);
 * :func:`plot_curves`: loss and TV to the loss's own optimum per GD/Adam step;
-* :func:`plot_sweep`: π*(y) and each minimiser's π(y) against β, and TV to the own optimum.
+* :func:`plot_sweep`: π*(y) and each minimiser's π(y) against β, and TV to the own optimum;
+* :func:`plot_sweep_tv`: that last panel alone, larger (the docs show it on its own).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .compare import Comparison, Sweep
+from .compare import REACHED_TV, Comparison, Sweep
 
 MAX_PANELS = 4
 
@@ -64,12 +65,27 @@ def plot_sweep(sweep: Sweep, path: str | Path, context: int = 0) -> Path:
         ax.set(xscale="log", xlabel="β", title=label, ylim=(0, 1))
     axes[0].set_ylabel(f"π(y|x={context})")
     axes[0].legend(fontsize=7)
-    for name, tv in sweep.tv_own.items():
-        axes[-1].plot(sweep.betas, np.maximum(tv, 1e-17), marker="o", ms=3, label=name)
-    axes[-1].set(xscale="log", yscale="log", xlabel="β", title="TV to own optimum")
+    _draw_tv(axes[-1], sweep)
     axes[-1].legend(fontsize=6)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_sweep_tv(sweep: Sweep, path: str | Path, title: str | None = None) -> Path:
+    """TV of each loss's minimiser to its own optimum against β, with the 'reached' line."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    _draw_tv(ax, sweep)
+    ax.set(ylabel="TV to the loss's own optimum", title=title or "TV to own optimum")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path)
+
+
+def _draw_tv(ax: plt.Axes, sweep: Sweep) -> None:
+    for name, tv in sweep.tv_own.items():
+        ax.plot(sweep.betas, np.maximum(tv, 1e-17), marker="o", ms=3, label=name)
+    ax.axhline(REACHED_TV, color="0.5", ls=":", label=f"reached ({REACHED_TV:g})")
+    ax.set(xscale="log", yscale="log", xlabel="β", title="TV to own optimum")
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:

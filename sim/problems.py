@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, log_softmax
 
+from upo_theory import UserError
+
 PSIS = ("identity", "logit")
 _ATOL = 1e-9
 
 
-class ProblemError(ValueError):
+class ProblemError(UserError):
     """An invalid problem: bad preferences, π_ref, μ, β, sizes or a malformed problem file."""
 
 

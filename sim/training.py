@@ -23,7 +23,14 @@ import scipy.optimize
 from scipy.special import log_softmax
 from tqdm import tqdm
 
-from upo_theory import LossSpec, pair_loss, pair_loss_grad, pair_statistic, pair_statistic_grads
+from upo_theory import (
+    LossSpec,
+    UserError,
+    pair_loss,
+    pair_loss_grad,
+    pair_statistic,
+    pair_statistic_grads,
+)
 
 from .objective import total_variation
 from .problems import Pairs, Problem, check_beta
@@ -33,7 +40,7 @@ BOUNDARY = 1e-12
 """A minimiser with some π(y|x) below this is on its way to the simplex boundary, not converged."""
 
 
-class TrainingError(ValueError):
+class TrainingError(UserError):
     """A training run that produced NaN/inf, or a bad training setting."""
 
 

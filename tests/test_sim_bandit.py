@@ -11,7 +11,10 @@ from sim.bandit import BanditConfig, build_parser, main
 
 
 def run_cli(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_info:  # a bad option or value, refused before any work
+        code = exit_info.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -92,7 +95,8 @@ def test_problem_file(tmp_path, capsys):
 def test_user_errors_exit_2_with_one_line(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv, "--steps", "0")
     assert code == 2 and out == ""
-    assert message in err and err.count("\n") == 1 and err.startswith("error: ")
+    assert message in err and err.count("\n") == 1
+    assert err.startswith("python -m sim.bandit: error: ")
 
 
 def test_module_entry_point_exits_2_without_a_traceback():

@@ -8,11 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import softmax
 
-from sim.objective import generator_values, upo_objective
+from sim.objective import upo_objective
 from sim.optimum import InadmissibleError, solve_kkt, upo_optimum
 from sim.problems import CATALOGUE, bradley_terry, cyclic, random_preferences
-from upo_theory import derive, get_divergence, kernel_for
-from upo_theory.expressions import U
+from upo_theory import U, derive, generator_function, get_divergence, kernel_for
 
 ADMISSIBLE = ["rkl", "fkl", "js", "alpha", "hellinger", "neyman"]
 SOLVABLE = [*ADMISSIBLE, "pearson"]
@@ -25,7 +24,7 @@ def slsqp_optimum(problem, divergence, psi, x=0):
     f1 = sympy.lambdify(U, derivation.f1, "numpy")
 
     def negative_j(pi):
-        return -(pi @ psibar - beta * ref @ generator_values(divergence, pi / ref))
+        return -(pi @ psibar - beta * ref @ generator_function(divergence)(pi / ref))
 
     def gradient(pi):
         return -(psibar - beta * f1(pi / ref))
