@@ -11,12 +11,16 @@ A :class:`Batch` lays rows out right-padded, shape (R, T), with ``targets[r, i]`
 position ``i + 1`` and ``response_mask[r, i]`` true when that token is a response token: the
 positions whose next-token log-probability enters ``log π(y|x)``. For a preference batch the R = 2B
 rows are the B chosen sequences followed by the B rejected ones (one concatenated forward).
+
+Order: global batch number k of a stage is :func:`batch_indices` ``(n, size, seed, k)``, a seeded
+permutation per epoch (drop last), so a resumed run draws exactly the batches it would have drawn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .data import PreferencePair
@@ -118,3 +122,18 @@ def preference_batch(pairs: list[TokenizedPair], pad_id: int) -> Batch:
 def sft_batch(pairs: list[TokenizedPair], pad_id: int) -> Batch:
     """Prompt + chosen response rows (prompt tokens masked out of the loss)."""
     return collate([(p.prompt, p.chosen) for p in pairs], pad_id)
+
+
+def batch_indices(n: int, batch_size: int, seed: int, position: int) -> list[int]:
+    """Global batch number ``position`` of a seeded, per-epoch reshuffled order (drop last)."""
+    per_epoch = n // batch_size
+    epoch, slot = divmod(position, per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return order[slot * batch_size: (slot + 1) * batch_size].tolist()
+
+
+def visited_pairs(n: int, batch_size: int, seed: int, steps: int) -> list[int]:
+    """The pairs that ``steps`` batches visit, sorted (all of them after one epoch)."""
+    if steps >= n // batch_size:
+        return list(range(n))
+    return sorted({i for s in range(steps) for i in batch_indices(n, batch_size, seed, s)})

@@ -1,32 +1,37 @@
 """The one typed configuration of a training run, and the CLI generated from it.
 
-Every field carries its help text in ``metadata["help"]``; :func:`build_parser` turns the fields
-into ``argparse`` options (``data_path`` -> ``--data-path``), so a flag and its field cannot drift
-apart. :class:`TrainConfig` validates itself in ``__post_init__``, before any work starts, and is
-saved as ``config.json`` in every run folder and checkpoint.
+Every field carries its help text in ``metadata["help"]``; :func:`upo_theory.config_parser` turns
+the fields into options (``data_path`` -> ``--data-path``), so a flag and its field cannot drift
+apart. :class:`TrainConfig` validates itself in ``__post_init__``, before any work starts, resolves
+its loss-family member once (:attr:`TrainConfig.spec`, a :class:`upo_theory.LossSpec`) and is saved
+as ``config.json`` in every run folder and as ``run_config.json`` beside every saved model.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from upo_theory import (
+    FIXED_DIVERGENCE,
     LOSS_NAMES,
-    ExpressionError,
-    LossSpecError,
-    NotDifferentiableError,
+    LossSpec,
+    UserError,
+    config_parser,
+    get_divergence,
     loss_spec,
+    parse_config,
 )
+
+from .data import is_local
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
 STAGES: tuple[str, ...] = ("sft", "pref", "both")
+STAGE_ORDER: tuple[str, ...] = ("sft", "pref")
+"""The stages of a run in the order they train (``both`` trains them all)."""
 LENGTHS: tuple[str, ...] = ("sum", "mean")
 OFFLINE_LR = (5e-3, 1e-3)
 """(SFT, preference) learning rates of the small randomly initialised offline architecture,
@@ -34,21 +39,22 @@ measured on the offline task (llm/README.md); smaller ones leave its held-out ac
 PRETRAINED_LR = (2e-5, 1e-6)
 """(SFT, preference) learning rates for a pretrained ``--model`` (those of TRL's SFT and DPO
 configs): the offline rates would wreck pretrained weights in a few steps."""
+PROG = "python -m llm.train"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value that cannot work; the message names the field and the fix."""
 
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _f(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs; validated when made (see the field help for each meaning)."""
 
-    data: str = _f("offline", f"data source, one of {DATA_SOURCES}")
+    data: str = _f("offline", "data source", choices=DATA_SOURCES)
     data_path: str | None = _f(
         None, "file (.jsonl, .json, .jsonl.gz, .parquet) or hub dataset name for hh/shp/jsonl"
     )
@@ -63,7 +69,7 @@ class TrainConfig:
     n_embd: int = _f(128, "width of the offline GPT-2 architecture")
     n_head: int = _f(4, "attention heads of the offline GPT-2 architecture")
     dropout: float = _f(0.0, "dropout probability set on every dropout layer of the model")
-    loss: str = _f("iupo", f"loss, one of {LOSS_NAMES} (dpo/ipo fix f = reverse KL)")
+    loss: str = _f("iupo", "loss (dpo and ipo fix f = reverse KL)", choices=LOSS_NAMES)
     f: str = _f("js", "divergence generator: a registered name (js, rkl, alpha, ...) or f(u)")
     alpha: float | None = _f(None, "parameter of the alpha-divergence")
     form: str = _f(
@@ -73,8 +79,9 @@ class TrainConfig:
         "paper (eqs. 23-26)",
     )
     beta: float = _f(0.1, "regularisation strength beta (> 0)")
-    length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean")
-    stage: str = _f("both", f"what to train, one of {STAGES}")
+    length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean",
+                     choices=LENGTHS)
+    stage: str = _f("both", "what to train", choices=STAGES)
     init: str | None = _f(None, "folder of a saved model to start from (e.g. <run>/sft)")
     sft_steps: int = _f(400, "optimizer steps of supervised fine-tuning on the chosen responses")
     pref_steps: int = _f(100, "optimizer steps of preference training")
@@ -107,24 +114,36 @@ class TrainConfig:
     offline_eval_pairs: int = _f(300, "held-out pairs of the offline task")
     truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)")
     truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation")
+    truth_f: str | None = _f(
+        None, "the f of the D_f(pi, pi_ref) the truth evaluation estimates; default: the f the "
+              "loss regularises with (reverse KL for dpo and ipo)")
     stop_after: int | None = _f(
         None, "debug: stop (as if killed) right after the checkpoint at this global step"
     )
+    spec: LossSpec = field(init=False, repr=False, compare=False,
+                           metadata={"help": "the resolved loss-family member"})
 
     def __post_init__(self) -> None:
         sft_lr, lr = OFFLINE_LR if self.model is None else PRETRAINED_LR
         self.sft_lr = sft_lr if self.sft_lr is None else self.sft_lr
         self.lr = lr if self.lr is None else self.lr
-        _choice("data", self.data, DATA_SOURCES)
-        _choice("stage", self.stage, STAGES)
-        _choice("length", self.length, LENGTHS)
-        _choice("loss", self.loss, LOSS_NAMES)
+        for name, choices in (("data", DATA_SOURCES), ("stage", STAGES), ("length", LENGTHS),
+                              ("loss", LOSS_NAMES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is unknown; choose one of "
+                                  f"{choices}")
         if self.data != "offline" and not self.data_path:
             raise ConfigError(f"data={self.data!r} needs --data-path (a file or a dataset name)")
         try:
-            self.spec  # noqa: B018  (resolves loss, f, alpha and form, or fails with the reason)
-        except (LossSpecError, ExpressionError, NotDifferentiableError) as error:
+            self.spec = loss_spec(self.loss, self.f, self.form, self.alpha)
+            if self.truth_f is not None:
+                get_divergence(self.truth_f, self.alpha)
+        except UserError as error:
             raise ConfigError(str(error)) from None
+        self._check_numbers()
+        self._check_paths()
+
+    def _check_numbers(self) -> None:
         positive = ("beta", "batch_size", "sft_batch_size", "lr", "sft_lr", "max_length",
                     "eval_every", "eval_pairs", "log_every", "save_every", "n_layer", "n_embd",
                     "n_head")
@@ -148,51 +167,42 @@ class TrainConfig:
             raise ConfigError(f"stage={self.stage!r} needs pref_steps > 0")
         if self.stage in ("sft", "both") and self.sft_steps == 0:
             raise ConfigError(f"stage={self.stage!r} needs sft_steps > 0 (or use --stage pref)")
-        for name in ("data_path", "eval_data_path"):
-            location = getattr(self, name)
-            if location and _looks_local(location) and not Path(location).is_file():
-                raise ConfigError(f"{name}={location!r} is not a readable file; check the path")
-        if self.init is not None and not Path(self.init).is_dir():
-            raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
         if self.data == "offline" and self.offline_train_pairs < self.batch_size:
             raise ConfigError(
                 f"offline_train_pairs={self.offline_train_pairs} is below "
                 f"batch_size={self.batch_size}; raise it"
             )
 
-    @property
-    def spec(self):  # -> upo_theory.LossSpec
-        """The loss-family member this run trains (Ψ, f, form) resolved by ``upo_theory``."""
-        return loss_spec(self.loss, self.f, self.form, self.alpha)
+    def _check_paths(self) -> None:
+        for name in ("data_path", "eval_data_path"):
+            location = getattr(self, name)
+            if location and is_local(location) and not Path(location).is_file():
+                raise ConfigError(f"{name}={location!r} is not a readable file; check the path")
+        if self.init is not None and not Path(self.init).is_dir():
+            raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
 
     @property
-    def divergence_expression(self) -> str:
-        """The ``f`` the loss regularises with, as passed (``rkl`` for dpo and ipo)."""
-        return self.f if self.loss in ("fdpo", "iupo") else "rkl"
-
-    @property
-    def stages(self) -> tuple[str, ...]:
-        """The stages this run trains, in order."""
-        return ("sft", "pref") if self.stage == "both" else (self.stage,)
-
-    @property
-    def total_steps(self) -> int:
-        """Optimizer steps of the stages this run trains."""
-        return sum(self.sft_steps if s == "sft" else self.pref_steps for s in self.stages)
-
-    def stage_batch_size(self, stage: str) -> int:
-        """Global batch size of ``stage`` (``"sft"`` or ``"pref"``)."""
-        return self.sft_batch_size if stage == "sft" else self.batch_size
+    def truth_divergence(self):  # -> upo_theory.Divergence
+        """The divergence whose D_f(π, π_ref) the truth evaluation estimates."""
+        if self.truth_f is None:
+            return self.spec.divergence
+        return get_divergence(self.truth_f, self.alpha)
 
     def resolved_run_name(self) -> str:
         if self.run_name:
             return self.run_name
-        form = self.form if self.loss in ("fdpo", "iupo") else "std"
-        f = self.f if self.loss in ("fdpo", "iupo") else "rkl"
+        fixed = self.loss in FIXED_DIVERGENCE
+        f = self.spec.divergence.name if fixed else self.f
+        form = "std" if fixed else self.form
         return f"{self.data}-{self.loss}-{f}-{form}-b{self.beta:g}-s{self.seed}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fields a user sets (not the resolved :attr:`spec`), as JSON-ready values."""
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
+                if item.init}
+
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -202,61 +212,13 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _looks_local(location: str) -> bool:
-    """A file path rather than a hub dataset name (``owner/name``)."""
-    return (location.startswith((".", "/", "~")) or location.count("/") != 1
-            or location.endswith((".json", ".jsonl", ".gz", ".parquet")))
-
-
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r} is unknown; choose one of {choices}")
-
-
-def _base_type(annotation: Any) -> tuple[type, bool]:
-    """(scalar type, optional?) of a field annotation such as ``int | None``."""
-    hint = eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation
-    args = typing.get_args(hint)
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        scalars = [a for a in args if a is not type(None)]
-        return scalars[0], True
-    return hint, False
-
-
-def _optional(kind: type):
-    def parse(text: str):
-        return None if text.lower() in ("none", "") else kind(text)
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """An ``argparse`` parser with one option per :class:`TrainConfig` field."""
-    parser = argparse.ArgumentParser(
-        prog="python -m llm.train",
-        description="SFT then preference training (DPO, IPO, f-DPO, IUPO) of a GPT-2 model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    for item in dataclasses.fields(TrainConfig):
-        kind, optional = _base_type(item.type)
-        flag = "--" + item.name.replace("_", "-")
-        helptext = item.metadata["help"]
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=item.default, help=helptext)
-        else:
-            parse = _optional(kind) if optional else kind
-            parser.add_argument(flag, type=parse, default=item.default, help=helptext,
-                                metavar=kind.__name__.upper())
-    return parser
+def build_parser():
+    """The command line of ``python -m llm.train``, one option per :class:`TrainConfig` field."""
+    return config_parser(
+        TrainConfig, prog=PROG,
+        description="SFT then preference training (DPO, IPO, f-DPO, IUPO) of a GPT-2 model.")
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """Parse a command line into a validated :class:`TrainConfig`; exit 2 on a bad value."""
-    parser = build_parser()
-    namespace = parser.parse_args(argv)
-    try:
-        return TrainConfig(**vars(namespace))
-    except ConfigError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    return parse_config(TrainConfig, argv, build_parser())

@@ -31,11 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from upo_theory import UserError
+
 ASSISTANT = "\n\nAssistant:"
 SHP_MIN_SCORE_RATIO = 2.0
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data source that cannot be used (missing, unreadable or without a usable pair)."""
 
 
@@ -208,14 +210,20 @@ def _hub_rows(name: str, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
     yield from enumerate(datasets.load_dataset(name, split=split), start=1)
 
 
+def is_local(location: str) -> bool:
+    """Whether ``location`` names a local file rather than a hub dataset (``owner/name``)."""
+    return (Path(location).exists() or location.startswith((".", "/", "~"))
+            or location.count("/") != 1
+            or location.endswith((".json", ".jsonl", ".gz", ".parquet")))
+
+
 def load_pairs(kind: str, location: str, split: str = "train") -> tuple[list[PreferencePair],
                                                                          LoadReport]:
     """Load ``kind`` pairs from a local file or a hub dataset name."""
     path = Path(location)
     if path.is_file():
         return convert_rows(read_rows(path), kind, str(path))
-    if path.exists() or location.startswith((".", "/")) or location.endswith(
-            (".json", ".jsonl", ".gz", ".parquet")):
+    if is_local(location):
         raise DataError(f"data path {location!r} is not a readable file; check the path")
     hub_split = HUB_SPLITS.get(kind, ("train", "test"))[split != "train"]
     return convert_rows(_hub_rows(location, hub_split), kind, f"{location}[{hub_split}]")

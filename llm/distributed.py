@@ -6,11 +6,15 @@ each rank takes its contiguous slice of every global batch, and metric sums are 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as torch_dist
+
+from upo_theory import UserError
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,20 @@ class World:
     def distributed(self) -> bool:
         return self.size > 1
 
-    def shard(self, items: list, total: int | None = None) -> list:
+    def shard(self, items: list) -> list:
         """This rank's contiguous slice of ``items`` (whose length the world size divides)."""
-        size = len(items) if total is None else total
-        per = size // self.size
+        per = len(items) // self.size
         return items[self.rank * per: (self.rank + 1) * per]
+
+    def autocast(self) -> Any:
+        """bf16 autocast on CUDA; nothing on the CPU (float32 throughout)."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def local(self) -> World:
+        """The same device as a world of one (for sums that the caller reduces itself)."""
+        return World(0, 1, self.device)
 
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum ``values`` over all processes (the identity in one process)."""
@@ -53,7 +66,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device={name!r} but CUDA is not available; pass --device cpu")
+            raise UserError(f"device={name!r} but CUDA is not available; pass --device cpu")
         if name == "cuda":
             name = f"cuda:{local_rank}"
     return torch.device(name)

@@ -15,27 +15,25 @@ of IPO and IUPO runs are comparable.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .config import OFFLINE_LR, ConfigError, TrainConfig
+from upo_theory import config_parser, parse_config, run_cli
+
+from .config import ConfigError, TrainConfig
 from .metrics import read_metrics
-from .model import load_model
 from .plot import plot_frontier, plot_runs
-from .task import best_accuracy, generate_pairs
 from .train import run
-from .truth import evaluate_with_truth
 
+PROG = "python -m llm.experiment"
 METHODS: tuple[tuple[str, str, str, str], ...] = (
     ("IPO", "ipo", "rkl", "paper"),
     ("JS-IUPO paper form", "iupo", "js", "paper"),
@@ -44,6 +42,17 @@ METHODS: tuple[tuple[str, str, str, str], ...] = (
 """(label, loss, f, form) of the compared methods (the form is unused by IPO)."""
 BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
 TRUTH_DIVERGENCE = "js"
+SWEPT = ("loss", "f", "alpha", "form", "beta", "seed", "stage", "init", "run_name", "resume",
+         "stop_after", "truth_f", "save_every")
+""":class:`TrainConfig` fields that the experiment sets for each run itself."""
+TRAIN_DEFAULTS = dict(out_dir="runs/experiment", offline_train_pairs=4000,
+                      offline_eval_pairs=500, eval_pairs=500, truth_eval_prompts=128,
+                      eval_every=25)
+"""The experiment's own defaults for the training options it shares with ``llm.train``."""
+QUICK = dict(sft_steps=6, pref_steps=4, offline_train_pairs=64, offline_eval_pairs=16,
+             eval_pairs=16, truth_eval_prompts=8, truth_max_new_tokens=6, n_layer=1, n_embd=32,
+             n_head=2, eval_every=2, batch_size=8, sft_batch_size=8)
+"""``--quick``: a tiny model and a few steps; checks the pipeline, measures nothing."""
 
 
 @dataclass(frozen=True)
@@ -70,88 +79,54 @@ def sweep(betas: Sequence[float] = BETAS, seeds: Sequence[int] = (0,)) -> tuple[
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Sizes of the experiment; :meth:`quick` is a seconds-long version for tests."""
+    """The sweep (β values, seeds) and the training options every run of it shares."""
 
-    out_dir: str = "runs/experiment"
-    betas: tuple[float, ...] = BETAS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    sft_steps: int = 400
-    pref_steps: int = 100
-    lr: float = OFFLINE_LR[1]
-    train_pairs: int = 4000
-    eval_pairs: int = 500
-    truth_prompts: int = 128
-    truth_max_new_tokens: int = 24
-    n_layer: int = 2
-    n_embd: int = 128
-    n_head: int = 4
-    eval_every: int = 25
-    device: str = "auto"
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(**TRAIN_DEFAULTS),
+        metadata={"help": "training options of every run", "exclude": SWEPT,
+                  "defaults": TRAIN_DEFAULTS})
+    betas: tuple[float, ...] = field(default=BETAS, metadata={"help": "values of beta"})
+    seeds: tuple[int, ...] = field(default=(0, 1, 2),
+                                   metadata={"help": "seeds of the preference runs"})
+    quick: bool = field(default=False, metadata={
+        "help": "a tiny model and a few steps: checks the pipeline in seconds"})
 
     def __post_init__(self) -> None:
-        if not self.betas or any(b <= 0 for b in self.betas):
+        if not self.betas or any(not b > 0 for b in self.betas):
             raise ConfigError(f"betas={self.betas} must be a non-empty tuple of values > 0")
         if not self.seeds:
             raise ConfigError("seeds is empty; give at least one seed")
-        for name in ("sft_steps", "pref_steps", "train_pairs", "eval_pairs", "truth_prompts",
-                     "truth_max_new_tokens"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.quick:
+            object.__setattr__(self, "train", self.train.replace(**QUICK))
+        if self.train.truth_eval_prompts < 1:
+            raise ConfigError("truth_eval_prompts must be >= 1: the experiment compares the "
+                              "methods on the true reward")
 
-    @classmethod
-    def quick(cls, out_dir: str, **changes) -> ExperimentConfig:
-        """A tiny model and a few steps: checks the pipeline, measures nothing."""
-        small = dict(betas=BETAS, seeds=(0,), sft_steps=6, pref_steps=4, train_pairs=64,
-                     eval_pairs=16, truth_prompts=8, truth_max_new_tokens=6, n_layer=1,
-                     n_embd=32, n_head=2, eval_every=2)
-        return cls(out_dir=out_dir, **{**small, **changes})
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.train.out_dir)
 
-    def train_config(self, **fields) -> TrainConfig:
-        """The :class:`TrainConfig` of one stage of this experiment."""
-        return TrainConfig(
-            data="offline", out_dir=self.out_dir, n_layer=self.n_layer, n_embd=self.n_embd,
-            n_head=self.n_head, sft_steps=self.sft_steps, pref_steps=self.pref_steps,
-            offline_train_pairs=self.train_pairs, offline_eval_pairs=self.eval_pairs,
-            eval_pairs=self.eval_pairs, eval_every=self.eval_every,
-            save_every=max(self.sft_steps, self.pref_steps), truth_eval_prompts=0, lr=self.lr,
-            device=self.device, **fields)
-
-
-def _final_eval(run_dir: Path) -> dict:
-    rows = [r for r in read_metrics(run_dir) if r["stage"] == "pref" and r["split"] == "eval"]
-    return rows[-1]
-
-
-def _truth(config: ExperimentConfig, run_dir: Path, sft_dir: Path, seed: int) -> dict:
-    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if config.device == "auto" else config.device)
-    policy, tokenizer = load_model(str(run_dir / "checkpoint" / "model"))
-    reference, _ = load_model(str(sft_dir))
-    return evaluate_with_truth(policy.to(device), reference.to(device), tokenizer,
-                               divergence=TRUTH_DIVERGENCE, seed=seed,
-                               n_prompts=config.truth_prompts,
-                               max_new_tokens=config.truth_max_new_tokens, device=device)
+    def run_config(self, **fields) -> TrainConfig:
+        """The :class:`TrainConfig` of one run of this experiment."""
+        steps = max(self.train.sft_steps, self.train.pref_steps)
+        return self.train.replace(save_every=steps, truth_f=TRUTH_DIVERGENCE, **fields)
 
 
 def run_setting(config: ExperimentConfig, setting: Setting, sft_dir: Path) -> dict:
     """Train one preference run from the SFT model and return its row of results."""
-    run_dir = Path(config.out_dir) / setting.run_name
+    run_dir = config.out_dir / setting.run_name
     if not (run_dir / "summary.json").is_file():  # finished runs are kept; killed ones resume
-        run(config.train_config(
+        run(config.run_config(
             stage="pref", init=str(sft_dir), loss=setting.loss, f=setting.f, form=setting.form,
             beta=setting.beta, seed=setting.seed, run_name=setting.run_name,
             resume=(run_dir / "config.json").is_file()))
-    final = _final_eval(run_dir)
-    truth_path = run_dir / "truth_experiment.json"
-    if not truth_path.is_file():
-        truth_path.write_text(json.dumps(_truth(config, run_dir, sft_dir, setting.seed),
-                                         indent=2))
-    truth = json.loads(truth_path.read_text())
-    _, held_out = generate_pairs(setting.seed, 1, config.eval_pairs)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    final = [r for r in read_metrics(run_dir) if r["stage"] == "pref" and r["split"] == "eval"][-1]
+    truth = summary["truth"]
     return {**dataclasses.asdict(setting), "run": run_dir.name,
             "eval_accuracy": final["rewards/accuracies"], "eval_margin": final["rewards/margins"],
-            "eval_loss": final["loss"], "eval_pairs": config.eval_pairs,
-            "best_accuracy": best_accuracy(held_out),
+            "eval_loss": final["loss"], "eval_pairs": config.train.eval_pairs,
+            "best_accuracy": summary["best_eval_accuracy"],
             **{key: truth[key] for key in sorted(truth)}}
 
 
@@ -207,7 +182,7 @@ def markdown_table(summary: Sequence[dict]) -> str:
 def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float) -> Path:
     """``results.csv`` (one row per run), ``results.md`` (the summary), ``curves.png`` and
     ``frontier.png`` (mean true reward against KL and JS, mean over seeds)."""
-    out = Path(config.out_dir)
+    out = config.out_dir
     with open(out / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
@@ -216,78 +191,50 @@ def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float
     summary = summarise(rows)
     plot_frontier([(s["method"], s["beta"], s) for s in summary], out / "frontier.png",
                   divergence=f"{TRUTH_DIVERGENCE.upper()}(π, π_ref)")
+    train = config.train
     text = (f"# IPO against JS-IUPO on the offline task\n\n"
-            f"{len(rows)} preference runs from one SFT model, {config.pref_steps} steps each; "
-            f"{config.eval_pairs} held-out eval pairs; truth evaluation on "
-            f"{config.truth_prompts} held-out prompts; this invocation took {seconds / 60:.1f} "
-            f"minutes (runs finished earlier are reused, not retrained).\n\n"
+            f"{len(rows)} preference runs from one SFT model, {train.pref_steps} steps each; "
+            f"{train.eval_pairs} held-out eval pairs; truth evaluation on "
+            f"{train.truth_eval_prompts} held-out prompts; this invocation took "
+            f"{seconds / 60:.1f} minutes (runs finished earlier are reused, not retrained).\n\n"
             + markdown_table(summary))
     (out / "results.md").write_text(text)
     return out
 
 
 def run_experiment(config: ExperimentConfig, settings: Sequence[Setting] | None = None) -> Path:
-    """SFT once, every setting of the sweep from it, then the results; returns ``out_dir``."""
+    """SFT once, every setting of the sweep from it, then the results; returns the folder."""
     started = time.perf_counter()
     settings = sweep(config.betas, config.seeds) if settings is None else settings
-    sft_run = Path(config.out_dir) / "sft"
-    sft_dir = sft_run / "sft"
+    sft_run = config.out_dir / "sft"
     if not (sft_run / "summary.json").is_file():
-        run(config.train_config(stage="sft", run_name="sft", seed=0,
-                                resume=(sft_run / "config.json").is_file()))
+        run(config.run_config(stage="sft", run_name="sft", seed=0,
+                              resume=(sft_run / "config.json").is_file()))
     rows = []
     for number, setting in enumerate(settings, 1):
         print(f"[{number}/{len(settings)}] {setting.method}, beta={setting.beta:g}, "
               f"seed {setting.seed}", file=sys.stderr, flush=True)
-        rows.append(run_setting(config, setting, sft_dir))
+        rows.append(run_setting(config, setting, sft_run / "sft"))
     return write_results(config, rows, time.perf_counter() - started)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The CLI of ``python -m llm.experiment``."""
-    parser = argparse.ArgumentParser(prog="python -m llm.experiment",
-                                     description=__doc__.splitlines()[0])
-    defaults = ExperimentConfig()
-    parser.add_argument("--out-dir", default=defaults.out_dir, help="folder of all the runs")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(defaults.seeds),
-                        help=f"seeds of the preference runs (default {defaults.seeds})")
-    parser.add_argument("--betas", type=float, nargs="+", default=list(defaults.betas),
-                        help=f"values of beta (default {defaults.betas})")
-    parser.add_argument("--pref-steps", type=int, default=defaults.pref_steps,
-                        help=f"steps of each preference run (default {defaults.pref_steps})")
-    parser.add_argument("--lr", type=float, default=defaults.lr,
-                        help=f"learning rate of the preference runs (default {defaults.lr:g})")
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda[:N]")
-    parser.add_argument("--quick", action="store_true",
-                        help="a tiny model and a few steps: checks the pipeline in seconds")
-    return parser
-
-
-def _parse_args(argv: Sequence[str] | None) -> ExperimentConfig:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    changes = dict(seeds=tuple(args.seeds), betas=tuple(args.betas), device=args.device)
-    try:
-        if args.quick:
-            return ExperimentConfig.quick(args.out_dir, **changes)
-        return ExperimentConfig(out_dir=args.out_dir, pref_steps=args.pref_steps, lr=args.lr,
-                                **changes)
-    except ConfigError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+def build_parser():
+    """The CLI of ``python -m llm.experiment``: the sweep, then ``llm.train``'s shared options."""
+    return config_parser(ExperimentConfig, prog=PROG, description=__doc__.splitlines()[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; prints where the table and curves are."""
-    config = _parse_args(argv)
-    try:
+    config = parse_config(ExperimentConfig, argv, build_parser())
+
+    def work() -> int:
         out = run_experiment(config)
-    except ConfigError as error:
-        print(f"python -m llm.experiment: error: {error}", file=sys.stderr)
-        return 2
-    print((out / "results.md").read_text())
-    print(f"results: {out / 'results.md'}, {out / 'results.csv'}, {out / 'curves.png'}, "
-          f"{out / 'frontier.png'}")
-    return 0
+        print((out / "results.md").read_text())
+        print(f"results: {out / 'results.md'}, {out / 'results.csv'}, {out / 'curves.png'}, "
+              f"{out / 'frontier.png'}")
+        return 0
+
+    return run_cli(PROG, work)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """The preference loss of the trainer: a thin torch-facing wrapper over ``upo_theory.losses``.
 
 No formula lives here. The pair statistic and the per-pair loss come from
-:func:`upo_theory.pair_statistic` and :func:`upo_theory.pair_loss` (the family of
-../shared/MATH.md: DPO eq. 4, f-DPO eq. 5, IPO eq. 10, IUPO eqs. 23–26), evaluated in log space by
-the SymPy-derived kernel ``k(t) = f'(e^t)``, finite with finite gradients for ``|t| <= 1e4``.
+:func:`upo_theory.pair_statistic` and :func:`upo_theory.pair_loss` (the family written out on the
+docs' Mathematics page: DPO eq. 4, f-DPO eq. 5, IPO eq. 10, IUPO eqs. 23–26), evaluated in log
+space by the SymPy-derived kernel ``k(t) = f'(e^t)``, finite with finite gradients for
+``|t| <= 1e4``. The trainer passes its resolved :class:`upo_theory.LossSpec` to
+:func:`pair_losses`; :func:`preference_loss` is the same with keyword arguments, for users' own
+training loops.
 
 Length handling
 ---------------
@@ -26,6 +29,23 @@ from __future__ import annotations
 import torch
 
 from upo_theory import Divergence, LossSpec, get_divergence, pair_loss, pair_statistic
+
+
+def pair_losses(
+    spec: LossSpec,
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pair losses and pair statistics of the family member ``spec``, shapes (B,) and (B,).
+
+    The arguments are those of :func:`preference_loss`, with (Ψ, f, form) passed whole.
+    """
+    statistic = pair_statistic(spec, policy_chosen_logps, policy_rejected_logps,
+                               ref_chosen_logps, ref_rejected_logps)
+    return pair_loss(spec, statistic, beta), statistic
 
 
 def preference_loss(
@@ -67,10 +87,18 @@ def preference_loss(
     losses : torch.Tensor, shape (B,)
         Per-pair loss.
     statistic : torch.Tensor, shape (B,)
-        The pair statistic ``s`` (the implicit reward margin logged as ``rewards/margins``).
+        The pair statistic ``s`` (logged as ``statistic``; TRL's ``rewards/margins`` is
+        ``β (t_w − t_l)``, the same for every member).
+
+    Examples
+    --------
+    >>> import torch
+    >>> losses, s = preference_loss(torch.tensor([-3.0]), torch.tensor([-5.0]),
+    ...                             torch.tensor([-4.0]), torch.tensor([-4.0]), beta=0.1,
+    ...                             f="js", psi="identity")
+    >>> losses.shape, bool(s > 0)
+    (torch.Size([1]), True)
     """
-    divergence = f if isinstance(f, Divergence) else get_divergence(f, alpha)
-    spec = LossSpec(psi, divergence, form)  # type: ignore[arg-type]
-    statistic = pair_statistic(spec, policy_chosen_logps, policy_rejected_logps,
-                               ref_chosen_logps, ref_rejected_logps)
-    return pair_loss(spec, statistic, beta), statistic
+    spec = LossSpec(psi, get_divergence(f, alpha), form)  # type: ignore[arg-type]
+    return pair_losses(spec, policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
+                       ref_rejected_logps, beta)

@@ -4,10 +4,13 @@ One row per logging event: ``step`` (global optimizer step), ``stage`` (``sft``/
 ``split`` (``train``/``eval``) and the standard names below; a name that does not apply to a row
 is absent from its JSON and blank in its CSV line.
 
-- ``loss``; for preference rows ``rewards/accuracies`` (share of pairs with ``t_w > t_l``, the
-  same for every form), ``rewards/margins`` (mean pair statistic s), ``rewards/chosen`` and
-  ``rewards/rejected`` (mean ``β t_w`` and ``β t_l``), ``logps/chosen``, ``logps/rejected``
-  (mean policy sequence log-probs, summed or per-token as the run's ``length``);
+- ``loss``; for preference rows, under TRL's names and with TRL's meanings:
+  ``rewards/chosen`` and ``rewards/rejected`` (mean ``β t_w`` and ``β t_l``, with
+  ``t = log π − log π_ref``), ``rewards/margins`` (their difference, mean ``β (t_w − t_l)``),
+  ``rewards/accuracies`` (share of pairs with ``t_w > t_l``), ``logps/chosen``, ``logps/rejected``
+  (mean policy sequence log-probs, summed or per-token as the run's ``length``); and the loss
+  family's own ``statistic`` (mean pair statistic s of the run's (Ψ, f, form), whose target is
+  ``1/(2β)`` for IPO and IUPO);
 - training rows also ``grad_norm`` (before clipping), ``learning_rate``, ``tokens_per_s``.
 """
 
@@ -18,10 +21,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .config import STAGE_ORDER
+
 COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
-    "rewards/rejected", "logps/chosen", "logps/rejected", "grad_norm", "learning_rate",
-    "tokens_per_s",
+    "rewards/rejected", "logps/chosen", "logps/rejected", "statistic", "grad_norm",
+    "learning_rate", "tokens_per_s",
 )
 
 
@@ -45,9 +50,9 @@ class MetricsLogger:
         """Drop rows logged after ``stage`` step ``step`` (a resumed run repeats those steps)."""
         if not self.enabled or not self.jsonl.is_file():
             return
-        order = {"sft": 0, "pref": 1}
+        order = STAGE_ORDER.index
         rows = [r for r in read_metrics(self.jsonl.parent)
-                if (order[r["stage"]], r["step"]) <= (order[stage], step)]
+                if (order(r["stage"]), r["step"]) <= (order(stage), step)]
         self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
         with open(self.csv, "w", newline="") as handle:
             writer = csv.DictWriter(handle, COLUMNS)

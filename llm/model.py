@@ -14,8 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from upo_theory import UserError
 
-class ModelError(ValueError):
+
+class ModelError(UserError):
     """A model or tokenizer that cannot be loaded; the message says what to pass instead."""
 
 

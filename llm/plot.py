@@ -7,10 +7,10 @@ Each run is one line, labelled by its loss (IPO, IUPO[js, paper], ...) and seed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -18,9 +18,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from upo_theory import UserError, config_parser, parse_config, run_cli
+
 from .config import TrainConfig
 from .metrics import read_metrics
 
+PROG = "python -m llm.plot"
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("train", "loss", "train loss"),
     ("eval", "loss", "eval loss"),
@@ -29,7 +32,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class PlotError(ValueError):
+class PlotError(UserError):
     """A run folder without the files the plot needs."""
 
 
@@ -106,23 +109,24 @@ def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path
     return path
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class PlotConfig:
+    """The options of ``python -m llm.plot``."""
+
+    runs: tuple[Path, ...] = field(metadata={"help": "run folders of llm.train",
+                                             "positional": True})
+    out: Path = field(default=Path("curves.png"), metadata={"help": "image file"})
+
+
+def build_parser():
     """The CLI of ``python -m llm.plot``."""
-    parser = argparse.ArgumentParser(prog="python -m llm.plot", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders of llm.train")
-    parser.add_argument("--out", type=Path, default=Path("curves.png"), help="image file")
-    return parser
+    return config_parser(PlotConfig, prog=PROG, description=__doc__.splitlines()[0])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        path = plot_runs(args.runs, args.out)
-    except PlotError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
-    print(path)
-    return 0
+    config = parse_config(PlotConfig, argv, build_parser())
+
+    return run_cli(PROG, lambda: print(plot_runs(list(config.runs), config.out)))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,15 @@ response positions: the logits are (N, V) for the N response tokens of the batch
 ``log π(y|x) = Σ_i log π(y_i | x, y_<i)`` and the response token counts; :func:`sequence_logps`
 turns them into sums or per-token means (``length``). It is an ``nn.Module`` so that
 DistributedDataParallel wraps it and synchronises the gradients of its forward.
+:func:`score_batches` is the one way a frozen model scores whole batches (π_ref's cached
+log-probabilities, the truth evaluation's samples).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,3 +53,25 @@ def sequence_logps(sums: torch.Tensor, counts: torch.Tensor, length: str) -> tor
     if length == "mean":
         return sums / counts.clamp(min=1)
     return sums
+
+
+@torch.no_grad()
+def score_batches(model: nn.Module, batches: Iterable[Batch], device: torch.device | str,
+                  autocast: Callable[[], Any] = contextlib.nullcontext
+                  ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per batch, (summed response log-probs as float64, token counts) on the CPU, shape (R,).
+
+    The model runs in eval mode (its mode is restored after) under ``autocast()``.
+    """
+    scorer = SequenceScorer(model)
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for batch in batches:
+            with autocast():
+                sums, counts = scorer.score(batch.to(device))
+            out.append((sums.double().cpu(), counts.cpu()))
+        return out
+    finally:
+        model.train(was_training)

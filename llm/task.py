@@ -16,8 +16,8 @@ a model samples)::
 with ``c = 2`` if the first answer word in y (a word of the task's vocabulary :data:`VOCABULARY`
 or an integer) is the answer to x, ``c = −1`` if it is another one and ``c = 0`` if y contains
 none. Each pair (x, a, b) is labelled by Bradley–Terry on r*,
-``P(a ≻ b) = σ(r*(x, a) − r*(x, b))`` (MATH.md, Notation; paper, eq. 3), so the true preference
-probability of every pair is known: :func:`preference_probabilities`.
+``P(a ≻ b) = σ(r*(x, a) − r*(x, b))`` (paper, eq. 3; the docs' Mathematics page, Notation), so
+the true preference probability of every pair is known: :func:`preference_probabilities`.
 
 Rows use Anthropic HH's exact text format, ``{"chosen": "\\n\\nHuman: Q\\n\\nAssistant: A", ...}``;
 the prompt is everything up to the last ``"\\n\\nAssistant:"``. Evaluation pairs use held-out
@@ -31,22 +31,24 @@ evaluation pairs beside it (``PATH.eval.jsonl``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from upo_theory import UserError, config_parser, parse_config, run_cli
 
 HUMAN = "\n\nHuman: "
 ASSISTANT = "\n\nAssistant:"
 DEFAULT_TRAIN_PAIRS = 4000
 DEFAULT_EVAL_PAIRS = 500
 HELD_OUT_MODULUS = 5
+PROG = "python -m llm.task"
 
 REWARD_CORRECT = 2.0
 REWARD_WRONG = -1.0
@@ -68,7 +70,7 @@ _TOKEN = re.compile(r"-?\d+|[A-Za-z]+")
 _CONCISE = re.compile(r"(-?\d+|[A-Za-z]+)\.")
 
 
-class TaskError(ValueError):
+class TaskError(UserError):
     """A prompt that is not one of the task's questions, or a bad count."""
 
 
@@ -337,24 +339,23 @@ def realised_accuracy(rows: Sequence[dict[str, str]]) -> float:
     return float(np.mean(reward_gaps(rows) > 0.0))
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class TaskConfig:
+    """The options of ``python -m llm.task``."""
+
+    write: str | None = field(default=None, metadata={
+        "help": "write training pairs to PATH.jsonl and evaluation pairs beside it "
+                "(PATH.eval.jsonl)"})
+    seed: int = field(default=0, metadata={"help": "seed of the task"})
+    n_train: int = field(default=DEFAULT_TRAIN_PAIRS, metadata={"help": "training pairs"})
+    n_eval: int = field(default=DEFAULT_EVAL_PAIRS, metadata={"help": "held-out evaluation pairs"})
+
+
+def build_parser():
     """The CLI of ``python -m llm.task``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m llm.task",
-        description="Generate the offline preference task (HH format) and print its summary.",
-    )
-    parser.add_argument("--write", metavar="PATH.jsonl", help="write training pairs to PATH "
-                        "and evaluation pairs to PATH with suffix .eval.jsonl")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the task (default 0)")
-    parser.add_argument("--n-train", type=int, default=DEFAULT_TRAIN_PAIRS,
-                        help=f"training pairs (default {DEFAULT_TRAIN_PAIRS})")
-    parser.add_argument("--n-eval", type=int, default=DEFAULT_EVAL_PAIRS,
-                        help=f"held-out evaluation pairs (default {DEFAULT_EVAL_PAIRS})")
-    return parser
-
-
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    return config_parser(
+        TaskConfig, prog=PROG,
+        description="Generate the offline preference task (HH format) and print its summary.")
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, str]]) -> None:
@@ -364,18 +365,19 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, str]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 on a user error)."""
-    args = _parse_args(argv)
-    try:
-        train, evaluation = generate_pairs(args.seed, args.n_train, args.n_eval)
-    except TaskError as error:
-        print(f"python -m llm.task: error: {error}", file=sys.stderr)
-        return 2
+    config = parse_config(TaskConfig, argv, build_parser())
+    return run_cli(PROG, lambda: write_task(config))
+
+
+def write_task(config: TaskConfig) -> int:
+    """Generate the task, print its summary and write it where ``config.write`` says."""
+    train, evaluation = generate_pairs(config.seed, config.n_train, config.n_eval)
     print(f"{len(train)} training pairs, {len(evaluation)} held-out evaluation pairs "
-          f"(seed {args.seed})")
+          f"(seed {config.seed})")
     print(f"best achievable eval accuracy (Bayes, r* itself): {best_accuracy(evaluation):.3f}; "
           f"realised accuracy of r* on these labels: {realised_accuracy(evaluation):.3f}")
-    if args.write:
-        path = Path(args.write)
+    if config.write:
+        path = Path(config.write)
         eval_path = path.with_name(path.name.removesuffix(".jsonl") + ".eval.jsonl")
         _write_jsonl(path, train)
         _write_jsonl(eval_path, evaluation)

@@ -15,52 +15,25 @@ log π_ref(y|x)`` (paper, Notation) the Monte-Carlo estimates
 
 (paper, Section 2.2; M = (π + π_ref)/2, sampled as the policy's and the reference's samples
 together) are unbiased; each comes with its standard error. The mixture form of D_f
-(:func:`mixture_integrand`) replaces the plain E_{y∼π_ref}[f(e^t)], whose heavy tail (responses
-π favours and π_ref rarely draws) made both the estimate and its standard error unreliable. Every
-function of t is evaluated from the log-ratio itself, never from an overflowed e^t.
+(:func:`upo_theory.mixture_integrand`) replaces the plain E_{y∼π_ref}[f(e^t)], whose heavy tail
+(responses π favours and π_ref rarely draws) made both the estimate and its standard error
+unreliable. Every function of t is evaluated from the log-ratio itself, never from an overflowed
+e^t.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-import sympy as sp
 import torch
 
-from upo_theory import get_divergence
-from upo_theory.derivation import T
-from upo_theory.expressions import U
-from upo_theory.stable import Compiled
+from upo_theory import Divergence, get_divergence, mixture_integrand
 
 from .batching import collate
-from .scoring import SequenceScorer
+from .scoring import score_batches
 from .task import BEST_REWARD, eval_prompts, is_correct, true_reward
-
-
-def mixture_integrand(divergence: str, alpha: float | None = None) -> Callable[[np.ndarray], Any]:
-    """t ↦ 2 f(e^t) / (1 + e^t), the integrand of D_f under the mixture M = (π + π_ref)/2.
-
-    Since π_ref/M = 2/(1 + e^t), D_f(π, π_ref) = E_{π_ref}[f(e^t)] = E_M[2 f(e^t)/(1 + e^t)].
-    For JS it is bounded by 2 log 2 where f(e^t) grows like t·e^t, so responses that π favours
-    and π_ref rarely samples no longer make the estimate heavy-tailed. The stabilised SymPy
-    expression is evaluated in float64; where that overflows (|t| in the hundreds), the same
-    expression is evaluated in mpmath and rounded, so a value is ``inf`` only when the
-    integrand itself exceeds the float64 range.
-    """
-    f = get_divergence(divergence, alpha).f.subs(U, sp.exp(T))
-    compiled = Compiled(sp.expand(2 * f / (1 + sp.exp(T))), T)
-
-    def evaluate(t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, dtype=np.float64)
-        out = np.asarray(compiled(t), dtype=np.float64)
-        for i in zip(*np.nonzero(~np.isfinite(out)), strict=True):
-            out[i] = float(compiled.mp(t[i]))
-        return out
-
-    return evaluate
 
 
 def mixture_mean_and_se(g_policy: np.ndarray, g_reference: np.ndarray) -> tuple[float, float]:
@@ -139,19 +112,14 @@ def sample_responses(model, prompt_ids: Sequence[list[int]], stops: torch.Tensor
     return responses
 
 
-@torch.no_grad()
 def sequence_logprobs(model, prompt_ids: Sequence[list[int]], responses: Sequence[list[int]],
                       *, pad_id: int, device: torch.device | str, batch_size: int = 64
                       ) -> np.ndarray:
     """log π(y|x) = Σ_i log π(y_i | x, y_<i) of each (prompt, response), teacher-forced."""
-    scorer = SequenceScorer(model)
-    out = np.zeros(len(prompt_ids))
-    for start in range(0, len(prompt_ids), batch_size):
-        rows = range(start, min(start + batch_size, len(prompt_ids)))
-        batch = collate([(list(prompt_ids[i]), list(responses[i])) for i in rows], pad_id)
-        sums, _ = scorer.score(batch.to(device))
-        out[start:start + len(rows)] = sums.double().cpu().numpy()
-    return out
+    rows = [(list(p), list(r)) for p, r in zip(prompt_ids, responses, strict=True)]
+    batches = (collate(rows[s: s + batch_size], pad_id) for s in range(0, len(rows), batch_size))
+    scored = score_batches(model, batches, device)
+    return np.concatenate([sums.numpy() for sums, _ in scored]) if scored else np.zeros(0)
 
 
 def response_text(tokenizer, ids: Sequence[int]) -> str:
@@ -166,9 +134,9 @@ def _generator(seed: int, stream: int, device: torch.device | str) -> torch.Gene
     return torch.Generator(device=device).manual_seed(state)
 
 
-def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: int,
+def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str | Divergence, seed: int,
                         n_prompts: int, max_new_tokens: int, device: torch.device | str,
-                        alpha: float | None = None, batch_size: int = 64) -> dict[str, float]:
+                        batch_size: int = 64) -> dict[str, float]:
     """Sample from π and π_ref on held-out prompts; true reward, win rate and divergences.
 
     Parameters
@@ -176,7 +144,7 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
     policy, reference
         Causal LMs (e.g. ``GPT2LMHeadModel``) on ``device``; put in eval mode while sampling.
     divergence
-        The f of D_f(π, π_ref) to estimate (a registered name or a generator in u).
+        The f of D_f(π, π_ref) to estimate: a name, an expression in u or a Divergence.
     seed
         Seeds the held-out prompts (:func:`llm.task.eval_prompts`) and the sampling (one
         stream per model, so π_ref's samples do not depend on π).
@@ -192,25 +160,10 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
     """
     prompts = eval_prompts(seed, n_prompts)
     prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    vocab = policy.get_output_embeddings().weight.shape[0]
-    stops = stop_token_mask(tokenizer, vocab).to(device)
-    modes = policy.training, reference.training
-    policy.eval()
-    reference.eval()
-    try:
-        samples = {name: sample_responses(model, prompt_ids, stops, max_new_tokens=max_new_tokens,
-                                          generator=_generator(seed, stream, device),
-                                          batch_size=batch_size)
-                   for stream, (name, model) in enumerate((("policy", policy),
-                                                           ("reference", reference)))}
-        logp = {(scorer, sampler): sequence_logprobs(
-                    model, prompt_ids, samples[sampler], pad_id=tokenizer.eos_token_id,
-                    device=device, batch_size=batch_size)
-                for scorer, model in (("policy", policy), ("reference", reference))
-                for sampler in ("policy", "reference")}
-    finally:
-        policy.train(modes[0])
-        reference.train(modes[1])
+    models = {"policy": policy, "reference": reference}
+    samples, logp = _sample_and_score(models, tokenizer, prompt_ids, seed=seed,
+                                      max_new_tokens=max_new_tokens, device=device,
+                                      batch_size=batch_size)
     t_policy = logp["policy", "policy"] - logp["reference", "policy"]
     t_reference = logp["policy", "reference"] - logp["reference", "reference"]
     rewards, correct = {}, {}
@@ -218,7 +171,7 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
         texts = [response_text(tokenizer, row) for row in ids]
         rewards[name] = np.array([true_reward(p, y) for p, y in zip(prompts, texts, strict=True)])
         correct[name] = np.array([is_correct(p, y) for p, y in zip(prompts, texts, strict=True)])
-    integrand = mixture_integrand(divergence, alpha)
+    integrand = mixture_integrand(get_divergence(divergence))
     result: dict[str, float] = {}
     for key, values in (("reward_policy", rewards["policy"]),
                         ("reward_reference", rewards["reference"]),
@@ -232,3 +185,28 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str, seed: 
     result["best_reward"] = BEST_REWARD
     result["n_samples"] = float(n_prompts)
     return result
+
+
+def _sample_and_score(models: dict[str, torch.nn.Module], tokenizer,
+                      prompt_ids: list[list[int]], *, seed: int, max_new_tokens: int,
+                      device: torch.device | str, batch_size: int
+                      ) -> tuple[dict[str, list[list[int]]], dict[tuple[str, str], np.ndarray]]:
+    """Each model's samples, and log π_scorer(samples of sampler) for every (scorer, sampler)."""
+    vocab = models["policy"].get_output_embeddings().weight.shape[0]
+    stops = stop_token_mask(tokenizer, vocab).to(device)
+    modes = {name: model.training for name, model in models.items()}
+    for model in models.values():
+        model.eval()
+    try:
+        samples = {name: sample_responses(model, prompt_ids, stops, max_new_tokens=max_new_tokens,
+                                          generator=_generator(seed, stream, device),
+                                          batch_size=batch_size)
+                   for stream, (name, model) in enumerate(models.items())}
+        logp = {(scorer, sampler): sequence_logprobs(
+                    model, prompt_ids, samples[sampler], pad_id=tokenizer.eos_token_id,
+                    device=device, batch_size=batch_size)
+                for scorer, model in models.items() for sampler in models}
+    finally:
+        for name, model in models.items():
+            model.train(modes[name])
+    return samples, logp

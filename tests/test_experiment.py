@@ -6,7 +6,7 @@ import math
 import pytest
 
 from llm import experiment
-from llm.config import ConfigError
+from llm.config import ConfigError, TrainConfig
 
 
 def test_the_sweep_has_every_method_at_every_beta_and_seed():
@@ -52,10 +52,22 @@ def test_summary_is_ordered_by_beta_then_method():
 
 
 @pytest.mark.parametrize("change", [{"betas": ()}, {"betas": (0.1, -1.0)}, {"seeds": ()},
-                                    {"pref_steps": 0}])
+                                    {"train": TrainConfig(truth_eval_prompts=0)}])
 def test_bad_experiment_configs_are_refused(change):
     with pytest.raises(ConfigError):
         experiment.ExperimentConfig(**change)
+
+
+def test_the_cli_shows_the_training_options_once_and_not_the_swept_ones():
+    parser = experiment.build_parser()
+    flags = [flag for action in parser._actions for flag in action.option_strings]
+    assert flags.count("--pref-steps") == 1 and flags.count("--data-path") == 1
+    assert "--beta" not in flags and "--loss" not in flags and "--betas" in flags
+    parsed = experiment.parse_config(experiment.ExperimentConfig,
+                                     ["--pref-steps", "7", "--lr", "3e-4", "--betas", "0.2"],
+                                     parser)
+    assert (parsed.train.pref_steps, parsed.train.lr, parsed.betas) == (7, 3e-4, (0.2,))
+    assert parsed.train.offline_train_pairs == experiment.TRAIN_DEFAULTS["offline_train_pairs"]
 
 
 def test_cli_user_error_exits_2(capsys):
@@ -67,7 +79,8 @@ def test_cli_user_error_exits_2(capsys):
 
 @pytest.mark.slow
 def test_quick_experiment_writes_table_curves_and_csv(tmp_path):
-    config = experiment.ExperimentConfig.quick(str(tmp_path / "exp"), betas=(0.2,))
+    train = TrainConfig(**{**experiment.TRAIN_DEFAULTS, "out_dir": str(tmp_path / "exp")})
+    config = experiment.ExperimentConfig(train=train, betas=(0.2,), seeds=(0,), quick=True)
     out = experiment.run_experiment(config)
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -78,7 +91,7 @@ def test_quick_experiment_writes_table_curves_and_csv(tmp_path):
         assert 0.5 <= float(row["best_accuracy"]) <= 1.0
         assert 0.0 <= float(row["win_rate"]) <= 1.0
         assert float(row["f_divergence"]) >= -1e-9  # JS(π, π_ref) estimate from π_ref samples
-        assert (out / row["run"] / "truth_experiment.json").is_file()
+        assert (out / row["run"] / "truth.json").is_file()
     table = (out / "results.md").read_text()
     assert table.count("| 0.2 |") == 3
     assert (out / "curves.png").stat().st_size > 10_000

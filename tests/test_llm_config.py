@@ -14,13 +14,14 @@ from llm.config import (
     build_parser,
     parse_args,
 )
+from llm.objectives import plan
 
 
 def test_every_field_is_a_documented_flag():
     text = build_parser().format_help()
     for item in dataclasses.fields(TrainConfig):
-        assert "--" + item.name.replace("_", "-") in text
         assert item.metadata["help"]
+        assert ("--" + item.name.replace("_", "-") in text) == item.init  # spec is resolved
 
 
 def test_flags_parse_into_typed_fields():
@@ -29,6 +30,16 @@ def test_flags_parse_into_typed_fields():
     assert (config.loss, config.beta, config.alpha, config.resume) == ("ipo", 0.2, 0.5, True)
     assert config.model is None and config.batch_size == 8
     assert config.spec.name == "IPO"
+
+
+def test_the_loss_spec_is_resolved_once_and_not_saved():
+    config = TrainConfig(loss="iupo", f="hellinger", form="paper")
+    assert config.spec is config.spec and config.spec.name == "IUPO[hellinger, paper]"
+    assert "spec" not in config.to_json()
+
+
+def test_a_generator_that_starts_with_a_minus_sign_is_a_value():
+    assert parse_args(["--f", "-log(u)"]).spec.divergence.name == "-log(u)"
 
 
 def test_json_round_trip():
@@ -77,7 +88,7 @@ def test_learning_rates_default_by_whether_the_model_is_pretrained(tmp_path):
 
 def test_each_stage_has_its_own_batch_size():
     config = TrainConfig(batch_size=8, sft_batch_size=24)
-    assert [config.stage_batch_size(s) for s in config.stages] == [24, 8]
-    assert TrainConfig(stage="pref", pref_steps=5).stages == ("pref",)
+    assert [(s.name, s.batch_size) for s in plan(config)] == [("sft", 24), ("pref", 8)]
+    assert [s.name for s in plan(TrainConfig(stage="pref", pref_steps=5))] == ["pref"]
     with pytest.raises(ConfigError, match="sft_batch_size"):
         TrainConfig(sft_batch_size=0)

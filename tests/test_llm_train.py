@@ -12,15 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
-import llm.train
+import llm.objectives
+from llm.batching import batch_indices, visited_pairs
 from llm.config import TrainConfig
 from llm.metrics import COLUMNS, read_metrics
-from llm.train import TrainingDivergedError, batch_indices, run, visited
+from llm.train import TrainingDivergedError, run
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATA = {"hh": "hh.jsonl", "shp": "shp.json", "jsonl": "trl.jsonl"}
 PREF_NAMES = {"loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
-              "rewards/rejected", "logps/chosen", "logps/rejected"}
+              "rewards/rejected", "logps/chosen", "logps/rejected", "statistic"}
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
@@ -33,7 +34,7 @@ def tiny(tmp_path: Path, **changes) -> TrainConfig:
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return load_file(run_dir / "checkpoint" / "model" / "model.safetensors")
+    return load_file(run_dir / "checkpoint" / "model.safetensors")
 
 
 @given(st.integers(1, 40), st.integers(1, 8), st.integers(1, 30), st.integers(0, 99))
@@ -44,9 +45,8 @@ def test_batches_cover_each_epoch_once_and_the_cache_covers_every_visited_pair(n
     per_epoch = n // size
     epoch = [i for s in range(per_epoch) for i in batch_indices(n, size, seed, s)]
     assert len(epoch) == len(set(epoch)) == per_epoch * size
-    config = TrainConfig(batch_size=size, pref_steps=steps, seed=seed, offline_train_pairs=40)
     used = {i for s in range(steps) for i in batch_indices(n, size, seed, s)}
-    assert used <= set(visited(n, config))
+    assert used <= set(visited_pairs(n, size, seed, steps))
 
 
 @pytest.mark.parametrize("kind", sorted(DATA))
@@ -60,15 +60,18 @@ def test_each_format_trains_end_to_end(tmp_path, kind):
     assert PREF_NAMES | {"grad_norm", "learning_rate", "tokens_per_s"} <= set(pref_train[-1])
     assert [r["step"] for r in pref_eval] == [0, 2, 3]
     # at step 0 the policy is π_ref: statistic 0, so the IUPO loss is (0 − 1/(2β))²
-    assert abs(pref_eval[0]["rewards/margins"]) < 1e-4
+    assert abs(pref_eval[0]["statistic"]) < 1e-4 and abs(pref_eval[0]["rewards/margins"]) < 1e-4
     assert pref_eval[0]["loss"] == pytest.approx((1 / (2 * config.beta)) ** 2, rel=1e-4)
     assert all(set(r) <= set(COLUMNS) for r in rows)
+    for row in pref_train + pref_eval:  # TRL's meaning of the margin
+        assert row["rewards/margins"] == pytest.approx(
+            row["rewards/chosen"] - row["rewards/rejected"], rel=1e-6, abs=1e-9)
     csv_lines = (run_dir / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == len(rows) + 1
     for name in ("sft/model.safetensors", "checkpoint/state.pt", "curves.png", "summary.json",
                  "config.json", "ref_logps.pt"):
         assert (run_dir / name).is_file(), name
-    assert TrainConfig.from_json((run_dir / "checkpoint" / "config.json").read_text()) == config
+    assert TrainConfig.from_json((run_dir / "checkpoint" / "run_config.json").read_text()) == config
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +96,7 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, uninterrup
 
 
 def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, monkeypatch):
-    real = llm.train.preference_loss
+    real = llm.objectives.pair_losses
     calls = {"train": 0}
 
     def poisoned(*args, **kwargs):
@@ -104,7 +107,7 @@ def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, 
                 return losses * float("nan"), statistic
         return losses, statistic
 
-    monkeypatch.setattr(llm.train, "preference_loss", poisoned)
+    monkeypatch.setattr(llm.objectives, "pair_losses", poisoned)
     config = tiny(tmp_path, stage="pref", pref_steps=5, save_every=100)
     with pytest.raises(TrainingDivergedError, match="step 3"):
         run(config)
@@ -120,7 +123,7 @@ def test_init_reuses_a_saved_sft_model_as_start_and_reference(tmp_path):
     rows = read_metrics(pref_dir)
     assert {r["stage"] for r in rows} == {"pref"}
     first = next(r for r in rows if r["split"] == "eval")
-    assert first["step"] == 0 and abs(first["rewards/margins"]) < 1e-4
+    assert first["step"] == 0 and abs(first["statistic"]) < 1e-4
     start = load_file(sft_dir / "model.safetensors")
     end = weights(pref_dir)
     assert any(not torch.equal(start[k], end[k]) for k in start)

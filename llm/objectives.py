@@ -1,0 +1,173 @@
+"""What each stage optimises: a stage is a value (steps, batch size, learning rate, objective).
+
+An objective turns the summed response log-probabilities of a batch into the loss to
+back-propagate and the sums of its metrics with their weight (tokens for SFT, pairs for the
+preference stage), so that the trainer averages metrics over batches and processes without
+knowing which stage it runs:
+
+- :class:`SupervisedObjective`: token-mean negative log-likelihood of the chosen responses;
+- :class:`PreferenceObjective`: the loss family's member (:class:`upo_theory.LossSpec`) against
+  π_ref, whose sequence log-probabilities are computed once per pair under ``no_grad`` before the
+  stage (:meth:`PreferenceObjective.prepare`) and cached in ``<run_dir>/ref_logps.pt``: no
+  reference forward per training step, and a resumed run reloads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+from tqdm import tqdm
+
+from upo_theory import LossSpec
+
+from .batching import Batch, TokenizedPair, preference_batch, sft_batch, visited_pairs
+from .config import TrainConfig
+from .distributed import World
+from .losses import pair_losses
+from .scoring import score_batches, sequence_logps
+
+if TYPE_CHECKING:
+    from .run import Run
+
+REFERENCE_CACHE = "ref_logps.pt"
+REFERENCE_BATCH = 32
+"""Pairs per forward pass when the reference log-probabilities are computed."""
+
+
+@dataclass
+class Scored:
+    """One batch through an objective: the loss to back-propagate, metric sums and their weight."""
+
+    loss: torch.Tensor
+    sums: dict[str, torch.Tensor]
+    weight: torch.Tensor
+
+
+class SupervisedObjective:
+    """Token-mean NLL of the chosen responses over the global batch (prompt tokens masked)."""
+
+    evaluates_start = False
+    """Whether the stage's curves start with an evaluation at step 0."""
+
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int) -> Batch:
+        return sft_batch(list(pairs), pad_id)
+
+    def prepare(self, run: Run) -> None:
+        """Nothing to compute before SFT."""
+
+    def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int], split: str,
+                 world: World) -> Scored:
+        nll = -sums.sum()
+        tokens = counts.sum().float()
+        total = world.sum(tokens.detach().to(sums.device))
+        loss = nll / total * world.size  # DDP averages gradients over ranks
+        return Scored(loss, {"loss": nll.detach()}, tokens)
+
+
+@dataclass
+class PreferenceObjective:
+    """The preference loss of ``spec`` at ``beta``, against the cached reference log-probs."""
+
+    spec: LossSpec
+    beta: float
+    length: str
+    pref_steps: int
+    batch_size: int
+    seed: int
+    reference: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    evaluates_start = True
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> PreferenceObjective:
+        return cls(config.spec, config.beta, config.length, config.pref_steps, config.batch_size,
+                   config.seed)
+
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int) -> Batch:
+        return preference_batch(list(pairs), pad_id)
+
+    def prepare(self, run: Run) -> None:
+        """π_ref's log-probs of the pairs the stage visits and of the held-out pairs, cached.
+
+        π_ref is the run's model as it is now, when the stage starts. Train pairs the stage
+        never reaches hold NaN; the cache is reloaded from the run folder when present.
+        """
+        data, world = run.data, run.world
+        path = run.folder / REFERENCE_CACHE
+        if path.is_file():
+            cached = torch.load(path)
+        else:
+            needed = visited_pairs(len(data.train), self.batch_size, self.seed, self.pref_steps)
+            scored = reference_logps(run.model, [data.train[i] for i in needed] + data.eval,
+                                     run.tokenizer.pad_token_id, world)
+            cached = torch.full((len(data.train) + len(data.eval), 4), float("nan"),
+                                dtype=torch.float64)
+            cached[needed] = scored[: len(needed)]
+            cached[len(data.train):] = scored[len(needed):]
+            if world.main:
+                temporary = path.with_suffix(".tmp")
+                torch.save(cached, temporary)
+                temporary.replace(path)
+        self.reference = {"train": cached[: len(data.train)], "eval": cached[len(data.train):]}
+
+    def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int], split: str,
+                 world: World) -> Scored:
+        policy_c, policy_r = sequence_logps(sums, counts, self.length).chunk(2)
+        ref = self.reference[split][list(ids)].to(device=sums.device, dtype=sums.dtype)
+        ref_c = sequence_logps(ref[:, 0], ref[:, 2], self.length)
+        ref_r = sequence_logps(ref[:, 1], ref[:, 3], self.length)
+        losses, statistic = pair_losses(self.spec, policy_c, policy_r, ref_c, ref_r, self.beta)
+        t_w, t_l = (policy_c - ref_c).detach(), (policy_r - ref_r).detach()
+        chosen, rejected = self.beta * t_w, self.beta * t_l
+        columns = {
+            "loss": losses.detach(), "rewards/accuracies": (t_w > t_l).to(t_w.dtype),
+            "rewards/chosen": chosen, "rewards/rejected": rejected,
+            "rewards/margins": chosen - rejected, "statistic": statistic.detach(),
+            "logps/chosen": policy_c.detach(), "logps/rejected": policy_r.detach(),
+        }
+        sums_ = {name: column.sum() for name, column in columns.items()}
+        return Scored(losses.mean(), sums_, torch.tensor(float(len(ids)), device=sums.device))
+
+
+def reference_logps(model, pairs: list[TokenizedPair], pad_id: int, world: World,
+                    batch_size: int = REFERENCE_BATCH) -> torch.Tensor:
+    """Summed log-probs and token counts under the frozen model, shape (n, 4): c, r, n_c, n_r."""
+    starts = range(0, len(pairs), batch_size)
+    batches = (preference_batch(pairs[s: s + batch_size], pad_id) for s in
+               tqdm(starts, desc="reference log-probs", disable=not world.main, leave=False))
+    rows = [torch.stack([*sums.chunk(2), *counts.double().chunk(2)], dim=1)
+            for sums, counts in score_batches(model, batches, world.device, world.autocast)]
+    return torch.cat(rows) if rows else torch.zeros(0, 4, dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: its name, length, batch size, learning rate and objective."""
+
+    name: str
+    steps: int
+    batch_size: int
+    lr: float
+    objective: SupervisedObjective | PreferenceObjective
+    first_step: int
+    """Global steps of the run's stages before this one (``stop_after`` counts globally)."""
+    batch_flag: str
+    """The option that sets ``batch_size``, for messages."""
+    saves_to: str | None = None
+    """Folder (in the run folder) where the model is saved when the stage ends."""
+
+
+def plan(config: TrainConfig) -> list[Stage]:
+    """The stages ``config`` trains, in order."""
+    stages = {
+        "sft": Stage("sft", config.sft_steps, config.sft_batch_size, config.sft_lr,
+                     SupervisedObjective(), 0, "--sft-batch-size", saves_to="sft"),
+        "pref": Stage("pref", config.pref_steps, config.batch_size, config.lr,
+                      PreferenceObjective.of(config),
+                      config.sft_steps if config.stage == "both" else 0, "--batch-size"),
+    }
+    names = ("sft", "pref") if config.stage == "both" else (config.stage,)
+    return [stages[name] for name in names]
