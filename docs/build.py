@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from tqdm import tqdm
+
+from upo_theory import UserError
 
 from .figures import Figures
 from .html import esc, note
@@ -24,13 +25,12 @@ from .plots import runs as run_plots
 from .plots import theory
 from .site import Site
 
-Plots = Literal["all", "fast", "none"]
 PLOT_MODES: tuple[str, ...] = ("all", "fast", "none")
 EXPERIMENT_OUTPUTS: tuple[Path, ...] = (Path("runs/experiment"),)
 """Where ``python -m llm.experiment`` writes by default; included in the build when present."""
 
 
-class BuildError(ValueError):
+class BuildError(UserError):
     """A build option that cannot work (the message names it and the fix)."""
 
 
@@ -42,9 +42,12 @@ class BuildConfig:
     part); ``none`` draws no figure at all.
     """
 
-    out: Path = Path("build/docs")
-    plots: Plots = "all"
-    runs: tuple[Path, ...] = ()
+    out: Path = field(default=Path("build/docs"), metadata={"help": "output folder"})
+    plots: str = field(default="all", metadata={
+        "help": "figures to draw: all, fast (skips the slow simulator training plots) or none",
+        "choices": PLOT_MODES, "shortcuts": {"--fast": "fast", "--no-plots": "none"}})
+    runs: tuple[Path, ...] = field(default=(), metadata={
+        "help": "run folders of llm.train (or folders holding them) to plot"})
 
     def __post_init__(self) -> None:
         if self.plots not in PLOT_MODES:
@@ -181,7 +184,7 @@ def _runs(config: BuildConfig, figs: Figures, say: Callable[[str], None]) -> lis
 
 def _claims(say: Callable[[str], None]) -> tuple[list | None, str]:
     try:
-        from upo_theory.claims import verify_all
+        from upo_theory import verify_all
 
         return verify_all(), ""
     except Exception as err:  # reported on the page, never fatal

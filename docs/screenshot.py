@@ -8,15 +8,18 @@ background networking, component updates, sync and QUIC are off, and each page i
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from upo_theory import UserError, config_parser, parse_config, run_cli
+
+PROG = "python -m docs.screenshot"
 FLAGS: tuple[str, ...] = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -24,7 +27,7 @@ FLAGS: tuple[str, ...] = (
 )
 
 
-class ScreenshotError(RuntimeError):
+class ScreenshotError(UserError):
     """No browser, or a page that does not exist."""
 
 
@@ -58,35 +61,39 @@ def screenshot(page: Path, out: Path, width: int = 1280, height: int = 2000,
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class ScreenshotConfig:
+    """The options of ``python -m docs.screenshot``."""
+
+    pages: tuple[str, ...] = field(default=(), metadata={
+        "help": "page file names (default: every page)", "positional": True})
+    site: Path = field(default=Path("build/docs"), metadata={"help": "the built site"})
+    out: Path = field(default=Path("build/screenshots"), metadata={"help": "folder for the PNGs"})
+    width: int = field(default=1280, metadata={"help": "window width in pixels"})
+    height: int = field(default=2000, metadata={"help": "window height in pixels"})
+
+
+def build_parser():
     """The command line of ``python -m docs.screenshot``."""
-    parser = argparse.ArgumentParser(prog="python -m docs.screenshot",
-                                     description="Screenshot built pages in headless Chromium.")
-    parser.add_argument("pages", nargs="*", help="page file names (default: every page)")
-    parser.add_argument("--site", type=Path, default=Path("build/docs"),
-                        help="the built site (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("build/screenshots"),
-                        help="folder for the PNGs (default: %(default)s)")
-    parser.add_argument("--width", type=int, default=1280, help="window width in pixels")
-    parser.add_argument("--height", type=int, default=2000, help="window height in pixels")
-    return parser
+    return config_parser(ScreenshotConfig, prog=PROG,
+                         description="Screenshot built pages in headless Chromium.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.site.is_dir():
-        parser.exit(2, f"{parser.prog}: error: --site {args.site} does not exist; "
-                       "build it with python -m docs\n")
-    pages = [args.site / p for p in args.pages] or sorted(args.site.glob("*.html"))
-    try:
-        browser = chromium()
-        for page in tqdm(pages, desc="screenshots", unit="page"):
-            path = screenshot(page, args.out / f"{page.stem}.png", args.width, args.height,
-                              browser)
-            tqdm.write(str(path))
-    except ScreenshotError as err:
-        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    config = parse_config(ScreenshotConfig, argv, build_parser())
+    return run_cli(PROG, lambda: screenshot_site(config))
+
+
+def screenshot_site(config: ScreenshotConfig) -> int:
+    """Screenshot the pages ``config`` names (every page by default) into ``config.out``."""
+    if not config.site.is_dir():
+        raise ScreenshotError(f"--site {config.site} does not exist; build it with python -m docs")
+    pages = [config.site / p for p in config.pages] or sorted(config.site.glob("*.html"))
+    browser = chromium()
+    for page in tqdm(pages, desc="screenshots", unit="page"):
+        path = screenshot(page, config.out / f"{page.stem}.png", config.width, config.height,
+                          browser)
+        tqdm.write(str(path))
     return 0
 
 

@@ -21,8 +21,7 @@ from docs import markdown
 from docs.__main__ import main
 from docs.build import BuildConfig, BuildError, build
 from docs.html import esc, math, readable
-from upo_theory import derive, get_divergence, registered
-from upo_theory.expressions import U
+from upo_theory import U, derive, get_divergence, registered
 
 LATEX = re.compile(r"\\(frac|left|right|mathbb|mathcal|begin|end|beta|pi|log|sum)\b|\\\(|\\\[|\$")
 
@@ -268,7 +267,7 @@ def test_theory_figures_are_drawn(tmp_path: Path) -> None:
 
 @given(st.floats(0.01, 0.99), st.floats(0.01, 0.99))
 def test_js_paper_ceiling_is_log2_minus_reference_term(ref_w: float, ref_l: float) -> None:
-    """MATH.md: the JS paper-form statistic is bounded by log 2 − f′(π_ref(y_w)/π_ref(y_l))."""
+    """The JS paper-form statistic is bounded by log 2 − f′(π_ref(y_w)/π_ref(y_l))."""
     from docs.plots.theory import js_paper_ceiling
 
     ratio = ref_w / ref_l
@@ -284,9 +283,8 @@ def test_screenshot_renders_a_page(site: Path, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
 
 
-def test_screenshot_without_a_site_exits_2(tmp_path: Path) -> None:
+def test_screenshot_without_a_site_exits_2(tmp_path: Path, capsys) -> None:
     from docs.screenshot import main as screenshot_main
 
-    with pytest.raises(SystemExit) as exit_info:
-        screenshot_main(["--site", str(tmp_path / "missing")])
-    assert exit_info.value.code == 2
+    assert screenshot_main(["--site", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

@@ -10,8 +10,7 @@ from typing import Any
 
 import sympy as sp
 
-from upo_theory import Derivation, Divergence, derive, registered
-from upo_theory.derivation import T
+from upo_theory import Derivation, Divergence, T, derive, registered
 
 from ..html import badge, esc, math, note, readable, table
 from ..site import Page

@@ -147,8 +147,11 @@ def math_page() -> Page:
         "with softplus, expm1 and log1p, finite with finite gradients for |t| up to 10⁴.</p>"
         "<h2>Evaluation quantities (Section 5)</h2>"
         "<p>Train loss, evaluation loss, evaluation accuracy (the share of held-out pairs "
-        "whose statistic is positive: the chosen response ranked first) and evaluation margin "
-        "(the mean statistic), as curves over training steps for β ∈ {0.1, 0.2, 0.5}, IPO "
+        "with t<sub>w</sub> &gt; t<sub>l</sub>: training raised the chosen response against "
+        "the rejected one, TRL's <code>rewards/accuracies</code>) and evaluation margin (the "
+        "mean of β(t<sub>w</sub> − t<sub>l</sub>), TRL's <code>rewards/margins</code>, the "
+        "same quantity for every loss; each loss's own mean statistic is logged beside it as "
+        "<code>statistic</code>), as curves over training steps for β ∈ {0.1, 0.2, 0.5}, IPO "
         "against JS-IUPO. The paper reports, after 1.1M steps of GPT-2 on HH and SHP, "
         "evaluation accuracies 0.605 (JS-IUPO) against 0.595 (IPO) at β = 0.1, and 0.582 "
         'against 0.548 at β = 0.2. <a href="results.html">Results</a> shows what this '

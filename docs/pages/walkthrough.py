@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from upo_theory import derive, get_divergence
-from upo_theory.derivation import T
+from upo_theory import T, derive, get_divergence
 
 from ..html import eq, math, table
 from ..site import Page

@@ -14,12 +14,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from sim import plots
-from sim.bandit import BanditConfig, load
-from sim.compare import Comparison, Sweep, beta_sweep, compare
+from sim.compare import REACHED_TV as REACHED
+from sim.compare import Comparison, beta_sweep, compare
+from sim.config import BanditConfig, load_problem
 from sim.optimum import upo_optimum
 from sim.problems import azar, azar_ipo_policy
 from upo_theory import derive, get_divergence, registered
@@ -27,8 +27,6 @@ from upo_theory import derive, get_divergence, registered
 from ..figures import Figures
 from ..html import badge, esc, note, table
 
-REACHED = 1e-6
-"""TV distance below which a trained policy counts as having reached its optimum."""
 SWEEP_BETAS = np.geomspace(0.05, 2.0, 9)
 PEARSON_BETAS: tuple[float, ...] = (0.2, 0.1, 0.05, 0.02)
 TRAINING_STEPS = 300
@@ -39,7 +37,7 @@ def draw(img: Path, mode: str, figs: Figures, say: Callable[[str], None]) -> dic
     """Measure on the default problem for every admissible f, draw the figures ``mode`` asks
     for (``all``, ``fast``: no training curves or β sweep, ``none``), and return HTML by topic:
     ``table``, ``forms`` (for the walk-through), ``pearson``, ``azar``."""
-    problem, _ = load(BanditConfig())
+    problem, _ = load_problem(BanditConfig())
     comparisons = {
         d.label: compare(problem, d, "identity")
         for d in registered() if derive(d).admissible
@@ -62,24 +60,11 @@ def draw(img: Path, mode: str, figs: Figures, say: Callable[[str], None]) -> dic
     _record(figs, "bandit_training", plots.plot_curves(trained, img / "bandit_training.png"))
     sweep = beta_sweep(problem, SWEEP_BETAS, "js", "identity")
     _record(figs, "bandit_beta", plots.plot_sweep(sweep, img / "bandit_beta.png"))
-    _record(figs, "bandit_tv_beta", _plot_tv_against_beta(sweep, img / "bandit_tv_beta.png"))
+    _record(figs, "bandit_tv_beta", plots.plot_sweep_tv(
+        sweep, img / "bandit_tv_beta.png",
+        title="JS: distance of each minimiser to the UPO optimum, across β"))
     say(f"simulator: {len(comparisons)} divergences compared on the default problem")
     return out
-
-
-def _plot_tv_against_beta(sweep: Sweep, path: Path) -> Path:
-    """TV distance of each loss's minimiser to its own optimum against β (from the sweep)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
-    for name, tv in sweep.tv_own.items():
-        ax.plot(sweep.betas, np.maximum(tv, 1e-17), marker="o", ms=4, label=name)
-    ax.axhline(REACHED, color="0.5", ls=":", label=f"reached ({REACHED:g})")
-    ax.set(xscale="log", yscale="log", xlabel="β", ylabel="TV to the loss's own optimum",
-           title="JS: distance of each minimiser to the UPO optimum, across β")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _record(figs: Figures, name: str, path: Path) -> None:

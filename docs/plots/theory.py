@@ -18,10 +18,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from upo_theory import derive, get_divergence, kernel_for, registered
-from upo_theory.expressions import U
-from upo_theory.losses import loss_spec, pair_statistic
-from upo_theory.stable import Compiled
+from upo_theory import (
+    derive,
+    generator_function,
+    get_divergence,
+    kernel_for,
+    loss_spec,
+    pair_statistic,
+    registered,
+)
 
 BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
 """The paper's β values (Section 5)."""
@@ -34,7 +39,7 @@ def plot_generators(path: Path) -> Path:
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for div in registered():
         d = derive(div)
-        ax_f.plot(_U, Compiled(div.f, U)(_U), label=div.label)
+        ax_f.plot(_U, generator_function(div)(_U), label=div.label)
         if d.differentiable:
             ax_d.plot(_U, kernel_for(div)(np.log(_U)), label=div.label)
     ax_f.set(xscale="log", ylim=(-0.5, 6), xlabel="u = π/π_ref", ylabel="f(u)",
@@ -106,7 +111,7 @@ def plot_js_statistics(path: Path, ref_w: float = 0.3, ref_l: float = 0.2,
 
 
 def js_paper_ceiling(ref_w: float, ref_l: float) -> float:
-    """sup of the JS paper-form statistic: sup f′ − f′(π_ref(y_w)/π_ref(y_l)) (MATH.md)."""
+    """sup of the JS paper-form statistic: sup f′ − f′(π_ref(y_w)/π_ref(y_l)) (Mathematics page)."""
     k = kernel_for(get_divergence("js"))
     return float(k.sup - k(np.array([np.log(ref_w / ref_l)]))[0])
 
