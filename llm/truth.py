@@ -73,42 +73,31 @@ def _by_length(prompt_ids: Sequence[list[int]], batch_size: int) -> list[list[in
             for k in range(0, len(group), batch_size)]
 
 
-def gumbel_max(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One draw per row from softmax(logits) as argmax(logits − log E), E ~ Exp(1), shape (B,).
-
-    Exact (the Gumbel-max trick: −log E is Gumbel) and much faster on the CPU than
-    ``torch.multinomial``.
-    """
-    exponential = torch.empty_like(logits).exponential_(generator=generator)
-    return torch.argmax(logits - torch.log(exponential), dim=-1)
-
-
 @torch.no_grad()
 def sample_responses(model, prompt_ids: Sequence[list[int]], stops: torch.Tensor, *,
-                     max_new_tokens: int, generator: torch.Generator, batch_size: int = 64
-                     ) -> list[list[int]]:
-    """Ancestral samples (temperature 1) of response token ids, ending at a stop token.
+                     max_new_tokens: int, seed: int, batch_size: int = 64) -> list[list[int]]:
+    """Ancestral samples (temperature 1, no top-k or top-p) of response ids, ending at a stop.
 
-    Prompts of equal token length are batched together, so no padding enters the model.
+    Sampled with ``model.generate``, the API transformers keeps stable across versions (the
+    key-value cache argument was renamed within 5.x). Prompts of equal token length are batched
+    together, so no padding enters the model; the draws come from torch's generator seeded with
+    ``seed`` inside a forked RNG state, so the caller's random state is untouched.
     """
     device = stops.device
+    stop_ids = torch.nonzero(stops).flatten().tolist()
     responses: list[list[int]] = [[] for _ in prompt_ids]
-    for chunk in _by_length(prompt_ids, batch_size):
-        inputs = torch.tensor([prompt_ids[i] for i in chunk], device=device)  # (B, P)
-        done = torch.zeros(len(chunk), dtype=torch.bool, device=device)
-        tokens, cache = [], None
-        for _ in range(max_new_tokens):
-            out = model(input_ids=inputs, cache=cache, use_cache=True, logits_to_keep=1)
-            logits = out.logits[:, -1].float()  # (B, V)
-            inputs = gumbel_max(logits, generator)[:, None]  # (B, 1)
-            tokens.append(torch.where(done[:, None], -1, inputs))
-            done |= stops[inputs[:, 0]]
-            cache = out.cache
-            if bool(done.all()):
-                break
-        sampled = torch.cat(tokens, dim=1).tolist()  # (B, L), -1 after the stop
-        for i, row in zip(chunk, sampled, strict=True):
-            responses[i] = [token for token in row if token >= 0]
+    forked = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked):
+        torch.manual_seed(seed)
+        for chunk in _by_length(prompt_ids, batch_size):
+            inputs = torch.tensor([prompt_ids[i] for i in chunk], device=device)  # (B, P)
+            out = model.generate(
+                input_ids=inputs, attention_mask=torch.ones_like(inputs), do_sample=True,
+                temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                eos_token_id=stop_ids, pad_token_id=stop_ids[0])  # (B, P + L)
+            for i, row in zip(chunk, out[:, inputs.shape[1]:].tolist(), strict=True):
+                end = next((k + 1 for k, token in enumerate(row) if stops[token]), len(row))
+                responses[i] = row[:end]
     return responses
 
 
@@ -127,11 +116,11 @@ def response_text(tokenizer, ids: Sequence[int]) -> str:
     return tokenizer.decode(list(ids), skip_special_tokens=True).split("\n")[0]
 
 
-def _generator(seed: int, stream: int, device: torch.device | str) -> torch.Generator:
-    """An independent torch generator per (seed, stream): the reference's samples for a seed
-    are the same whatever the policy, so runs are compared on the same π_ref samples."""
-    state = int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0])
-    return torch.Generator(device=device).manual_seed(state)
+def _stream_seed(seed: int, stream: int) -> int:
+    """An independent seed per (seed, stream): the reference's samples for a seed are the same
+    whatever the policy, so runs are compared on the same π_ref samples."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0]
+               >> np.uint64(1))
 
 
 def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str | Divergence, seed: int,
@@ -199,8 +188,7 @@ def _sample_and_score(models: dict[str, torch.nn.Module], tokenizer,
         model.eval()
     try:
         samples = {name: sample_responses(model, prompt_ids, stops, max_new_tokens=max_new_tokens,
-                                          generator=_generator(seed, stream, device),
-                                          batch_size=batch_size)
+                                          seed=_stream_seed(seed, stream), batch_size=batch_size)
                    for stream, (name, model) in enumerate(models.items())}
         logp = {(scorer, sampler): sequence_logprobs(
                     model, prompt_ids, samples[sampler], pad_id=tokenizer.eos_token_id,

@@ -154,8 +154,9 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     two = tmp_path / "two"
-    for name, tensor in weights(one).items():
-        torch.testing.assert_close(weights(two)[name], tensor, rtol=0, atol=1e-5)
+    for name, tensor in weights(one).items():  # AdamW divides a near-zero gradient by its own
+        # size, so the reduction order's rounding can move such a weight by a fraction of lr
+        torch.testing.assert_close(weights(two)[name], tensor, rtol=0, atol=5e-5)
     losses = [[r["loss"] for r in read_metrics(d) if r["split"] == "train"] for d in (one, two)]
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
 
