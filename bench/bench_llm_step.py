@@ -1,140 +1,241 @@
-"""One preference step against one plain causal-LM step on the same tokens and model.
+"""The trainer's preference step against a plain causal-LM step on the same tokens and model.
 
-    python bench/bench_llm_step.py [--n-layer 2 --n-embd 128 --n-head 4 --batch-size 16]
-    python bench/bench_llm_step.py --device cuda --n-layer 12 --n-embd 768 --n-head 12 \\
-        --batch-size 32   # GPT-2 124M architecture, bf16 autocast: tokens/s and MFU
+    python bench/bench_llm_step.py                          # offline-task shape, small model, CPU
+    python bench/bench_llm_step.py --shape hh --preset gpt2 --device cuda --batch-size 64 \\
+        --micro-batch-size 16 --max-length 512              # the paper's shape on a GPU
 
-All steps see the same 2B rows (B offline-task pairs: chosen then rejected), run forward,
-backward and an AdamW update. The preference step is the trainer's: the body on all tokens, the
-LM head only at response positions, cached reference log-probs (no reference forward), and the
-JS-IUPO loss. The plain step is ``model(input_ids, labels=...)``: logits (R, T, V) at every
-position. A third step, the trainer's scorer with a plain NLL loss, isolates the cost of the
-preference loss itself. Timings are medians over interleaved repetitions. Peak memory: on CUDA
-the measured ``max_memory_allocated`` of each step; on the CPU the size of the logits tensors
-each step builds.
+Both steps see the same pairs (chosen and rejected rows), run forward, backward and an AdamW
+update. The preference step is the trainer's own (:func:`llm.train.accumulate_gradients`): the
+body on all tokens, the LM head only at response positions, cached reference log-probs, the
+JS-IUPO loss (paper form), micro-batches of similar lengths when ``--micro-batch-size`` is set.
+The plain step is ``model(input_ids, attention_mask, labels)`` on the same micro-batches: logits
+(R, T, V) at every position. Timings are medians over interleaved repetitions after warm-up.
+Printed: ms per step, tokens/s (real tokens, not padding), the padding fraction of the layout and
+of one padded batch, peak memory (CUDA: ``max_memory_allocated``; CPU: the logits each step
+builds) and, on a CUDA device of known peak rate, MFU (6 N tokens/s over the peak, N the model's
+parameters; :mod:`llm.throughput`).
+
+The HH shape: prompt and response lengths in GPT-2 tokens drawn log-normal with means 160 and 77
+(σ of the logs 0.8 and 0.7), then truncated as the trainer truncates (``--max-length``). The means
+come from the public dataset cards: Anthropic/hh-rlhf as ``chosen``/``rejected`` strings has
+308.6 MB for 160,800 training pairs (tasksource/hh-rlhf: 1,919 bytes a pair), and with the
+prompt and both responses stored besides (KHuss/hh-rlhf-formatted: 3,187 bytes a pair), so a pair
+holds a 651-byte prompt and two responses of 309 bytes on average, about 160 and 77 tokens at
+4 bytes a token. The spreads are assumptions (HH has a long tail of multi-turn prompts).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
+import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import torch
 
-from llm.batching import preference_batch, tokenize_pairs
+from llm.batching import TokenizedPair, length_groups, preference_batch, tokenize_pairs, truncate
+from llm.config import TrainConfig
 from llm.data import from_hh
-from llm.losses import preference_loss
+from llm.distributed import World
 from llm.model import offline_gpt2, offline_gpt2_tokenizer
+from llm.objectives import plan
+from llm.run import Data, Run
 from llm.scoring import SequenceScorer
 from llm.task import generate_pairs
-from upo_theory import get_divergence
+from llm.throughput import Throughput, peak_flops
+from llm.train import COMPILED_WIDTH, accumulate_gradients
 
-H100_BF16_DENSE_FLOPS = 989e12
+HH_PROMPT_MEAN, HH_RESPONSE_MEAN = 160.0, 77.0
+HH_PROMPT_SIGMA, HH_RESPONSE_SIGMA = 0.8, 0.7
+EOS = 50256
+PRESETS = {"gpt2": (12, 768, 12), "small": (2, 128, 4)}
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-layer", type=int, default=2)
-    parser.add_argument("--n-embd", type=int, default=128)
-    parser.add_argument("--n-head", type=int, default=4)
+    parser.add_argument("--shape", choices=("offline", "hh"), default="offline")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small",
+                        help="gpt2: 12 layers x 768 (124M); small: 2 x 128")
     parser.add_argument("--batch-size", type=int, default=16, help="pairs per step")
+    parser.add_argument("--micro-batch-size", type=int, default=0)
     parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--no-deterministic", action="store_true")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch default)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args()
+
+
+def hh_pairs(n: int, max_length: int, seed: int) -> list[TokenizedPair]:
+    """``n`` pairs of random tokens with HH's prompt and response lengths (module notes)."""
+    rng = np.random.default_rng(seed)
+
+    def lengths(mean: float, sigma: float) -> np.ndarray:
+        return np.maximum(1, rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, n)).astype(int)
+
+    prompts = lengths(HH_PROMPT_MEAN, HH_PROMPT_SIGMA)
+    responses = [lengths(HH_RESPONSE_MEAN, HH_RESPONSE_SIGMA) for _ in range(2)]
+    pairs = []
+    for k in range(n):
+        prompt = rng.integers(0, EOS, prompts[k]).tolist()
+        rows = [[*rng.integers(0, EOS, r[k]).tolist(), EOS] for r in responses]
+        prompt, (chosen, rejected) = truncate(prompt, rows, max_length)
+        pairs.append(TokenizedPair(prompt, chosen, rejected))
+    return pairs
+
+
+def offline_pairs(n: int, max_length: int, seed: int) -> list[TokenizedPair]:
+    rows, _ = generate_pairs(seed, n, 1)
+    pairs, _ = tokenize_pairs([from_hh(r) for r in rows], offline_gpt2_tokenizer(), max_length)
+    return pairs
+
+
+def trainer_run(args: argparse.Namespace, pairs: list[TokenizedPair], model) -> Run:
+    """A :class:`llm.run.Run` holding just what one preference step needs."""
+    n_layer, n_embd, n_head = PRESETS[args.preset]
+    config = TrainConfig(stage="pref", batch_size=len(pairs),
+                         micro_batch_size=args.micro_batch_size, compile=args.compile,
+                         n_layer=n_layer, n_embd=n_embd, n_head=n_head,
+                         max_length=args.max_length, offline_train_pairs=len(pairs),
+                         loss="iupo", f="js", form="paper", device=args.device)
+    world = World(0, 1, torch.device(args.device))
+    return Run(config, world, Path(tempfile.mkdtemp()), model, SimpleNamespace(pad_token_id=EOS),
+               Data(pairs, []), plan(config), SequenceScorer(model, compile=args.compile), None,
+               None, 0.0)
 
 
 def main() -> None:
     args = parse()
     device = torch.device(args.device)
+    cuda = device.type == "cuda"
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    cuda = device.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else (
-        contextlib.nullcontext)
-    tokenizer = offline_gpt2_tokenizer()
-    rows, _ = generate_pairs(args.seed, args.batch_size, 1)
-    pairs, _ = tokenize_pairs([from_hh(r) for r in rows], tokenizer, args.max_length)
-    batch = preference_batch(pairs, tokenizer.pad_token_id).to(device)
-    model = offline_gpt2(args.n_layer, args.n_embd, args.n_head, 1024, args.seed).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    scorer = SequenceScorer(model)
-    js = get_divergence("js")
-    with torch.no_grad(), autocast():
-        ref = scorer.score(batch)[0].detach().chunk(2)  # the cached reference log-probs
-    labels = torch.where(batch.attention_mask.bool(), batch.input_ids, -100)  # every real token
+    if cuda:  # what llm.distributed.init_world sets for a run
+        torch.backends.cuda.matmul.allow_tf32 = True
+        if not args.no_deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+    make = hh_pairs if args.shape == "hh" else offline_pairs
+    pairs = make(args.batch_size, args.max_length, args.seed)
+    n_layer, n_embd, n_head = PRESETS[args.preset]
+    model = offline_gpt2(n_layer, n_embd, n_head, max(1024, args.max_length), args.seed).to(device)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    run = trainer_run(args, pairs, model)
+    stage = run.stages[0]
+    ids = list(range(len(pairs)))
+    with torch.no_grad(), run.world.autocast():  # the cached reference log-probs
+        ref = [run.scorer.score(preference_batch([p], EOS).to(device)) for p in pairs]
+    stage.objective.reference = {"train": torch.tensor(
+        [[*s.double().tolist(), *c.double().tolist()] for s, c in ref], dtype=torch.float64)}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=cuda)
+    pad = COMPILED_WIDTH if args.compile else 1
+    groups = length_groups([p.length for p in pairs], args.micro_batch_size)
+    layout = [preference_batch([pairs[k] for k in g], EOS, pad).to(device) for g in groups]
+    labels = [torch.where(b.attention_mask.bool(), b.input_ids, -100) for b in layout]
 
     def preference_step() -> None:
-        with autocast():
-            sums, _ = scorer.score(batch)
-        chosen, rejected = sums.chunk(2)
-        losses, _ = preference_loss(chosen, rejected, *ref, beta=0.1, f=js, form="paper")
-        losses.mean().backward()
+        accumulate_gradients(run, stage, run.scorer, ids, Throughput(1, None))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
     def plain_step() -> None:
-        with autocast():
-            loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                         labels=labels).loss
-        loss.backward()
+        for batch, label in zip(layout, labels, strict=True):
+            with run.world.autocast():
+                loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                             labels=label).loss
+            (loss / len(layout)).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    def response_lm_step() -> None:  # the same scorer with a plain NLL: the loss's own cost
-        with autocast():
-            sums, _ = scorer.score(batch)
-        (-sums.mean()).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    steps = {"preference": preference_step, "plain": plain_step}
+    figures = measure(steps, args.repeats, device)
+    report(args, model, pairs, layout, figures, device)
 
-    def timed(step) -> float:
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+
+def measure(steps: dict, repeats: int, device: torch.device) -> dict[str, dict[str, float]]:
+    """Median seconds per step (after two warm-up steps each) and peak memory, per step."""
+    cuda = device.type == "cuda"
+    for step in steps.values():
         step()
-        if cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
-
-    steps = {"preference": preference_step, "plain": plain_step, "response_lm": response_lm_step}
-    for step in steps.values():  # warm-up
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for name, step in steps.items():
-            times[name].append(timed(step))
-    pref, plain, response_lm = (statistics.median(times[k]) for k in steps)
-    rows_, width = batch.input_ids.shape
-    vocab = model.config.vocab_size
-    tokens = int(batch.attention_mask.sum())
-    response = int(batch.response_mask.sum())
-    params = sum(p.numel() for p in model.parameters())
-    print(f"model: {args.n_layer} layers x {args.n_embd}, {params / 1e6:.1f}M parameters; "
-          f"device {device}{' (bf16 autocast)' if cuda else ''}")
-    print(f"batch: {args.batch_size} pairs = {rows_} rows x {width} positions, {tokens} tokens, "
-          f"{response} response tokens")
-    print(f"preference step: {pref * 1e3:.1f} ms   plain causal-LM step: {plain * 1e3:.1f} ms   "
-          f"ratio {pref / plain:.3f} (target <= 1.10)")
-    print(f"response-only LM step (same scorer, NLL loss): {response_lm * 1e3:.1f} ms   "
-          f"preference / response-only ratio {pref / response_lm:.3f}")
-    print(f"logits built: preference {response} x {vocab} = {response * vocab * 4 / 2**20:.1f} "
-          f"MiB fp32; plain {rows_} x {width} x {vocab} = "
-          f"{rows_ * width * vocab * 4 / 2**20:.1f} MiB fp32")
-    print(f"tokens/s: preference {tokens / pref:.0f}, plain {tokens / plain:.0f}")
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            step()
+            if cuda:
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - start)
+    out = {name: {"seconds": statistics.median(t)} for name, t in times.items()}
     if cuda:
-        for name, step in (("preference", preference_step), ("plain", plain_step)):
+        for name, step in steps.items():
             torch.cuda.reset_peak_memory_stats(device)
             step()
-            peak = torch.cuda.max_memory_allocated(device) / 2**20
-            print(f"peak CUDA memory, {name} step: {peak:.0f} MiB")
-        flops = 6 * params * tokens / pref
-        print(f"model-FLOPs utilisation (6 N tokens/s over {H100_BF16_DENSE_FLOPS / 1e12:.0f} "
-              f"TFLOP/s): {flops / H100_BF16_DENSE_FLOPS:.1%}")
+            out[name]["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+def report(args, model, pairs, layout, figures, device) -> None:
+    tokens = sum(int(b.attention_mask.sum()) for b in layout)
+    positions = sum(b.attention_mask.numel() for b in layout)
+    one_batch = preference_batch(pairs, EOS)
+    params = sum(p.numel() for p in model.parameters())
+    peak = peak_flops(device)
+    vocab = model.config.vocab_size
+    pref, plain = figures["preference"]["seconds"], figures["plain"]["seconds"]
+    result = {
+        "shape": args.shape, "params": params, "pairs": len(pairs), "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "micro_batch_size": args.micro_batch_size, "compile": args.compile,
+        "deterministic": not args.no_deterministic,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "tokens": tokens, "padding": 1 - tokens / positions,
+        "padding_one_batch": 1 - tokens / one_batch.attention_mask.numel(),
+        "preference_ms": pref * 1e3, "plain_ms": plain * 1e3, "ratio": pref / plain,
+        "preference_tokens_per_s": tokens / pref, "plain_tokens_per_s": tokens / plain,
+    }
+    if peak is not None:
+        result["preference_mfu"] = 6 * params * tokens / pref / peak
+        result["plain_mfu"] = 6 * params * tokens / plain / peak
+    if "peak_mib" in figures["preference"]:
+        result["preference_peak_mib"] = figures["preference"]["peak_mib"]
+        result["plain_peak_mib"] = figures["plain"]["peak_mib"]
+        result["memory_ratio"] = result["preference_peak_mib"] / result["plain_peak_mib"]
+    else:
+        response = sum(int(b.response_mask.sum()) for b in layout)
+        result["preference_logits_mib"] = response * vocab * 4 / 2**20
+        result["plain_logits_mib"] = positions * vocab * 4 / 2**20
+    print(f"model: {params / 1e6:.1f}M parameters on {result['gpu'] or device}; "
+          f"{len(pairs)} {args.shape}-shape pairs, {tokens} tokens in {len(layout)} micro-batches "
+          f"(padding {result['padding']:.1%}; one padded batch {result['padding_one_batch']:.1%})")
+    print(f"preference step {pref * 1e3:.1f} ms, plain causal-LM step {plain * 1e3:.1f} ms, "
+          f"ratio {pref / plain:.3f} (target <= 1.0 on a GPU, <= 1.10 on the CPU)")
+    print(f"tokens/s: preference {tokens / pref:.0f}, plain {tokens / plain:.0f}")
+    if "preference_mfu" in result:
+        print(f"MFU (6 N tokens/s over {peak / 1e12:.0f} TFLOP/s): preference "
+              f"{result['preference_mfu']:.1%}, plain {result['plain_mfu']:.1%}")
+    if "memory_ratio" in result:
+        print(f"peak memory: preference {result['preference_peak_mib']:.0f} MiB, plain "
+              f"{result['plain_peak_mib']:.0f} MiB, ratio {result['memory_ratio']:.2f} "
+              "(target <= 0.60)")
+    else:
+        print(f"logits built: preference {result['preference_logits_mib']:.1f} MiB, plain "
+              f"{result['plain_logits_mib']:.1f} MiB (fp32)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

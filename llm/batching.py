@@ -34,6 +34,11 @@ class TokenizedPair:
     chosen: list[int]
     rejected: list[int]
 
+    @property
+    def length(self) -> int:
+        """Positions of the pair's longer row (what its padded batch width must hold)."""
+        return len(self.prompt) + max(len(self.chosen), len(self.rejected))
+
 
 @dataclass
 class TokenizeReport:
@@ -96,9 +101,12 @@ class Batch:
         return self.response_mask.sum(dim=1)
 
 
-def collate(sequences: list[tuple[list[int], list[int]]], pad_id: int) -> Batch:
-    """Batch ``(prompt ids, response ids)`` rows, right-padded to the longest."""
-    width = max(len(p) + len(r) for p, r in sequences)
+def collate(sequences: list[tuple[list[int], list[int]]], pad_id: int,
+            pad_to_multiple: int = 1) -> Batch:
+    """Batch ``(prompt ids, response ids)`` rows, right-padded to the longest (rounded up to a
+    multiple of ``pad_to_multiple``, which bounds the shapes a compiled model sees)."""
+    longest = max(len(p) + len(r) for p, r in sequences)
+    width = -(-longest // pad_to_multiple) * pad_to_multiple
     rows = len(sequences)
     input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
     attention = torch.zeros((rows, width), dtype=torch.long)
@@ -113,15 +121,16 @@ def collate(sequences: list[tuple[list[int], list[int]]], pad_id: int) -> Batch:
     return Batch(input_ids, attention, targets, response)
 
 
-def preference_batch(pairs: list[TokenizedPair], pad_id: int) -> Batch:
+def preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
+                     ) -> Batch:
     """Chosen rows then rejected rows of ``pairs``: R = 2B rows for one concatenated forward."""
     rows = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
-    return collate(rows, pad_id)
+    return collate(rows, pad_id, pad_to_multiple)
 
 
-def sft_batch(pairs: list[TokenizedPair], pad_id: int) -> Batch:
+def sft_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1) -> Batch:
     """Prompt + chosen response rows (prompt tokens masked out of the loss)."""
-    return collate([(p.prompt, p.chosen) for p in pairs], pad_id)
+    return collate([(p.prompt, p.chosen) for p in pairs], pad_id, pad_to_multiple)
 
 
 def batch_indices(n: int, batch_size: int, seed: int, position: int) -> list[int]:
@@ -137,3 +146,12 @@ def visited_pairs(n: int, batch_size: int, seed: int, steps: int) -> list[int]:
     if steps >= n // batch_size:
         return list(range(n))
     return sorted({i for s in range(steps) for i in batch_indices(n, batch_size, seed, s)})
+
+
+def length_groups(lengths: list[int], size: int) -> list[list[int]]:
+    """Positions ``0..n-1`` in groups of at most ``size``, longest first (``size`` 0: one group
+    in the given order). Micro-batches of similar lengths waste little compute on padding."""
+    if size <= 0 or size >= len(lengths):
+        return [list(range(len(lengths)))]
+    order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
+    return [order[k: k + size] for k in range(0, len(order), size)]

@@ -108,6 +108,19 @@ class TrainConfig:
     seed: int = _f(0, "seed of data order, model init and the offline task")
     resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint")
     device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]")
+    micro_batch_size: int = _f(
+        0, "pairs per forward pass on each process; the process's share of the batch is split "
+           "into micro-batches of similar lengths (less padding) whose gradients accumulate to "
+           "the same step (0: one pass)")
+    deterministic: bool = _f(
+        True, "deterministic CUDA kernels, so a killed and resumed run ends bitwise equal to an "
+              "uninterrupted one (cost measured in llm/README.md); --no-deterministic trades "
+              "that for speed")
+    compile: bool = _f(False, "torch.compile the transformer body (sequence lengths padded to "
+                              "multiples of 64 to bound recompilation)")
+    gradient_checkpointing: bool = _f(
+        False, "recompute activations in the backward pass: less memory, about a third more "
+               "compute (for large models or long sequences)")
     threads: int = _f(1, "CPU threads per process for torch (0: torch's default); one thread "
                          "is fastest for small models on a shared CPU")
     offline_train_pairs: int = _f(3000, "training pairs of the offline task")
@@ -152,7 +165,7 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
         for name in ("sft_steps", "pref_steps", "warmup_steps", "grad_clip", "weight_decay",
                      "offline_train_pairs", "offline_eval_pairs", "truth_eval_prompts",
-                     "threads"):
+                     "threads", "micro_batch_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.n_embd % self.n_head:

@@ -72,11 +72,22 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
-def init_world(device: str) -> World:
-    """Join the ``torchrun`` process group when launched by it; otherwise a world of one."""
+def init_world(device: str, deterministic: bool = True) -> World:
+    """Join the ``torchrun`` process group when launched by it; otherwise a world of one.
+
+    On CUDA, float32 matrix products may use TF32, and with ``deterministic`` every kernel is a
+    deterministic one (cuBLAS gets a fixed workspace, set before its first use), so that a run
+    repeats, and resumes, bit for bit.
+    """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device, local_rank)
+    if resolved.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
     if size == 1:
         return World(0, 1, resolved)
     if not torch_dist.is_initialized():

@@ -11,7 +11,9 @@ is absent from its JSON and blank in its CSV line.
   (mean policy sequence log-probs, summed or per-token as the run's ``length``); and the loss
   family's own ``statistic`` (mean pair statistic s of the run's (Ψ, f, form), whose target is
   ``1/(2β)`` for IPO and IUPO);
-- training rows also ``grad_norm`` (before clipping), ``learning_rate``, ``tokens_per_s``.
+- training rows also ``grad_norm`` (before clipping), ``learning_rate``, ``tokens_per_s`` (real
+  tokens, not padding), ``padding`` (share of the positions computed that were padding) and, on a
+  CUDA device of known peak rate, ``mfu`` (model-FLOPs utilisation, :mod:`llm.throughput`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .config import STAGE_ORDER
 COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
     "rewards/rejected", "logps/chosen", "logps/rejected", "statistic", "grad_norm",
-    "learning_rate", "tokens_per_s",
+    "learning_rate", "tokens_per_s", "padding", "mfu",
 )
 
 

@@ -1,9 +1,10 @@
 """What each stage optimises: a stage is a value (steps, batch size, learning rate, objective).
 
-An objective turns the summed response log-probabilities of a batch into the loss to
-back-propagate and the sums of its metrics with their weight (tokens for SFT, pairs for the
-preference stage), so that the trainer averages metrics over batches and processes without
-knowing which stage it runs:
+An objective turns the summed response log-probabilities of a (micro-)batch into the sum of its
+losses and the sums of its metrics; its weight (response tokens for SFT, pairs for the preference
+stage) normalises both. The trainer divides by the weight of the whole global batch, so that
+micro-batches accumulate to exactly the global batch's mean, and it averages metrics over batches
+and processes without knowing which stage it runs:
 
 - :class:`SupervisedObjective`: token-mean negative log-likelihood of the chosen responses;
 - :class:`PreferenceObjective`: the loss family's member (:class:`upo_theory.LossSpec`) against
@@ -39,11 +40,10 @@ REFERENCE_BATCH = 32
 
 @dataclass
 class Scored:
-    """One batch through an objective: the loss to back-propagate, metric sums and their weight."""
+    """One batch through an objective: the sum of its losses and the sums of its metrics."""
 
     loss: torch.Tensor
     sums: dict[str, torch.Tensor]
-    weight: torch.Tensor
 
 
 class SupervisedObjective:
@@ -52,19 +52,21 @@ class SupervisedObjective:
     evaluates_start = False
     """Whether the stage's curves start with an evaluation at step 0."""
 
-    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int) -> Batch:
-        return sft_batch(list(pairs), pad_id)
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
+              ) -> Batch:
+        return sft_batch(list(pairs), pad_id, pad_to_multiple)
+
+    def weight(self, batch: Batch) -> float:
+        """What the loss is a mean over: the batch's response tokens."""
+        return float(batch.response_mask.sum())
 
     def prepare(self, run: Run) -> None:
         """Nothing to compute before SFT."""
 
-    def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int], split: str,
-                 world: World) -> Scored:
+    def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int],
+                 split: str) -> Scored:
         nll = -sums.sum()
-        tokens = counts.sum().float()
-        total = world.sum(tokens.detach().to(sums.device))
-        loss = nll / total * world.size  # DDP averages gradients over ranks
-        return Scored(loss, {"loss": nll.detach()}, tokens)
+        return Scored(nll, {"loss": nll.detach()})
 
 
 @dataclass
@@ -86,8 +88,13 @@ class PreferenceObjective:
         return cls(config.spec, config.beta, config.length, config.pref_steps, config.batch_size,
                    config.seed)
 
-    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int) -> Batch:
-        return preference_batch(list(pairs), pad_id)
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
+              ) -> Batch:
+        return preference_batch(list(pairs), pad_id, pad_to_multiple)
+
+    def weight(self, batch: Batch) -> float:
+        """What the loss is a mean over: the batch's pairs (half its rows)."""
+        return batch.input_ids.shape[0] / 2
 
     def prepare(self, run: Run) -> None:
         """π_ref's log-probs of the pairs the stage visits and of the held-out pairs, cached.
@@ -113,8 +120,8 @@ class PreferenceObjective:
                 temporary.replace(path)
         self.reference = {"train": cached[: len(data.train)], "eval": cached[len(data.train):]}
 
-    def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int], split: str,
-                 world: World) -> Scored:
+    def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int],
+                 split: str) -> Scored:
         policy_c, policy_r = sequence_logps(sums, counts, self.length).chunk(2)
         ref = self.reference[split][list(ids)].to(device=sums.device, dtype=sums.dtype)
         ref_c = sequence_logps(ref[:, 0], ref[:, 2], self.length)
@@ -128,8 +135,7 @@ class PreferenceObjective:
             "rewards/margins": chosen - rejected, "statistic": statistic.detach(),
             "logps/chosen": policy_c.detach(), "logps/rejected": policy_r.detach(),
         }
-        sums_ = {name: column.sum() for name, column in columns.items()}
-        return Scored(losses.mean(), sums_, torch.tensor(float(len(ids)), device=sums.device))
+        return Scored(losses.sum(), {name: column.sum() for name, column in columns.items()})
 
 
 def reference_logps(model, pairs: list[TokenizedPair], pad_id: int, world: World,

@@ -26,10 +26,12 @@ from .distributed import World
 from .metrics import MetricsLogger
 from .model import load_model, offline_gpt2, offline_gpt2_tokenizer, set_dropout
 from .objectives import Stage, plan
+from .scoring import SequenceScorer
 
 RESUMABLE_CHANGES = frozenset({"resume", "stop_after", "device", "threads",
-                               "truth_eval_prompts"})
-"""Settings a ``--resume`` may change: they do not alter what the run computes."""
+                               "truth_eval_prompts", "micro_batch_size", "compile",
+                               "gradient_checkpointing", "deterministic"})
+"""Settings a ``--resume`` may change: they change how, not what, the run computes."""
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Run:
     tokenizer: Any
     data: Data
     stages: list[Stage]
+    scorer: SequenceScorer
     logger: MetricsLogger
     resumed: dict[str, Any] | None
     started: float
@@ -76,10 +79,14 @@ class Run:
         stages = plan(config)
         data = load_data(config, tokenizer, world, stages)
         set_dropout(model, config.dropout)
+        if config.gradient_checkpointing:
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False})
         model.to(world.device)
+        scorer = SequenceScorer(model, compile=config.compile)
         logger = MetricsLogger(folder, enabled=world.main)
-        run = cls(config, world, folder, model, tokenizer, data, stages, logger, resumed,
-                  started)
+        run = cls(config, world, folder, model, tokenizer, data, stages, scorer, logger,
+                  resumed, started)
         if resumed is not None:
             run.say(f"resuming {resumed['stage']} at step {resumed['step']} from {folder}")
             if world.main:

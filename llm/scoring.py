@@ -7,6 +7,12 @@ response positions: the logits are (N, V) for the N response tokens of the batch
 ``log π(y|x) = Σ_i log π(y_i | x, y_<i)`` and the response token counts; :func:`sequence_logps`
 turns them into sums or per-token means (``length``). It is an ``nn.Module`` so that
 DistributedDataParallel wraps it and synchronises the gradients of its forward.
+
+Rows are right-padded and attention is causal, so no real token ever attends to padding: the body
+runs without an attention mask (the mask would change only the outputs at padded positions,
+which are never scored), which lets PyTorch's SDPA pick its fused causal kernels (FlashAttention
+on CUDA). Per-row sums are taken by placing the token log-probabilities in a dense (R, T) tensor
+and summing it, which is deterministic on CUDA (``index_add`` accumulates with atomics).
 :func:`score_batches` is the one way a frozen model scores whole batches (π_ref's cached
 log-probabilities, the truth evaluation's samples).
 """
@@ -24,28 +30,32 @@ from .batching import Batch
 
 
 class SequenceScorer(nn.Module):
-    """Wraps a causal LM; ``forward(batch)`` gives (summed response log-probs, token counts)."""
+    """Wraps a causal LM; ``forward(batch)`` gives (summed response log-probs, token counts).
 
-    def __init__(self, model: nn.Module) -> None:
+    With ``compile``, the transformer body runs through ``torch.compile`` (the LM head and the
+    gather at response positions, whose shapes depend on the data, stay eager).
+    """
+
+    def __init__(self, model: nn.Module, compile: bool = False) -> None:
         super().__init__()
         self.model = model
+        body = model.base_model
+        # not a submodule: the compiled wrapper shares the body's parameters, and the model is
+        # what is saved and what DDP synchronises
+        object.__setattr__(self, "_body", torch.compile(body) if compile else body)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                targets: torch.Tensor, response_mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                                       use_cache=False).last_hidden_state  # (R, T, C)
-        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
-        row_of = rows[:, None].expand_as(response_mask)[response_mask]  # (N,)
+    def forward(self, input_ids: torch.Tensor, targets: torch.Tensor,
+                response_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self._body(input_ids=input_ids, use_cache=False).last_hidden_state  # (R, T, C)
         logits = self.model.get_output_embeddings()(hidden[response_mask])  # (N, V)
         token_logps = torch.log_softmax(logits.float(), dim=-1)
         token_logps = token_logps.gather(1, targets[response_mask][:, None])[:, 0]  # (N,)
-        sums = torch.zeros(input_ids.shape[0], dtype=token_logps.dtype, device=input_ids.device)
-        sums = sums.index_add(0, row_of, token_logps)  # (R,)
-        return sums, response_mask.sum(dim=1)
+        dense = token_logps.new_zeros(response_mask.shape)  # (R, T)
+        dense[response_mask] = token_logps
+        return dense.sum(dim=1), response_mask.sum(dim=1)
 
     def score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        return self(batch.input_ids, batch.attention_mask, batch.targets, batch.response_mask)
+        return self(batch.input_ids, batch.targets, batch.response_mask)
 
 
 def sequence_logps(sums: torch.Tensor, counts: torch.Tensor, length: str) -> torch.Tensor:

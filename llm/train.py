@@ -19,6 +19,7 @@ evaluation), ``curves.png`` and, for the offline task, ``truth.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -33,14 +34,17 @@ from tqdm import tqdm
 
 from upo_theory import run_cli
 
-from .batching import batch_indices
+from .batching import Batch, batch_indices, length_groups
 from .checkpoint import restore_rng
 from .config import PROG, TrainConfig, build_parser, parse_args  # noqa: F401  (build_parser: the CLI of python -m llm.train)
 from .distributed import close_world, init_world
 from .metrics import read_metrics
-from .objectives import Scored, Stage
+from .objectives import Stage
 from .run import Run
-from .scoring import SequenceScorer
+from .throughput import Throughput, peak_flops
+
+COMPILED_WIDTH = 64
+"""With ``--compile``, batch widths are padded to multiples of this (few shapes to compile)."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -56,7 +60,7 @@ class Stopped(Exception):
 def run(config: TrainConfig) -> Path:
     """Train the stages of ``config``; return the run folder."""
     transformers.utils.logging.disable_progress_bar()  # our bars are enough
-    world = init_world(config.device)
+    world = init_world(config.device, config.deterministic)
     if config.threads > 0 and world.device.type == "cpu":
         torch.set_num_threads(config.threads)
     try:
@@ -86,21 +90,19 @@ def train_stage(run: Run, stage: Stage) -> None:
     """Train ``stage`` from its start (or the resumed checkpoint) to its last step."""
     config, world, model = run.config, run.world, run.model
     stage.objective.prepare(run)
-    scorer = SequenceScorer(model)
-    trained = DistributedDataParallel(scorer) if world.distributed else scorer
+    trained = DistributedDataParallel(run.scorer) if world.distributed else run.scorer
     optimizer, scheduler, step = optimizer_at_start(run, stage)
     if step == 0 and stage.objective.evaluates_start:  # the curves start from π_ref itself
         run.logger.log({"step": 0, "stage": stage.name, "split": "eval",
                         **evaluate(run, stage)})
     bar = tqdm(total=stage.steps, initial=step, desc=stage.name, disable=not world.main,
                dynamic_ncols=True)
-    window = [0, time.perf_counter()]  # tokens since the last log, and when that was
+    speed = Throughput(sum(p.numel() for p in model.parameters()), peak_flops(world.device))
     model.train()
     while step < stage.steps:
         ids = world.shard(batch_indices(len(run.data.train), stage.batch_size, config.seed, step))
-        scored, metrics, tokens = forward(run, stage, trained, ids, "train")
         optimizer.zero_grad(set_to_none=True)
-        scored.loss.backward()
+        metrics = accumulate_gradients(run, stage, trained, ids, speed)
         clip = config.grad_clip if config.grad_clip > 0 else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
         if not (np.isfinite(metrics["loss"]) and np.isfinite(grad_norm)):  # same on every rank
@@ -113,16 +115,13 @@ def train_stage(run: Run, stage: Stage) -> None:
         optimizer.step()
         scheduler.step()
         step += 1
-        window[0] += tokens
         bar.update(1)
         bar.set_postfix(loss=f"{metrics['loss']:.4f}")
         last = step == stage.steps
         if step % config.log_every == 0 or last:
-            elapsed = time.perf_counter() - window[1]
             run.logger.log({"step": step, "stage": stage.name, "split": "train", **metrics,
                             "grad_norm": grad_norm, "learning_rate": learning_rate,
-                            "tokens_per_s": window[0] / max(elapsed, 1e-9)})
-            window = [0, time.perf_counter()]
+                            **speed.report()})
         if step % config.eval_every == 0 or last:
             run.logger.log({"step": step, "stage": stage.name, "split": "eval",
                             **evaluate(run, stage)})
@@ -136,9 +135,13 @@ def train_stage(run: Run, stage: Stage) -> None:
 
 
 def optimizer_at_start(run: Run, stage: Stage) -> tuple[torch.optim.Optimizer, Any, int]:
-    """AdamW with linear warm-up for ``stage``, and the step it starts at (restored on resume)."""
+    """AdamW with linear warm-up for ``stage``, and the step it starts at (restored on resume).
+
+    On CUDA the fused AdamW kernel updates every parameter in one launch.
+    """
     optimizer = torch.optim.AdamW(run.model.parameters(), lr=stage.lr,
-                                  weight_decay=run.config.weight_decay)
+                                  weight_decay=run.config.weight_decay,
+                                  fused=run.world.device.type == "cuda")
     warmup = max(1, run.config.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
     resumed = run.resume_state(stage)
@@ -150,49 +153,67 @@ def optimizer_at_start(run: Run, stage: Stage) -> tuple[torch.optim.Optimizer, A
     return optimizer, scheduler, resumed["step"]
 
 
-def forward(run: Run, stage: Stage, scorer, ids: list[int], split: str
-            ) -> tuple[Scored, dict[str, float], int]:
-    """This rank's pairs ``ids`` through the model and the stage's objective.
+def micro_batches(run: Run, stage: Stage, ids: list[int], split: str, size: int
+                  ) -> list[tuple[list[int], Batch]]:
+    """The pairs ``ids`` of ``split`` as padded batches of at most ``size`` pairs of similar
+    lengths (``size`` 0: one batch in the given order), on the run's device."""
+    pairs = getattr(run.data, split)
+    pad = COMPILED_WIDTH if run.config.compile else 1
+    groups = length_groups([pairs[i].length for i in ids], size)
+    return [([ids[k] for k in group],
+             stage.objective.batch([pairs[ids[k]] for k in group], run.tokenizer.pad_token_id,
+                                   pad).to(run.world.device))
+            for group in groups]
 
-    Returns the objective's output, its metrics averaged over every rank's pairs, and the tokens
-    of the global batch (for ``tokens_per_s``).
+
+def accumulate_gradients(run: Run, stage: Stage, scorer, ids: list[int], speed: Throughput
+                         ) -> dict[str, float]:
+    """Gradient of the global batch's mean loss from this rank's pairs ``ids``, in micro-batches.
+
+    Each micro-batch's loss sum is divided by the weight (pairs or tokens) of the whole global
+    batch, so the accumulated gradient is the global batch's, whatever the micro-batch size;
+    DDP synchronises only after the last one. Returns the metrics averaged over every rank.
     """
     world = run.world
-    batch = stage.objective.batch([getattr(run.data, split)[i] for i in ids],
-                                  run.tokenizer.pad_token_id).to(world.device)
-    with world.autocast():
-        sums, counts = scorer(batch.input_ids, batch.attention_mask, batch.targets,
-                              batch.response_mask)
-    scored = stage.objective(sums, counts, ids, split, world)
-    names = list(scored.sums)
-    totals = world.sum(torch.stack([*scored.sums.values(), scored.weight]).double())
-    metrics = {name: (totals[i] / totals[-1]).item() for i, name in enumerate(names)}
-    tokens = int(world.sum(batch.attention_mask.sum()).item())
-    return scored, metrics, tokens
+    batches = micro_batches(run, stage, ids, "train", run.config.micro_batch_size)
+    total = world.sum(torch.tensor(sum(stage.objective.weight(b) for _, b in batches),
+                                   dtype=torch.float64, device=world.device))
+    sums: dict[str, torch.Tensor] = {}
+    for k, (group, batch) in enumerate(batches):
+        last = k == len(batches) - 1
+        with scorer.no_sync() if world.distributed and not last else contextlib.nullcontext():
+            with world.autocast():
+                logps, counts = scorer(batch.input_ids, batch.targets, batch.response_mask)
+            scored = stage.objective(logps, counts, group, "train")
+            (scored.loss / total.float() * world.size).backward()  # DDP averages over ranks
+        for name, value in scored.sums.items():
+            sums[name] = sums.get(name, 0.0) + value.double()
+    counted = world.sum(torch.tensor([[b.attention_mask.sum(), b.attention_mask.numel()]
+                                      for _, b in batches], device=world.device).sum(dim=0))
+    speed.add(int(counted[0]), int(counted[1]))
+    reduced = world.sum(torch.stack(list(sums.values())))
+    return {name: (reduced[i] / total).item() for i, name in enumerate(sums)}
 
 
 @torch.no_grad()
 def evaluate(run: Run, stage: Stage) -> dict[str, float]:
     """The stage's metrics on the held-out pairs, each rank scoring a strided share."""
     world, model = run.world, run.model
-    scorer = SequenceScorer(model)
     model.eval()
     mine = list(range(world.rank, len(run.data.eval), world.size))
-    size = 2 * run.config.batch_size
-    totals: dict[str, torch.Tensor] = {}
-    weight = torch.zeros((), dtype=torch.float64, device=world.device)
-    for start in range(0, len(mine), size):
-        ids = mine[start: start + size]
-        batch = stage.objective.batch([run.data.eval[i] for i in ids],
-                                      run.tokenizer.pad_token_id).to(world.device)
+    size = run.config.micro_batch_size or 2 * run.config.batch_size
+    sums: dict[str, torch.Tensor] = {}
+    weight = 0.0
+    for group, batch in micro_batches(run, stage, mine, "eval", size):
         with world.autocast():
-            sums, counts = scorer.score(batch)
-        scored = stage.objective(sums, counts, ids, "eval", world.local())
-        for name, value in scored.sums.items():
-            totals[name] = totals.get(name, 0.0) + value.double()
-        weight += scored.weight.double()
-    names = sorted(totals)
-    reduced = world.sum(torch.stack([*(totals[n] for n in names), weight]))
+            logps, counts = run.scorer.score(batch)
+        for name, value in stage.objective(logps, counts, group, "eval").sums.items():
+            sums[name] = sums.get(name, 0.0) + value.double()
+        weight += stage.objective.weight(batch)
+    names = sorted(sums)
+    reduced = world.sum(torch.stack([*(sums[n] for n in names),
+                                     torch.tensor(weight, dtype=torch.float64,
+                                                  device=world.device)]))
     model.train()
     return {n: (reduced[i] / reduced[-1]).item() for i, n in enumerate(names)}
 

@@ -28,7 +28,8 @@ def tiny(tmp_path: Path, **changes) -> TrainConfig:
     settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=1, n_embd=32,
                     n_head=2, sft_steps=3, pref_steps=3, batch_size=4, sft_batch_size=4,
                     eval_every=2, log_every=1, save_every=2, out_dir=str(tmp_path),
-                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1)
+                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1,
+                    device="cpu")  # tests/test_llm_cuda.py runs the trainer on a GPU
     settings.update(changes)
     return TrainConfig(**settings)
 

@@ -1,0 +1,81 @@
+"""The trainer on a CUDA GPU: exact resume, micro-batches, gradient checkpointing, compile.
+
+Marked ``cuda``: skipped where no GPU is present (CI); ``bash bench/gpu_check.sh`` runs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from llm.config import TrainConfig
+from llm.distributed import init_world
+from llm.metrics import read_metrics
+from llm.run import Run
+from llm.throughput import Throughput
+from llm.train import accumulate_gradients, run
+
+FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.cuda
+
+
+def tiny(tmp_path: Path, **changes) -> TrainConfig:
+    settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=2, n_embd=64,
+                    n_head=2, sft_steps=3, pref_steps=4, batch_size=4, sft_batch_size=4,
+                    eval_every=2, log_every=1, save_every=2, out_dir=str(tmp_path),
+                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1,
+                    device="cuda")
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "checkpoint" / "model.safetensors")
+
+
+def timeless(folder: Path) -> list[dict]:
+    skip = {"tokens_per_s", "mfu"}
+    return [{k: v for k, v in row.items() if k not in skip} for row in read_metrics(folder)]
+
+
+@pytest.mark.parametrize("stop_after", [2, 5])  # killed in the SFT stage / in the pref stage
+def test_killed_then_resumed_cuda_run_ends_bitwise_equal(tmp_path, stop_after):
+    whole = run(tiny(tmp_path / "whole"))
+    config = tiny(tmp_path / "killed", stop_after=stop_after)
+    folder = run(config)
+    run(config.replace(stop_after=None, resume=True))
+    for name, tensor in weights(whole).items():
+        assert torch.equal(weights(folder)[name], tensor), name
+    assert timeless(folder) == timeless(whole)
+
+
+def test_micro_batches_and_checkpointing_keep_the_cuda_gradient(tmp_path):
+    config = tiny(tmp_path, batch_size=8)
+    opened = Run.open(config, init_world("cuda", deterministic=True))
+    stage = opened.stages[-1]
+    stage.objective.prepare(opened)
+    opened.model.train()  # checkpointing acts in training mode only
+    grads = []
+    for micro, checkpointing in ((0, False), (2, False), (0, True)):
+        if checkpointing:
+            opened.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        current = dataclasses.replace(opened, config=config.replace(micro_batch_size=micro))
+        opened.model.zero_grad(set_to_none=True)
+        accumulate_gradients(current, stage, opened.scorer, list(range(8)), Throughput(1, None))
+        grads.append([p.grad.float().clone() for p in opened.model.parameters()])
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other, strict=True):
+            torch.testing.assert_close(b, a, rtol=2e-2, atol=1e-4)  # bf16 autocast
+
+
+def test_a_compiled_run_trains_and_logs_mfu(tmp_path):
+    folder = run(tiny(tmp_path, compile=True, sft_steps=2, pref_steps=2))
+    train = [r for r in read_metrics(folder) if r["split"] == "train"]
+    assert all(r["loss"] == r["loss"] for r in train)  # finite, not NaN
+    if "H100" in torch.cuda.get_device_name() or "H200" in torch.cuda.get_device_name():
+        assert all(0.0 < r["mfu"] < 1.0 for r in train)
