@@ -7,9 +7,11 @@
 Both steps see the same pairs (chosen and rejected rows), run forward, backward and an AdamW
 update. The preference step is the trainer's own (:func:`llm.train.accumulate_gradients`): the
 body on all tokens, the LM head only at response positions, cached reference log-probs, the
-JS-IUPO loss (paper form), micro-batches of similar lengths when ``--micro-batch-size`` is set.
-The plain step is ``model(input_ids, attention_mask, labels)`` on the same micro-batches: logits
-(R, T, V) at every position. Timings are medians over interleaved repetitions after warm-up.
+JS-IUPO loss (paper form), micro-batches of similar lengths when ``--micro-batch-size`` is set,
+rows run in length-sorted chunks cut to their width with ``--forward-rows``.
+The plain step is ``model(input_ids, attention_mask, labels)`` on the same micro-batches, each
+padded to its longest row (as a plain loop pads them): logits (R, T, V) at every position.
+Timings are medians over interleaved repetitions after warm-up.
 Printed: ms per step, tokens/s (real tokens, not padding), the padding fraction of the layout and
 of one padded batch, peak memory (CUDA: ``max_memory_allocated``; CPU: the logits each step
 builds) and, on a CUDA device of known peak rate, MFU (6 N tokens/s over the peak, N the model's
@@ -45,7 +47,7 @@ from llm.distributed import World
 from llm.model import offline_gpt2, offline_gpt2_tokenizer
 from llm.objectives import plan
 from llm.run import Data, Run
-from llm.scoring import SequenceScorer
+from llm.scoring import SequenceScorer, forward_work
 from llm.task import generate_pairs
 from llm.throughput import Throughput, peak_flops
 from llm.train import COMPILED_WIDTH, accumulate_gradients
@@ -63,6 +65,7 @@ def parse() -> argparse.Namespace:
                         help="gpt2: 12 layers x 768 (124M); small: 2 x 128")
     parser.add_argument("--batch-size", type=int, default=16, help="pairs per step")
     parser.add_argument("--micro-batch-size", type=int, default=0)
+    parser.add_argument("--forward-rows", type=int, default=0)
     parser.add_argument("--max-length", type=int, default=96)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--gradient-checkpointing", action="store_true")
@@ -104,6 +107,7 @@ def trainer_run(args: argparse.Namespace, pairs: list[TokenizedPair], model) -> 
     n_layer, n_embd, n_head = PRESETS[args.preset]
     config = TrainConfig(stage="pref", batch_size=len(pairs),
                          micro_batch_size=args.micro_batch_size, compile=args.compile,
+                         forward_rows=args.forward_rows,
                          n_layer=n_layer, n_embd=n_embd, n_head=n_head,
                          max_length=args.max_length, offline_train_pairs=len(pairs),
                          loss="iupo", f="js", form="paper", device=args.device)
@@ -189,8 +193,8 @@ def measure(steps: dict, repeats: int, device: torch.device) -> dict[str, dict[s
 
 
 def report(args, model, pairs, layout, figures, device) -> None:
-    tokens = sum(int(b.attention_mask.sum()) for b in layout)
-    positions = sum(b.attention_mask.numel() for b in layout)
+    work = [forward_work(b, args.forward_rows) for b in layout]
+    tokens, positions = (sum(column) for column in zip(*work, strict=True))
     one_batch = preference_batch(pairs, EOS)
     params = sum(p.numel() for p in model.parameters())
     peak = peak_flops(device)
@@ -199,7 +203,8 @@ def report(args, model, pairs, layout, figures, device) -> None:
     result = {
         "shape": args.shape, "params": params, "pairs": len(pairs), "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "micro_batch_size": args.micro_batch_size, "compile": args.compile,
+        "micro_batch_size": args.micro_batch_size, "forward_rows": args.forward_rows,
+        "compile": args.compile,
         "deterministic": not args.no_deterministic,
         "gradient_checkpointing": args.gradient_checkpointing,
         "tokens": tokens, "padding": 1 - tokens / positions,
@@ -217,7 +222,8 @@ def report(args, model, pairs, layout, figures, device) -> None:
     else:
         response = sum(int(b.response_mask.sum()) for b in layout)
         result["preference_logits_mib"] = response * vocab * 4 / 2**20
-        result["plain_logits_mib"] = positions * vocab * 4 / 2**20
+        padded = sum(b.attention_mask.numel() for b in layout)
+        result["plain_logits_mib"] = padded * vocab * 4 / 2**20
     print(f"model: {params / 1e6:.1f}M parameters on {result['gpu'] or device}; "
           f"{len(pairs)} {args.shape}-shape pairs, {tokens} tokens in {len(layout)} micro-batches "
           f"(padding {result['padding']:.1%}; one padded batch {result['padding_one_batch']:.1%})")

@@ -5,9 +5,10 @@
 #
 # Steps: the llm tests on this machine's torch/transformers (CUDA-marked ones on the GPU, the
 # others on the CPU), the default `python -m llm.train`, the HH-shape benchmark of GPT-2 124M at
-# max length 512 (one padded pass, length-grouped micro-batches, without deterministic kernels,
-# with torch.compile), and a one-process torchrun. Under 8 minutes on one H100. Logs and the
-# benchmark's JSON figures go to OUT_DIR (default: gpu_check/).
+# max length 512 (one padded pass; rows in length-sorted chunks of 16 or 32; micro-batches of 16
+# pairs; without deterministic kernels; with torch.compile), and a one-process torchrun. Under 8
+# minutes on one H100. Logs and the benchmark's JSON figures go to OUT_DIR (default: gpu_check/).
+# ONLY="name ..." runs just those steps.
 set -u
 cd "$(dirname "$0")/.."
 out=${1:-${OUT:-gpu_check}}
@@ -25,6 +26,7 @@ else 'no GPU')" | tee "$out/versions.txt"
 status=()
 step() {  # step NAME LIMIT_SECONDS COMMAND...
   local name=$1 limit=$2; shift 2
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   local start=$SECONDS
   timeout "$limit" "$@" >"$out/$name.log" 2>&1
   local rc=$?
@@ -41,11 +43,13 @@ step default_run 90 python3 -m llm.train --out-dir "$out/runs" --run-name defaul
 hh=(bench/bench_llm_step.py --shape hh --preset gpt2 --device cuda --batch-size 64
     --max-length 512 --repeats 8)
 step bench_one_pass 60 python3 "${hh[@]}" --json "$out/bench_one_pass.json"
-step bench_grouped 60 python3 "${hh[@]}" --micro-batch-size 16 --json "$out/bench_grouped.json"
-step bench_grouped32 60 python3 "${hh[@]}" --micro-batch-size 32 --json "$out/bench_grouped32.json"
-step bench_nondet 60 python3 "${hh[@]}" --micro-batch-size 16 --no-deterministic \
+step bench_rows16 60 python3 "${hh[@]}" --forward-rows 16 --json "$out/bench_rows16.json"
+step bench_rows32 60 python3 "${hh[@]}" --forward-rows 32 --json "$out/bench_rows32.json"
+step bench_micro16_rows16 60 python3 "${hh[@]}" --micro-batch-size 16 --forward-rows 16 \
+  --json "$out/bench_micro16_rows16.json"
+step bench_nondet 60 python3 "${hh[@]}" --forward-rows 16 --no-deterministic \
   --json "$out/bench_nondet.json"
-step bench_compiled 120 python3 "${hh[@]}" --micro-batch-size 16 --compile \
+step bench_compiled 120 python3 "${hh[@]}" --forward-rows 16 --compile \
   --json "$out/bench_compiled.json"
 step torchrun_1 90 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m llm.train \
   --out-dir "$out/runs" --run-name torchrun --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
@@ -61,7 +65,7 @@ for entry in sys.argv[2:]:
 print("\n| HH shape, GPT-2 124M, 64 pairs, max 512 | padding | pref ms | plain ms | ratio "
       "| pref tok/s | pref MFU | plain MFU | pref MiB | plain MiB | mem ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
-for name in ("one_pass", "grouped", "grouped32", "nondet", "compiled"):
+for name in ("one_pass", "rows16", "rows32", "micro16_rows16", "nondet", "compiled"):
     path = out / f"bench_{name}.json"
     if not path.is_file():
         print(f"| {name} | (no result) |"); continue

@@ -112,6 +112,10 @@ class TrainConfig:
         0, "pairs per forward pass on each process; the process's share of the batch is split "
            "into micro-batches of similar lengths (less padding) whose gradients accumulate to "
            "the same step (0: one pass)")
+    forward_rows: int = _f(
+        0, "rows per forward pass inside a micro-batch: rows sorted by length run in chunks of "
+           "this many, each only as wide as its longest row, so little compute goes to padding "
+           "(0: all rows at once)")
     deterministic: bool = _f(
         True, "deterministic CUDA kernels, so a killed and resumed run ends bitwise equal to an "
               "uninterrupted one (cost measured in llm/README.md); --no-deterministic trades "
@@ -165,7 +169,7 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
         for name in ("sft_steps", "pref_steps", "warmup_steps", "grad_clip", "weight_decay",
                      "offline_train_pairs", "offline_eval_pairs", "truth_eval_prompts",
-                     "threads", "micro_batch_size"):
+                     "threads", "micro_batch_size", "forward_rows"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.n_embd % self.n_head:

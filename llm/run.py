@@ -29,7 +29,7 @@ from .objectives import Stage, plan
 from .scoring import SequenceScorer
 
 RESUMABLE_CHANGES = frozenset({"resume", "stop_after", "device", "threads",
-                               "truth_eval_prompts", "micro_batch_size", "compile",
+                               "truth_eval_prompts", "micro_batch_size", "forward_rows", "compile",
                                "gradient_checkpointing", "deterministic"})
 """Settings a ``--resume`` may change: they change how, not what, the run computes."""
 

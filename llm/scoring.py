@@ -42,10 +42,27 @@ class SequenceScorer(nn.Module):
         body = model.base_model
         # not a submodule: the compiled wrapper shares the body's parameters, and the model is
         # what is saved and what DDP synchronises
-        object.__setattr__(self, "_body", torch.compile(body) if compile else body)
+        object.__setattr__(self, "_body", torch.compile(body, dynamic=True) if compile else body)
 
     def forward(self, input_ids: torch.Tensor, targets: torch.Tensor,
-                response_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                response_mask: torch.Tensor, chunk_rows: int = 0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row sums and counts; with ``chunk_rows``, rows of similar lengths run in chunks of
+        that many, each cut to its longest row (:func:`row_chunks`), in one call (one DDP
+        forward) whose outputs are the same as the unchunked ones."""
+        chunks = row_chunks(response_mask, chunk_rows)
+        if len(chunks) == 1:
+            return self._score(input_ids, targets, response_mask)
+        sums = torch.zeros(input_ids.shape[0], dtype=torch.float32, device=input_ids.device)
+        for rows, width in chunks:
+            index = torch.tensor(rows, device=input_ids.device)
+            part, _ = self._score(input_ids[index, :width], targets[index, :width],
+                                  response_mask[index, :width])
+            sums = sums.index_copy(0, index, part)
+        return sums, response_mask.sum(dim=1)
+
+    def _score(self, input_ids: torch.Tensor, targets: torch.Tensor,
+               response_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self._body(input_ids=input_ids, use_cache=False).last_hidden_state  # (R, T, C)
         logits = self.model.get_output_embeddings()(hidden[response_mask])  # (N, V)
         token_logps = torch.log_softmax(logits.float(), dim=-1)
@@ -54,8 +71,20 @@ class SequenceScorer(nn.Module):
         dense[response_mask] = token_logps
         return dense.sum(dim=1), response_mask.sum(dim=1)
 
-    def score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        return self(batch.input_ids, batch.targets, batch.response_mask)
+    def score(self, batch: Batch, chunk_rows: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        return self(batch.input_ids, batch.targets, batch.response_mask, chunk_rows)
+
+
+def row_chunks(response_mask: torch.Tensor, size: int) -> list[tuple[list[int], int]]:
+    """Rows sorted by length, longest first, in chunks of at most ``size`` (0: one chunk of all
+    rows in order), each with the width it needs: its last response position plus one."""
+    rows, width = response_mask.shape
+    if size <= 0 or size >= rows:
+        return [(list(range(rows)), width)]
+    positions = torch.arange(1, width + 1, device=response_mask.device)
+    needed = (response_mask * positions).amax(dim=1).tolist()  # last scored position + 1
+    order = sorted(range(rows), key=lambda r: -needed[r])
+    return [(order[k: k + size], max(1, needed[order[k]])) for k in range(0, rows, size)]
 
 
 def sequence_logps(sums: torch.Tensor, counts: torch.Tensor, length: str) -> torch.Tensor:
@@ -85,3 +114,13 @@ def score_batches(model: nn.Module, batches: Iterable[Batch], device: torch.devi
         return out
     finally:
         model.train(was_training)
+
+
+def forward_work(batch: Batch, chunk_rows: int) -> tuple[int, int]:
+    """(real tokens, positions) the body computes for ``batch`` chunked as :func:`row_chunks`
+    says: what throughput and padding are counted from."""
+    tokens = positions = 0
+    for rows, width in row_chunks(batch.response_mask, chunk_rows):
+        tokens += int(batch.attention_mask[rows, :width].sum())
+        positions += len(rows) * width
+    return tokens, positions

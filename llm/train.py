@@ -41,6 +41,7 @@ from .distributed import close_world, init_world
 from .metrics import read_metrics
 from .objectives import Stage
 from .run import Run
+from .scoring import forward_work
 from .throughput import Throughput, peak_flops
 
 COMPILED_WIDTH = 64
@@ -183,13 +184,14 @@ def accumulate_gradients(run: Run, stage: Stage, scorer, ids: list[int], speed: 
         last = k == len(batches) - 1
         with scorer.no_sync() if world.distributed and not last else contextlib.nullcontext():
             with world.autocast():
-                logps, counts = scorer(batch.input_ids, batch.targets, batch.response_mask)
+                logps, counts = scorer(batch.input_ids, batch.targets, batch.response_mask,
+                                       run.config.forward_rows)
             scored = stage.objective(logps, counts, group, "train")
             (scored.loss / total.float() * world.size).backward()  # DDP averages over ranks
         for name, value in scored.sums.items():
             sums[name] = sums.get(name, 0.0) + value.double()
-    counted = world.sum(torch.tensor([[b.attention_mask.sum(), b.attention_mask.numel()]
-                                      for _, b in batches], device=world.device).sum(dim=0))
+    work = [forward_work(b, run.config.forward_rows) for _, b in batches]
+    counted = world.sum(torch.tensor(work, device=world.device).sum(dim=0))
     speed.add(int(counted[0]), int(counted[1]))
     reduced = world.sum(torch.stack(list(sums.values())))
     return {name: (reduced[i] / total).item() for i, name in enumerate(sums)}
@@ -206,7 +208,7 @@ def evaluate(run: Run, stage: Stage) -> dict[str, float]:
     weight = 0.0
     for group, batch in micro_batches(run, stage, mine, "eval", size):
         with world.autocast():
-            logps, counts = run.scorer.score(batch)
+            logps, counts = run.scorer.score(batch, run.config.forward_rows)
         for name, value in stage.objective(logps, counts, group, "eval").sums.items():
             sums[name] = sums.get(name, 0.0) + value.double()
         weight += stage.objective.weight(batch)

@@ -60,17 +60,18 @@ def test_micro_batches_and_checkpointing_keep_the_cuda_gradient(tmp_path):
     stage.objective.prepare(opened)
     opened.model.train()  # checkpointing acts in training mode only
     grads = []
-    for micro, checkpointing in ((0, False), (2, False), (0, True)):
+    for micro, checkpointing in ((0, False), (2, False), (0, True)):  # then forward_rows 4
         if checkpointing:
             opened.model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})
-        current = dataclasses.replace(opened, config=config.replace(micro_batch_size=micro))
+        changed = config.replace(micro_batch_size=micro, forward_rows=4 if checkpointing else 0)
+        current = dataclasses.replace(opened, config=changed)
         opened.model.zero_grad(set_to_none=True)
         accumulate_gradients(current, stage, opened.scorer, list(range(8)), Throughput(1, None))
         grads.append([p.grad.float().clone() for p in opened.model.parameters()])
-    for other in grads[1:]:
+    for other in grads[1:]:  # bf16 autocast: the same gradient to bf16 rounding, tensor by tensor
         for a, b in zip(grads[0], other, strict=True):
-            torch.testing.assert_close(b, a, rtol=2e-2, atol=1e-4)  # bf16 autocast
+            assert float((b - a).norm() / a.norm().clamp(min=1e-12)) < 1e-2
 
 
 def test_a_compiled_run_trains_and_logs_mfu(tmp_path):

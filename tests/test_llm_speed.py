@@ -14,9 +14,9 @@ from llm.batching import TokenizedPair, collate, length_groups, preference_batch
 from llm.config import TrainConfig
 from llm.distributed import World
 from llm.metrics import read_metrics
-from llm.model import offline_gpt2
+from llm.model import offline_gpt2, set_dropout
 from llm.run import Run
-from llm.scoring import SequenceScorer
+from llm.scoring import SequenceScorer, forward_work
 from llm.throughput import Throughput
 from llm.train import accumulate_gradients, run
 
@@ -59,6 +59,30 @@ def test_padding_to_a_multiple_changes_no_log_probability():
     assert collate([([1], [2])], 0, pad_to_multiple=3).input_ids.shape == (1, 3)
 
 
+def test_rows_scored_in_length_sorted_chunks_equal_the_whole_batch():
+    model = offline_gpt2(1, 32, 2, 128, seed=0)
+    set_dropout(model, 0.0)
+    pairs = [TokenizedPair(list(range(1, 2 + k)), [*range(40, 43 + 3 * k), 50256],
+                           [60 + k, 50256]) for k in range(5)]
+    batch = preference_batch(pairs, 50256)
+    scorer = SequenceScorer(model)
+    results = []
+    for chunk in (0, 1, 3):
+        model.zero_grad(set_to_none=True)
+        sums, counts = scorer.score(batch, chunk)
+        (sums * torch.arange(1.0, 11.0)).sum().backward()
+        results.append((sums.detach(), counts, [p.grad.clone() for p in model.parameters()]))
+    whole = results[0]
+    for sums, counts, grads in results[1:]:
+        torch.testing.assert_close(sums, whole[0], rtol=1e-5, atol=1e-5)
+        assert torch.equal(counts, whole[1])
+        for a, b in zip(whole[2], grads, strict=True):  # float32 sums in another order
+            assert float((b - a).norm() / a.norm().clamp(min=1e-12)) < 1e-5
+    assert forward_work(batch, 0) == (int(batch.attention_mask.sum()), batch.input_ids.numel())
+    tokens, positions = forward_work(batch, 3)
+    assert tokens <= positions < batch.input_ids.numel()  # chunks cut to their rows' widths
+
+
 @pytest.mark.parametrize("stage_name", ["sft", "pref"])
 def test_micro_batches_accumulate_to_the_whole_batch_gradient(tmp_path, stage_name):
     config = tiny(tmp_path)
@@ -67,8 +91,9 @@ def test_micro_batches_accumulate_to_the_whole_batch_gradient(tmp_path, stage_na
     stage.objective.prepare(opened)
     ids = list(range(8))
     results = []
-    for micro in (0, 1, 3):
-        run_ = dataclasses.replace(opened, config=config.replace(micro_batch_size=micro))
+    for micro, rows in ((0, 0), (1, 0), (3, 0), (0, 2)):
+        changed = config.replace(micro_batch_size=micro, forward_rows=rows)
+        run_ = dataclasses.replace(opened, config=changed)
         opened.model.zero_grad(set_to_none=True)
         speed = Throughput(1, None)
         metrics = accumulate_gradients(run_, stage, opened.scorer, ids, speed)
