@@ -76,9 +76,10 @@ def time_limited(fn: Callable[[], R], seconds: float) -> R | None:
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
 
 
-def within_budget(work: Callable[..., R], *args: Any, seconds: float = USER_F_SECONDS,
-                  memory: int = USER_F_BYTES, what: str = "this work") -> R:
-    """``work(*args)`` in a child process limited to ``seconds`` and ``memory`` more bytes.
+def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = None,
+                  memory: int | None = None, what: str = "this work") -> R:
+    """``work(*args)`` in a child process limited to ``seconds`` and ``memory`` more bytes
+    (default :data:`USER_F_SECONDS` and :data:`USER_F_BYTES`).
 
     Raises
     ------
@@ -90,6 +91,8 @@ def within_budget(work: Callable[..., R], *args: Any, seconds: float = USER_F_SE
     """
     if _IN_CHILD or "fork" not in multiprocessing.get_all_start_methods():
         return work(*args)
+    seconds = USER_F_SECONDS if seconds is None else seconds
+    memory = USER_F_BYTES if memory is None else memory
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(send, work, args, seconds, memory), daemon=True)
