@@ -317,3 +317,20 @@ def test_forms_differ_for_a_non_affine_kernel(num: int, den: int) -> None:
     d = derive(get_divergence(f))
     assert forms_equal(d).status == "REFUTED"
     assert paper_form_antisymmetric(d).status == "REFUTED"
+
+
+def test_the_readme_quotes_the_report(report: list[ClaimResult]) -> None:
+    """The README's summary of the report: its total variation is the report's, and the f whose
+    target is out of reach are those the report refutes it for."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    summary = " ".join(readme[readme.index("What the verification report"):].split()[:200])
+    js = _by(report, CENTRAL_PAPER)["js"].counterexample["total variation"]
+    assert f"total variation {float(js):.3f}" in summary
+    unreachable = [r.divergence for r in _by(report, "paper form can reach the target "
+                                                     "1/(2 beta)").values()
+                   if r.status == "REFUTED"]
+    names = {"fkl": "forward KL", "js": "JS", LABELS["alpha"]: "α", "hellinger": "Hellinger",
+             "neyman": "Neyman"}
+    assert "(" + ", ".join(names[d] for d in unreachable) + ")" in summary

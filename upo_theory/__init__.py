@@ -14,6 +14,7 @@ names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 from .budget import BudgetExceeded
 from .claims import (
     CENTRAL_CLAIMS,
+    CENTRAL_PROOF,
     CLAIM_GROUPS,
     CLAIM_STATUSES,
     ClaimResult,
@@ -42,6 +43,7 @@ from .losses import (
 
 __all__ = [
     "CENTRAL_CLAIMS",
+    "CENTRAL_PROOF",
     "CLAIM_GROUPS",
     "CLAIM_STATUSES",
     "FIXED_DIVERGENCE",

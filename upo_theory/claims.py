@@ -87,6 +87,24 @@ CENTRAL_PAPER = "eq. 24 minimiser is the eq. 22 optimum, paper statistic (eq. 23
 CENTRAL_CLAIMS: tuple[str, ...] = (CENTRAL_PER_RESPONSE, CENTRAL_PAPER)
 """The paper's central claim (Algorithm 1 solves eq. 22), once per form of the statistic."""
 
+CENTRAL_PROOF: tuple[str, ...] = (
+    "With y, y' ~ mu and the winner drawn from p*, the loss is L = sum_{i,j} mu_i mu_j "
+    "p*(y_i > y_j) (v_i - v_j - 1/(2 beta))^2 in v = f'(pi/pi_ref): a quadratic whose Hessian is "
+    "a weighted graph Laplacian (p* drops out, as p*(y_i > y_j) + p*(y_j > y_i) = 1), so L is "
+    "convex in v, strictly across the constant vectors when mu has full support.",
+    "Its gradient 2 mu_k sum_j mu_j [(v_k - v_j) - (2 p*(y_k > y_j) - 1)/(2 beta)] vanishes at "
+    "v = Psibar/beta + c for every c, with Psibar(y_k) = sum_j mu_j p*(y_k > y_j) (Psi = "
+    "identity), because sum_j mu_j Psibar(y_j) = 1/2: the minimisers over v are exactly "
+    "v = Psibar/beta + c.",
+    "Theorem 3.1 gives f'(pi*/pi_ref) = (Psibar - lambda)/beta, i.e. c = -lambda/beta; and "
+    "c -> sum pi_ref (f')^-1(Psibar/beta + c) is strictly increasing, so no other c gives a "
+    "policy: pi* is the unique minimiser of L.",
+    "The paper statistic f'(pi(y_w)/pi(y_l)) - f'(piref_w/piref_l) is not a difference of one "
+    "function of each response (unless f'(e^s) is affine: reverse KL); at pi* the gradient of "
+    "its loss is not zero, so pi* does not minimise it.",
+)
+"""The central claim's proof, step by step (the module docs give it with formulas)."""
+
 _pw, _pl, _qw, _ql = sp.symbols("pi_w pi_l piref_w piref_l", positive=True)
 _beta, _z = sp.symbols("beta z", positive=True)
 _x, _s = sp.symbols("x s", real=True)
