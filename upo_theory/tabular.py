@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 import sympy as sp
 from scipy.special import expit, log_softmax
 
@@ -89,6 +88,8 @@ def upo_optimum(kernel: LogSpaceKernel, problem: TabularProblem) -> tuple[np.nda
         t = kernel.log_inverse(psibar / beta + c)
         return float(np.logaddexp.reduce(log_ref + t))
 
+    import scipy.optimize  # here: importing it costs a third of a second that most users skip
+
     if log_mass(c_lo) >= 0:
         c = c_lo
     else:
@@ -114,6 +115,8 @@ def population_loss(spec: LossSpec, problem: TabularProblem,
 
 def minimiser(spec: LossSpec, problem: TabularProblem) -> tuple[np.ndarray, float]:
     """(π, ‖∂L/∂θ‖) at the minimiser of the population loss found by BFGS from π_ref."""
+    import scipy.optimize
+
     out = scipy.optimize.minimize(
         lambda theta: population_loss(spec, problem, theta), problem.log_pi_ref, jac=True,
         method="BFGS", options={"gtol": 1e-13, "maxiter": 2000})
