@@ -98,8 +98,7 @@ def _mp_kernel(name: str, t: float, order: int = 1):
     """f'(e^t) (order 1) or f''(e^t) e^t (order 2) in mpmath, from SymPy's own f' and f''."""
     import sympy as sp
 
-    from upo_theory import derive
-    from upo_theory.expressions import U
+    from upo_theory import U, derive
 
     if (name, order) not in _MP:
         d = derive(get_divergence(name))
