@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -80,8 +81,10 @@ CLAIM_GROUPS: dict[str, str] = {
     "paper": "The paper's claims, each within the scope the paper states",
     "extended": "Extended checks, beyond the paper (each statement says its own scope)",
 }
-CLAIM_SECONDS = 10
+CLAIM_SECONDS = 5
 """How long SymPy may work on one claim for one f before the claim is UNDECIDED."""
+CLAIMS_SECONDS = 15
+"""How long all the claims for one f may take together (the rest are then UNDECIDED)."""
 CENTRAL_PER_RESPONSE = "eq. 24 minimiser is the eq. 22 optimum, per-response statistic"
 CENTRAL_PAPER = "eq. 24 minimiser is the eq. 22 optimum, paper statistic (eq. 23)"
 CENTRAL_CLAIMS: tuple[str, ...] = (CENTRAL_PER_RESPONSE, CENTRAL_PAPER)
@@ -760,40 +763,47 @@ GENERAL: tuple[Callable[[], ClaimResult], ...] = (
 )
 
 
-def _guarded(claim: Callable[..., ClaimResult | None], *args: Derivation) -> ClaimResult | None:
-    """``claim(*args)``, UNDECIDED (never a traceback) when SymPy raises or runs too long."""
+def _guarded(claim: Callable[..., ClaimResult | None], *args: Derivation,
+             seconds: float | None = None) -> ClaimResult | None:
+    """``claim(*args)``, UNDECIDED (never a traceback) when SymPy raises or runs past
+    ``seconds`` (default :data:`CLAIM_SECONDS`)."""
     about: _Claim = claim.about  # type: ignore[attr-defined]
     label = args[0].divergence.label if args else None
+    seconds = CLAIM_SECONDS if seconds is None else seconds
 
     def undecided(why: str) -> ClaimResult:
         return about.result(label, "UNDECIDED", why)
 
+    if seconds <= 0:
+        return undecided(f"the {CLAIMS_SECONDS} s for this f's claims ran out before this one")
     try:
-        outcome = time_limited(lambda: (claim(*args),), CLAIM_SECONDS)
+        outcome = time_limited(lambda: (claim(*args),), seconds)
     except SYMPY_FAILURES as error:
         return undecided(f"SymPy failed: {type(error).__name__}: {' '.join(str(error).split())}"
                          [:200])
     if outcome is None:
-        return undecided(f"SymPy ran past {CLAIM_SECONDS} s")
+        return undecided(f"SymPy ran past {seconds:.3g} s")
     return outcome[0]
 
 
 def verify_divergence(divergence: Divergence) -> list[ClaimResult]:
     """Every per-divergence claim for one divergence (paper's claims, then extended checks).
 
-    For a user's f the claims run in a child process with a memory cap
-    (:func:`upo_theory.budget.within_budget`); each claim has :data:`CLAIM_SECONDS` there too.
+    Each claim has :data:`CLAIM_SECONDS`, all of them :data:`CLAIMS_SECONDS`. For a user's f
+    they run in a child process with a memory cap (:func:`upo_theory.budget.within_budget`).
     """
     if is_registered(divergence):
-        return _verify_divergence(divergence)
-    return within_budget(_verify_divergence, divergence,
-                         seconds=CLAIM_SECONDS * len(PER_DIVERGENCE) + 10,
-                         what=f"the claims for f {divergence.name!r}")
+        return _ordered(_verify_divergence(divergence))
+    return _ordered(within_budget(_verify_divergence, divergence, seconds=CLAIMS_SECONDS + 10,
+                                  what=f"the claims for f {divergence.name!r}"))
 
 
 def _verify_divergence(divergence: Divergence) -> list[ClaimResult]:
+    """The per-divergence claims in :data:`PER_DIVERGENCE` order, within a shared deadline."""
     d = derive(divergence)
-    return _ordered([r for claim in PER_DIVERGENCE if (r := _guarded(claim, d)) is not None])
+    deadline = time.monotonic() + CLAIMS_SECONDS
+    return [r for claim in PER_DIVERGENCE if (r := _guarded(
+        claim, d, seconds=min(CLAIM_SECONDS, deadline - time.monotonic()))) is not None]
 
 
 def _ordered(results: list[ClaimResult]) -> list[ClaimResult]:
@@ -809,8 +819,7 @@ def verify_all(alpha: float | str | None = None) -> list[ClaimResult]:
 @functools.lru_cache(maxsize=8)
 def _verify_all(alpha: str | None) -> tuple[ClaimResult, ...]:
     results = [r for claim in GENERAL if (r := _guarded(claim)) is not None]
-    divergences = registered(alpha)
-    for claim in PER_DIVERGENCE:
-        results.extend(r for div in divergences
-                       if (r := _guarded(claim, derive(div))) is not None)
+    per_divergence = [_verify_divergence(div) for div in registered(alpha)]
+    order = {claim.about.name: i for i, claim in enumerate(PER_DIVERGENCE)}  # type: ignore[attr-defined]
+    results += sorted((r for rs in per_divergence for r in rs), key=lambda r: order[r.claim])
     return tuple(_ordered(results))
