@@ -152,14 +152,13 @@ def _admit(text: str, alpha: sp.Rational | None):  # -> Derivation (runs in the 
     from .derivation import derive
     from .generator import generator_function
     from .kernels import kernel_for
+    from .report import derivation_dict
 
     f = parse_generator(text, alpha=alpha)
     params = {"alpha": alpha} if alpha is not None and "alpha" in text else {}
     divergence = Divergence(text, "user-defined f", f, params)
     derivation = derive(divergence)
-    for expr in (f, derivation.f1, derivation.f2, derivation.inverse):
-        if expr is not None:
-            sp.sstr(expr), sp.latex(expr)
+    derivation_dict(derivation)  # every derived object printed as text and LaTeX
     generator_function(divergence)
     if derivation.differentiable:
         kernel = kernel_for(divergence)
