@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ from typing import Any
 from upo_theory import (
     FIXED_DIVERGENCE,
     LOSS_NAMES,
+    Condition,
     LossSpec,
     UserError,
     config_parser,
+    derive,
     get_divergence,
     loss_spec,
     parse_config,
@@ -78,7 +81,10 @@ class TrainConfig:
         "the simulator and docs/results/experiment.md measured the paper form missing pi*) or "
         "paper (eqs. 23-26)",
     )
-    beta: float = _f(0.1, "regularisation strength beta (> 0)")
+    allow_inadmissible_f: bool = _f(
+        False, "train fdpo/iupo with an f that fails Theorem 3.1's conditions (research on "
+               "purpose: the loss's minimiser is then not the UPO optimum)")
+    beta: float = _f(0.1, "regularisation strength beta (> 0, finite)")
     length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean",
                      choices=LENGTHS)
     stage: str = _f("both", "what to train", choices=STAGES)
@@ -157,8 +163,27 @@ class TrainConfig:
                 get_divergence(self.truth_f, self.alpha)
         except UserError as error:
             raise ConfigError(str(error)) from None
+        self._check_admissible()
         self._check_numbers()
         self._check_paths()
+
+    def _check_admissible(self) -> None:
+        """The conditions of Theorem 3.1 on the f of fdpo/iupo, as the simulator applies them
+        (f(1) = 0, differentiable, convex, f''(1) > 0, f' strictly increasing) and f'(0+) = -oo,
+        unless ``allow_inadmissible_f``; dpo and ipo use reverse KL."""
+        if self.loss in FIXED_DIVERGENCE or self.allow_inadmissible_f:
+            return
+        failed = derive(self.spec.divergence).failure()
+        if failed is None:
+            return
+        verdict = "could not be decided" if failed.method == "undecided" else "fails"
+        meaning = (
+            "the loss (eqs. 5, 24) cannot express those zeros, so its minimiser is not the UPO "
+            "optimum"
+            if failed.condition is Condition.INFINITE_AT_ZERO else
+            "the UPO objective then has no optimum of Theorem 3.1 for the loss to recover")
+        raise ConfigError(f"f={self.f!r}: {failed.name} {verdict} ({failed.detail}); {meaning}; "
+                          "pass --allow-inadmissible-f to train with it anyway")
 
     def _check_numbers(self) -> None:
         positive = ("beta", "batch_size", "sft_batch_size", "lr", "sft_lr", "max_length",
@@ -167,6 +192,9 @@ class TrainConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
+        if not math.isfinite(self.beta):
+            raise ConfigError(f"beta={self.beta!r} must be finite (with beta = inf the loss is "
+                              "flat and nothing is learned), e.g. --beta 0.1")
         for name in ("sft_steps", "pref_steps", "warmup_steps", "grad_clip", "weight_decay",
                      "offline_train_pairs", "offline_eval_pairs", "truth_eval_prompts",
                      "threads", "micro_batch_size", "forward_rows"):

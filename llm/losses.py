@@ -8,6 +8,17 @@ space by the SymPy-derived kernel ``k(t) = f'(e^t)``, finite with finite gradien
 :func:`pair_losses`; :func:`preference_loss` is the same with keyword arguments, for users' own
 training loops.
 
+Precision
+---------
+The statistic and the per-pair loss are computed in float64 whatever the dtype of the
+log-probabilities (float32, or bfloat16 under autocast): the kernels are exact in the dtype they
+run in only up to ``|k(t)| <= e^cap`` (e^27 in float32, where Neyman's k(t) = 1 − e^{−2t} is
+continued beyond t ≈ −13; e^337 in float64, see :mod:`upo_theory.kernels`), and sequence
+log-ratios reach that range. The losses come back in float64; their gradients flow back into the
+log-probabilities in their own dtype, exact to its rounding, and saturate at its largest finite
+value where the true gradient is not representable in it (rather than becoming inf and then NaN
+in the gradient clipping).
+
 Length handling
 ---------------
 The sequence log-probabilities passed in are either sums over response tokens (``length="sum"``,
@@ -41,11 +52,34 @@ def pair_losses(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pair losses and pair statistics of the family member ``spec``, shapes (B,) and (B,).
 
-    The arguments are those of :func:`preference_loss`, with (Ψ, f, form) passed whole.
+    The arguments are those of :func:`preference_loss`, with (Ψ, f, form) passed whole; both
+    results are float64 (see the module notes on precision).
     """
-    statistic = pair_statistic(spec, policy_chosen_logps, policy_rejected_logps,
-                               ref_chosen_logps, ref_rejected_logps)
+    logps = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
+    statistic = pair_statistic(spec, *(to_float64(x) for x in logps))
     return pair_loss(spec, statistic, beta), statistic
+
+
+def to_float64(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as float64; its gradient returns in ``x``'s dtype, saturating at ±its largest
+    finite value instead of overflowing to ±inf."""
+    if x.dtype == torch.float64:
+        return x
+    if not (x.requires_grad and torch.is_grad_enabled()):
+        return x.to(torch.float64)
+    return _SaturatingUpcast.apply(x)
+
+
+class _SaturatingUpcast(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.dtype = x.dtype
+        return x.to(torch.float64)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        largest = torch.finfo(ctx.dtype).max
+        return grad.clamp(-largest, largest).to(ctx.dtype)
 
 
 def preference_loss(
@@ -84,9 +118,9 @@ def preference_loss(
 
     Returns
     -------
-    losses : torch.Tensor, shape (B,)
+    losses : torch.Tensor, shape (B,), float64
         Per-pair loss.
-    statistic : torch.Tensor, shape (B,)
+    statistic : torch.Tensor, shape (B,), float64
         The pair statistic ``s`` (logged as ``statistic``; TRL's ``rewards/margins`` is
         ``β (t_w − t_l)``, the same for every member).
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,8 +64,8 @@ class BanditConfig:
         for name in ("pairs", "steps"):
             if getattr(self, name) < 0:
                 raise ProblemError(f"--{name} {getattr(self, name)} is negative; give 0 or more")
-        if self.beta is not None and not self.beta > 0:
-            raise ProblemError(f"--beta {self.beta} must be positive, e.g. --beta 0.1")
+        if self.beta is not None and not 0 < self.beta < math.inf:
+            raise ProblemError(f"--beta {self.beta} must be positive and finite, e.g. --beta 0.1")
         if not self.lr > 0:
             raise TrainingError(f"--lr {self.lr} must be positive, e.g. --lr 0.05")
         if self.problem is not None and self.scenario is not None:

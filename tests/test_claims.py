@@ -1,4 +1,5 @@
-"""The verification report: each verdict checked against an independent computation."""
+"""The verification report: groups and scopes, and each verdict checked against an independent
+computation (the simulator's own KKT solver and L-BFGS, NumPy, the numeric loss family)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,33 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upo_theory import get_divergence, loss_spec, pair_statistic, registered
-from upo_theory.claims import (
+from sim.optimum import solve_kkt
+from sim.problems import Problem
+from sim.training import minimise, objective_for
+from upo_theory import (
+    CENTRAL_CLAIMS,
     ClaimResult,
+    get_divergence,
+    loss_spec,
+    pair_statistic,
+    registered,
+)
+from upo_theory.claims import (
+    BT_EXAMPLE,
+    CENTRAL_PAPER,
+    CENTRAL_PER_RESPONSE,
+    CYCLIC_EXAMPLE,
+    EXAMPLE,
     forms_equal,
     paper_form_antisymmetric,
     target_reachable,
     verify_all,
 )
 from upo_theory.derivation import derive
+from upo_theory.tabular import TabularProblem
+
+ADMISSIBLE = ("rkl", "fkl", "js", "alpha", "hellinger", "neyman")
+LABELS = {d.name: d.label for d in registered()}
 
 
 @pytest.fixture(scope="module")
@@ -26,38 +45,191 @@ def report() -> list[ClaimResult]:
     return verify_all()
 
 
-def _by(report: list[ClaimResult], claim_prefix: str) -> dict[str | None, ClaimResult]:
-    return {r.divergence: r for r in report if r.claim.startswith(claim_prefix)}
+def _by(report: list[ClaimResult], claim: str) -> dict[str | None, ClaimResult]:
+    return {r.divergence: r for r in report if r.claim == claim}
 
 
-def test_every_claim_is_decided_for_the_registry(report: list[ClaimResult]) -> None:
+def _named(report: list[ClaimResult], prefix: str) -> dict[str | None, ClaimResult]:
+    return {r.divergence: r for r in report if r.claim.startswith(prefix)}
+
+
+# --- groups and scopes ------------------------------------------------------------------------
+
+def test_every_result_has_a_group_a_scope_and_a_verdict(report: list[ClaimResult]) -> None:
     assert {r.status for r in report} <= {"PROVEN", "REFUTED", "NOT APPLICABLE"}
-    per_div = [r for r in report if r.claim.startswith("stationarity")]
-    assert {r.divergence for r in per_div} == {d.label for d in registered()}
+    assert {r.group for r in report} == {"paper", "extended"}
+    assert all(r.scope.startswith("for ") for r in report)
+    groups = [r.group for r in report]
+    assert groups == sorted(groups, key=lambda g: g != "paper")  # the paper's claims first
+    paper = [r.claim for r in report if r.group == "paper"]
+    assert paper[: paper.count(CENTRAL_PER_RESPONSE) + paper.count(CENTRAL_PAPER)] == sorted(
+        (c for c in paper if c in CENTRAL_CLAIMS), key=CENTRAL_CLAIMS.index)
 
 
-def test_paper_claims_are_proven(report: list[ClaimResult]) -> None:
-    for prefix in ("logit(sigma(z))", "JS derivative", "eq. 26 is eq. 24"):
-        assert _by(report, prefix)[next(iter(_by(report, prefix)))].status == "PROVEN"
-    assert _by(report, "f-DPO (eq. 5) is DPO")["rkl"].status == "PROVEN"
-    assert _by(report, "IUPO statistic (eq. 23)")["rkl"].status == "PROVEN"
+def test_no_paper_claim_is_refuted_outside_its_scope(report: list[ClaimResult]) -> None:
+    """The only refuted paper claim is the central claim for the paper form, within its scope
+    (admissible f); claims the paper makes for reverse KL are listed for reverse KL only."""
+    refuted = {(r.claim, r.divergence) for r in report
+               if r.group == "paper" and r.status == "REFUTED"}
+    assert refuted == {(CENTRAL_PAPER, LABELS[n]) for n in ADMISSIBLE if n != "rkl"}
+    for claim in ("f-DPO (eq. 5) is DPO (eq. 4)", "IUPO statistic (eq. 23) is IPO's h (eq. 9)"):
+        rows = [r for r in report if r.claim == claim]
+        assert [(r.divergence, r.status, r.scope) for r in rows] == [
+            ("rkl", "PROVEN", "for reverse KL")]
 
 
-def test_theorem_claims_follow_admissibility(report: list[ClaimResult]) -> None:
-    closed = _by(report, "pi* = pi_ref")
-    likelihood = _by(report, "logit-UPO optimum")
-    for div in registered():
-        d = derive(div)
-        expected = "PROVEN" if d.admissible else "NOT APPLICABLE"
-        assert closed[div.label].status == expected
-        assert likelihood[div.label].status == expected
-    assert "0 is in dom f'" in closed["pearson"].detail
-    assert "not differentiable at u = 1" in closed["tv"].detail
+def test_outside_reverse_kl_the_differences_are_extended_checks_with_witnesses(
+    report: list[ClaimResult],
+) -> None:
+    """"For f other than reverse KL the statistic differs from h": a witness, plugged into the
+    numeric loss family, really separates the statistic from h."""
+    differs = _by(report, "IUPO statistic (eq. 23) differs from IPO's h (eq. 9)")
+    assert set(differs) == {label for n, label in LABELS.items() if n != "rkl"}
+    for label, r in differs.items():
+        assert r.group == "extended" and r.scope == "for f other than reverse KL"
+        if label == "tv":
+            assert r.status == "NOT APPLICABLE"
+            continue
+        assert r.status == "PROVEN" and r.counterexample is None
+        pw, pl, qw, ql = _logps(r.witness)
+        statistic = pair_statistic(loss_spec("iupo", _div(label), "paper"), pw, pl, qw, ql)[0]
+        assert statistic == pytest.approx(float(r.witness["left side"]), rel=1e-9)
+        assert abs(statistic - ((pw - pl) - (qw - ql))[0]) > 1e-3
+    assert {r.status for r in _by(report, "f-DPO (eq. 5) differs from DPO (eq. 4)").values()} == {
+        "PROVEN", "NOT APPLICABLE"}
 
+
+def test_no_point_of_the_report_has_probabilities_summing_above_one(
+    report: list[ClaimResult],
+) -> None:
+    for r in report:
+        for values in (r.counterexample, r.witness):
+            if values and "pi_w" in values:
+                p = {k: float(sp.sympify(values[k])) for k in ("pi_w", "pi_l", "piref_w",
+                                                              "piref_l")}
+                assert p["pi_w"] + p["pi_l"] <= 1 and p["piref_w"] + p["piref_l"] <= 1, r
+
+
+# --- the central claim ------------------------------------------------------------------------
+
+def _sim_problem(problem: TabularProblem) -> Problem:
+    return Problem(np.array([[float(p) for p in problem.pi_ref]]),
+                   np.array([[float(m) for m in problem.mu]]), problem.preferences[None],
+                   float(problem.beta))
+
+
+def test_per_response_minimiser_is_the_optimum_for_every_admissible_f(
+    report: list[ClaimResult],
+) -> None:
+    """Checked by the simulator: its L-BFGS minimiser of the per-response loss is its π*."""
+    central = _by(report, CENTRAL_PER_RESPONSE)
+    assert central[None].status == "PROVEN" and "Laplacian" in central[None].detail
+    problem = _sim_problem(EXAMPLE)
+    for name in ADMISSIBLE:
+        assert central[LABELS[name]].status == "PROVEN"
+        star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
+                         get_divergence(name)).policy
+        found = minimise(objective_for(loss_spec("iupo", name, "per_response"), problem),
+                         gtol=1e-12).policy
+        assert 0.5 * np.abs(found - star).sum() < 1e-7, name
+    assert central["pearson"].status == central["tv"].status == "NOT APPLICABLE"
+
+
+@settings(max_examples=20)
+@given(k=st.integers(3, 6), seed=st.integers(0, 2**32 - 1), beta=st.floats(0.05, 5.0),
+       c=st.floats(-3.0, 3.0))
+def test_the_quadratic_loss_is_stationary_at_psibar_over_beta_plus_c(
+    k: int, seed: int, beta: float, c: float,
+) -> None:
+    """The proof's step 2 for any K, numerically: ∂L/∂v = 0 at v = Ψ̄/β + c."""
+    rng = np.random.default_rng(seed)
+    mu = rng.dirichlet(np.ones(k))
+    upper = rng.uniform(0.05, 0.95, (k, k))
+    p = np.where(np.triu(np.ones((k, k), dtype=bool), 1), upper, 1 - upper.T)
+    np.fill_diagonal(p, 0.5)
+    v = p @ mu / beta + c
+    residual = (v[:, None] - v[None, :]) - (2 * p - 1) / (2 * beta)
+    gradient = 2 * mu * (residual * mu[None, :]).sum(axis=1)
+    assert np.abs(gradient).max() < 1e-12 * (1 + np.abs(v).max())
+
+
+def test_paper_form_counterexamples_are_confirmed_by_the_simulator(
+    report: list[ClaimResult],
+) -> None:
+    """The simulator's minimiser of the paper-form loss is the reported one, far from its π*."""
+    problem = _sim_problem(EXAMPLE)
+    central = _by(report, CENTRAL_PAPER)
+    assert central["rkl"].status == "PROVEN"
+    for name in ADMISSIBLE[1:]:
+        r = central[LABELS[name]]
+        assert r.status == "REFUTED"
+        example = r.counterexample
+        star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
+                         get_divergence(name)).policy[0]
+        found = minimise(objective_for(loss_spec("iupo", name, "paper"), problem),
+                         gtol=1e-11).policy[0]
+        np.testing.assert_allclose(_floats(example["pi* (eq. 22, Theorem 3.1)"]), star, atol=1e-9)
+        np.testing.assert_allclose(_floats(example["minimiser of eq. 24"]), found, atol=1e-6)
+        tv = 0.5 * np.abs(found - star).sum()
+        assert tv == pytest.approx(float(example["total variation"]), abs=1e-3) and tv > 0.03
+        assert float(example["|gradient of eq. 24 at pi*|"]) > 1e-2
+    assert float(central["js"].counterexample["total variation"]) == pytest.approx(0.156, abs=1e-3)
+
+
+# --- Theorem 3.1 and Proposition 3.2 ----------------------------------------------------------
+
+def test_theorem_3_1_certificate_follows_admissibility(report: list[ClaimResult]) -> None:
+    theorem = _named(report, "Theorem 3.1")
+    problem = _sim_problem(EXAMPLE)
+    for name in ADMISSIBLE:
+        r = theorem[LABELS[name]]
+        assert r.status == "PROVEN", r.detail
+        assert "strictly concave" in r.detail and "eta = 0" in r.detail
+        kkt = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
+                        get_divergence(name))
+        assert float(r.witness["lambda"]) == pytest.approx(float(kkt.lam[0]), abs=1e-10)
+        assert abs(float(r.witness["sum pi* - 1"])) < 1e-12
+    assert "f'(0+) = -2 is finite" in theorem["pearson"].detail
+    assert "not differentiable at u = 1" in theorem["tv"].detail
+    assert theorem["pearson"].status == theorem["tv"].status == "NOT APPLICABLE"
+
+
+def test_proposition_3_2_under_bradley_terry(report: list[ClaimResult]) -> None:
+    assert _by(report, "Bradley-Terry: Psibar(y) - Psibar(y') = r(y) - r(y')")[None].status == (
+        "PROVEN")
+    likelihood = _by(report, "logit-UPO optimum gives the f-DPO likelihood")
+    problem = _sim_problem(BT_EXAMPLE)
+    for name in ADMISSIBLE:
+        r = likelihood[LABELS[name]]
+        assert r.status == "PROVEN" and float(r.witness["largest |likelihood - p*|"]) < 1e-12
+        star = solve_kkt(problem.psibar("logit"), np.log(problem.pi_ref), problem.beta,
+                         get_divergence(name)).policy[0]
+        from upo_theory import kernel_for
+
+        k = kernel_for(get_divergence(name))(np.log(star / problem.pi_ref[0]))
+        model = 1 / (1 + np.exp(-problem.beta * (k[:, None] - k[None, :])))
+        np.testing.assert_allclose(model, problem.prefs[0], atol=1e-12)
+
+
+def test_proposition_3_2_fails_without_bradley_terry(report: list[ClaimResult]) -> None:
+    """Rock-paper-scissors: the simulator's logit-UPO optimum is π_ref, and its likelihood 1/2
+    is not p*(y_1 > y_2) = 4/5."""
+    r = _by(report, "f-DPO likelihood at the optimum without Bradley-Terry")[None]
+    assert (r.group, r.status) == ("extended", "REFUTED")
+    problem = _sim_problem(CYCLIC_EXAMPLE)
+    for name in ADMISSIBLE:
+        star = solve_kkt(problem.psibar("logit"), np.log(problem.pi_ref), problem.beta,
+                         get_divergence(name)).policy[0]
+        np.testing.assert_allclose(star, problem.pi_ref[0], atol=1e-14)
+    assert problem.prefs[0, 0, 1] == float(sp.Rational(r.counterexample["p*(y_1 > y_2)"])) == 0.8
+
+
+# --- the other checks -------------------------------------------------------------------------
 
 def test_forms_agree_only_for_reverse_kl(report: list[ClaimResult]) -> None:
-    forms = _by(report, "paper form (eq. 23) = per-response")
+    forms = _by(report, "paper form (eq. 23) = per-response form")
     for label, r in forms.items():
+        assert r.group == "extended"
         if label == "tv":
             assert r.status == "NOT APPLICABLE"
         else:
@@ -66,32 +238,40 @@ def test_forms_agree_only_for_reverse_kl(report: list[ClaimResult]) -> None:
 
 def _logps(example: dict[str, str]) -> list[np.ndarray]:
     keys = ("pi_w", "pi_l", "piref_w", "piref_l")
-    return [np.array([math.log(float(sp.Rational(example[k])))]) for k in keys]
+    return [np.array([math.log(float(sp.sympify(example[k])))]) for k in keys]
+
+
+def _floats(text: str) -> np.ndarray:
+    return np.array([float(x) for x in text.split(",")])
+
+
+def _div(label: str):
+    return next(d for d in registered() if d.label == label)
 
 
 def test_form_counterexamples_witness_the_difference(report: list[ClaimResult]) -> None:
     """Plug each counterexample into the numeric loss family: the two forms really differ."""
-    for label, r in _by(report, "paper form (eq. 23) = per-response").items():
+    for label, r in _by(report, "paper form (eq. 23) = per-response form").items():
         if r.status != "REFUTED":
             continue
         pw, pl, qw, ql = _logps(r.counterexample)
-        div = next(d for d in registered() if d.label == label)
-        paper = pair_statistic(loss_spec("iupo", div, "paper"), pw, pl, qw, ql)[0]
-        per = pair_statistic(loss_spec("iupo", div, "per_response"), pw, pl, qw, ql)[0]
+        paper = pair_statistic(loss_spec("iupo", _div(label), "paper"), pw, pl, qw, ql)[0]
+        per = pair_statistic(loss_spec("iupo", _div(label), "per_response"), pw, pl, qw, ql)[0]
         assert paper == pytest.approx(float(r.counterexample["left side"]), rel=1e-8)
         assert per == pytest.approx(float(r.counterexample["right side"]), rel=1e-8)
         assert abs(paper - per) > 1e-6
 
 
 def test_antisymmetry_counterexamples_witness(report: list[ClaimResult]) -> None:
-    for label, r in _by(report, "paper-form statistic antisymmetric").items():
+    for label, r in _by(report, "paper-form statistic antisymmetric in (y_w, y_l)").items():
         if r.status != "REFUTED":
             continue
         pw, pl, qw, ql = _logps(r.counterexample)
-        spec = loss_spec("iupo", next(d for d in registered() if d.label == label), "paper")
+        spec = loss_spec("iupo", _div(label), "paper")
         swapped = pair_statistic(spec, pl, pw, ql, qw)[0]
         assert swapped != pytest.approx(-pair_statistic(spec, pw, pl, qw, ql)[0], abs=1e-6)
-    assert _by(report, "paper-form statistic antisymmetric")["rkl"].status == "PROVEN"
+    assert _by(report, "paper-form statistic antisymmetric in (y_w, y_l)")["rkl"].status == (
+        "PROVEN")
 
 
 def test_target_out_of_reach_counterexample_is_true() -> None:
@@ -103,6 +283,18 @@ def test_target_out_of_reach_counterexample_is_true() -> None:
     gaps = np.linspace(-50, 50, 201)  # log pi_w - log pi_l
     stats = pair_statistic(spec, gaps, np.zeros_like(gaps), np.zeros(1), np.zeros(1))
     assert stats.max() <= math.log(2) < target
+
+
+def test_target_is_reachable_whenever_sup_f1_is_infinite() -> None:
+    """Pearson χ² (f'(0+) finite, sup f' = oo) reaches any target: Theorem 3.1 plays no part."""
+    r = target_reachable(derive(get_divergence("pearson")))
+    assert r.status == "PROVEN"
+    spec = loss_spec("iupo", "pearson", "paper")
+    for beta, ref_gap in ((0.01, -3.0), (0.2, 4.0)):
+        # solve 2 (e^t - 1) - 2 (e^ref_gap - 1) = 1/(2 beta) for the policy log-ratio t
+        t = math.log(math.exp(ref_gap) + 1 / (4 * beta))
+        stat = pair_statistic(spec, np.array([t]), np.zeros(1), np.array([ref_gap]), np.zeros(1))
+        assert stat[0] == pytest.approx(1 / (2 * beta), rel=1e-12)
 
 
 @settings(max_examples=4)
@@ -125,3 +317,20 @@ def test_forms_differ_for_a_non_affine_kernel(num: int, den: int) -> None:
     d = derive(get_divergence(f))
     assert forms_equal(d).status == "REFUTED"
     assert paper_form_antisymmetric(d).status == "REFUTED"
+
+
+def test_the_readme_quotes_the_report(report: list[ClaimResult]) -> None:
+    """The README's summary of the report: its total variation is the report's, and the f whose
+    target is out of reach are those the report refutes it for."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    summary = " ".join(readme[readme.index("What the verification report"):].split()[:200])
+    js = _by(report, CENTRAL_PAPER)["js"].counterexample["total variation"]
+    assert f"total variation {float(js):.3f}" in summary
+    unreachable = [r.divergence for r in _by(report, "paper form can reach the target "
+                                                     "1/(2 beta)").values()
+                   if r.status == "REFUTED"]
+    names = {"fkl": "forward KL", "js": "JS", LABELS["alpha"]: "α", "hellinger": "Hellinger",
+             "neyman": "Neyman"}
+    assert "(" + ", ".join(names[d] for d in unreachable) + ")" in summary

@@ -10,7 +10,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upo_theory import derive, get_divergence, registered
+from upo_theory import Condition, derive, get_divergence, registered
 from upo_theory.derivation import T, Y
 from upo_theory.expressions import U
 
@@ -190,3 +190,45 @@ def test_derivation_survives_sympy_failing_to_solve(pair: tuple[str, str]) -> No
     d = derive(get_divergence(f))
     assert d.admissible
     assert sp.simplify(d.f1 - sum(derive(get_divergence(n)).f1 for n in pair)) == 0
+
+
+# --- what SymPy cannot settle -----------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["Abs(u-1)**1.5", "Abs(u-1)**3", "Max(u*log(u), u-1)"])
+def test_sympy_failures_become_checks_never_exceptions(text: str) -> None:
+    """These raised inside SymPy (gruntz's mrv, a Piecewise's BooleanTrue, a ConditionSet's
+    infimum); now every condition holds, fails or is undecided, and the verdict says which."""
+    d = derive(get_divergence(text))
+    assert len(d.checks) == len(Condition)
+    assert all(c.holds is not None or c.method in ("undecided", "not applicable")
+               for c in d.checks)
+    assert not d.admissible and d.failure() is not None
+    assert d.failure().name in d.reason
+
+
+def test_an_undecided_condition_is_a_failure_by_name() -> None:
+    d = derive(get_divergence("Max(u*log(u), u-1)"))
+    failed = d.failure()
+    assert (failed.condition, failed.method, failed.holds) == (
+        Condition.DIFFERENTIABLE, "undecided", None)
+    assert d.reason.startswith("admissibility for Theorem 3.1 undecided: f differentiable")
+    assert d.failure((Condition.NORMALISED,)) is None  # f(1) = 0 holds
+
+
+def test_a_piecewise_second_derivative_is_not_read_at_its_point_branch() -> None:
+    """SymPy differentiates |u - 1|^(3/2) to a branch 'f'' = 0 at u = 1', but f''(1±) = +oo: the
+    check must not say f''(1) = 0 fails. |u - 1|^3 has f''(1) = 0 for real."""
+    check = next(c for c in derive(get_divergence("Abs(u-1)**1.5")).checks
+                 if c.condition is Condition.STRICTLY_CONVEX_AT_ONE)
+    assert check.holds is not False
+    cubic = next(c for c in derive(get_divergence("Abs(u-1)**3")).checks
+                 if c.condition is Condition.STRICTLY_CONVEX_AT_ONE)
+    assert cubic.holds is False and "f''(1) = 0" in cubic.detail
+
+
+def test_a_limit_sympy_cannot_take_is_estimated_and_says_so() -> None:
+    """lim_{u->0+} f'(u) for |u - 1|^(3/2): SymPy's gruntz fails; f'(u) at 1e-50.. is -3/2."""
+    d = derive(get_divergence("Abs(u-1)**1.5"))
+    check = next(c for c in d.checks if c.condition is Condition.INFINITE_AT_ZERO)
+    assert (check.holds, check.method) == (False, "numeric")
+    assert float(d.inf_f1) == pytest.approx(-1.5, rel=1e-12)

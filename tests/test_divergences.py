@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -130,3 +131,12 @@ def test_user_generator_with_alpha() -> None:
 def test_unknown_name_is_parsed_as_an_expression_and_refused() -> None:
     with pytest.raises(ExpressionError, match="'kullback'"):
         get_divergence("kullback")
+
+
+def test_a_user_f_whose_limit_at_zero_sympy_cannot_take_still_compiles() -> None:
+    """f(0+) for Max(u log u, u - 1) (SymPy's limit raises): estimated numerically, = 0."""
+    from upo_theory import generator_function
+
+    g = generator_function(get_divergence("Max(u*log(u), u-1)"))
+    assert g.at_zero == pytest.approx(0.0, abs=1e-40)
+    assert float(g(0.5)) == pytest.approx(0.5 * math.log(0.5), rel=1e-14)

@@ -128,15 +128,24 @@ def test_divergence_page_prints_the_derivation(site: Path, name: str) -> None:
     assert len(re.findall(r"<td>", page)) >= 2 * len(d.checks)
 
 
-def test_claims_page_lists_every_result(site: Path) -> None:
+def test_claims_page_follows_the_report(site: Path) -> None:
+    """The central claim, then the paper's claims, then the extended checks, each group headed
+    by its count; every result a row, every REFUTED row with its counterexample."""
+    from upo_theory import verify_all
+
     page = (site / "claims.html").read_text(encoding="utf-8")
-    total = int(re.search(r"(\d+) results", page).group(1))
-    rows = page.count('<span class="badge badge-proven">PROVEN</span></td>') + page.count(
-        '<span class="badge badge-refuted">REFUTED</span></td>') + page.count(
-        '<span class="badge badge-not-applicable">NOT APPLICABLE</span></td>')
-    assert rows == total > 0
+    results = verify_all()
+    order = [page.index(f'id="{name}"') for name in ("central-claim", "paper-claims",
+                                                       "extended-claims")]
+    assert order == sorted(order)
+    totals = [int(n) for n in re.findall(r"<p>(\d+) results: ", page)]
+    assert totals == [sum(r.group == g for r in results) for g in ("paper", "extended")]
+    rows = sum(page.count(f'<span class="badge badge-{s}">{s.upper().replace("-", " ")}</span>'
+                          "</td>") for s in ("proven", "refuted", "not-applicable", "undecided"))
+    assert rows == len(results) > 0
     refuted = page.count('<span class="badge badge-refuted">REFUTED</span></td>')
     assert page.count('<td><div class="counterexample">') == refuted  # each with its values
+    assert "every admissible f" in page[order[0]:order[1]]
 
 
 def test_getting_started_quotes_the_readme(site: Path) -> None:

@@ -164,6 +164,9 @@ def test_exponents_up_to_the_limit_are_accepted() -> None:
         "2**1000**1000*u",  # an exponent with a thousand digits
         "((999**999)**999)**999*u",  # each exponent small, the number astronomically large
         "(10**999)**(10**999)*u",
+        # each factor allowed, their product 5700 digits: Python could not even print it
+        "9**999*9**999*9**999*9**999*9**999*9**999*u",
+        "u/(7**999*7**999)",
     ],
 )
 def test_numbers_too_large_to_build_are_refused_at_once(text: str) -> None:

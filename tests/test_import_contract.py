@@ -17,8 +17,8 @@ import upo_theory
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMERS = ("sim", "llm", "docs", "bench")
 CORE_TESTS = frozenset({
-    "test_claims.py", "test_derivation.py", "test_divergences.py", "test_expressions.py",
-    "test_kernels.py", "test_losses.py", "test_theory_cli.py",
+    "test_budget.py", "test_claims.py", "test_derivation.py", "test_divergences.py",
+    "test_expressions.py", "test_kernels.py", "test_losses.py", "test_theory_cli.py",
 })
 """White-box tests of ``upo_theory``'s own modules."""
 

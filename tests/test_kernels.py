@@ -1,4 +1,5 @@
-"""The log-space kernels k(t) = f'(e^t): accuracy against mpmath, NumPy = torch, finiteness and
+"""The log-space kernels k(t) = f'(e^t): accuracy against mpmath (values, differences and autograd
+gradients at the log-ratios sequences produce, |t| ≤ 200), NumPy = torch, finiteness and
 gradients for |t| ≤ 1e4, monotonicity, slope and the inverse log (f')⁻¹."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from upo_theory import Divergence, NotDifferentiableError, derive, get_divergence, kernel_for
 from upo_theory.expressions import U
-from upo_theory.kernels import T_MAX, LogSpaceKernel
+from upo_theory.kernels import T_MAX, LogSpaceKernel, cap
 
 # Every admissible registered f, α for several values, Pearson χ² (differentiable, not
 # admissible) and two user generators: one with a LambertW inverse, one without a closed form.
@@ -46,12 +47,15 @@ _REFERENCE: dict[tuple[str, int], Callable[[mpmath.mpf], mpmath.mpf]] = {}
 
 def reference(case: str, t: float, order: int = 1) -> mpmath.mpf:
     """f'(e^t) (order 1) or f''(e^t) e^t (order 2): SymPy's f' and f'' (simplified, so that no
-    terms of size e^{±2t} cancel) lambdified in 60-digit mpmath at u = e^t."""
+    terms of size e^{±2t} cancel) lambdified in mpmath at u = e^t, with 60 digits beyond those
+    that u = 1 + t needs for a tiny t and that e^{-2|t|} needs beside a constant."""
     key = (case, order)
     if key not in _REFERENCE:
         d = derive(CASES[case])
         _REFERENCE[key] = sp.lambdify(U, d.f1 if order == 1 else d.f2 * U, "mpmath")
-    with mpmath.workdps(60):
+    # enough digits to resolve u = 1 + t for tiny t, and e^{-2|t|} next to a constant
+    digits = 60 + (int(-math.log10(abs(t))) if 0 < abs(t) < 1 else int(min(abs(t), 400)))
+    with mpmath.workdps(digits):
         return _REFERENCE[key](mpmath.exp(mpmath.mpf(t)))
 
 
@@ -155,12 +159,12 @@ def test_values_and_gradients_are_finite_up_to_t_max(case: str, dtype: type) -> 
 @settings(max_examples=20)
 @given(ts=TS)
 def test_torch_autograd_equals_slope(case: str, ts: list[float]) -> None:
+    """Autograd takes SymPy's slope, not the derivative of the expression as written."""
     kernel = _kernel(case)
     t = torch.tensor(ts, dtype=torch.float64, requires_grad=True)
-    (grad,) = torch.autograd.grad(kernel(t).sum(), t)
-    slope = kernel.slope(t.detach()).numpy()
-    # autograd differentiates the expression as written (e.g. 1 − σ(t) for JS): absolute rounding
-    np.testing.assert_allclose(grad.numpy(), slope, rtol=1e-9, atol=1e-12)
+    for value in (kernel(t), kernel.difference(t, torch.zeros(1, dtype=torch.float64))):
+        (grad,) = torch.autograd.grad(value.sum(), t)
+        np.testing.assert_array_equal(grad.numpy(), kernel.slope(t.detach()).numpy())
 
 
 def test_kernel_is_continuous_and_c1_at_its_bounds() -> None:
@@ -175,11 +179,104 @@ def test_kernel_is_continuous_and_c1_at_its_bounds() -> None:
             np.testing.assert_allclose(kernel.slope(np.array([edge + h])),
                                        kernel.slope(np.array([edge])), rtol=1e-12)
             # beyond the bound the exact |k| or |k'| exceeds e^cap; inside it does not
-            cap = math.log(float(np.finfo(np.float64).max)) / 4
             inner = max(abs(reference(case, edge)), abs(reference(case, edge, 2)))
             outer = max(abs(reference(case, edge + 1.0 * np.sign(edge))),
                         abs(reference(case, edge + 1.0 * np.sign(edge), 2)))
-            assert inner <= mpmath.exp(cap) * (1 + 1e-9) < outer, (case, edge)
+            assert inner <= mpmath.exp(cap(np.float64)) * (1 + 1e-9) < outer, (case, edge)
+
+
+# --- exact at the log-ratios of sequences (|t| <= 200) ----------------------------------------
+
+T_SEQUENCE = st.floats(-200.0, 200.0, allow_nan=False)
+
+
+def test_float64_bounds_cover_sequence_log_ratios() -> None:
+    """Every kernel is exact for |t| <= 200 in float64, but Neyman below t = -168, where
+    k(t) = 1 - e^{-2t} exceeds e^337 and its IUPO loss e^674 (near float64's largest value)."""
+    for case in IDS:
+        lo, hi = _kernel(case).bounds(np.float64)
+        if case == "neyman":
+            assert -169.0 < lo < -168.0 and hi == math.inf
+        else:
+            assert lo < -200.0 and hi > 200.0, case
+
+
+def _constant(case: str) -> float:
+    """The additive constant of the expanded f'(e^t) (log 2 for JS, 1 for Hellinger)."""
+    expanded = sp.expand(derive(CASES[case]).log_ratio_derivative)
+    return float(expanded.as_independent(sp.Symbol("t", real=True), as_Add=True)[0])
+
+
+def _sequence_tolerance(case: str, value: mpmath.mpf, slope: mpmath.mpf, t: float) -> float:
+    """A few ulps of the value, of k's constant (where k crosses 0) and of the rounding of t
+    itself (|t k'(t)| ulps)."""
+    scale = abs(value) + abs(t * slope) + abs(_constant(case))
+    return float(16 * EPS[np.float64] * scale) + 1e-300
+
+
+@pytest.mark.parametrize("case", IDS)
+@settings(max_examples=40)
+@given(ts=st.lists(T_SEQUENCE, min_size=1, max_size=8))
+def test_values_and_autograd_gradients_are_exact_at_sequence_log_ratios(
+    case: str, ts: list[float]
+) -> None:
+    kernel = _kernel(case)
+    t = torch.tensor(ts, dtype=torch.float64, requires_grad=True)
+    values = kernel(t)
+    (grads,) = torch.autograd.grad(values.sum(), t)
+    for ti, ki, gi in zip(ts, values.detach().numpy(), grads.numpy(), strict=True):
+        if not kernel.bounds(np.float64)[0] <= ti <= kernel.bounds(np.float64)[1]:
+            continue  # Neyman below -168 (see the test above)
+        exact, slope = reference(case, ti), reference(case, ti, 2)
+        assert abs(ki - exact) <= _sequence_tolerance(case, exact, slope, ti), (ti, ki, exact)
+        # the slope f'' e^t, to the rounding of its exponent: k'' / k' is at most 2 in size
+        # for these kernels, so a relative error of |t| ulps comes from the rounding of -a t
+        bound = 16 * EPS[np.float64] * abs(slope) * (1 + 2 * abs(ti)) + 1e-300
+        assert abs(gi - slope) <= bound, (ti, gi, slope)
+
+
+@pytest.mark.parametrize("case", IDS)
+@settings(max_examples=40)
+@given(a=T_SEQUENCE, b=T_SEQUENCE)
+def test_differences_are_exact_at_sequence_log_ratios(case: str, a: float, b: float) -> None:
+    """k(a) - k(b) to a few ulps of k's size, and of r = k less its constant where k rounds to
+    its constant (JS for t > 37, Hellinger for t > 75): such pairs are still ranked."""
+    kernel = _kernel(case)
+    lo, hi = kernel.bounds(np.float64)
+    if not (lo <= a <= hi and lo <= b <= hi):
+        return
+    got = float(kernel.difference(np.array([a]), np.array([b]))[0])
+    ka, kb, constant = reference(case, a), reference(case, b), _constant(case)
+    rest = abs(ka - constant) + abs(kb - constant)
+    scale = rest if rest < 2.0**-26 * abs(constant) else abs(ka) + abs(kb) + abs(constant)
+    slopes = abs(a * reference(case, a, 2)) + abs(b * reference(case, b, 2))
+    bound = 16 * EPS[np.float64] * (scale + slopes) + 1e-300
+    assert abs(got - (ka - kb)) <= bound, (a, b, got, ka - kb)
+    if abs(ka - kb) > 4 * bound:
+        assert np.sign(got) == np.sign(float(ka - kb))
+
+
+def test_pairs_whose_kernels_round_to_the_constant_are_ranked() -> None:
+    """Hellinger at t = 80 and 90: k rounds to 1 at both, the difference is still e^-40 - e^-45."""
+    kernel = _kernel("hellinger")
+    assert kernel(np.array([80.0]))[0] == kernel(np.array([90.0]))[0] == 1.0
+    got = kernel.difference(np.array([90.0]), np.array([80.0]))[0]
+    assert got == pytest.approx(math.exp(-40.0) - math.exp(-45.0), rel=1e-14)
+
+
+@pytest.mark.parametrize("case", ["hellinger", "alpha=1/2", "alpha=1/10", "neyman", "fkl", "js"])
+def test_float32_autograd_is_exact_where_expm1_rounds(case: str) -> None:
+    """Autograd through expm1 gave exactly 0 from t ~ 9 in float32 (and 37 in float64); the
+    slope is representable there and now comes out to float32 rounding."""
+    kernel = _kernel(case)
+    ts = [9.0, 20.0, 40.0, 80.0]
+    t = torch.tensor(ts, dtype=torch.float32, requires_grad=True)
+    (grads,) = torch.autograd.grad(kernel(t).sum(), t)
+    for ti, gi in zip(ts, grads.numpy(), strict=True):
+        exact = float(reference(case, ti, 2))
+        if exact < float(np.finfo(np.float32).tiny):
+            continue
+        assert gi > 0 and abs(gi - exact) <= 8 * EPS[np.float32] * exact, (ti, gi, exact)
 
 
 # --- monotonicity -----------------------------------------------------------------------------
@@ -252,10 +349,10 @@ def test_a_user_f_without_closed_inverse_uses_the_numeric_path() -> None:
 
 
 def test_numeric_inverse_is_the_inverse_of_f1_beyond_the_kernel_bounds() -> None:
-    """log (f')⁻¹(y) means f' itself, not its tangent continuation: forward KL, y = −e^300."""
+    """log (f')⁻¹(y) means f' itself, not its tangent continuation: forward KL, y = −e^700."""
     kernel = _kernel("fkl")
     lo, _ = kernel.bounds(np.float64)
-    y = np.array([-1e100, -1e130, -np.exp(300.0)])
+    y = np.array([-np.exp(340.0), -1e150, -1e200, -np.exp(700.0)])
     expected = -np.log(-y)  # f' = −1/u, so log (f')⁻¹(y) = −log(−y)
     assert (expected < lo).all()
     np.testing.assert_allclose(kernel.log_inverse(y), expected, rtol=1e-12)

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+import upo_theory.claims as claims
+from upo_theory import CENTRAL_CLAIMS, CLAIM_STATUSES, verify_all
 from upo_theory.__main__ import main
 
 
@@ -49,9 +51,51 @@ def test_pearson_verdict_names_the_reason(capsys: pytest.CaptureFixture[str]) ->
     assert "NOT APPLICABLE" in out
 
 
-def test_full_report_lists_every_status(capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_report_prints_the_central_claim_then_the_two_groups(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
-    for word in ("PROVEN", "REFUTED", "NOT APPLICABLE", "counterexample:"):
-        assert word in out
-    assert "0 UNDECIDED" in out
+    central = out.index("The central claim: minimising the IUPO loss (eq. 24")
+    paper = out.index("The paper's claims, each within the scope the paper states: ")
+    extended = out.index("Extended checks, beyond the paper")
+    assert central < paper < extended
+    assert "per-response statistic (eq. 17): PROVEN for every admissible f" in out
+    assert "paper statistic (eq. 23): PROVEN for rkl; REFUTED for fkl, js" in out
+    assert "total variation = 0.156" in out
+    results = verify_all()
+    for name, group in (("paper", out[paper:extended]), ("extended", out[extended:])):
+        members = [r for r in results if r.group == name]
+        tally = {s: sum(r.status == s for r in members) for s in CLAIM_STATUSES}
+        assert group.splitlines()[0].endswith(
+            f"{len(members)} results: " + ", ".join(f"{n} {s}" for s, n in tally.items()))
+        assert sum(group.count(f"\n{s:14s} ") for s in CLAIM_STATUSES) == len(members)
+    assert out.count("counterexample:") == sum(r.status == "REFUTED" for r in results)
+    assert "UNDECIDED " not in out
+
+
+def test_json_report_carries_group_and_scope(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json"]) == 0
+    claims = json.loads(capsys.readouterr().out)["claims"]
+    assert {c["group"] for c in claims} == {"paper", "extended"}
+    assert all(c["scope"].startswith("for ") for c in claims)
+    assert {c["claim"] for c in claims} >= set(CENTRAL_CLAIMS)
+
+
+def test_a_generator_starting_with_a_minus_sign_is_a_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--f", "-log(u)", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] == "-log(u)" and out["objects"]["f_prime"]["sympy"] == "-1/u"
+
+
+@pytest.mark.parametrize("f", ["Abs(u-1)**1.5", "Abs(u-1)**3", "Max(u*log(u), u-1)"])
+def test_what_sympy_cannot_settle_is_undecided_not_a_traceback(
+    f: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(claims, "CLAIM_SECONDS", 1)  # the claims that SymPy cannot settle
+    assert main(["--f", f]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "verdict:" in out
+    assert "UNDECIDED" in out or "NOT APPLICABLE" in out

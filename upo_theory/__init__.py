@@ -3,16 +3,27 @@
 SymPy derives, from a generator f alone, everything the paper's Theorem 3.1 and the loss family
 need (:func:`derive`), compiles it into log-space kernels for NumPy and torch (:func:`kernel_for`),
 defines the loss family once (:class:`LossSpec`, :func:`pair_statistic`, :func:`pair_loss`) and
-proves or refutes the paper's claims (:func:`verify_all`).
+checks the paper's claims, each within the scope the paper states, and extended checks beyond
+the paper (:func:`verify_all`). A user's f is parsed and derived within a hard budget of time and
+memory (:func:`get_divergence`).
 
 This module is the core's public face: ``sim``, ``llm``, ``docs`` and ``bench`` import only the
 names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 """
 
-from .claims import ClaimResult, verify_all, verify_divergence
+from .budget import BudgetExceeded
+from .claims import (
+    CENTRAL_CLAIMS,
+    CENTRAL_PROOF,
+    CLAIM_GROUPS,
+    CLAIM_STATUSES,
+    ClaimResult,
+    verify_all,
+    verify_divergence,
+)
 from .cli import UserError, build_config, config_parser, parse_config, run_cli
 from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
-from .divergences import REGISTRY, Divergence, get_divergence, registered
+from .divergences import REGISTRY, Divergence, get_divergence, is_registered, registered
 from .expressions import ExpressionError, U, parse_generator
 from .generator import GeneratorFunction, generator_function, mixture_integrand
 from .kernels import LogSpaceKernel, NotDifferentiableError, kernel_for
@@ -31,12 +42,17 @@ from .losses import (
 )
 
 __all__ = [
+    "CENTRAL_CLAIMS",
+    "CENTRAL_PROOF",
+    "CLAIM_GROUPS",
+    "CLAIM_STATUSES",
     "FIXED_DIVERGENCE",
     "FORMS",
     "LOSS_NAMES",
     "OPTIMUM_CONDITIONS",
     "PSIS",
     "REGISTRY",
+    "BudgetExceeded",
     "Check",
     "ClaimResult",
     "Condition",
@@ -56,6 +72,7 @@ __all__ = [
     "derive",
     "generator_function",
     "get_divergence",
+    "is_registered",
     "kernel_for",
     "loss_spec",
     "mixture_integrand",

@@ -9,22 +9,24 @@ SymPy finds one, the range (inf f', sup f') on (0, ∞), and the conditions of T
 * 0 ∉ dom f', i.e. lim_{u→0+} f'(u) = −∞, which forces η ≡ 0 in eq. (15) and so full support.
 
 A condition that SymPy cannot decide is checked on a dense logarithmic grid instead, and the check
-says so (``method="numeric"``): it is then evidence, not proof.
+says so (``method="numeric"``): it is then evidence, not proof. Where neither settles it (SymPy
+raises, or the grid cannot be evaluated) the check is ``method="undecided"`` with ``holds=None``:
+f is then not admissible, and :meth:`Derivation.failure` names that condition. No SymPy failure
+escapes :func:`derive` as an exception.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
-import signal
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import mpmath
 import numpy as np
 import sympy as sp
 
+from .budget import time_limited
 from .divergences import Divergence
 from .expressions import U
 
@@ -37,7 +39,10 @@ _GRID = np.logspace(-12, 12, 4001)
 SOLVE_SECONDS = 5
 """How long SymPy may search for a closed form of (f')⁻¹ before the numeric inverse is used."""
 
-Method = Literal["symbolic", "numeric", "not applicable"]
+Method = Literal["symbolic", "numeric", "not applicable", "undecided"]
+SYMPY_FAILURES = (ArithmeticError, AttributeError, NotImplementedError, RecursionError, TypeError,
+                  ValueError, sp.polys.polyerrors.PolynomialError)
+"""What SymPy raises on an expression it cannot handle (its own bugs included)."""
 
 
 class Condition(str, enum.Enum):
@@ -102,16 +107,24 @@ class Derivation:
         return self.f1 is not None
 
     def failure(self, conditions: tuple[Condition, ...] = tuple(Condition)) -> Check | None:
-        """The first of ``conditions`` that fails (not applicable is no failure), or None."""
-        return next((c for c in self.checks if c.condition in conditions and c.holds is False),
-                    None)
+        """The first of ``conditions`` that fails or that SymPy could not decide, or None.
+
+        A condition skipped because an earlier one failed (``method="not applicable"``) is no
+        failure of its own: the earlier one is returned.
+        """
+        return next((c for c in self.checks if c.condition in conditions and (
+            c.holds is False or c.method == "undecided")), None)
 
     @property
     def reason(self) -> str:
         """"admissible for Theorem 3.1", or the first condition that fails, with why."""
         if self.admissible:
             return "admissible for Theorem 3.1"
-        failed = next(c for c in self.checks if c.holds is False)
+        failed = self.failure()
+        if failed is None or failed.method == "undecided":
+            what = failed.name if failed is not None else "a condition"
+            why = failed.detail if failed is not None else "not decided"
+            return f"admissibility for Theorem 3.1 undecided: {what} could not be decided ({why})"
         return f"not admissible for Theorem 3.1: {failed.name} fails ({failed.detail})"
 
     @property
@@ -132,63 +145,159 @@ def derive(divergence: Divergence) -> Derivation:
     return _derive(divergence.f, divergence)
 
 
+_SETTLED: dict[tuple[sp.Expr, Divergence], Derivation] = {}
+"""Derivations made elsewhere (a user's f is derived in a budgeted child process)."""
+
+
+def settle(derivation: Derivation) -> None:
+    """Let :func:`derive` return ``derivation`` for its divergence without deriving again."""
+    _SETTLED[(derivation.f, derivation.divergence)] = derivation
+
+
 @functools.lru_cache(maxsize=128)
 def _derive(f: sp.Expr, divergence: Divergence) -> Derivation:
+    if (f, divergence) in _SETTLED:
+        return _SETTLED[(f, divergence)]
     checks = [_check_normalised(f)]
-    kink = _first_kink(f)
-    if kink is not None:
-        point, left, right = kink
-        checks.append(
-            Check(
-                Condition.DIFFERENTIABLE,
-                False,
-                f"not differentiable at u = {point}: f'({point}-) = {left}, f'({point}+) = {right}",
-            )
-        )
-        skipped = "f is not differentiable"
+    skipped = _differentiability(f)
+    if skipped is not None:
+        checks.append(skipped)
+        why = "f is not differentiable" if skipped.holds is False else "f' is undecided"
         for condition in (Condition.CONVEX, Condition.STRICTLY_CONVEX_AT_ONE,
                           Condition.STRICTLY_INCREASING, Condition.INFINITE_AT_ZERO):
-            checks.append(Check(condition, None, skipped, "not applicable"))
+            checks.append(Check(condition, None, why, "not applicable"))
         return Derivation(divergence, None, None, None, None, None, tuple(checks))
 
     checks.append(Check(Condition.DIFFERENTIABLE, True, "f has no kink on (0, oo)"))
-    f1 = sp.simplify(sp.diff(f, U))
-    f2 = sp.simplify(sp.diff(f1, U))
+    f1 = _simplified(sp.diff(f, U))
+    f2 = _simplified(sp.diff(f1, U))
     checks.append(_sign_check(Condition.CONVEX, f2, strict=False))
-    f2_at_1 = sp.simplify(f2.subs(U, 1))
-    checks.append(Check(Condition.STRICTLY_CONVEX_AT_ONE, bool(f2_at_1 > 0), f"f''(1) = {f2_at_1}"))
+    checks.append(_strictly_convex_at_one(f2))
     checks.append(_sign_check(Condition.STRICTLY_INCREASING, f2, strict=True))
-    inf_f1 = sp.limit(f1, U, 0, "+")
-    sup_f1 = sp.limit(f1, U, sp.oo)
-    if inf_f1 == -sp.oo:
-        checks.append(Check(Condition.INFINITE_AT_ZERO, True,
-                            "f'(0+) = -oo, so 0 is not in dom f'"))
-    else:
-        checks.append(
-            Check(
-                Condition.INFINITE_AT_ZERO,
-                False,
-                f"f'(0+) = {inf_f1} is finite: 0 is in dom f', so the optimum may put zero mass "
-                "on actions (eq. 15's eta terms are active)",
-            )
-        )
+    inf_f1, inf_method = limit_at(f1, 0)
+    sup_f1, _ = limit_at(f1, sp.oo)
+    checks.append(_infinite_at_zero(inf_f1, inf_method))
     inverse = _inverse(f1)
     return Derivation(divergence, f1, f2, inverse, inf_f1, sup_f1, tuple(checks))
 
 
+def _simplified(expr: sp.Expr) -> sp.Expr:
+    try:
+        return sp.simplify(expr)
+    except SYMPY_FAILURES:
+        return expr
+
+
+def _differentiability(f: sp.Expr) -> Check | None:
+    """None if f is differentiable on (0, ∞); else the failing or undecided check."""
+    try:
+        kink = _first_kink(f)
+    except SYMPY_FAILURES as error:
+        return Check(Condition.DIFFERENTIABLE, None,
+                     f"SymPy could not look for kinks ({_failure_text(error)})", "undecided")
+    if kink is None:
+        return None
+    if kink is _UNKNOWN:
+        return Check(Condition.DIFFERENTIABLE, None,
+                     "SymPy could not solve for the points where an |.| or Max/Min switches",
+                     "undecided")
+    point, left, right = kink
+    return Check(Condition.DIFFERENTIABLE, False, f"not differentiable at u = {point}: "
+                 f"f'({point}-) = {left}, f'({point}+) = {right}")
+
+
+def _failure_text(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:120]}" if text else type(error).__name__
+
+
+def _strictly_convex_at_one(f2: sp.Expr) -> Check:
+    """f''(1) > 0. Where f'' is piecewise (SymPy differentiates |u - 1|^(3/2) to a branch
+    ``0 if u = 1``) or undefined at 1, the one-sided limits decide: both > 0 (+oo included)."""
+    name = Condition.STRICTLY_CONVEX_AT_ONE
+    try:
+        value = sp.simplify(f2.subs(U, 1))
+        if not f2.has(sp.Piecewise) and value.is_extended_real and value.is_comparable:
+            return Check(name, bool(value > 0), f"f''(1) = {value}")
+        left, right = sp.limit(f2, U, 1, "-"), sp.limit(f2, U, 1, "+")
+        positive = sp.And(sp.sympify(left > 0), sp.sympify(right > 0))
+    except SYMPY_FAILURES as error:
+        return Check(name, None, f"SymPy could not evaluate f''(1) ({_failure_text(error)})",
+                     "undecided")
+    detail = f"f''(1) = {left}" if left == right else f"f''(1-) = {left}, f''(1+) = {right}"
+    if positive not in (sp.true, sp.false):
+        return Check(name, None, f"{detail} could not be compared with 0", "undecided")
+    return Check(name, bool(positive), detail)
+
+
+def limit_at(f1: sp.Expr, point: sp.Expr) -> tuple[sp.Expr, Method]:
+    """lim g(u) at 0+ or oo by SymPy; else a numeric estimate (or nan when none is clear)."""
+    try:
+        value = sp.limit(f1, U, point, "+" if point == 0 else "-")
+        if value.is_extended_real and (value.is_comparable or value in (sp.oo, -sp.oo)):
+            return value, "symbolic"
+    except SYMPY_FAILURES:
+        pass
+    return _numeric_limit(f1, point), "numeric"
+
+
+def _numeric_limit(f1: sp.Expr, point: sp.Expr) -> sp.Expr:
+    """g(u) at u = 10^∓50, 10^∓100, 10^∓200 (40 digits): their common value if they agree, ±oo
+    if they grow monotonically past 1e30 in size, else nan (undecided)."""
+    sign = -1 if point == 0 else 1
+    try:
+        with mpmath.workdps(40):
+            fn = sp.lambdify(U, f1, "mpmath")
+            values = [fn(mpmath.mpf(10) ** (sign * k)) for k in (50, 100, 200)]
+            if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for v in values):
+                return sp.nan
+            a, b, c = (float(v) for v in values)
+    except (*SYMPY_FAILURES, NameError, ZeroDivisionError):
+        return sp.nan
+    if abs(c - b) <= 1e-9 * (1 + abs(c)) and abs(b - a) <= 1e-9 * (1 + abs(c)):
+        return sp.Float(c, 15)
+    if abs(c) > 1e30 and (a < b < c or a > b > c):
+        return sp.oo if c > 0 else -sp.oo
+    return sp.nan
+
+
+def _infinite_at_zero(inf_f1: sp.Expr, method: Method) -> Check:
+    name = Condition.INFINITE_AT_ZERO
+    if inf_f1 is sp.nan:
+        return Check(name, None, "SymPy found no lim_{u->0+} f'(u) and f'(u) at u = 1e-50, "
+                     "1e-100, 1e-200 shows no clear limit", "undecided")
+    how = "" if method == "symbolic" else " (f'(u) at u = 1e-50, 1e-100, 1e-200)"
+    if inf_f1 == -sp.oo:
+        return Check(name, True, f"f'(0+) = -oo, so 0 is not in dom f'{how}", method)
+    return Check(name, False, f"f'(0+) = {inf_f1} is finite: 0 is in dom f', so the optimum may "
+                 f"put zero mass on actions (eq. 15's eta terms are active){how}", method)
+
+
 def _check_normalised(f: sp.Expr) -> Check:
-    at_one = sp.simplify(f.subs(U, 1))
+    try:
+        at_one = sp.simplify(f.subs(U, 1))
+    except SYMPY_FAILURES as error:
+        return Check(Condition.NORMALISED, None, f"SymPy could not evaluate f(1) "
+                     f"({_failure_text(error)})", "undecided")
     return Check(Condition.NORMALISED, at_one == 0, f"f(1) = {at_one}")
 
 
-def _first_kink(f: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
-    """A point of (0, ∞) where the one-sided derivatives of f differ, if any."""
+_UNKNOWN = object()
+"""Returned by :func:`_first_kink` when SymPy cannot find where a piece switches."""
+
+
+def _first_kink(f: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | object | None:
+    """A point of (0, ∞) where the one-sided derivatives of f differ; None if there is none;
+    :data:`_UNKNOWN` if SymPy cannot solve for the switching points."""
     candidates: set[sp.Expr] = set()
     expr = f.rewrite(sp.Abs) if f.has(sp.Max, sp.Min) else f
     for node in expr.atoms(sp.Abs, sp.sign, sp.Heaviside):
         zeros = sp.solveset(sp.Eq(node.args[0], 0), U, sp.Interval.open(0, sp.oo))
-        if isinstance(zeros, sp.FiniteSet):
-            candidates |= set(zeros)
+        if not isinstance(zeros, sp.FiniteSet):
+            if zeros is sp.EmptySet:
+                continue
+            return _UNKNOWN
+        candidates |= set(zeros)
     h = sp.Symbol("h", positive=True)
     for point in sorted(candidates, key=float):
         quotient = (f.subs(U, point + h) - f.subs(U, point)) / h
@@ -201,27 +310,41 @@ def _first_kink(f: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
 
 def _sign_check(name: Condition, f2: sp.Expr, strict: bool) -> Check:
     """f'' ≥ 0 (or > 0 but at isolated points) on (0, ∞), by solveset, else on a grid."""
-    domain = sp.Interval.open(0, sp.oo)
     relation = "> 0 except at isolated points" if strict else ">= 0"
     try:
-        negative = sp.solveset(f2 < 0, U, domain)
-        zeros = sp.solveset(sp.Eq(f2, 0), U, domain) if strict else sp.EmptySet
-        decided = not isinstance(negative, sp.ConditionSet) and not isinstance(
-            zeros, sp.ConditionSet
-        )
-    except (NotImplementedError, TypeError, ValueError):
-        decided = False
-    if decided:
-        if negative is sp.EmptySet and (zeros is sp.EmptySet or zeros.is_FiniteSet):
-            return Check(name, True, f"f'' {relation} on (0, oo)")
-        witness = _point_in(negative if negative is not sp.EmptySet else zeros)
-        return Check(name, False, f"f''({witness}) = {sp.simplify(f2.subs(U, witness))}")
-    values = sp.lambdify(U, f2, "numpy")(_GRID) * np.ones_like(_GRID)
+        decided = _solve_sign(name, f2, strict, relation)
+    except SYMPY_FAILURES:
+        decided = None
+    if decided is not None:
+        return decided
+    try:
+        with np.errstate(all="ignore"):
+            values = sp.lambdify(U, f2, "numpy")(_GRID) * np.ones_like(_GRID)
+        values = np.asarray(values, dtype=np.float64)
+    except (*SYMPY_FAILURES, NameError, ZeroDivisionError) as error:
+        return Check(name, None, f"SymPy could not decide f'' {relation}, nor evaluate it on a "
+                     f"grid ({_failure_text(error)})", "undecided")
+    if np.isnan(values).any():
+        return Check(name, None, f"SymPy could not decide f'' {relation}, and f'' is undefined "
+                     "at points of a grid", "undecided")
     bad = values <= 0 if strict else values < 0
     if bad.any():
         witness = _GRID[np.argmax(bad)]
         return Check(name, False, f"f''({witness:.3g}) = {values[np.argmax(bad)]:.3g}", "numeric")
     return Check(name, True, f"f'' {relation} on a grid of u in [1e-12, 1e12]", "numeric")
+
+
+def _solve_sign(name: Condition, f2: sp.Expr, strict: bool, relation: str) -> Check | None:
+    """The check decided by solveset, or None when solveset returns an unsolved condition."""
+    domain = sp.Interval.open(0, sp.oo)
+    negative = sp.solveset(f2 < 0, U, domain)
+    zeros = sp.solveset(sp.Eq(f2, 0), U, domain) if strict else sp.EmptySet
+    if isinstance(negative, sp.ConditionSet) or isinstance(zeros, sp.ConditionSet):
+        return None
+    if negative is sp.EmptySet and (zeros is sp.EmptySet or zeros.is_FiniteSet):
+        return Check(name, True, f"f'' {relation} on (0, oo)")
+    witness = _point_in(negative if negative is not sp.EmptySet else zeros)
+    return Check(name, False, f"f''({witness}) = {sp.simplify(f2.subs(U, witness))}")
 
 
 def _point_in(region: sp.Set) -> sp.Expr:
@@ -234,46 +357,23 @@ def _point_in(region: sp.Set) -> sp.Expr:
     return (lo + hi) / 2
 
 
-class _OutOfTime(BaseException):
-    """Not an Exception: SymPy catches those internally and would carry on past the limit."""
-
-
-def _time_limited(fn: Callable[[], sp.Expr | None], seconds: int) -> sp.Expr | None:
-    """``fn()``, or None if it runs past ``seconds`` (enforced in the main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        return fn()
-
-    def _raise(signum: int, frame: object) -> None:
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.alarm(seconds)
-    try:
-        return fn()
-    except _OutOfTime:
-        return None
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _inverse(f1: sp.Expr) -> sp.Expr | None:
     """(f')⁻¹(y) in closed form: the branch of solve(f'(u) = y) that inverts f' at test points.
 
     None when SymPy finds no such branch within :data:`SOLVE_SECONDS` (solving and checking the
     candidates together: a quartic's radicals can take long to evaluate).
     """
-    return _time_limited(lambda: _inverting_branch(f1), SOLVE_SECONDS)
+    return time_limited(lambda: _inverting_branch(f1), SOLVE_SECONDS)
 
 
 def _inverting_branch(f1: sp.Expr) -> sp.Expr | None:
     try:
         solutions = sp.solve(sp.Eq(f1, Y), U, check=False)  # _inverts checks each candidate
-    except (NotImplementedError, ValueError, TypeError):  # TypeError: an undecidable relational
+        for candidate in solutions:
+            if all(_inverts(candidate, f1, u0) for u0 in (sp.Rational(1, 3), 2, 5)):
+                return sp.simplify(candidate)
+    except SYMPY_FAILURES:  # TypeError: an undecidable relational
         return None
-    for candidate in solutions:
-        if all(_inverts(candidate, f1, u0) for u0 in (sp.Rational(1, 3), 2, 5)):
-            return sp.simplify(candidate)
     return None
 
 
@@ -289,6 +389,13 @@ def _log_of_inverse(inverse: sp.Expr | None, sup: sp.Expr | None) -> sp.Expr | N
     """log (f')⁻¹(y) expanded on y < sup f' (written through z = sup − y > 0 to fix signs)."""
     if inverse is None:
         return None
+    try:
+        return _expanded_log(inverse, sup)
+    except SYMPY_FAILURES:
+        return sp.log(inverse)
+
+
+def _expanded_log(inverse: sp.Expr, sup: sp.Expr | None) -> sp.Expr:
     if sup is not None and sup.is_finite:
         shifted = sp.simplify(inverse.subs(Y, sup - _Z))
         expanded = sp.expand_log(sp.log(shifted), force=True).subs(_Z, sup - Y)

@@ -7,6 +7,7 @@ by :mod:`upo_theory.derivation`; adding a divergence is one entry in :data:`REGI
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -120,9 +121,49 @@ def get_divergence(spec: str | Divergence, alpha: float | str | None = None) -> 
         params = {"alpha": a} if entry.uses_alpha else {}
         return Divergence(name, entry.title, entry.generator(a), params)
     a = as_alpha(alpha) if alpha is not None else None
-    f = parse_generator(spec, alpha=a)
-    params = {"alpha": a} if a is not None and "alpha" in spec else {}
-    return Divergence(spec.strip(), "user-defined f", f, params)
+    return _user_divergence(spec.strip(), a)
+
+
+def is_registered(divergence: Divergence) -> bool:
+    """Whether ``divergence`` is a registry entry (not a user's expression)."""
+    return divergence.name in REGISTRY and divergence.title == REGISTRY[divergence.name].title
+
+
+@functools.lru_cache(maxsize=256)
+def _user_divergence(text: str, alpha: sp.Rational | None) -> Divergence:
+    """A user's generator, parsed and derived within a hard budget of time and memory.
+
+    Parsing, the derivation, the kernels and the printing of a user's f run in a child process
+    (:func:`upo_theory.budget.within_budget`); an f that needs more than its budget is refused
+    with one line. The derivation comes back and is reused here, never derived twice.
+    """
+    from .budget import within_budget
+    from .derivation import settle
+
+    derivation = within_budget(_admit, text, alpha, what=f"f {text!r}")
+    settle(derivation)
+    return derivation.divergence
+
+
+def _admit(text: str, alpha: sp.Rational | None):  # -> Derivation (runs in the child)
+    """Parse and derive ``text`` and build everything later work will build from it."""
+    import numpy as np
+
+    from .derivation import derive
+    from .generator import generator_function
+    from .kernels import kernel_for
+    from .report import derivation_dict
+
+    f = parse_generator(text, alpha=alpha)
+    params = {"alpha": alpha} if alpha is not None and "alpha" in text else {}
+    divergence = Divergence(text, "user-defined f", f, params)
+    derivation = derive(divergence)
+    derivation_dict(derivation)  # every derived object printed as text and LaTeX
+    generator_function(divergence)
+    if derivation.differentiable:
+        kernel = kernel_for(divergence)
+        kernel.bounds(np.float64), kernel.bounds(np.float32)
+    return derivation
 
 
 def registered(alpha: float | str | None = None) -> list[Divergence]:

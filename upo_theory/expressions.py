@@ -82,6 +82,7 @@ def parse_generator(text: str, alpha: sp.Expr | None = None) -> sp.Expr:
     except SyntaxError as err:
         raise ExpressionError(f"f {text!r} is not a valid expression: {err.msg}") from None
     expr = _build(tree.body, alpha)
+    _check_numbers(expr)
     if expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
         raise ExpressionError(f"f {text!r} has an undefined or infinite value (e.g. 1/0, log(0))")
     if expr.has(sp.I):
@@ -148,6 +149,18 @@ def _check_power(base: sp.Expr, exponent: sp.Expr) -> None:
             raise ExpressionError(
                 f"a number in f would have about {digits:.3g} digits "
                 f"(at most {MAX_NUMERIC_DIGITS}); simplify the constants"
+            )
+
+
+def _check_numbers(expr: sp.Expr) -> None:
+    """Refuse an f holding a rational with more than :data:`MAX_NUMERIC_DIGITS` digits (a
+    product of allowed powers can build one; Python cannot even print it)."""
+    for number in expr.atoms(sp.Rational):
+        bits = max(abs(number.p).bit_length(), number.q.bit_length())
+        if bits * 0.30103 > MAX_NUMERIC_DIGITS:
+            raise ExpressionError(
+                f"a number in f has about {bits * 0.30103:.3g} digits (at most "
+                f"{MAX_NUMERIC_DIGITS}); simplify the constants"
             )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .derivation import T
+from .derivation import T, limit_at
 from .divergences import Divergence
 from .expressions import U
 from .stable import Compiled
@@ -24,7 +24,8 @@ from .stable import Compiled
 
 @dataclass(frozen=True)
 class GeneratorFunction:
-    """f(u) elementwise for u ≥ 0, with f(0) the limit f(0+) (``inf`` where it is infinite)."""
+    """f(u) elementwise for u ≥ 0, with f(0) the limit f(0+) (``inf`` where it is infinite,
+    ``nan`` where SymPy cannot find it and f at u = 1e-50, 1e-100, 1e-200 shows no clear limit)."""
 
     divergence: Divergence
     compiled: Compiled
@@ -50,9 +51,8 @@ def generator_function(divergence: Divergence) -> GeneratorFunction:
     >>> float(generator_function(get_divergence("pearson"))(0.0))
     1.0
     """
-    at_zero = sp.limit(divergence.f, U, 0, "+")
-    value = float(at_zero) if at_zero.is_finite else np.inf
-    return GeneratorFunction(divergence, Compiled(divergence.f, U), value)
+    at_zero, _ = limit_at(divergence.f, sp.S.Zero)  # nan where neither SymPy nor numbers tell
+    return GeneratorFunction(divergence, Compiled(divergence.f, U), float(at_zero))
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,10 +5,21 @@ Every pair statistic of the loss family (eqs. 4, 5, 10, 23–24) is a difference
 overflows. :class:`LogSpaceKernel` evaluates ``k(t) = f'(e^t)`` from the SymPy expression that
 :mod:`upo_theory.derivation` derived, stabilised by :mod:`upo_theory.stable`.
 
-Where the exact k(t) or its slope would exceed ``exp(cap)`` with ``cap = log(finfo.max) / 4``
-(≈ e^177 in float64, e^22 in float32), k is continued by its tangent line (a C¹ extension), so that
-values, squares of values and gradients stay finite for |t| ≤ 10⁴ in both dtypes. Inside the
-bounds the kernel is the exact f'(e^t); :meth:`LogSpaceKernel.bounds` says where they are.
+Exactness. Inside :meth:`LogSpaceKernel.bounds` the kernel is the exact f'(e^t) in the dtype of
+t (to a few ulps), and so is its gradient: torch's autograd does not differentiate the stabilised
+expression (whose ``expm1`` backward rounds f''(e^t) e^t to exactly 0 at t ≈ 9 in float32) but
+takes the slope from SymPy's own derivative of it (:func:`_autograd`). Pair statistics are
+differences k(a) − k(b) taken without k's additive constant where k rounds to it
+(:meth:`LogSpaceKernel.difference`), so that 1 − e^{−2a} − (1 − e^{−2b}) is e^{−2b} − e^{−2a}
+there, not a cancellation of two values near 1.
+
+Bounds. The bounds are where |k| or |k'| would exceed ``exp(cap)``, with cap chosen so that every
+loss of the family stays finite with a finite gradient for |t| ≤ :data:`T_MAX` and batches of
+up to :data:`BATCH_MAX` pairs: the statistic's square, summed over the batch, must be
+representable (:func:`cap`: ≈ 337 in float64, ≈ 27 in float32). Beyond the bounds k is continued
+by its tangent line (a C¹ extension). In float64 the bounds cover |t| ≤ 200 for every registered
+f except Neyman χ² below t ≈ −168, where k(t) = 1 − e^{−2t} exceeds e^337 and its IUPO loss
+e^674: training statistics are computed in float64 (``llm.losses``) for this reason.
 """
 
 from __future__ import annotations
@@ -29,6 +40,16 @@ from .stable import Compiled, is_torch
 
 T_MAX = 1.0e4
 """Largest |t| for which kernels promise finite values and gradients."""
+BATCH_MAX = 2**20
+"""Largest batch over which a loss built from the kernel is promised to sum to a finite value."""
+
+
+def cap(dtype: Any = np.float64) -> float:
+    """log of the largest |k| and |k'| kept exact: (e^cap (1 + 2 T_MAX))² · 4 · BATCH_MAX fits
+    the dtype, so statistics (differences of two kernels, continued up to T_MAX), their squares
+    summed over a batch and the losses' gradients are all finite."""
+    largest = math.log(float(np.finfo(_numpy_dtype(dtype)).max))
+    return (largest - math.log(4 * BATCH_MAX) - 2 * math.log1p(2 * T_MAX)) / 2
 
 
 class NotDifferentiableError(UserError):
@@ -45,6 +66,7 @@ class LogSpaceKernel:
     inverse: Compiled | None
     _bounds: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     _shape: Compiled | None = field(default=None, repr=False)
+    _constant: float = field(default=0.0, repr=False)
 
     @property
     def sup(self) -> float:
@@ -60,8 +82,7 @@ class LogSpaceKernel:
         """The interval of t on which k is exact; outside it k is the tangent continuation."""
         name = np.dtype(_numpy_dtype(dtype)).name
         if name not in self._bounds:
-            cap = math.log(float(np.finfo(name).max)) / 4
-            self._bounds[name] = (_edge(self, cap, -1.0), _edge(self, cap, 1.0))
+            self._bounds[name] = (_edge(self, cap(name), -1.0), _edge(self, cap(name), 1.0))
         return self._bounds[name]
 
     def __call__(self, t: Any) -> Any:
@@ -69,19 +90,37 @@ class LogSpaceKernel:
         return self._continued(self.value, t)
 
     def difference(self, a: Any, b: Any) -> Any:
-        """k(a) − k(b) with k's additive constant cancelled exactly, as every pair statistic is.
+        """k(a) − k(b), as every pair statistic is, exact also where k rounds to its constant.
 
-        JS: k(t) = log 2 − softplus(−t) rounds to log 2 for t > 37, so k(a) − k(b) would be 0;
-        softplus(−b) − softplus(−a) is not. (A constant inside a function, as in Hellinger's
-        −expm1(−t/2), still rounds to sup f' for large t: there ties at 0 remain.)
+        k = c + r with c the constant of the expanded f'(e^t) (log 2 for JS, 1 for Hellinger's
+        1 − e^{−t/2}). Where |r(a)| + |r(b)| < 2⁻²⁶ |c|, k(a) − k(b) would keep fewer than half
+        its digits (JS's k rounds to log 2 for t > 37, Hellinger's to 1 for t > 75, making the
+        difference 0), so there it is r(a) − r(b) = softplus(−b) − softplus(−a) or
+        e^{−b/2} − e^{−a/2}; elsewhere the stabilised k, exact near t = 0 (an ``expm1``). The
+        switch is kept far from ordinary log-ratios: each form rounds differently, and a loss
+        that switched between them near its minimum would be too rough for a line search.
         """
+        whole = self._continued(self.value, a) - self._continued(self.value, b)
         if self._shape is None:
-            constant, _ = self.value.expr.as_independent(T, as_Add=True)
-            self._shape = Compiled(self.value.expr - constant, T)
-        return self._continued(self._shape, a) - self._continued(self._shape, b)
+            expanded = sp.expand(self.derivation.log_ratio_derivative)
+            constant, rest = expanded.as_independent(T, as_Add=True)
+            self._constant = abs(float(constant))
+            self._shape = Compiled(rest, T) if constant != 0 else self.value
+        if self._shape is self.value:
+            return whole
+        rest = self._continued(self._shape, a), self._continued(self._shape, b)
+        tiny = abs(rest[0]) + abs(rest[1]) < 2.0**-26 * self._constant
+        where = _torch_where if is_torch(tiny) else np.where
+        return where(tiny, rest[0] - rest[1], whole)
 
     def _continued(self, part: Compiled, t: Any) -> Any:
-        """``part`` (k or k less a constant) within :meth:`bounds`, its tangent outside."""
+        """``part`` (k or k less a constant) within :meth:`bounds`, its tangent outside; under
+        torch's autograd with the exact slope as its derivative."""
+        if is_torch(t) and t.requires_grad and _grad_enabled():
+            return _autograd().apply(t, self, part)
+        return self._evaluate(part, t)
+
+    def _evaluate(self, part: Compiled, t: Any) -> Any:
         lo, hi = self.bounds(t.dtype if hasattr(t, "dtype") else np.float64)
         clipped = _clip(t, lo, hi)
         return part(clipped) + self.slope_expr(clipped) * (t - clipped)
@@ -176,6 +215,41 @@ def _edge(kernel: LogSpaceKernel, cap: float, side: float) -> float:
         mid = 0.5 * (inner + outer)
         inner, outer = (inner, mid) if too_big(mid) else (mid, outer)
     return inner
+
+
+def _torch_where(condition: Any, x: Any, y: Any) -> Any:
+    import torch
+
+    return torch.where(condition, x, y)
+
+
+def _grad_enabled() -> bool:
+    import torch
+
+    return torch.is_grad_enabled()
+
+
+@functools.cache
+def _autograd() -> Any:
+    """A torch autograd Function for a kernel part: forward as :meth:`LogSpaceKernel._evaluate`,
+    backward ``grad · k'(t)`` with k' from SymPy's derivative (:meth:`LogSpaceKernel.slope`),
+    exact where autograd through the stabilised expression rounds (expm1's backward is
+    ``grad · (expm1(x) + 1)``, 0 once expm1(x) rounds to −1)."""
+    import torch
+
+    class ContinuedKernel(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, t: Any, kernel: LogSpaceKernel, part: Compiled) -> Any:
+            ctx.kernel = kernel
+            ctx.save_for_backward(t)
+            return kernel._evaluate(part, t)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+            (t,) = ctx.saved_tensors
+            return grad * ctx.kernel.slope(t), None, None
+
+    return ContinuedKernel
 
 
 def _clip(t: Any, lo: float, hi: float) -> Any:

@@ -1,0 +1,103 @@
+"""The hard budget on SymPy work: time limits that nest, and a child process with a memory cap
+and a wall-clock limit that no expression can outlast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+import upo_theory.budget as budget
+import upo_theory.derivation as derivation
+from upo_theory import BudgetExceeded, ExpressionError, UserError, derive, get_divergence
+from upo_theory.budget import time_limited, within_budget
+
+
+def _spin(seconds: float) -> str:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "done"
+
+
+def test_time_limited_returns_none_past_its_limit() -> None:
+    start = time.monotonic()
+    assert time_limited(lambda: _spin(5.0), 0.2) is None
+    assert time.monotonic() - start < 1.0
+    assert time_limited(lambda: _spin(0.01), 1.0) == "done"
+
+
+def test_an_inner_limit_never_outlives_the_outer_one() -> None:
+    """The inner call has 5 s, the outer 0.3 s: the outer still fires at 0.3 s."""
+    def outer() -> str:
+        time_limited(lambda: _spin(0.1), 5.0)  # ends early, and re-arms the outer timer
+        return _spin(5.0)
+
+    start = time.monotonic()
+    assert time_limited(outer, 0.3) is None
+    assert time.monotonic() - start < 1.5
+
+
+def test_work_within_the_budget_comes_back() -> None:
+    assert within_budget(lambda x: x * 2, 21) == 42
+
+
+def _refuse() -> None:
+    raise ExpressionError("a message naming the fix")
+
+
+def test_a_user_error_in_the_child_is_raised_as_itself() -> None:
+    with pytest.raises(ExpressionError, match="naming the fix"):
+        within_budget(_refuse)
+
+
+def test_running_out_of_time_is_refused_at_the_limit() -> None:
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded, match=r"more than 0.5 s"):
+        within_budget(_spin, 30.0, seconds=0.5, what="the test")
+    assert time.monotonic() - start < 3.0
+
+
+def test_running_out_of_memory_is_refused() -> None:
+    with pytest.raises(BudgetExceeded, match="GB of memory"):
+        within_budget(lambda: bytearray(3 * 1024**3), memory=256 * 1024**2, what="the test")
+
+
+def test_sympy_failing_in_the_child_is_one_user_error() -> None:
+    with pytest.raises(BudgetExceeded, match="OverflowError"):
+        within_budget(lambda: (_ for _ in ()).throw(OverflowError("too big")), what="f")
+
+
+def test_a_hostile_f_is_refused_by_get_divergence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(budget, "USER_F_SECONDS", 1.0)
+    start = time.monotonic()
+    with pytest.raises(UserError, match=r"\(log\(u\)\*\*999\)\*\*999"):
+        get_divergence("(log(u)**999)**999")
+    assert time.monotonic() - start < 4.0
+
+
+def test_registered_divergences_never_leave_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a registered divergence went through the budget")
+
+    monkeypatch.setattr(budget, "within_budget", refuse)
+    assert get_divergence("js").name == "js"
+
+
+def test_a_user_f_is_derived_once_in_the_child_and_reused() -> None:
+    divergence = get_divergence("u*log(u) - log(u) + 2*(u - 1)")
+    settled = derivation._SETTLED[(divergence.f, divergence)]
+    assert derive(divergence) is settled and settled.admissible
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_a_hostile_f_within_10_seconds() -> None:
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "upo_theory", "--f", "(log(u)**999)**999"],
+                            capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 2 and elapsed <= 10.0, elapsed
+    assert result.stderr.startswith("python -m upo_theory: error: ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
