@@ -123,7 +123,7 @@ class PreferenceObjective:
     def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int],
                  split: str) -> Scored:
         policy_c, policy_r = sequence_logps(sums, counts, self.length).chunk(2)
-        ref = self.reference[split][list(ids)].to(device=sums.device, dtype=sums.dtype)
+        ref = self.reference[split][list(ids)].to(sums.device)  # float64, as pair_losses works
         ref_c = sequence_logps(ref[:, 0], ref[:, 2], self.length)
         ref_r = sequence_logps(ref[:, 1], ref[:, 3], self.length)
         losses, statistic = pair_losses(self.spec, policy_c, policy_r, ref_c, ref_r, self.beta)
