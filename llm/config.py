@@ -36,6 +36,7 @@ STAGES: tuple[str, ...] = ("sft", "pref", "both")
 STAGE_ORDER: tuple[str, ...] = ("sft", "pref")
 """The stages of a run in the order they train (``both`` trains them all)."""
 LENGTHS: tuple[str, ...] = ("sum", "mean")
+HOLDOUTS: tuple[str, ...] = ("eval", "validation")
 OFFLINE_LR = (5e-3, 1e-3)
 """(SFT, preference) learning rates of the small randomly initialised offline architecture,
 measured on the offline task (llm/README.md); smaller ones leave its held-out accuracy near 0.6."""
@@ -64,7 +65,13 @@ class TrainConfig:
     eval_data_path: str | None = _f(
         None, "held-out file for hh/shp/jsonl; default: hold out --eval-fraction of the prompts"
     )
-    eval_fraction: float = _f(0.1, "share of prompts held out for evaluation (hh/shp/jsonl)")
+    eval_fraction: float = _f(0.1, "share of prompts held out for evaluation (hh/shp/jsonl) "
+                                   "or for validation (--holdout validation)")
+    holdout: str = _f(
+        "eval", "what the run evaluates on: the held-out evaluation pairs, or validation pairs "
+                "from held-out training prompts (to choose settings such as the learning rate "
+                "without looking at the evaluation pairs; no truth evaluation then)",
+        choices=HOLDOUTS)
     model: str | None = _f(
         None, "model name or local folder; default: a GPT-2 architecture built from a GPT2Config"
     )
@@ -151,7 +158,7 @@ class TrainConfig:
         self.sft_lr = sft_lr if self.sft_lr is None else self.sft_lr
         self.lr = lr if self.lr is None else self.lr
         for name, choices in (("data", DATA_SOURCES), ("stage", STAGES), ("length", LENGTHS),
-                              ("loss", LOSS_NAMES)):
+                              ("loss", LOSS_NAMES), ("holdout", HOLDOUTS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is unknown; choose one of "
                                   f"{choices}")

@@ -1,16 +1,24 @@
-"""``python -m llm.experiment``: the paper's experiment (Section 5) on the offline task.
+"""``python -m llm.experiment``: the paper's experiment (Section 5), settled over seeds.
 
-One supervised fine-tuning (SFT) run, then, from that same SFT model (the frozen π_ref of every
-run), IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response form at
-β ∈ {0.1, 0.2, 0.5}, for each seed of the sweep. The sweep is data (:func:`sweep`, a tuple of
-:class:`Setting`); :func:`summarise` is the separate analysis of the finished runs.
+IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response form, at
+β ∈ {0.1, 0.2, 0.5}, from supervised fine-tuning (SFT) first. The protocol:
 
-Written to ``<out_dir>``: ``curves.png`` (train loss, eval loss, eval accuracy, eval margin per β,
-like the paper's Figure 1), ``frontier.png`` (true reward against KL and JS), ``results.csv`` (one
-row per run) and ``results.md`` (mean over seeds with the sample standard deviation, the eval
-accuracy that r* itself reaches in expectation, and the truth evaluation of :mod:`llm.truth`).
-Every run's truth evaluation uses the same divergence (JS, with KL beside it), so the divergences
-of IPO and IUPO runs are comparable.
+1. **SFT** once per seed (the frozen π_ref of that seed's preference runs; ``--no-sft-per-seed``:
+   one SFT model for every seed), so the spread over seeds includes the SFT model's.
+2. **A learning rate per method**, since the methods' losses have different scales: each method is
+   trained at every rate of ``--lrs`` (at β = ``--select-beta``, seed 0) and evaluated on
+   *validation* pairs from held-out training prompts (``--holdout validation``); the rate with the
+   highest final validation accuracy is the method's rate for the whole sweep. The evaluation
+   pairs are never looked at to choose it.
+3. **The sweep**: every method at every β and seed at its rate, evaluated on the held-out
+   evaluation pairs and, on the offline task, against the true reward (:mod:`llm.truth`, with JS
+   as the divergence of every run, so IPO's and IUPO's divergences are comparable).
+
+Written to ``<out_dir>``: ``runs.csv`` (one row per run: its final figures), ``curves.csv`` (every
+logged point of every run), ``selection.csv`` (the learning-rate grid), and from them, by
+:mod:`llm.results`, ``experiment.md`` (the table, the paired differences with confidence intervals
+and what they say), ``curves.png`` and ``frontier.png``. Runs run ``--jobs`` at a time, one CPU
+thread each; finished runs are reused and a killed sweep resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -18,19 +26,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from upo_theory import config_parser, parse_config, run_cli
 
 from .config import ConfigError, TrainConfig
 from .metrics import read_metrics
-from .plot import plot_frontier, plot_runs
+from .results import write_report
 from .train import run
 
 PROG = "python -m llm.experiment"
@@ -41,23 +49,24 @@ METHODS: tuple[tuple[str, str, str, str], ...] = (
 )
 """(label, loss, f, form) of the compared methods (the form is unused by IPO)."""
 BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
+LRS: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
 TRUTH_DIVERGENCE = "js"
 SWEPT = ("loss", "f", "alpha", "form", "beta", "seed", "stage", "init", "run_name", "resume",
-         "stop_after", "truth_f", "save_every")
+         "stop_after", "truth_f", "save_every", "lr", "holdout", "threads")
 """:class:`TrainConfig` fields that the experiment sets for each run itself."""
 TRAIN_DEFAULTS = dict(out_dir="runs/experiment", offline_train_pairs=4000,
                       offline_eval_pairs=500, eval_pairs=500, truth_eval_prompts=128,
-                      eval_every=25)
+                      pref_steps=200, eval_every=25)
 """The experiment's own defaults for the training options it shares with ``llm.train``."""
 QUICK = dict(sft_steps=6, pref_steps=4, offline_train_pairs=64, offline_eval_pairs=16,
              eval_pairs=16, truth_eval_prompts=8, truth_max_new_tokens=6, n_layer=1, n_embd=32,
-             n_head=2, eval_every=2, batch_size=8, sft_batch_size=8)
+             n_head=2, eval_every=2, batch_size=8, sft_batch_size=8, eval_fraction=0.25)
 """``--quick``: a tiny model and a few steps; checks the pipeline, measures nothing."""
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One preference run of the sweep."""
+    """One preference run: a method at a β, seed and learning rate, on a holdout."""
 
     method: str
     loss: str
@@ -65,157 +74,183 @@ class Setting:
     form: str
     beta: float
     seed: int
+    lr: float
+    holdout: str = "eval"
 
     @property
     def run_name(self) -> str:
+        if self.holdout == "validation":
+            return f"select-{self.loss}-{self.f}-{self.form}-lr{self.lr:g}"
         return f"{self.loss}-{self.f}-{self.form}-b{self.beta:g}-s{self.seed}"
 
 
-def sweep(betas: Sequence[float] = BETAS, seeds: Sequence[int] = (0,)) -> tuple[Setting, ...]:
-    """Every method at every β and seed, seeds outermost (a cut-short sweep has whole seeds)."""
-    return tuple(Setting(label, loss, f, form, beta, seed) for seed in seeds for beta in betas
-                 for label, loss, f, form in METHODS)
+def sweep(betas: Sequence[float], seeds: Sequence[int], lrs: dict[str, float]
+          ) -> tuple[Setting, ...]:
+    """Every method at every β and seed at its rate, seeds outermost (a cut-short sweep has
+    whole seeds)."""
+    return tuple(Setting(label, loss, f, form, beta, seed, lrs[label]) for seed in seeds
+                 for beta in betas for label, loss, f, form in METHODS)
+
+
+def selection(lrs: Sequence[float], beta: float) -> tuple[Setting, ...]:
+    """Every method at every learning rate, validated on held-out training prompts (seed 0)."""
+    return tuple(Setting(label, loss, f, form, beta, 0, lr, "validation")
+                 for label, loss, f, form in METHODS for lr in lrs)
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """The sweep (β values, seeds) and the training options every run of it shares."""
+    """The sweep (β values, seeds, learning-rate grid) and the options every run shares."""
 
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(**TRAIN_DEFAULTS),
         metadata={"help": "training options of every run", "exclude": SWEPT,
                   "defaults": TRAIN_DEFAULTS})
     betas: tuple[float, ...] = field(default=BETAS, metadata={"help": "values of beta"})
-    seeds: tuple[int, ...] = field(default=(0, 1, 2),
+    seeds: tuple[int, ...] = field(default=(0, 1, 2, 3, 4),
                                    metadata={"help": "seeds of the preference runs"})
+    lrs: tuple[float, ...] = field(default=LRS, metadata={
+        "help": "learning rates each method is validated at; its best is used for the sweep"})
+    select_beta: float = field(default=0.2, metadata={
+        "help": "beta of the learning-rate selection runs"})
+    sft_per_seed: bool = field(default=True, metadata={
+        "help": "one SFT model per seed (else one SFT model, seed 0, for every seed)"})
+    jobs: int = field(default=1, metadata={
+        "help": "runs at a time, each in its own process with one CPU thread"})
     quick: bool = field(default=False, metadata={
         "help": "a tiny model and a few steps: checks the pipeline in seconds"})
 
     def __post_init__(self) -> None:
-        if not self.betas or any(not b > 0 for b in self.betas):
-            raise ConfigError(f"betas={self.betas} must be a non-empty tuple of values > 0")
+        for name in ("betas", "lrs"):
+            values = getattr(self, name)
+            if not values or any(not v > 0 or v == float("inf") for v in values):
+                raise ConfigError(f"{name}={values} must be a non-empty tuple of finite values "
+                                  "> 0")
         if not self.seeds:
             raise ConfigError("seeds is empty; give at least one seed")
+        if not self.jobs >= 1:
+            raise ConfigError(f"jobs={self.jobs} must be >= 1")
         if self.quick:
             object.__setattr__(self, "train", self.train.replace(**QUICK))
-        if self.train.truth_eval_prompts < 1:
-            raise ConfigError("truth_eval_prompts must be >= 1: the experiment compares the "
-                              "methods on the true reward")
+        if self.train.data == "offline" and self.train.truth_eval_prompts < 1:
+            raise ConfigError("truth_eval_prompts must be >= 1: on the offline task the "
+                              "experiment compares the methods on the true reward")
 
     @property
     def out_dir(self) -> Path:
         return Path(self.train.out_dir)
 
+    def sft_name(self, seed: int) -> str:
+        return f"sft-s{seed if self.sft_per_seed else 0}"
+
     def run_config(self, **fields) -> TrainConfig:
         """The :class:`TrainConfig` of one run of this experiment."""
         steps = max(self.train.sft_steps, self.train.pref_steps)
-        return self.train.replace(save_every=steps, truth_f=TRUTH_DIVERGENCE, **fields)
+        return self.train.replace(save_every=steps, truth_f=TRUTH_DIVERGENCE, threads=1,
+                                  **fields)
+
+    def sft_config(self, seed: int) -> TrainConfig:
+        return self.run_config(stage="sft", run_name=self.sft_name(seed), seed=seed)
+
+    def preference_config(self, setting: Setting) -> TrainConfig:
+        sft = self.out_dir / self.sft_name(setting.seed) / "sft"
+        return self.run_config(stage="pref", init=str(sft), loss=setting.loss, f=setting.f,
+                               form=setting.form, beta=setting.beta, seed=setting.seed,
+                               lr=setting.lr, holdout=setting.holdout,
+                               run_name=setting.run_name)
 
 
-def run_setting(config: ExperimentConfig, setting: Setting, sft_dir: Path) -> dict:
-    """Train one preference run from the SFT model and return its row of results."""
-    run_dir = config.out_dir / setting.run_name
-    if not (run_dir / "summary.json").is_file():  # finished runs are kept; killed ones resume
-        run(config.run_config(
-            stage="pref", init=str(sft_dir), loss=setting.loss, f=setting.f, form=setting.form,
-            beta=setting.beta, seed=setting.seed, run_name=setting.run_name,
-            resume=(run_dir / "config.json").is_file()))
-    summary = json.loads((run_dir / "summary.json").read_text())
-    final = [r for r in read_metrics(run_dir) if r["stage"] == "pref" and r["split"] == "eval"][-1]
-    truth = summary["truth"]
-    return {**dataclasses.asdict(setting), "run": run_dir.name,
-            "eval_accuracy": final["rewards/accuracies"], "eval_margin": final["rewards/margins"],
-            "eval_loss": final["loss"], "eval_pairs": config.train.eval_pairs,
-            "best_accuracy": summary["best_eval_accuracy"],
-            **{key: truth[key] for key in sorted(truth)}}
+def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
+    """Train every config whose run has not finished, ``jobs`` at a time; killed runs resume."""
+    todo = [c for c in configs
+            if not (Path(c.out_dir) / c.resolved_run_name() / "summary.json").is_file()]
+    todo = [c.replace(resume=(Path(c.out_dir) / c.resolved_run_name() / "config.json").is_file())
+            for c in todo]
+    if jobs == 1 or len(todo) <= 1:
+        for config in todo:
+            run(config)
+        return
+    context = multiprocessing.get_context("spawn")  # no torch state is forked
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for finished in pool.map(_train, [c.to_json() for c in todo]):
+            print(f"finished {finished}", file=sys.stderr, flush=True)
 
 
-def summarise(rows: Sequence[dict]) -> list[dict]:
-    """Mean over seeds of every (method, β), with the sample s.d. of the eval accuracy.
-
-    ``accuracy_sd`` is NaN with a single seed (no spread over seeds can be measured);
-    ``accuracy_se`` is the binomial standard error of the mean accuracy over the eval pairs.
-    """
-    groups: dict[tuple[str, float], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["method"], row["beta"]), []).append(row)
-    order = [label for label, *_ in METHODS]
-    summary = []
-    for (method, beta), members in sorted(groups.items(),
-                                          key=lambda g: (g[0][1], order.index(g[0][0]))):
-        accuracy = np.array([m["eval_accuracy"] for m in members])
-        entry = {"method": method, "beta": beta, "seeds": len(members),
-                 "accuracy": float(accuracy.mean()),
-                 "accuracy_sd": float(accuracy.std(ddof=1)) if len(members) > 1 else float("nan"),
-                 "accuracy_se": float(np.sqrt(np.sum(
-                     [m["eval_accuracy"] * (1 - m["eval_accuracy"]) / m["eval_pairs"]
-                      for m in members])) / len(members))}
-        for key in ("eval_margin", "best_accuracy", "reward_policy", "reward_reference",
-                    "win_rate", "correct_policy", "kl", "f_divergence"):
-            entry[key] = float(np.mean([m[key] for m in members]))
-        for key in ("reward_policy_se", "win_rate_se", "kl_se", "f_divergence_se"):
-            # standard error of a mean of independent estimates
-            entry[key] = float(np.sqrt(np.sum([m[key] ** 2 for m in members])) / len(members))
-        summary.append(entry)
-    return summary
+def _train(config_json: str) -> str:
+    return str(run(TrainConfig.from_json(config_json)))
 
 
-def markdown_table(summary: Sequence[dict]) -> str:
-    """The summary as a Markdown table (accuracy ± s.d. over seeds, or ± binomial s.e. in
-    brackets with one seed; truth values ± s.e.)."""
-    head = ("| β | method | seeds | eval accuracy | best (r*) | eval margin | true reward "
-            "(π_ref) | win rate vs π_ref | correct | KL(π‖π_ref) | JS(π, π_ref) |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for s in summary:
-        spread = (f" [± {s['accuracy_se']:.3f}]" if np.isnan(s["accuracy_sd"])
-                  else f" ± {s['accuracy_sd']:.3f}")
-        lines.append(
-            f"| {s['beta']:g} | {s['method']} | {s['seeds']} | {s['accuracy']:.3f}{spread} | "
-            f"{s['best_accuracy']:.3f} | {s['eval_margin']:.3f} | "
-            f"{s['reward_policy']:.2f} ± {s['reward_policy_se']:.2f} "
-            f"({s['reward_reference']:.2f}) | {s['win_rate']:.3f} ± {s['win_rate_se']:.3f} | "
-            f"{s['correct_policy']:.2f} | {s['kl']:.2f} ± {s['kl_se']:.2f} | "
-            f"{s['f_divergence']:.3f} ± {s['f_divergence_se']:.3f} |")
-    return "\n".join(lines) + "\n"
+def final_row(config: ExperimentConfig, setting: Setting) -> dict:
+    """The final figures of one preference run (its last evaluation, its truth evaluation)."""
+    folder = config.out_dir / setting.run_name
+    summary = json.loads((folder / "summary.json").read_text())
+    final = summary["final_eval"]
+    row = {**dataclasses.asdict(setting), "run": setting.run_name,
+           "eval_accuracy": final["rewards/accuracies"], "eval_loss": final["loss"],
+           "eval_margin": final["rewards/margins"], "eval_statistic": final["statistic"],
+           "eval_pairs": config.train.eval_pairs}
+    if "best_eval_accuracy" in summary:
+        row["best_accuracy"] = summary["best_eval_accuracy"]
+    row.update(summary.get("truth", {}))
+    return row
 
 
-def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float) -> Path:
-    """``results.csv`` (one row per run), ``results.md`` (the summary), ``curves.png`` and
-    ``frontier.png`` (mean true reward against KL and JS, mean over seeds)."""
-    out = config.out_dir
-    with open(out / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
+def curve_rows(config: ExperimentConfig, setting: Setting) -> list[dict]:
+    """Every logged point of a preference run's preference stage, labelled by its setting."""
+    label = {k: v for k, v in dataclasses.asdict(setting).items() if k != "holdout"}
+    keep = ("loss", "rewards/accuracies", "rewards/margins", "statistic")
+    return [{**label, "step": r["step"], "split": r["split"],
+             **{name: r[name] for name in keep if name in r}}
+            for r in read_metrics(config.out_dir / setting.run_name) if r["stage"] == "pref"]
+
+
+def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]]:
+    """The learning rate of each method: the best final validation accuracy over ``lrs``."""
+    settings = selection(config.lrs, config.select_beta)
+    train_all([config.preference_config(s) for s in settings], config.jobs)
+    rows = [final_row(config, s) for s in settings]
+    chosen = {}
+    for label, *_ in METHODS:
+        mine = [r for r in rows if r["method"] == label]
+        chosen[label] = max(mine, key=lambda r: (r["eval_accuracy"], -r["lr"]))["lr"]
+    return chosen, rows
+
+
+def run_experiment(config: ExperimentConfig) -> Path:
+    """SFT, the learning-rate selection, the sweep, then the results; returns the folder."""
+    started = time.perf_counter()
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    sft_seeds = sorted(set(config.seeds) | {0}) if config.sft_per_seed else [0]
+    train_all([config.sft_config(seed) for seed in sft_seeds], config.jobs)
+    rates, selection_rows = choose_rates(config)
+    settings = sweep(config.betas, config.seeds, rates)
+    train_all([config.preference_config(s) for s in settings], config.jobs)
+    write_csv(config.out_dir / "selection.csv", selection_rows)
+    write_csv(config.out_dir / "runs.csv", [final_row(config, s) for s in settings])
+    write_csv(config.out_dir / "curves.csv",
+              [row for s in settings for row in curve_rows(config, s)])
+    write_report(config.out_dir, setup=describe(config, time.perf_counter() - started))
+    return config.out_dir
+
+
+def describe(config: ExperimentConfig, seconds: float) -> dict:
+    """What ``experiment.md`` states about how the results were produced."""
+    train = config.train
+    return {"data": train.data, "model": train.model or f"offline GPT-2 {train.n_layer} x "
+            f"{train.n_embd}", "sft_steps": train.sft_steps, "pref_steps": train.pref_steps,
+            "batch_size": train.batch_size, "eval_pairs": train.eval_pairs,
+            "truth_prompts": train.truth_eval_prompts, "seeds": list(config.seeds),
+            "betas": list(config.betas), "lrs": list(config.lrs),
+            "select_beta": config.select_beta, "sft_per_seed": config.sft_per_seed,
+            "minutes": round(seconds / 60, 1), "jobs": config.jobs}
+
+
+def write_csv(path: Path, rows: Sequence[dict]) -> None:
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, names)
         writer.writeheader()
         writer.writerows(rows)
-    plot_runs([out / row["run"] for row in rows], out / "curves.png")
-    summary = summarise(rows)
-    plot_frontier([(s["method"], s["beta"], s) for s in summary], out / "frontier.png",
-                  divergence=f"{TRUTH_DIVERGENCE.upper()}(π, π_ref)")
-    train = config.train
-    text = (f"# IPO against JS-IUPO on the offline task\n\n"
-            f"{len(rows)} preference runs from one SFT model, {train.pref_steps} steps each; "
-            f"{train.eval_pairs} held-out eval pairs; truth evaluation on "
-            f"{train.truth_eval_prompts} held-out prompts; this invocation took "
-            f"{seconds / 60:.1f} minutes (runs finished earlier are reused, not retrained).\n\n"
-            + markdown_table(summary))
-    (out / "results.md").write_text(text)
-    return out
-
-
-def run_experiment(config: ExperimentConfig, settings: Sequence[Setting] | None = None) -> Path:
-    """SFT once, every setting of the sweep from it, then the results; returns the folder."""
-    started = time.perf_counter()
-    settings = sweep(config.betas, config.seeds) if settings is None else settings
-    sft_run = config.out_dir / "sft"
-    if not (sft_run / "summary.json").is_file():
-        run(config.run_config(stage="sft", run_name="sft", seed=0,
-                              resume=(sft_run / "config.json").is_file()))
-    rows = []
-    for number, setting in enumerate(settings, 1):
-        print(f"[{number}/{len(settings)}] {setting.method}, beta={setting.beta:g}, "
-              f"seed {setting.seed}", file=sys.stderr, flush=True)
-        rows.append(run_setting(config, setting, sft_run / "sft"))
-    return write_results(config, rows, time.perf_counter() - started)
 
 
 def build_parser():
@@ -224,14 +259,14 @@ def build_parser():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI entry point; prints where the table and curves are."""
+    """CLI entry point; prints where the results are."""
     config = parse_config(ExperimentConfig, argv, build_parser())
 
     def work() -> int:
         out = run_experiment(config)
-        print((out / "results.md").read_text())
-        print(f"results: {out / 'results.md'}, {out / 'results.csv'}, {out / 'curves.png'}, "
-              f"{out / 'frontier.png'}")
+        print((out / "experiment.md").read_text())
+        print(f"results: {out / 'experiment.md'}, {out / 'runs.csv'}, {out / 'curves.csv'}, "
+              f"{out / 'selection.csv'}, {out / 'curves.png'}")
         return 0
 
     return run_cli(PROG, work)

@@ -162,25 +162,12 @@ def initial_model(config: TrainConfig):
 def load_data(config: TrainConfig, tokenizer, world: World, stages: list[Stage]) -> Data:
     """Read, convert, split and tokenise the pairs of ``config.data``."""
     say = print if world.main else (lambda *a, **k: None)
-    rows_eval = None
-    if config.data == "offline":
-        from .task import generate_pairs
-
-        rows_train, rows_eval = generate_pairs(
-            config.seed, config.offline_train_pairs, config.offline_eval_pairs)
-        rows_eval = rows_eval[: config.eval_pairs]
-        train = [from_hh(r) for r in rows_train]
-        held: list[PreferencePair] = [from_hh(r) for r in rows_eval]
-        say(f"data: offline task, {len(train)} train / {len(held)} eval pairs", file=sys.stderr)
-    else:
-        train, report = load_pairs(config.data, config.data_path)
-        say(f"data: {report.summary()}", file=sys.stderr)
-        if config.eval_data_path:
-            held, held_report = load_pairs(config.data, config.eval_data_path, split="eval")
-            say(f"eval data: {held_report.summary()}", file=sys.stderr)
-        else:
-            train, held = split_by_prompt(train, config.eval_fraction, config.seed)
-        held = held[: config.eval_pairs]
+    train, held, rows_eval = _pairs(config, say)
+    if config.holdout == "validation":  # choosing settings must not look at the eval pairs
+        train, held = split_by_prompt(train, config.eval_fraction, config.seed)
+        held, rows_eval = held[: config.eval_pairs], None
+        say(f"holdout: {len(held)} validation pairs from held-out training prompts",
+            file=sys.stderr)
     train_tok = _tokenized(train, "train", config, tokenizer, say)
     eval_tok = _tokenized(held, "eval", config, tokenizer, say)
     for stage in stages:
@@ -191,6 +178,29 @@ def load_data(config: TrainConfig, tokenizer, world: World, stages: list[Stage])
         raise DataError(f"{len(eval_tok)} held-out pairs for {world.size} processes; pass "
                         "--eval-data-path or raise --eval-fraction")
     return Data(train_tok, eval_tok, rows_eval)
+
+
+def _pairs(config: TrainConfig, say) -> tuple[list[PreferencePair], list[PreferencePair],
+                                                list[dict[str, str]] | None]:
+    """Train and held-out pairs of ``config.data``, and the offline task's held-out rows."""
+    if config.data == "offline":
+        from .task import generate_pairs
+
+        rows_train, rows_eval = generate_pairs(
+            config.seed, config.offline_train_pairs, config.offline_eval_pairs)
+        rows_eval = rows_eval[: config.eval_pairs]
+        train = [from_hh(r) for r in rows_train]
+        held = [from_hh(r) for r in rows_eval]
+        say(f"data: offline task, {len(train)} train / {len(held)} eval pairs", file=sys.stderr)
+        return train, held, rows_eval
+    train, report = load_pairs(config.data, config.data_path)
+    say(f"data: {report.summary()}", file=sys.stderr)
+    if config.eval_data_path:
+        held, held_report = load_pairs(config.data, config.eval_data_path, split="eval")
+        say(f"eval data: {held_report.summary()}", file=sys.stderr)
+    else:
+        train, held = split_by_prompt(train, config.eval_fraction, config.seed)
+    return train, held[: config.eval_pairs], None
 
 
 def _tokenized(pairs: list[PreferencePair], name: str, config: TrainConfig, tokenizer,
