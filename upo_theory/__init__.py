@@ -10,7 +10,7 @@ names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 """
 
 from .claims import ClaimResult, verify_all, verify_divergence
-from .cli import UserError, build_config, config_parser, parse_config, run_cli
+from .cli import UserError, build_config, check_writable, config_parser, parse_config, run_cli
 from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
 from .divergences import REGISTRY, Divergence, get_divergence, registered
 from .expressions import ExpressionError, U, parse_generator
@@ -52,6 +52,7 @@ __all__ = [
     "U",
     "UserError",
     "build_config",
+    "check_writable",
     "config_parser",
     "derive",
     "generator_function",
