@@ -69,12 +69,28 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             raise UserError(f"device={name!r} but CUDA is not available; pass --device cpu")
         if name == "cuda":
             name = f"cuda:{local_rank}"
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UserError(f"device={name!r} but this machine has {torch.cuda.device_count()} "
+                            "CUDA devices; pass --device cuda or cuda:0")
     return torch.device(name)
 
 
-def init_world(device: str) -> World:
-    """Join the ``torchrun`` process group when launched by it; otherwise a world of one."""
+def check_batches_divide(batch_sizes: dict[str, int], processes: int) -> None:
+    """Refuse, before any process group or work, global batches that do not split evenly."""
+    for flag, size in batch_sizes.items():
+        if size % processes:
+            raise UserError(f"{flag} {size} does not divide over the {processes} processes; "
+                            f"give a multiple of {processes}")
+
+
+def init_world(device: str, batch_sizes: dict[str, int] | None = None) -> World:
+    """Join the ``torchrun`` process group when launched by it; otherwise a world of one.
+
+    ``batch_sizes`` (flag: global batch) are checked against the number of processes first.
+    """
     size = int(os.environ.get("WORLD_SIZE", "1"))
+    check_batches_divide(batch_sizes or {}, size)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device, local_rank)
     if size == 1:
