@@ -159,7 +159,6 @@ class Run:
         started = time.perf_counter()
         folder = Path(config.out_dir) / config.resolved_run_name()
         lock = RunLock(folder) if world.main else None
-        world.barrier()
         try:
             run = cls._set_up(config, world, folder, started)
         except BaseException:
@@ -172,7 +171,9 @@ class Run:
     @classmethod
     def _set_up(cls, config: TrainConfig, world: World, folder: Path, started: float) -> Run:
         say = _say if world.main else _silent
-        check_resumable(config, folder, say)
+        if world.main:  # the others wait: the main process writes config.json at the end
+            check_resumable(config, folder, say)
+        world.barrier()
         torch.manual_seed(config.seed)
         resumed = restore(folder, world, say) if config.resume else None
         model, tokenizer = (load_model(str(resumed["model_dir"])) if resumed is not None

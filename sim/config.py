@@ -119,11 +119,12 @@ class BanditConfig:
         return np.sort(values)
 
 
-BYTES_PER_ENTRY = 160
-"""Peak working memory per entry of the (C, K, K) arrays: about twenty float64 arrays of that
-shape live at once (measured: K = 1600, C = 1 peaks at 420 MB above the interpreter's)."""
+BYTES_PER_ENTRY = 168
+"""Peak working memory per entry of the (C, K, K) arrays: about 21 float64 arrays of that shape
+live at once (``bench/bench_sim_size.py``: K = 1600, C = 1 peaks 410 MiB above the interpreter)."""
 SECONDS_PER_ENTRY = 14e-6
-"""Seconds per entry for the optimum and the five minimisers, one CPU core (K = 1600: 36 s)."""
+"""Seconds per entry for the optimum and the five minimisers, one CPU core (K = 1600: 37 s).
+These time constants are measured by ``bench/bench_sim_size.py``, within 20 % of it."""
 SECONDS_PER_ENTRY_BETA = 9e-6
 """Seconds per entry for each β of ``--sweep`` (K = 800 with four β: 30 s)."""
 SECONDS_PER_ENTRY_STEP = 0.3e-6
