@@ -83,25 +83,26 @@ def _train(args: list[str]) -> None:
     os._exit(main(args))
 
 
-def _attempts(config: TrainConfig, rng: random.Random, seconds: float) -> int:
-    """Start the run, SIGKILL it at a random moment, resume, ... until an attempt finishes;
-    returns how many kills landed."""
+def _attempts(config: TrainConfig, rng: random.Random, seconds: float, kills: int) -> int:
+    """Start the run, SIGKILL it at a random moment, resume, ... up to ``kills`` times, then let
+    the last attempt finish; returns how many kills landed (an attempt may finish first)."""
     context = multiprocessing.get_context("fork")  # the child starts without importing again
     run_dir = Path(config.out_dir) / "run"
-    kills = 0
-    for _ in range(20):
+    landed = 0
+    for attempt in range(kills + 1):
         started = (run_dir / "config.json").is_file()  # else the kill came before the setup
         child = context.Process(target=_train, args=(argv(config.replace(resume=started)),))
         child.start()
-        child.join(rng.uniform(0.0, seconds))
-        if child.is_alive():
-            os.kill(child.pid, signal.SIGKILL)
-            kills += 1
+        if attempt < kills:
+            child.join(rng.uniform(0.0, seconds))
+            if child.is_alive():
+                os.kill(child.pid, signal.SIGKILL)
+                landed += 1
         child.join()
         if child.exitcode == 0:
-            return kills
+            return landed
         assert child.exitcode == -signal.SIGKILL, child.exitcode
-    raise AssertionError("20 attempts without finishing")
+    raise AssertionError("the last attempt, not killed, did not finish")
 
 
 @pytest.mark.slow
@@ -112,10 +113,10 @@ def test_runs_killed_at_random_moments_resume_bit_for_bit(tmp_path, whole, monke
     seconds = time.perf_counter() - started  # kills land anywhere within one run's length
     rng = random.Random(2024)
     kills = 0
-    for attempt in range(3):
-        config = tiny(tmp_path / str(attempt))
-        kills += _attempts(config, rng, seconds)
-        assert_same_as(tmp_path / str(attempt) / "run", whole)
+    for round_ in range(3):
+        config = tiny(tmp_path / str(round_))
+        kills += _attempts(config, rng, seconds, kills=4)
+        assert_same_as(tmp_path / str(round_) / "run", whole)
     assert kills >= 3
 
 
@@ -147,6 +148,25 @@ def test_a_damaged_state_file_falls_back_and_says_so(tmp_path, whole, stopped, c
     assert_same_as(run_dir, whole)
     if name.startswith("checkpoint/"):  # the damaged copy is kept aside, the folder in order
         assert (run_dir / (CHECKPOINT + ".damaged") / Path(name).name).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "values"), [
+    ("checkpoint/model.safetensors", lambda path: load_file(path)["transformer.wte.weight"]),
+    ("ref_logps.pt", lambda path: torch.load(path)["logps"]),
+])
+def test_a_silently_flipped_bit_is_caught_by_the_checksum(tmp_path, whole, stopped, capsys,
+                                                          name, values):
+    run_dir = shutil.copytree(stopped, tmp_path / "run")
+    data = bytearray((run_dir / name).read_bytes())
+    where = data.find(values(run_dir / name).numpy().tobytes()[:64])
+    assert where > 0
+    data[where + 3] ^= 0x10  # the file still loads, one number is wrong
+    (run_dir / name).write_bytes(bytes(data))
+    run(tiny(tmp_path, resume=True))
+    lines = [line for line in capsys.readouterr().err.splitlines() if " is damaged" in line]
+    assert len(lines) == 1 and "SHA-256" in lines[0]
+    assert_same_as(run_dir, whole)
 
 
 @pytest.mark.slow
