@@ -1,23 +1,40 @@
-"""Atomic saved models and checkpoints: model (safetensors), tokenizer, run config, training state.
+"""Saved models and checkpoints: atomic, verified, and the previous checkpoint kept as a fallback.
 
-Every saved folder is written by :func:`save_model`: ``save_pretrained`` model and tokenizer and
-the run's ``run_config.json`` go into a temporary sibling folder, every file is fsynced, and the
-folder is swapped in with ``os.replace``, so a run killed at any moment leaves either the
-previous folder or the new one. A checkpoint (``<run_dir>/checkpoint``) is such a model folder
-plus ``state.pt``: optimizer, scheduler, RNG states, stage and step.
+Every saved folder is written by :func:`save_model`: the ``save_pretrained`` model and tokenizer,
+the run's ``run_config.json`` (and a checkpoint's ``state.pt``) go into a temporary sibling
+folder ``<name>.tmp``, every file is fsynced, and ``manifest.json`` (every file's size and
+SHA-256, and a checkpoint's stage and step) is written last; only then is the folder renamed into
+place. A folder whose manifest is missing or does not match its files is unfinished or damaged.
+
+A checkpoint (``<run_dir>/checkpoint``) is such a folder plus ``state.pt``: optimizer, scheduler,
+RNG states, stage and step. Saving keeps the one before it as ``checkpoint.prev`` until the next
+is complete (``checkpoint`` → ``checkpoint.prev``, then ``checkpoint.tmp`` → ``checkpoint``), so a
+run killed at any moment, or a checkpoint damaged later (a full disk, a truncated file), leaves an
+intact one. :func:`load_checkpoint` takes the newest intact checkpoint and says in one line when
+it falls back from a damaged one, which it keeps aside as ``checkpoint.damaged``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .config import STAGE_ORDER
+from .files import fsync_folder, fsync_tree, write_atomically
+
 CHECKPOINT = "checkpoint"
+PREVIOUS = CHECKPOINT + ".prev"
+UNFINISHED = CHECKPOINT + ".tmp"
+DAMAGED = ".damaged"
+MANIFEST = "manifest.json"
 RUN_CONFIG = "run_config.json"
 STATE = "state.pt"
 
@@ -31,8 +48,11 @@ class TrainingState:
 
 
 def save_model(model, tokenizer, folder: Path, config_json: str,
-               state: dict[str, Any] | None = None) -> Path:
-    """``save_pretrained`` model and tokenizer, the run config (and a ``state``) atomically."""
+               state: dict[str, Any] | None = None, keep_previous: bool = False) -> Path:
+    """Save model, tokenizer, run config (and a ``state``) as ``folder``, atomically.
+
+    With ``keep_previous`` the folder it replaces stays as ``<name>.prev``; otherwise it goes.
+    """
     temporary = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     model.save_pretrained(temporary, safe_serialization=True)
@@ -40,19 +60,19 @@ def save_model(model, tokenizer, folder: Path, config_json: str,
     (temporary / RUN_CONFIG).write_text(config_json)
     if state is not None:
         torch.save(state, temporary / STATE)
-    _fsync_tree(temporary)
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(temporary, folder)
-    shutil.rmtree(old, ignore_errors=True)
+    fsync_tree(temporary)
+    where = None if state is None else {"stage": state["stage"], "step": state["step"]}
+    write_atomically(temporary / MANIFEST, json.dumps(
+        {"files": {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+                   for p in sorted(temporary.iterdir()) if p.is_file()},
+         "position": where}, indent=1))
+    _swap_in(folder, keep_previous)
     return folder
 
 
 def save_checkpoint(run_dir: Path, model, tokenizer, optimizer, scheduler,
                     where: TrainingState, config_json: str) -> Path:
-    """Write the checkpoint of ``run_dir`` atomically; return its folder."""
+    """Write the checkpoint of ``run_dir``, keeping the one before it; return its folder."""
     state = {
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -60,19 +80,42 @@ def save_checkpoint(run_dir: Path, model, tokenizer, optimizer, scheduler,
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         "stage": where.stage, "step": where.step,
     }
-    return save_model(model, tokenizer, run_dir / CHECKPOINT, config_json, state)
+    return save_model(model, tokenizer, run_dir / CHECKPOINT, config_json, state,
+                      keep_previous=True)
 
 
-def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    """The saved state of ``run_dir`` (with ``model_dir``), or None when it has no checkpoint."""
-    folder = run_dir / CHECKPOINT
-    if not (folder / STATE).is_file():
-        old = run_dir / (CHECKPOINT + ".old")  # killed between the two renames
-        if not (old / STATE).is_file():
-            return None
-        folder = old
-    state = torch.load(folder / STATE, weights_only=False)
-    state["model_dir"] = folder
+def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
+                    tidy: bool = False) -> dict[str, Any] | None:
+    """The state of the newest intact checkpoint of ``run_dir`` (with ``model_dir``), or None.
+
+    A damaged ``checkpoint`` is reported through ``say`` and the previous one used. With
+    ``tidy`` (one process only) the folders are put back in order: a damaged one is moved to
+    ``<name>.damaged`` and the one used becomes ``checkpoint``.
+    """
+    intact: list[tuple[tuple[int, int], Path]] = []
+    damaged: dict[str, str] = {}
+    for name in (CHECKPOINT, UNFINISHED, PREVIOUS):  # on equal steps the first wins
+        folder = run_dir / name
+        if not folder.is_dir():
+            continue
+        problem, where = _check(folder)
+        if problem is None and where is not None:
+            intact.append(((STAGE_ORDER.index(where["stage"]), where["step"]), folder))
+        elif name != UNFINISHED:  # an unfinished save is no damage: the kill came first
+            damaged[name] = problem or "no stage and step in its manifest"
+    chosen = max(intact, key=lambda item: item[0])[1] if intact else None
+    if damaged and say is not None:
+        name, problem = next(iter(damaged.items()))
+        then = (f"using {chosen.name}/" if chosen is not None
+                else "no intact checkpoint is left")
+        say(f"{run_dir / name} is damaged ({problem}); {then}"
+            + (f"; the damaged copy is kept as {name}{DAMAGED}" if tidy else ""))
+    if chosen is None:
+        return None
+    if tidy:
+        chosen = _put_in_order(run_dir, chosen, damaged)
+    state = torch.load(chosen / STATE, weights_only=False)
+    state["model_dir"] = chosen
     return state
 
 
@@ -82,13 +125,61 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    descriptor = os.open(folder, os.O_RDONLY)
+def _put_in_order(run_dir: Path, chosen: Path, damaged: dict[str, str]) -> Path:
+    """Move damaged checkpoints aside and make ``chosen`` the ``checkpoint`` folder."""
+    for name in damaged:
+        aside = run_dir / (name + DAMAGED)
+        shutil.rmtree(aside, ignore_errors=True)
+        os.replace(run_dir / name, aside)
+    newest = run_dir / CHECKPOINT
+    if chosen.name == UNFINISHED:  # a save killed between its two renames: finish it
+        _swap_in(newest, keep_previous=True)
+    elif chosen.name == PREVIOUS:  # the newest was damaged and is aside now
+        os.replace(chosen, newest)
+        fsync_folder(run_dir)
+    return newest
+
+
+def _swap_in(folder: Path, keep_previous: bool) -> None:
+    """Rename ``<folder>.tmp`` to ``folder``; the folder it replaces becomes ``<folder>.prev``."""
+    previous = folder.with_name(folder.name + ".prev")
+    if folder.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(folder, previous)
+    os.replace(folder.with_name(folder.name + ".tmp"), folder)
+    fsync_folder(folder.parent)
+    if not keep_previous:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
     try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and isinstance(manifest.get("files"),
+                                                                 dict) else None
+
+
+def _check(folder: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """(What is wrong with a saved folder, or None; its stage and step from the manifest)."""
+    manifest = _manifest(folder)
+    if manifest is None:
+        return f"no readable {MANIFEST}, which is written last", None
+    for name, expected in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing", None
+        if path.stat().st_size != expected["size"]:
+            return f"{name} has {path.stat().st_size} bytes, not {expected['size']}", None
+        if _sha256(path) != expected["sha256"]:
+            return f"{name} does not match its SHA-256", None
+    return None, manifest.get("position")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,8 @@ class TrainConfig:
         self._check_admissible()
         self._check_numbers()
         self._check_paths()
+        self._check_device()
+        self._check_saved_models()
 
     def _check_admissible(self) -> None:
         """The conditions of Theorem 3.1 on the f of fdpo/iupo, as the simulator applies them
@@ -233,6 +236,20 @@ class TrainConfig:
         if self.init is not None and not Path(self.init).is_dir():
             raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
 
+    def _check_device(self) -> None:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ConfigError(f"device={self.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+
+    def _check_saved_models(self) -> None:
+        for name in ("init", "model"):
+            location = getattr(self, name)
+            if location and Path(location).is_dir():
+                problem = _saved_model_problem(Path(location))
+                if problem:
+                    raise ConfigError(f"{name}={location!r} is not a saved model folder "
+                                      f"({problem}); pass one that llm.train wrote, such as "
+                                      "<run>/sft")
+
     @property
     def truth_divergence(self):  # -> upo_theory.Divergence
         """The divergence whose D_f(π, π_ref) the truth evaluation estimates."""
@@ -248,6 +265,11 @@ class TrainConfig:
         form = "std" if fixed else self.form
         return f"{self.data}-{self.loss}-{f}-{form}-b{self.beta:g}-s{self.seed}"
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every field's default, as a run folder saved before the field existed would mean."""
+        return {item.name: item.default for item in dataclasses.fields(cls) if item.init}
+
     def to_dict(self) -> dict[str, Any]:
         """The fields a user sets (not the resolved :attr:`spec`), as JSON-ready values."""
         return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
@@ -262,6 +284,24 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _saved_model_problem(folder: Path) -> str | None:
+    """What keeps ``folder`` from being a transformers model folder, or None."""
+    try:
+        settings = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError:
+        return "it has no config.json"
+    except (OSError, ValueError) as error:
+        return f"its config.json is unreadable: {error}"
+    model_type = settings.get("model_type") if isinstance(settings, dict) else None
+    if not model_type:
+        return "its config.json names no model_type"
+    from transformers import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        return f"transformers does not know its model_type {model_type!r}"
+    return None
 
 
 def build_parser():

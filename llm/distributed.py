@@ -69,17 +69,32 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             raise UserError(f"device={name!r} but CUDA is not available; pass --device cpu")
         if name == "cuda":
             name = f"cuda:{local_rank}"
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UserError(f"device={name!r} but this machine has {torch.cuda.device_count()} "
+                            "CUDA devices; pass --device cuda or cuda:0")
     return torch.device(name)
 
 
-def init_world(device: str, deterministic: bool = True) -> World:
+def check_batches_divide(batch_sizes: dict[str, int], processes: int) -> None:
+    """Refuse, before any process group or work, global batches that do not split evenly."""
+    for flag, size in batch_sizes.items():
+        if size % processes:
+            raise UserError(f"{flag} {size} does not divide over the {processes} processes; "
+                            f"give a multiple of {processes}")
+
+
+def init_world(device: str, batch_sizes: dict[str, int] | None = None,
+               deterministic: bool = True) -> World:
     """Join the ``torchrun`` process group when launched by it; otherwise a world of one.
 
-    On CUDA, float32 matrix products may use TF32, and with ``deterministic`` every kernel is a
+    ``batch_sizes`` (flag: global batch) are checked against the number of processes first. On
+    CUDA, float32 matrix products may use TF32, and with ``deterministic`` every kernel is a
     deterministic one (cuBLAS gets a fixed workspace, set before its first use), so that a run
     repeats, and resumes, bit for bit.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
+    check_batches_divide(batch_sizes or {}, size)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device, local_rank)
     if resolved.type == "cuda":

@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import config_parser, parse_config, run_cli
+from upo_theory import check_writable, config_parser, parse_config, run_cli
 
 from .config import ConfigError, TrainConfig
 from .metrics import read_metrics
@@ -219,7 +219,7 @@ def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]
 def run_experiment(config: ExperimentConfig) -> Path:
     """SFT, the learning-rate selection, the sweep, then the results; returns the folder."""
     started = time.perf_counter()
-    config.out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
     sft_seeds = sorted(set(config.seeds) | {0}) if config.sft_per_seed else [0]
     train_all([config.sft_config(seed) for seed in sft_seeds], config.jobs)
     rates, selection_rows = choose_rates(config)

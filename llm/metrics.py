@@ -14,16 +14,27 @@ is absent from its JSON and blank in its CSV line.
 - training rows also ``grad_norm`` (before clipping), ``learning_rate``, ``tokens_per_s`` (real
   tokens, not padding), ``padding`` (share of the positions computed that were padding) and, on a
   CUDA device of known peak rate, ``mfu`` (model-FLOPs utilisation, :mod:`llm.throughput`).
+
+A run killed while appending leaves a half-written last line: :func:`read_metrics` drops it and
+says so (a crashed run can always be plotted and resumed), while a bad line anywhere else is an
+error naming the line. On resume, :meth:`MetricsLogger.keep_until` drops every row after the
+restored checkpoint, so ``metrics.jsonl`` never holds a step twice.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from upo_theory import UserError
+
 from .config import STAGE_ORDER
+from .files import write_atomically
 
 COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
@@ -32,11 +43,17 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+class MetricsError(UserError):
+    """A ``metrics.jsonl`` with a bad line before its last one (not a run's torn last write)."""
+
+
 class MetricsLogger:
     """Appends metric rows to the run's JSONL and CSV files (resumed runs keep appending)."""
 
-    def __init__(self, run_dir: Path, enabled: bool = True) -> None:
+    def __init__(self, run_dir: Path, enabled: bool = True,
+                 say: Callable[[str], None] | None = None) -> None:
         self.enabled = enabled
+        self.say = say
         self.jsonl = run_dir / "metrics.jsonl"
         self.csv = run_dir / "metrics.csv"
         self.board = None
@@ -48,18 +65,26 @@ class MetricsLogger:
             except ImportError:
                 self.board = None
 
-    def truncate_after(self, stage: str, step: int) -> None:
-        """Drop rows logged after ``stage`` step ``step`` (a resumed run repeats those steps)."""
+    def keep_until(self, position: tuple[str, int] | None) -> None:
+        """Keep only the rows up to (stage, step) ``position``; None keeps none (a new start).
+
+        A resumed run repeats the steps after its checkpoint, so their rows go; the CSV is
+        rewritten from the kept rows. Both files are replaced atomically.
+        """
         if not self.enabled or not self.jsonl.is_file():
             return
-        order = STAGE_ORDER.index
-        rows = [r for r in read_metrics(self.jsonl.parent)
-                if (order(r["stage"]), r["step"]) <= (order(stage), step)]
-        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        with open(self.csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        rows = []
+        if position is not None:
+            order = STAGE_ORDER.index
+            limit = (order(position[0]), position[1])
+            rows = [r for r in read_metrics(self.jsonl.parent, self.say)
+                    if (order(r["stage"]), r["step"]) <= limit]
+        write_atomically(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
+        table = io.StringIO()
+        writer = csv.DictWriter(table, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomically(self.csv, table.getvalue())
 
     def log(self, row: dict[str, Any]) -> None:
         if not self.enabled:
@@ -86,7 +111,33 @@ class MetricsLogger:
             self.board.close()
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All rows of a run's ``metrics.jsonl``."""
+def read_metrics(run_dir: Path, say: Callable[[str], None] | None = None
+                 ) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl``; a half-written last line is dropped with a note.
+
+    ``say`` receives the note (default: a line on stderr). A line before the last that is not a
+    metrics row raises :class:`MetricsError` naming the file and the line.
+    """
     path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_bytes().split(b"\n")
+    numbered = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    rows = []
+    for number, line in numbered:
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not {"step", "stage", "split"} <= set(row):
+                raise ValueError("not an object with step, stage and split")
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            if number != numbered[-1][0]:
+                raise MetricsError(f"{path} line {number} is not a metrics row ({error}); repair "
+                                   "or delete that line") from None
+            (say or _note)(f"{path}: dropped its half-written last line {number} (the run was "
+                           "stopped while writing it)")
+            continue
+        rows.append(row)
+    return rows
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr, flush=True)
+

@@ -9,14 +9,21 @@ and processes without knowing which stage it runs:
 - :class:`SupervisedObjective`: token-mean negative log-likelihood of the chosen responses;
 - :class:`PreferenceObjective`: the loss family's member (:class:`upo_theory.LossSpec`) against
   π_ref, whose sequence log-probabilities are computed once per pair under ``no_grad`` before the
-  stage (:meth:`PreferenceObjective.prepare`) and cached in ``<run_dir>/ref_logps.pt``: no
-  reference forward per training step, and a resumed run reloads them.
+  stage (:meth:`PreferenceObjective.prepare`) and cached in ``<run_dir>/ref_logps.pt`` with
+  their SHA-256: no reference forward per training step, and a resumed run reloads them. A cache
+  that is damaged (unreadable, wrong shape, checksum mismatch) is computed again, with a line
+  saying so, from π_ref itself (:meth:`llm.run.Run.reference_model` when the run resumes within
+  the stage, since its model has moved on).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import io
+import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -27,6 +34,7 @@ from upo_theory import LossSpec
 from .batching import Batch, TokenizedPair, preference_batch, sft_batch, visited_pairs
 from .config import TrainConfig
 from .distributed import World
+from .files import write_atomically
 from .losses import pair_losses
 from .scoring import score_batches, sequence_logps
 
@@ -104,20 +112,19 @@ class PreferenceObjective:
         """
         data, world = run.data, run.world
         path = run.folder / REFERENCE_CACHE
-        if path.is_file():
-            cached = torch.load(path)
-        else:
+        cached = load_reference_cache(path, len(data.train) + len(data.eval), run.say)
+        if cached is None:
+            resumed_within = run.resumed is not None and run.resumed["stage"] == "pref"
+            model = (run.reference_model().to(world.device) if resumed_within else run.model)
             needed = visited_pairs(len(data.train), self.batch_size, self.seed, self.pref_steps)
-            scored = reference_logps(run.model, [data.train[i] for i in needed] + data.eval,
+            scored = reference_logps(model, [data.train[i] for i in needed] + data.eval,
                                      run.tokenizer.pad_token_id, world)
             cached = torch.full((len(data.train) + len(data.eval), 4), float("nan"),
                                 dtype=torch.float64)
             cached[needed] = scored[: len(needed)]
             cached[len(data.train):] = scored[len(needed):]
             if world.main:
-                temporary = path.with_suffix(".tmp")
-                torch.save(cached, temporary)
-                temporary.replace(path)
+                save_reference_cache(path, cached)
         self.reference = {"train": cached[: len(data.train)], "eval": cached[len(data.train):]}
 
     def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int],
@@ -136,6 +143,37 @@ class PreferenceObjective:
             "logps/chosen": policy_c.detach(), "logps/rejected": policy_r.detach(),
         }
         return Scored(losses.sum(), {name: column.sum() for name, column in columns.items()})
+
+
+def save_reference_cache(path: Path, logps: torch.Tensor) -> None:
+    """Write the reference log-probs and their SHA-256 to ``path`` atomically."""
+    buffer = io.BytesIO()
+    torch.save({"logps": logps, "sha256": _digest(logps)}, buffer)
+    write_atomically(path, buffer.getvalue())
+
+
+def load_reference_cache(path: Path, rows: int, say: Callable[[str], None]
+                         ) -> torch.Tensor | None:
+    """The cached (rows, 4) reference log-probs at ``path``; None when absent or damaged (said)."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, weights_only=True)
+        logps = saved["logps"]
+        if logps.dtype != torch.float64 or tuple(logps.shape) != (rows, 4):
+            raise ValueError(f"shape {tuple(logps.shape)} {logps.dtype}, not ({rows}, 4) float64")
+        if _digest(logps) != saved["sha256"]:
+            raise ValueError("its values do not match their SHA-256")
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError,
+            AttributeError, pickle.UnpicklingError) as error:
+        say(f"{path} is damaged ({str(error).splitlines()[0]}); computing the reference "
+            "log-probs again (it is a cache)")
+        return None
+    return logps
+
+
+def _digest(logps: torch.Tensor) -> str:
+    return hashlib.sha256(logps.contiguous().numpy().tobytes()).hexdigest()
 
 
 def reference_logps(model, pairs: list[TokenizedPair], pad_id: int, world: World,

@@ -18,9 +18,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from upo_theory import UserError, config_parser, parse_config, run_cli
+from upo_theory import (
+    LossSpec,
+    UserError,
+    check_writable,
+    config_parser,
+    loss_spec,
+    parse_config,
+    run_cli,
+)
 
-from .config import TrainConfig
 from .metrics import read_metrics
 
 PROG = "python -m llm.plot"
@@ -42,10 +49,31 @@ def _curve(rows: list[dict], split: str, name: str) -> tuple[list[int], list[flo
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def _load(run: Path) -> tuple[TrainConfig, list[dict]]:
+@dataclass(frozen=True)
+class SavedRun:
+    """What a plot needs of a run's saved settings: its loss-family member, β and seed."""
+
+    spec: LossSpec
+    beta: float
+    seed: int
+
+
+def _load(run: Path) -> tuple[SavedRun, list[dict]]:
+    """A run's settings and metric rows. The settings are read as saved, not validated again:
+    the run may have moved, its data and ``--init`` folder need not exist here."""
     if not (run / "config.json").is_file() or not (run / "metrics.jsonl").is_file():
         raise PlotError(f"{run} is not a run folder (no config.json or metrics.jsonl)")
-    return TrainConfig(**json.loads((run / "config.json").read_text())), read_metrics(run)
+    try:
+        settings = json.loads((run / "config.json").read_text())
+        saved = SavedRun(loss_spec(settings["loss"], settings["f"], settings["form"],
+                                   settings["alpha"]),
+                         float(settings["beta"]), int(settings["seed"]))
+    except UserError:
+        raise
+    except (ValueError, KeyError, TypeError) as error:
+        raise PlotError(f"{run / 'config.json'} is not a run's settings ({error!r}); give run "
+                        "folders of llm.train") from None
+    return saved, read_metrics(run)
 
 
 def plot_runs(runs: list[Path], out: Path) -> Path:
@@ -67,10 +95,7 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize="small")
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=110)
-    plt.close(figure)
-    return out
+    return _save(figure, out)
 
 
 def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path: Path,
@@ -103,9 +128,19 @@ def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.suptitle("reward against divergence: policies sampled on held-out prompts")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _save(fig, path)
+
+
+def _save(figure, path: Path) -> Path:
+    """Write ``figure`` to ``path`` (its folder made); a failed write is one :class:`PlotError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=110)
+    except OSError as error:
+        raise PlotError(f"cannot write the figure {path} ({error.strerror or error}); give a "
+                        "writable path") from None
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -116,6 +151,9 @@ class PlotConfig:
     runs: tuple[Path, ...] = field(metadata={"help": "run folders of llm.train",
                                              "positional": True})
     out: Path = field(default=Path("curves.png"), metadata={"help": "image file"})
+
+    def __post_init__(self) -> None:
+        check_writable(self.out, "--out")
 
 
 def build_parser():

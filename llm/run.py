@@ -1,37 +1,134 @@
 """One training run held together: config, world, run folder, model, tokenizer, data and logger.
 
-:meth:`Run.open` does the setup a run needs, in order: the run folder (or the checks that a
-``--resume`` may continue it), the model (from the checkpoint when resuming, else from ``--init``,
-``--model`` or the offline GPT-2), the data (read, converted, split and tokenised once; the
-offline task's held-out rows are kept for its Bayes accuracy) and the metrics logger. The trainer
+:meth:`Run.open` does the setup a run needs, in order: the run folder, locked for this process
+(:class:`RunLock`), and the checks that a ``--resume`` may continue it; the model (from the
+newest intact checkpoint when resuming, else from ``--init``, ``--model`` or the offline GPT-2);
+the data (read, converted, split and tokenised once; the offline task's held-out rows are kept
+for its Bayes accuracy); then ``config.json``, written last: a folder becomes a run only once its
+setup succeeded, so a failed setup (a bad data path, a bad model) leaves nothing behind that
+blocks the retry. The metrics logger drops the rows after the restored checkpoint. The trainer
 (:mod:`llm.train`) then only walks the stages.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
+from upo_theory import UserError
+
 from .batching import TokenizedPair, tokenize_pairs
-from .checkpoint import TrainingState, load_checkpoint, save_checkpoint, save_model
+from .checkpoint import (
+    CHECKPOINT,
+    PREVIOUS,
+    RUN_CONFIG,
+    UNFINISHED,
+    TrainingState,
+    load_checkpoint,
+    save_checkpoint,
+    save_model,
+)
 from .config import STAGE_ORDER, ConfigError, TrainConfig
 from .data import DataError, PreferencePair, from_hh, load_pairs, split_by_prompt
 from .distributed import World
+from .files import write_atomically
 from .metrics import MetricsLogger
 from .model import load_model, offline_gpt2, offline_gpt2_tokenizer, set_dropout
 from .objectives import Stage, plan
 from .scoring import SequenceScorer
 
 RESUMABLE_CHANGES = frozenset({"resume", "stop_after", "device", "threads",
-                               "truth_eval_prompts", "micro_batch_size", "forward_rows", "compile",
-                               "gradient_checkpointing", "deterministic"})
-"""Settings a ``--resume`` may change: they change how, not what, the run computes."""
+                               "truth_eval_prompts", "out_dir", "run_name", "micro_batch_size",
+                               "forward_rows", "compile", "gradient_checkpointing",
+                               "deterministic"})
+"""Settings a ``--resume`` may change: they change how, not what, the run computes (a run folder
+may also be moved or renamed and resumed where it is)."""
+CONFIG = "config.json"
+LOCK = ".lock"
+
+
+class RunFolderError(UserError):
+    """A run folder that cannot be used now: not writable, or in use by another process."""
+
+
+class RunLock:
+    """This process's exclusive use of a run folder: ``fcntl.flock`` on ``<run>/.lock``.
+
+    The kernel releases the lock when the process ends, however it ends (a kill included); a
+    second process on the same run folder gets :class:`RunFolderError` at once.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.created = not folder.exists()
+        self.handle = self._acquire()
+
+    def _acquire(self) -> IO[str]:
+        path = self.folder / LOCK
+        for _ in range(3):  # the folder can vanish under us: another process's failed setup
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise self._unwritable(error) from None
+            try:
+                handle = open(path, "a+")
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise self._unwritable(error) from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise RunFolderError(f"run folder {self.folder} is in use by another process "
+                                     f"(pid {holder}); wait for it to end or pass another "
+                                     "--run-name") from None
+            if _same_file(handle, path):  # not a lock file unlinked while we waited
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                return handle
+            handle.close()
+        raise RunFolderError(f"run folder {self.folder} keeps disappearing; is another process "
+                             "removing it?")
+
+    def _unwritable(self, error: OSError) -> RunFolderError:
+        return RunFolderError(f"cannot write the run folder {self.folder} ({error.strerror}); "
+                              "give a writable --out-dir")
+
+    def release(self, abandon: bool = False) -> None:
+        """Remove the lock file and unlock; with ``abandon``, also remove the folder if this
+        process made it and it holds nothing else (a setup that failed leaves no trace).
+
+        The file goes while it is still locked: a process waiting on it finds, once it holds
+        it, that the name no longer leads to it, and starts over (:meth:`_acquire`).
+        """
+        (self.folder / LOCK).unlink(missing_ok=True)
+        if abandon and self.created:
+            try:
+                self.folder.rmdir()
+            except OSError:
+                pass
+        self.handle.close()
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 @dataclass
@@ -58,22 +155,31 @@ class Run:
     logger: MetricsLogger
     resumed: dict[str, Any] | None
     started: float
+    lock: RunLock | None = None
 
     @classmethod
     def open(cls, config: TrainConfig, world: World) -> Run:
         """Set up the run of ``config`` on ``world`` (every rank builds the same run)."""
         started = time.perf_counter()
-        for name, size in (("sft", config.sft_batch_size), ("pref", config.batch_size)):
-            if size % world.size:
-                raise ConfigError(f"the {name} batch size {size} must be divisible by the "
-                                  f"{world.size} processes")
-        folder = prepare_run_dir(config)
+        folder = Path(config.out_dir) / config.resolved_run_name()
+        lock = RunLock(folder) if world.main else None
+        try:
+            run = cls._set_up(config, world, folder, started)
+        except BaseException:
+            if lock is not None:
+                lock.release(abandon=True)
+            raise
+        run.lock = lock
+        return run
+
+    @classmethod
+    def _set_up(cls, config: TrainConfig, world: World, folder: Path, started: float) -> Run:
+        say = _say if world.main else _silent
+        if world.main:  # the others wait: the main process writes config.json at the end
+            check_resumable(config, folder, say)
         world.barrier()
-        if world.main:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "config.json").write_text(config.to_json())
         torch.manual_seed(config.seed)
-        resumed = load_checkpoint(folder) if config.resume else None
+        resumed = restore(folder, world, say) if config.resume else None
         model, tokenizer = (load_model(str(resumed["model_dir"])) if resumed is not None
                             else initial_model(config))
         stages = plan(config)
@@ -84,19 +190,30 @@ class Run:
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         model.to(world.device)
         scorer = SequenceScorer(model, compile=config.compile)
-        logger = MetricsLogger(folder, enabled=world.main)
-        run = cls(config, world, folder, model, tokenizer, data, stages, scorer, logger,
-                  resumed, started)
+        if world.main:  # the folder becomes a run
+            write_atomically(folder / CONFIG, config.to_json())
+        logger = MetricsLogger(folder, enabled=world.main, say=say)
         if resumed is not None:
-            run.say(f"resuming {resumed['stage']} at step {resumed['step']} from {folder}")
-            if world.main:
-                logger.truncate_after(resumed["stage"], resumed["step"])
-        return run
+            say(f"resuming {resumed['stage']} at step {resumed['step']} from {folder}")
+            logger.keep_until((resumed["stage"], resumed["step"]))
+        else:
+            if config.resume:
+                say(f"{folder} has no intact checkpoint; starting the run again from its "
+                    "first step")
+            logger.keep_until(None)
+        return cls(config, world, folder, model, tokenizer, data, stages, scorer, logger, resumed,
+                   started)
 
     def say(self, text: str) -> None:
         """A progress line on stderr, from the main process only."""
         if self.world.main:
-            print(text, file=sys.stderr, flush=True)
+            _say(text)
+
+    def close(self) -> None:
+        """Close the logger and release the run folder."""
+        self.logger.close()
+        if self.lock is not None:
+            self.lock.release()
 
     def finished_before_resume(self, stage: Stage) -> bool:
         """Whether the checkpoint being resumed lies after ``stage``."""
@@ -130,22 +247,66 @@ class Run:
         return initial_model(self.config)[0]
 
 
-def prepare_run_dir(config: TrainConfig) -> Path:
-    """The run folder; for ``--resume``, check that the saved config matches this one."""
-    run_dir = Path(config.out_dir) / config.resolved_run_name()
-    saved = run_dir / "config.json"
-    if config.resume:
-        if not saved.is_file():
-            raise ConfigError(f"--resume: {run_dir} has no config.json; start it without --resume")
-        old = json.loads(saved.read_text())
-        new = config.to_dict()
-        changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
-        if changed:
-            raise ConfigError(f"--resume with changed settings {changed}; use the saved ones "
-                              f"in {saved}")
-    elif saved.exists():
-        raise ConfigError(f"run folder {run_dir} exists; pass --resume or another --run-name")
-    return run_dir
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _silent(text: str) -> None:
+    """Ranks other than the main one stay quiet."""
+
+
+def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None]) -> None:
+    """Refuse a new run over an existing one, and a ``--resume`` with changed settings."""
+    saved = folder / CONFIG
+    if not config.resume:
+        if saved.exists():
+            raise ConfigError(f"run folder {folder} exists; pass --resume or another --run-name")
+        return
+    if not saved.is_file():
+        raise ConfigError(f"--resume: {folder} has no {CONFIG}; start it without --resume")
+    old = saved_settings(folder, say)
+    new = config.to_dict()
+    defaults = TrainConfig.defaults()  # a setting newer than the saved run had its default
+    changed = sorted(k for k in new
+                     if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k])
+    if old and changed:
+        raise ConfigError(f"--resume with changed settings {changed}; use the saved ones "
+                          f"in {saved}")
+
+
+def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """The run's saved settings: ``config.json``, or when it is damaged a checkpoint's copy.
+
+    Empty when neither can be read (nothing to compare: this command's settings are taken).
+    """
+    try:
+        return _settings(folder / CONFIG)
+    except (OSError, ValueError) as error:
+        problem = f"{folder / CONFIG} is damaged ({error})"
+    for name in (CHECKPOINT, UNFINISHED, PREVIOUS):
+        try:
+            settings = _settings(folder / name / RUN_CONFIG)
+        except (OSError, ValueError):
+            continue
+        say(f"{problem}; comparing with the copy in {name}/{RUN_CONFIG} and writing it anew")
+        return settings
+    say(f"{problem} and no checkpoint holds a copy; taking this command's settings")
+    return {}
+
+
+def _settings(path: Path) -> dict[str, Any]:
+    settings = json.loads(path.read_text())
+    if not isinstance(settings, dict):
+        raise ValueError("not a JSON object of settings")
+    return settings
+
+
+def restore(folder: Path, world: World, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """The newest intact checkpoint of ``folder``; the main process first puts the folder in
+    order (a damaged checkpoint aside), then the others read it."""
+    state = load_checkpoint(folder, say, tidy=True) if world.main else None
+    world.barrier()
+    return state if world.main else load_checkpoint(folder)
 
 
 def initial_model(config: TrainConfig):

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from upo_theory import UserError, config_parser, parse_config, run_cli
+from upo_theory import UserError, check_writable, config_parser, parse_config, run_cli
 
 HUMAN = "\n\nHuman: "
 ASSISTANT = "\n\nAssistant:"
@@ -350,6 +350,16 @@ class TaskConfig:
     n_train: int = field(default=DEFAULT_TRAIN_PAIRS, metadata={"help": "training pairs"})
     n_eval: int = field(default=DEFAULT_EVAL_PAIRS, metadata={"help": "held-out evaluation pairs"})
 
+    def __post_init__(self) -> None:
+        if self.write:
+            for path in _outputs(Path(self.write)):
+                check_writable(path, "--write")
+
+
+def _outputs(path: Path) -> tuple[Path, Path]:
+    """The files ``--write PATH`` writes: the training pairs and the evaluation pairs."""
+    return path, path.with_name(path.name.removesuffix(".jsonl") + ".eval.jsonl")
+
 
 def build_parser():
     """The CLI of ``python -m llm.task``."""
@@ -359,8 +369,12 @@ def build_parser():
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    except OSError as error:
+        raise TaskError(f"--write: cannot write {path} ({error.strerror}); give a writable "
+                        "path") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -377,8 +391,7 @@ def write_task(config: TaskConfig) -> int:
     print(f"best achievable eval accuracy (Bayes, r* itself): {best_accuracy(evaluation):.3f}; "
           f"realised accuracy of r* on these labels: {realised_accuracy(evaluation):.3f}")
     if config.write:
-        path = Path(config.write)
-        eval_path = path.with_name(path.name.removesuffix(".jsonl") + ".eval.jsonl")
+        path, eval_path = _outputs(Path(config.write))
         _write_jsonl(path, train)
         _write_jsonl(eval_path, evaluation)
         print(f"wrote {path} and {eval_path}")

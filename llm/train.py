@@ -39,7 +39,7 @@ from .checkpoint import restore_rng
 from .config import PROG, TrainConfig, build_parser, parse_args  # noqa: F401  (build_parser: the CLI of python -m llm.train)
 from .distributed import close_world, init_world
 from .metrics import read_metrics
-from .objectives import Stage
+from .objectives import Stage, plan
 from .run import Run
 from .scoring import forward_work
 from .throughput import Throughput, peak_flops
@@ -61,7 +61,8 @@ class Stopped(Exception):
 def run(config: TrainConfig) -> Path:
     """Train the stages of ``config``; return the run folder."""
     transformers.utils.logging.disable_progress_bar()  # our bars are enough
-    world = init_world(config.device, config.deterministic)
+    world = init_world(config.device, {s.batch_flag: s.batch_size for s in plan(config)},
+                       config.deterministic)
     if config.threads > 0 and world.device.type == "cpu":
         torch.set_num_threads(config.threads)
     try:
@@ -76,7 +77,7 @@ def run(config: TrainConfig) -> Path:
                         "--resume")
             return session.folder
         finally:
-            session.logger.close()
+            session.close()
         if world.main:
             finish(session)
         world.barrier()

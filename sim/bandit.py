@@ -17,14 +17,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from pathlib import Path
 
 from upo_theory import config_parser, get_divergence, parse_config, run_cli
 
 from .compare import Comparison, Sweep, beta_sweep, compare
-from .config import BanditConfig, load_problem
+from .config import WARN_SECONDS, BanditConfig, load_problem
 from .optimum import admissible_kernel
 from .plots import plot_curves, plot_policies, plot_sweep
+from .problems import ProblemError
 
 PROG = "python -m sim.bandit"
 
@@ -44,6 +44,10 @@ def run(config: BanditConfig) -> tuple[Comparison, Sweep | None]:
     divergence = get_divergence(config.f, config.alpha)
     admissible_kernel(divergence)
     problem, pairs = load_problem(config)
+    cost = config.cost(problem.contexts, problem.actions)
+    if cost.seconds > WARN_SECONDS:
+        print(f"{PROG}: note: K={problem.actions}, C={problem.contexts} needs {cost} "
+              "(estimated)", file=sys.stderr, flush=True)
     comparison = compare(problem, divergence, config.psi, pairs=pairs, steps=config.steps,
                          lr=config.lr, optimiser=config.optimiser, progress=not config.json)
     betas = config.betas()
@@ -107,13 +111,17 @@ def report(config: BanditConfig) -> int:
         print(json.dumps(out, indent=1))
     else:
         print(format_table(comparison, sweep))
-    if config.plot is not None:
-        base = Path(config.plot)
-        plot_policies(comparison, base)
-        if config.steps > 0:
-            plot_curves(comparison, base.with_name(f"{base.stem}_curves{base.suffix or '.png'}"))
-        if sweep is not None:
-            plot_sweep(sweep, base.with_name(f"{base.stem}_sweep{base.suffix or '.png'}"))
+    paths = config.plot_paths()  # after the report: a failed write loses no result
+    try:
+        if "policies" in paths:
+            plot_policies(comparison, paths["policies"])
+        if "curves" in paths:
+            plot_curves(comparison, paths["curves"])
+        if "sweep" in paths:
+            plot_sweep(sweep, paths["sweep"])
+    except OSError as error:
+        raise ProblemError(f"--plot: cannot write {error.filename or config.plot} "
+                           f"({error.strerror or error}); the report above is complete") from None
     return 0
 
 

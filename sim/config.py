@@ -3,14 +3,24 @@
 :class:`BanditConfig` is what the command line is generated from (one flag per field, by
 :func:`upo_theory.config_parser`); :func:`load_problem` turns it into the problem and the
 (optional) finite dataset. The docs use the same two to show the command's default problem.
+
+The size guard: the command's work grows with the C·K² entries of the preference arrays
+(every loss is trained on the population or dataset table of shape (C, K, K)), so
+:func:`estimate_cost` predicts memory and time from C, K, the steps, the β sweep and the pairs,
+and :func:`check_cost` refuses, before any work, a problem that needs more memory than the machine
+has available or more than :data:`REFUSE_SECONDS`; ``--no-size-guard`` runs it anyway.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from upo_theory import check_writable
 
 from .problems import (
     CATALOGUE,
@@ -55,6 +65,8 @@ class BanditConfig:
     json: bool = field(default=False, **_opt("print inputs and every result as JSON"))
     plot: str | None = field(default=None, **_opt("write figures: PATH (policies), "
                                                   "PATH_curves, PATH_sweep"))
+    size_guard: bool = field(default=True, **_opt(
+        "refuse a problem estimated to exceed the available memory or 30 minutes"))
 
     def __post_init__(self) -> None:
         for name in ("actions", "contexts"):
@@ -71,6 +83,28 @@ class BanditConfig:
         if self.problem is not None and self.scenario is not None:
             raise ProblemError("give --problem or --scenario, not both")
         self.betas()
+        for path in self.plot_paths().values():
+            check_writable(path, "--plot")
+        if self.size_guard and self.problem is None and self.scenario is None:
+            check_cost(self.cost(self.contexts, self.actions),
+                       f"--actions {self.actions} --contexts {self.contexts}")
+
+    def plot_paths(self) -> dict[str, Path]:
+        """The figures ``--plot PATH`` writes: policies, and curves and sweep when asked for."""
+        if self.plot is None:
+            return {}
+        base = Path(self.plot)
+        paths = {"policies": base}
+        for wanted, name in ((self.steps > 0, "curves"), (self.sweep is not None, "sweep")):
+            if wanted:
+                paths[name] = base.with_name(f"{base.stem}_{name}{base.suffix or '.png'}")
+        return paths
+
+    def cost(self, contexts: int, actions: int) -> Cost:
+        """The estimated cost of this command on a problem of ``contexts`` × ``actions``."""
+        betas = self.betas()
+        return estimate_cost(contexts, actions, self.steps, 0 if betas is None else len(betas),
+                             self.pairs)
 
     def betas(self) -> np.ndarray | None:
         """The β values of ``--sweep`` (validated), or None."""
@@ -86,12 +120,82 @@ class BanditConfig:
         return np.sort(values)
 
 
+BYTES_PER_ENTRY = 168
+"""Peak working memory per entry of the (C, K, K) arrays: about 21 float64 arrays of that shape
+live at once (``bench/bench_sim_size.py``: K = 1600, C = 1 peaks 410 MiB above the interpreter)."""
+SECONDS_PER_ENTRY = 14e-6
+"""Seconds per entry for the optimum and the five minimisers, one CPU core (K = 1600: 37 s).
+These time constants are measured by ``bench/bench_sim_size.py``, within 20 % of it."""
+SECONDS_PER_ENTRY_BETA = 9e-6
+"""Seconds per entry for each β of ``--sweep`` (K = 800 with four β: 30 s)."""
+SECONDS_PER_ENTRY_STEP = 0.3e-6
+"""Seconds per entry for each trajectory step of the five losses (K = 400, 200 steps: 13 s)."""
+REFUSE_SECONDS = 1800.0
+WARN_SECONDS = 60.0
+"""Above this estimate the command says how long it expects to take before it starts."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Estimated peak memory (bytes) and time (seconds) of one ``sim.bandit`` command."""
+
+    memory: float
+    seconds: float
+
+    def __str__(self) -> str:
+        minutes = self.seconds / 60
+        time = f"{self.seconds:.0f} s" if minutes < 2 else (
+            f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.3g} hours")
+        return f"about {self.memory / 2**30:.3g} GiB of memory and {time}"
+
+
+def estimate_cost(contexts: int, actions: int, steps: int, sweep_betas: int,
+                  pairs: int) -> Cost:
+    """Memory and time of the command from the problem's size (constants measured above)."""
+    entries = float(contexts) * float(actions) ** 2
+    memory = entries * BYTES_PER_ENTRY + 16.0 * pairs * actions
+    seconds = entries * (SECONDS_PER_ENTRY + SECONDS_PER_ENTRY_BETA * sweep_betas
+                         + SECONDS_PER_ENTRY_STEP * steps)
+    return Cost(memory, seconds)
+
+
+def check_cost(cost: Cost, what: str, fix: str = "lower --actions or --contexts") -> None:
+    """Refuse ``cost`` beyond the available memory or :data:`REFUSE_SECONDS`, with the figure."""
+    available = available_memory()
+    if cost.memory > available or cost.seconds > REFUSE_SECONDS:
+        limit = (f"more than the {available / 2**30:.3g} GiB available"
+                 if cost.memory > available else f"more than {REFUSE_SECONDS / 60:.0f} minutes")
+        raise ProblemError(f"{what} needs {cost}, {limit}; the simulator is for small problems "
+                           f"(C·K² up to about 10^7): {fix} (or pass --no-size-guard)")
+
+
+def available_memory() -> float:
+    """Bytes of memory available now (Linux's MemAvailable; else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError):
+        return float("inf")
+
+
 def load_problem(config: BanditConfig) -> tuple[Problem, Pairs | None]:
     """The problem and (optionally) the finite dataset that ``config`` asks for."""
     if config.scenario is not None or config.problem is not None:
+        if config.problem is not None and config.size_guard:
+            _check_file_size(config)
         scenario = (CATALOGUE[config.scenario]() if config.scenario is not None
                     else from_json(config.problem))
         problem = scenario.problem
+        if config.size_guard:
+            check_cost(config.cost(problem.contexts, problem.actions),
+                       f"problem {problem.name} (K={problem.actions}, C={problem.contexts})",
+                       "give a smaller problem")
         if config.beta is not None:
             problem = problem.with_beta(config.beta)
         pairs = scenario.pairs
@@ -103,3 +207,21 @@ def load_problem(config: BanditConfig) -> tuple[Problem, Pairs | None]:
     if config.pairs > 0:
         pairs = sample_pairs(problem, config.pairs, config.seed)
     return problem, pairs
+
+
+BYTES_PER_NUMBER = 4
+"""Fewest bytes a number of a problem file usually takes (``0.5,`` as ``json.dumps`` writes)."""
+
+
+def _check_file_size(config: BanditConfig) -> None:
+    """Refuse a problem file too large to read and solve, before reading it: its size bounds
+    the C·K² numbers of its ``prefs``."""
+    try:
+        size = Path(config.problem).stat().st_size
+    except OSError:
+        return  # from_json names the problem with the file
+    entries = size // BYTES_PER_NUMBER
+    actions = max(2, int(entries ** 0.5))
+    check_cost(config.cost(1, actions), f"problem file {config.problem} ({size / 2**20:.3g} MiB, "
+                                        f"up to {entries:.2g} preference entries)",
+               "give a smaller problem")

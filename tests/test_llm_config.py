@@ -78,6 +78,7 @@ def test_cli_help_documents_everything():
 def test_learning_rates_default_by_whether_the_model_is_pretrained(tmp_path):
     offline = TrainConfig()
     assert (offline.sft_lr, offline.lr) == OFFLINE_LR
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')  # a saved model's folder
     pretrained = TrainConfig(model=str(tmp_path))
     assert (pretrained.sft_lr, pretrained.lr) == PRETRAINED_LR
     assert PRETRAINED_LR[1] < OFFLINE_LR[1] / 100  # the offline rate would wreck real weights

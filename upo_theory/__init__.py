@@ -21,7 +21,7 @@ from .claims import (
     verify_all,
     verify_divergence,
 )
-from .cli import UserError, build_config, config_parser, parse_config, run_cli
+from .cli import UserError, build_config, check_writable, config_parser, parse_config, run_cli
 from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
 from .divergences import REGISTRY, Divergence, get_divergence, is_registered, registered
 from .expressions import ExpressionError, U, parse_generator
@@ -68,6 +68,7 @@ __all__ = [
     "U",
     "UserError",
     "build_config",
+    "check_writable",
     "config_parser",
     "derive",
     "generator_function",

@@ -17,6 +17,7 @@ command's own defaults for the nested fields). Types: ``int``, ``float``, ``str`
 
 A user's mistake raises :class:`UserError` (or a subclass); :func:`run_cli` turns it into one
 line on stderr, ``<prog>: error: <message>``, and exit status 2, never a traceback.
+:func:`check_writable` refuses an output path that cannot be written before any work starts.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 import types
 import typing
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 C = TypeVar("C")
@@ -198,3 +201,31 @@ def run_cli(prog: str, work: Callable[[], int | None],
         text = " ".join(str(error).split("\n")) or type(error).__name__
         print(f"{prog}: error: {text}", file=sys.stderr, flush=True)
         return 2
+
+
+def check_writable(path: str | os.PathLike, option: str, *, folder: bool = False) -> None:
+    """Raise :class:`UserError` unless ``path`` can be written: a folder, or a file's name.
+
+    Nothing is created: the nearest existing folder on the way to ``path`` must be a folder in
+    which a temporary file can be made (a real write, so it also holds for root, read-only
+    mounts and full disks), and a file's name must not be an existing folder.
+    """
+    path = Path(path)
+    if not folder and path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file name")
+    existing = path if folder else path.parent
+    try:
+        while not existing.exists():
+            existing = existing.parent
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot look into {existing} ({error.strerror}); give "
+                        "a writable location") from None
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is a file, not a folder; give a location "
+                        "in a writable folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot write in {existing} ({error.strerror}); give a "
+                        "writable location") from None
