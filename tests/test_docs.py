@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from docs import markdown
 from docs.__main__ import main
-from docs.build import BuildConfig, BuildError, build
+from docs.build import build
+from docs.config import BuildConfig, BuildError
 from docs.html import esc, math, readable
 from upo_theory import U, derive, get_divergence, registered
 
