@@ -47,7 +47,7 @@ _LETTER = rf"A-Za-z{_GREEK_CHARS}ℒ"
 _TOKEN = re.compile(
     rf"""(?P<possessive>'s\b)
     |(?P<abbrev>\b(?:e\.g\.|i\.e\.|cf\.|vs\.|s\.d\.|s\.e\.|w\.r\.t\.))
-    |(?P<compound>\b[A-Za-z]+(?:-[A-Za-z]{{2,}})+\b)
+    |(?P<compound>(?<![\w-])[A-Za-z{_GREEK_CHARS}]+(?:-[A-Za-z]{{2,}})+\b)
     |(?P<deriv>\bd/d(?P<var>[{_LETTER}]+)\b)
     |(?P<lim>\blim_\{{(?P<limsub>[^}}]*)\}})
     |(?P<ident>(?P<base>[{_LETTER}][{_LETTER}0-9]*)
@@ -386,7 +386,7 @@ def _identifier(m: re.Match[str] | None) -> str:
 _SKIP = ("pre", "math", "script", "style", "code", "kbd", "samp", "dt")
 _TAG = re.compile(r"(<[^>]+>)")
 _MATH_IN_CODE = re.compile(
-    rf"[{_GREEK_CHARS}′²−‖≤≥^]|[A-Za-z]'\(|\b(?:{'|'.join(GREEK)}|piref)(?:_\w+)?\b")
+    rf"[{_GREEK_CHARS}′²−‖≤≥^]|[A-Za-z]'\(|\b(?:{'|'.join(GREEK)}|piref)(?:_[A-Za-z0-9]{{1,3}})?\b")
 _CODE_NOT_MATH = re.compile(r"[\"`]|--|\.py\b|\b[a-z_]+\.[a-z_]+\b|\w+=\w|\bpython\b|::|/\w+/")
 
 

@@ -130,7 +130,8 @@ def render(doc: str | None) -> str:
         if parsed[title]:
             parts.append(f"<h4>{title}</h4>{rst(chr(10).join(parsed[title]))}")
     for title, lines in parsed.extra:
-        parts.append(f"<h4>{html.escape(title)}</h4>{rst(chr(10).join(lines))}")
+        heading = title[:1] + title[1:].lower()  # numpydoc capitalises every word
+        parts.append(f"<h4>{html.escape(heading)}</h4>{rst(chr(10).join(lines))}")
     if parsed["Examples"]:
         code = html.escape(inspect.cleandoc("\n".join(parsed["Examples"])))
         parts.append(f'<h4>Examples</h4><pre><code class="language-python">{code}</code></pre>')
@@ -146,7 +147,7 @@ def _definitions(items, title: str) -> str:
         head = f"<code>{html.escape(name)}</code>" if name else ""
         if kind:
             sep = " : " if name else ""
-            head += f'<span class="type">{sep}{rst_inline(kind, math=False)}</span>'
+            head += f'<span class="type">{sep}{rst_inline(kind)}</span>'
         rows.append(f"<dt>{head}</dt><dd>{rst(chr(10).join(desc))}</dd>")
     return f'<dl class="params">{"".join(rows)}</dl>'
 

@@ -87,7 +87,7 @@ class Site:
                 + f">{esc(p.title)}</a></li>"
                 for p in items
             )
-            parts.append(f"<h2>{esc(section)}</h2><ul>{links}</ul>")
+            parts.append(f'<p class="nav-title">{esc(section)}</p><ul>{links}</ul>')
         return "".join(parts)
 
 

@@ -200,8 +200,8 @@ def _member(name: str, obj: Any) -> str:
     ident = f"{obj.__module__}.{name}"
     parts = [f'<div class="api-item" id="{esc(ident)}">',
              f'<h3><code>{esc(name)}</code></h3>',
-             f'<div class="sig">{kind} <span class="name">{esc(name)}</span>'
-             f"{esc(signature(obj))}</div>",
+             f'<div class="sig"><code>{kind} <span class="name">{esc(name)}</span>'
+             f"{esc(signature(obj))}</code></div>",
              numpydoc.render(_own_doc(obj))]
     if inspect.isclass(obj):
         if dataclasses.is_dataclass(obj):
@@ -221,7 +221,7 @@ def _method(cls: type, attr: str) -> str:
             "staticmethod " if isinstance(value, staticmethod) else "")
         head = f"{prefix}{attr}{signature(target, skip_first=not isinstance(value, staticmethod))}"
     doc = numpydoc.render(getattr(target, "__doc__", None))
-    return f'<div class="method"><div class="sig">{esc(head)}</div>{doc}</div>'
+    return f'<div class="method"><div class="sig"><code>{esc(head)}</code></div>{doc}</div>'
 
 
 def _fields(cls: type) -> str:

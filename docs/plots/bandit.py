@@ -137,8 +137,8 @@ def _reach_table(comparisons: dict[str, Comparison], beta: float) -> str:
         "loss). Each cell is the total-variation distance between the policy that minimises "
         "the loss and the UPO optimum <em>of that loss's own (f, Ψ)</em>: DPO and f-DPO pair "
         "with Ψ = logit, IPO and IUPO with Ψ = identity; DPO and IPO use reverse KL whatever "
-        f"the row. A green mark means the distance is below {number(REACHED)}: the loss's minimiser "
-        "is the optimum.</p>"
+        f"the row. A green mark means the distance is below {number(REACHED)}: the loss's "
+        "minimiser is the optimum.</p>"
         + table(["f", *COLUMNS], rows, "wide")
     )
 

@@ -105,10 +105,9 @@ def plot_js_statistics(path: Path, ref_w: float = 0.3, ref_l: float = 0.2,
         stat = pair_statistic(loss_spec("iupo", js, form), log_pw, log_pl, rw, rl)
         stat = np.ma.masked_where(~valid, stat)
         mesh = ax.pcolormesh(pw, pl, stat, cmap="RdBu_r", vmin=-3, vmax=3, shading="auto")
-        by_level = {1.0 / (2.0 * b): b for b in betas}
-        lines = ax.contour(pw, pl, stat, levels=sorted(by_level), colors="k", linewidths=1.0)
-        ax.clabel(lines, fmt=lambda v: f"β={by_level[min(by_level, key=lambda x: abs(x - v))]:g}",
-                  fontsize=8)
+        levels = sorted(1.0 / (2.0 * b) for b in betas)
+        lines = ax.contour(pw, pl, stat, levels=levels, colors="k", linewidths=1.0)
+        ax.clabel(lines, fmt=_beta_label, fontsize=8)
         ax.plot([0, 1], [1, 0], color="0.3", lw=0.8)
         ax.plot([ref_w], [ref_l], "k*", ms=10)
         ax.set(xlabel="π(y_w)", ylabel="π(y_l)", title=title, aspect="equal", xlim=(0, 1),
@@ -121,6 +120,11 @@ def plot_js_statistics(path: Path, ref_w: float = 0.3, ref_l: float = 0.2,
                  f"{js_paper_ceiling(ref_w, ref_l):.3f}\nblack lines: statistic = target "
                  f"1/(2β) = {targets}", fontsize=10)
     return _save(fig, path)
+
+
+def _beta_label(target: float) -> str:
+    """A level line of the target 1/(2β), labelled by its β."""
+    return f"β={1.0 / (2.0 * target):.3g}"
 
 
 def js_paper_ceiling(ref_w: float, ref_l: float) -> float:
