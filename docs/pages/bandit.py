@@ -40,8 +40,8 @@ def bandit_page(figs: Figures, measured: dict[str, str]) -> Page:
                     "whose minimiser is their optimum.")
         + figs.show("bandit_beta",
                     "<strong>The policies across β</strong>: π*(y) and each loss's minimiser "
-                    "π(y) for the four actions, one panel each (f = JS). As β grows every "
-                    "policy returns to π<sub>ref</sub>.",
+                    "π(y) for the four actions against β, one panel per policy (f = JS); "
+                    "compare each panel with the first.",
                     "Six small line plots on a grid, probability against beta on a log axis, "
                     "one coloured line per action; the legend of actions is below the grid.")
         + "<h2>Training curves</h2>"

@@ -111,7 +111,7 @@ def _column(name: str) -> str:
 
 def _vec(policy: np.ndarray) -> str:
     """A probability vector, 4 significant digits, exact zeros shown as 0."""
-    return "(" + ", ".join("0" if v == 0 else f"{v:.4g}" for v in policy) + ")"
+    return "(" + ", ".join("0" if v == 0 else number(v, 3) for v in policy) + ")"
 
 
 def _cell(tv: float) -> str:
