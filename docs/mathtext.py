@@ -105,9 +105,11 @@ def _words_in_prose(tokens: list[_Tok]) -> list[_Tok]:
     solid = [k for k, t in enumerate(tokens) if t.kind != "space"]
     for n, k in enumerate(solid):
         t = tokens[k]
-        if t.kind == "prose" and t.text in PROSE_LETTERS and (
-                (k and tokens[k - 1].kind == "open")
-                or (k + 1 < len(tokens) and tokens[k + 1].kind == "close")):
+        after = tokens[solid[n + 1]] if n + 1 < len(solid) else None
+        if t.kind == "prose" and t.text in PROSE_LETTERS and after is not None and (
+                after.kind in ("close", "comma", "op", "relation", "rel")
+                and ((k and tokens[k - 1].kind in ("open", "op", "relation", "comma"))
+                     or after.kind == "close")):
             tokens[k] = _Tok("math", t.text, t.match)  # σ(r*(a) − r*(b)): a variable
             continue
         if t.kind == "math" and t.match and t.match.group("base") in UNITS and k >= 2 and \

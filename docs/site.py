@@ -100,8 +100,8 @@ _HEADING = re.compile(r"<(h[23])( id=\"([^\"]+)\")?>(.*?)</\1>", re.S)
 
 
 def anchor_headings(body: str) -> str:
-    """Give every ``h2``/``h3`` an id (kept if it has one, else from its text, made unique) and
-    a visible link to itself."""
+    """Give every ``h2``/``h3`` an id (kept if it has one, else from its text, made unique) and,
+    unless it is a link already, a visible link to itself."""
     seen: set[str] = set(re.findall(r'id="([^"]+)"', body))
 
     def anchor(m: re.Match[str]) -> str:
@@ -112,7 +112,8 @@ def anchor_headings(body: str) -> str:
             while ident in seen:
                 ident, n = f"{base}-{n}", n + 1
             seen.add(ident)
-        link = f'<a class="anchor" href="#{ident}" aria-label="link to this section">#</a>'
+        link = "" if "<a " in inner else (
+            f'<a class="anchor" href="#{ident}" aria-label="link to this section">#</a>')
         return f'<{tag} id="{ident}">{inner}{link}</{tag}>'
 
     return _HEADING.sub(anchor, body)

@@ -53,7 +53,7 @@ def cli_page(log: Log) -> Page:
         sections.append(
             f'<h2 id="{anchor}"><code>{esc(command)}</code></h2>'
             + numpydoc.render(parser.description)
-            + code_block(_usage(parser), "sh")
+            + code_block(_usage(parser), "text")
             + _options_table(parser)
             + (numpydoc.render(parser.epilog) if parser.epilog else "")
         )
@@ -349,7 +349,7 @@ def _options_table(parser: Any) -> str:
                    else f"<code>{esc(cli_default(action.default))}</code>")
         rows.append([f'<code class="nowrap">{esc(flags)}</code>', default,
                      numpydoc.rst_inline(_expand(action)) if action.help else ""])
-    return table(["option", "default", "help"], rows, "wide") if rows else ""
+    return table(["option", "default", "help"], rows, "wide options") if rows else ""
 
 
 def _expand(action: Any) -> str:

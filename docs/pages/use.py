@@ -177,9 +177,10 @@ def data_page(log: Log) -> Page:
             continue
         convert = getattr(data, converter, None) if data else None
         rows = _rows(path, 2, convert)
-        parts.append(f"<p>Two rows of <code>tests/fixtures/{esc(name)}</code>:</p>")
-        parts.append(code_block("\n".join(json.dumps(r, ensure_ascii=False) for r, _ in rows),
-                                "json"))
+        parts.append(f"<p>Two rows of <code>tests/fixtures/{esc(name)}</code> (one JSON "
+                     "object per line in the file, spread out here):</p>")
+        parts.append(code_block("\n".join(json.dumps(r, ensure_ascii=False, indent=2)
+                                          for r, _ in rows), "json"))
         pairs = [[esc(repr(p.prompt)), esc(repr(p.chosen)), esc(repr(p.rejected))]
                  for _, p in rows if p is not None]
         if pairs:
