@@ -1,6 +1,7 @@
 """``python -m docs``: build the documentation site (static HTML, offline) into a folder.
 
-Exits 2 with a one-line message on a bad option.
+Exits 2 with a one-line message on a bad option, an output folder that cannot be written, or a
+missing package of the ``docs`` extra.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from tqdm import tqdm
 
 from upo_theory import config_parser, parse_config, run_cli
 
-from .build import BuildConfig, build
+from .assets import check_dependencies
+from .config import BuildConfig
 
 PROG = "python -m docs"
 
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(BuildConfig, argv, build_parser())
 
     def work() -> int:
+        check_dependencies()
+        from .build import build
+
         report = build(config, log=lambda text: tqdm.write(f"note: {text}"))
         print(f"wrote {len(report.pages)} pages and {len(report.figures.paths)} figures to "
               f"{report.out} in {report.seconds:.1f} s; open {report.out / 'index.html'}")

@@ -13,50 +13,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from upo_theory import UserError
-
+from .config import BuildConfig
 from .figures import Figures
 from .html import esc, note
-from .pages import claims, divergences, reference, results, start
+from .pages import claims, divergences, reference, results, start, use
 from .pages.bandit import bandit_page
 from .pages.math_page import math_page
+from .pages.references import references_page
 from .pages.walkthrough import walkthrough_page
 from .plots import runs as run_plots
 from .plots import theory
 from .site import Site
 
-PLOT_MODES: tuple[str, ...] = ("all", "fast", "none")
 EXPERIMENT_OUTPUTS: tuple[Path, ...] = (Path("runs/experiment"),)
 """Where ``python -m llm.experiment`` writes by default; included in the build when present."""
-
-
-class BuildError(UserError):
-    """A build option that cannot work (the message names it and the fix)."""
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """What to build: the output folder, which plots to draw and which run folders to show.
-
-    ``plots``: ``all`` draws everything; ``fast`` skips the simulator's training plots (the slow
-    part); ``none`` draws no figure at all.
-    """
-
-    out: Path = field(default=Path("build/docs"), metadata={"help": "output folder"})
-    plots: str = field(default="all", metadata={
-        "help": "figures to draw: all, fast (skips the slow simulator training plots) or none",
-        "choices": PLOT_MODES, "shortcuts": {"--fast": "fast", "--no-plots": "none"}})
-    runs: tuple[Path, ...] = field(default=(), metadata={
-        "help": "run folders of llm.train (or folders holding them) to plot"})
-
-    def __post_init__(self) -> None:
-        if self.plots not in PLOT_MODES:
-            raise BuildError(f"plots={self.plots!r} is unknown; choose one of {PLOT_MODES}")
-        if Path(self.out).exists() and not Path(self.out).is_dir():
-            raise BuildError(f"--out {self.out} is a file; give a folder for the site")
-        for run in self.runs:
-            if not Path(run).is_dir():
-                raise BuildError(f"--runs {run}: no such folder; give run folders of llm.train")
 
 
 @dataclass
@@ -99,20 +69,20 @@ def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> Buil
         site = Site()
         content = [
             start.getting_started_page(),
+            use.loop_page(say),
+            use.data_page(say),
+            use.runs_page(say),
+            use.choosing_page(measured.get("forms", "")),
             math_page(),
-            walkthrough_page(measured.get("forms", ""), figs.show(
-                "js_statistics", "The two JS-IUPO pair statistics over (π(y_w), π(y_l)), with "
-                "π_ref fixed at the star; black lines: the IUPO target 1/(2β).")),
+            walkthrough_page(measured.get("forms", ""), _js_figure(figs)),
             claims.claims_page(verified, missing),
-            divergences.overview(
-                figs.show("generators", "f and f′ of every registered divergence.")
-                + figs.show("reward", "The reward reparameterisation β f′(u) of Theorem 3.1, "
-                            "for the paper's β values; dashed: the ceiling β sup f′.")),
+            divergences.overview(_divergence_figures(figs)),
             *divergences.pages(verified),
             bandit_page(figs, measured),
             results.results_page(figs, runs, config.out, say),
             reference.cli_page(say),
             *reference.api_pages(say),
+            references_page(),
         ]
         site.add(start.home_page([(p.path, p.title, p.summary) for p in content
                                   if (p.summary and p.section != "Divergences")
@@ -125,6 +95,43 @@ def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> Buil
         bar.update()
     report.seconds = time.perf_counter() - start_time
     return report
+
+
+def _js_figure(figs: Figures) -> str:
+    return figs.show(
+        "js_statistics",
+        "<strong>The two JS-IUPO pair statistics</strong> over the policy's probabilities "
+        "(π(y<sub>w</sub>), π(y<sub>l</sub>)), with π<sub>ref</sub>(y<sub>w</sub>) = 0.3 and "
+        "π<sub>ref</sub>(y<sub>l</sub>) = 0.2 (the star). Only the triangle π(y<sub>w</sub>) + "
+        "π(y<sub>l</sub>) ≤ 1 is drawn: the rest is not a probability. Black lines: where the "
+        "statistic equals the IUPO target 1/(2β) for β = 2, 1 and 0.5 (targets 0.25, 0.5, 1). "
+        "The paper form never reaches the target of β = 0.5; the per-response form reaches "
+        "every target.",
+        "Two heat maps side by side over the triangle of valid probability pairs, the "
+        "reference point marked by a star. Left, the paper form: its values never exceed 0.51, "
+        "so only the level lines for beta = 2 and beta = 1 appear, low in the triangle. Right, "
+        "the per-response form: it grows without bound as pi of y_l goes to 0, and the level "
+        "lines for beta = 2, 1 and 0.5 all cross the triangle.")
+
+
+def _divergence_figures(figs: Figures) -> str:
+    return (
+        figs.show("generators",
+                  "<strong>Generators and their derivatives.</strong> f (left) and f′ (right) of "
+                  "every registered divergence, against the ratio u = π/π<sub>ref</sub> on a "
+                  "log axis; f′ is missing for total variation, which has no derivative at 1.",
+                  "Two line plots. Left: every generator f(u) is zero at u = 1 and convex. "
+                  "Right: every derivative f′(u) is increasing; all but Pearson's go to minus "
+                  "infinity as u goes to 0, Pearson's stops at −2; reverse KL and Pearson keep "
+                  "rising for large u while the others flatten out.")
+        + figs.show("reward",
+                    "<strong>The implicit reward β f′(u) of Theorem 3.1</strong> (eq. 12), one "
+                    "panel per differentiable divergence, for the paper's β = 0.1, 0.2, 0.5; "
+                    "dashed: its ceiling β sup f′, where f′ is bounded.",
+                    "A grid of small line plots, one per divergence, each with three curves for "
+                    "the three beta values. For reverse KL and Pearson the curves keep rising; "
+                    "for the other divergences they flatten under dashed horizontal ceilings.")
+    )
 
 
 def _theory_figures(config: BuildConfig, figs: Figures) -> None:

@@ -14,9 +14,10 @@ class Figures:
     paths: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
-    def show(self, name: str, caption: str) -> str:
-        """The figure ``name`` with ``caption`` (HTML), or a note saying why it was not drawn."""
+    def show(self, name: str, caption: str, alt: str) -> str:
+        """The figure ``name`` with its ``caption`` (HTML) and ``alt`` text (what the image
+        shows, in words), anchored as ``fig-<name>``; or a note saying why it was not drawn."""
         if name in self.paths:
-            return figure(self.paths[name], caption, alt=name)
+            return figure(self.paths[name], caption, alt, ident=f"fig-{name.replace('_', '-')}")
         why = self.skipped.get(name, "not drawn in this build")
         return note(f"Figure <em>{esc(name)}</em> is not in this build: {esc(why)}.", "warn")

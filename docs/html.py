@@ -15,6 +15,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from .mathtext import typeset
+
 
 class _Printer(MathMLPresentationPrinter):
     """SymPy's presentation printer, keeping the case and subscripts of undefined functions.
@@ -72,34 +74,27 @@ _TYPESET = {
 """Typographic fixes of SymPy's output: a true minus sign, Ψ̄ with a bar that renders, ⁢ unescaped."""
 
 
-_WORDS = {
-    r"\blim_\{u->0\+\}": "lim<sub>u→0+</sub>",
-    r"-oo\b": "−∞",
-    r"\boo\b": "∞",
-    r"->": "→",
-    r"\bPsibar\b": "Ψ̄",
-    r"\bpi_ref\b|\bpiref\b": "π<sub>ref</sub>",
-    r"\bpiref_([wl])\b": r"π<sub>ref</sub>(y<sub>\1</sub>)",
-    r"\bpi_([wl])\b": r"π(y<sub>\1</sub>)",
-    r"\bpi\*": "π*",
-    r"\bpi\b": "π",
-    r"\bbeta\b": "β",
-    r"\blambda\b": "λ",
-    r"\beta\b": "η",
-    r"\bsigma\b": "σ",
-    r"\bmu\b": "μ",
-    r"\^-1\b": "⁻¹",
-}
-
-
 def readable(text: object) -> str:
-    """Plain text from the code (SymPy's ``oo``, ``pi_ref``, ``beta``...) as escaped HTML with
-    the paper's symbols: ∞, π<sub>ref</sub>, β, λ, η, σ, →."""
-    out = str(text)
-    for pattern, replacement in _WORDS.items():
-        out = re.sub(pattern, replacement, out)
-    parts = re.split(r"(</?sub>)", out)
-    return "".join(p if p in ("<sub>", "</sub>") else esc(p) for p in parts)
+    """Plain text from the code (SymPy's ``oo``, ``pi_ref``, ``f'(u)``, ``beta``...) as HTML:
+    its prose escaped and its formulas typeset as MathML (:func:`docs.mathtext.typeset`)."""
+    return typeset(text)
+
+
+def slug(text: str) -> str:
+    """An id for an anchor: lower case ASCII words joined by hyphens."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def number(value: float, digits: int = 2) -> str:
+    """A number that never breaks across lines: plain below 10⁴ and above 10⁻³, otherwise
+    in scientific notation typeset as MathML (5.1 × 10⁻⁹, not ``5.1e-09``)."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f'<span class="num">{f"{value:.{digits + 1}g}".replace("-", "−")}</span>'
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    power = int(exponent)
+    return (f'<math xmlns="http://www.w3.org/1998/Math/MathML"><mn>'
+            f'{mantissa.replace("-", "−")}</mn><mo>×</mo><msup><mn>10</mn>'
+            f'<mn>{"−" if power < 0 else ""}{abs(power)}</mn></msup></math>')
 
 
 def esc(text: object) -> str:
@@ -120,16 +115,21 @@ def math(
         return "—"
     order = "none" if as_written else None
     body = _Printer({"order": order}).doprint(sp.sympify(expr))
-    for plain, typeset in _TYPESET.items():
-        body = body.replace(plain, typeset)
+    for plain, fixed in _TYPESET.items():
+        body = body.replace(plain, fixed)
     mode = ' display="block"' if display else ""
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode}>{body}</math>'
 
 
 def eq(lhs: sp.Basic, rhs: sp.Basic, number: str | None = None) -> str:
-    """A displayed equation ``lhs = rhs`` with the paper's equation number on the right."""
-    tag = f'<span class="eqno">({esc(number)})</span>' if number else ""
-    return f'<div class="equation">{math(sp.Eq(lhs, rhs, evaluate=False), True, True)}{tag}</div>'
+    """A displayed equation ``lhs = rhs``; a numbered one (the paper's number) gets the anchor
+    ``eq-N`` and its number links to it."""
+    body = math(sp.Eq(lhs, rhs, evaluate=False), True, True)
+    if not number:
+        return f'<div class="equation">{body}</div>'
+    ident = f"eq-{slug(number)}"
+    return (f'<div class="equation" id="{ident}">{body}<a class="eqno" href="#{ident}" '
+            f'title="link to equation ({esc(number)})">({esc(number)})</a></div>')
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
@@ -146,11 +146,13 @@ def code_block(text: str, language: str = "") -> str:
     return f"<pre><code{klass}>{esc(text)}</code></pre>"
 
 
-def figure(src: str, caption: str, alt: str | None = None) -> str:
-    """An image with a caption (``caption`` is HTML)."""
+def figure(src: str, caption: str, alt: str, ident: str = "") -> str:
+    """An image with a caption (``caption`` is HTML) and an alt text that says what it shows
+    (plain text, for readers who cannot see it)."""
+    anchor = f' id="{esc(ident)}"' if ident else ""
     return (
-        f'<figure><a href="{esc(src)}" title="open the full-size image">'
-        f'<img src="{esc(src)}" alt="{esc(alt or src)}"></a>'
+        f'<figure{anchor}><a href="{esc(src)}" title="open the full-size image">'
+        f'<img src="{esc(src)}" alt="{esc(alt)}"></a>'
         f"<figcaption>{caption}</figcaption></figure>"
     )
 

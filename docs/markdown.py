@@ -1,141 +1,120 @@
-"""A small Markdown subset to HTML, for text the site quotes (README, experiment results).
+"""Markdown to HTML for the text the site quotes (README sections, ``llm/README.md``, the
+experiment's result): a thin adapter over markdown-it-py (CommonMark with tables).
 
-Supported: ATX headings, fenced code, pipe tables, bullet and numbered lists, paragraphs, and
-inline code, bold, emphasis, links and images. Links keep only http(s) targets and pages of the
-site; any other target (a path in the repository) is shown as text, so the site has no dead link.
-Images are handed to ``asset``, which copies them into the site and returns their new address.
+What the adapter adds: headings demoted under the page's own title; links that stay inside the
+site (web addresses and pages of the site are kept, a file of the repository that the site
+renders becomes a link to that page, any other file path is shown as text, never a dead link);
+images copied into the site by ``asset`` and shown as figures whose caption is their alt text;
+formulas in the text typeset as MathML (:func:`docs.mathtext.typeset_html`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from .html import esc
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from .mathtext import typeset_html
 
 Asset = Callable[[str], str | None]
+"""An image path of the Markdown file to its address in the site (None: not found)."""
 
-_FENCE = re.compile(r"^(```|~~~)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
-_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+SITE_PAGE = re.compile(r"[\w.-]+\.html(#[\w-]+)?")
 
 
-def to_html(text: str, asset: Asset | None = None, shift: int = 1) -> str:
-    """Render ``text``; headings are demoted by ``shift`` levels (the page has its own h1)."""
-    lines = text.splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if _FENCE.match(line):
-            fence = line[:3]
-            body = []
-            i += 1
-            while i < len(lines) and not lines[i].startswith(fence):
-                body.append(lines[i])
-                i += 1
-            out.append(f"<pre><code>{esc(chr(10).join(body))}</code></pre>")
-            i += 1
-        elif m := _HEADING.match(line):
-            level = min(6, len(m.group(1)) + shift)
-            out.append(f"<h{level}>{inline(m.group(2), asset)}</h{level}>")
-            i += 1
-        elif line.lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(
-            lines[i + 1]
-        ):
-            rows = [line]
-            i += 2
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(lines[i])
-                i += 1
-            out.append(_table(rows, asset))
-        elif _BULLET.match(line) or _NUMBERED.match(line):
-            numbered = bool(_NUMBERED.match(line)) and not _BULLET.match(line)
-            pattern = _NUMBERED if numbered else _BULLET
-            items = []
-            while i < len(lines) and (m := pattern.match(lines[i])):
-                item = m.group(1)
-                i += 1
-                while i < len(lines) and lines[i].startswith("  ") and lines[i].strip() and not (
-                    _BULLET.match(lines[i]) or _NUMBERED.match(lines[i])
-                ):
-                    item += " " + lines[i].strip()
-                    i += 1
-                items.append(f"<li>{inline(item, asset)}</li>")
-            tag = "ol" if numbered else "ul"
-            out.append(f"<{tag}>{''.join(items)}</{tag}>")
-        elif not line.strip():
-            i += 1
-        else:
-            para = [line.strip()]
-            i += 1
-            while i < len(lines) and lines[i].strip() and not _starts_block(lines, i):
-                para.append(lines[i].strip())
-                i += 1
-            out.append(f"<p>{inline(' '.join(para), asset)}</p>")
-    return "\n".join(out)
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def to_html(text: str, asset: Asset | None = None, shift: int = 1,
+            pages: Mapping[str, str] | None = None) -> str:
+    """Render ``text``; headings go ``shift`` levels down (the page has its own h1).
+
+    ``pages`` maps repository paths that the site renders (``llm/README.md``) to the site
+    page that shows them; a link or code span naming one becomes a link to that page.
+    """
+    md = _parser()
+    tokens = md.parse(text)
+    pages = pages or {}
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + shift)}"
+        if token.type == "inline" and token.children:
+            token.children = _inline(token.children, asset, pages)
+    out = md.renderer.render(tokens, md.options, {})
+    out = re.sub(r'<p>(<img src="([^"]*)" alt="([^"]*)"[^>]*>)</p>',
+                 r'<figure>\1<figcaption>\3</figcaption></figure>', out)
+    return typeset_html(out)
+
+
+def _inline(children: list[Token], asset: Asset | None,
+            pages: Mapping[str, str]) -> list[Token]:
+    out: list[Token] = []
+    skip_close = 0
+    for token in children:
+        if token.type == "link_open":
+            href = str(token.attrGet("href") or "")
+            target = _site_link(href, pages)
+            if target is None:
+                skip_close += 1
+                continue
+            token.attrSet("href", target)
+        elif token.type == "link_close" and skip_close:
+            skip_close -= 1
+            continue
+        elif token.type == "image":
+            src = asset(str(token.attrGet("src"))) if asset else None
+            alt = "".join(c.content for c in token.children or [])
+            if src is None:
+                text = Token("text", "", 0)
+                text.content = f"[figure not in this build: {alt}]"
+                out.append(text)
+                continue
+            token.attrSet("src", src)
+            token.attrSet("alt", alt)
+        elif token.type == "code_inline" and token.content in pages:
+            out.extend(_link(pages[token.content], token))
+            continue
+        out.append(token)
+    return out
+
+
+def _site_link(href: str, pages: Mapping[str, str]) -> str | None:
+    if re.match(r"https?://", href) or SITE_PAGE.fullmatch(href) or href.startswith("#"):
+        return href
+    return pages.get(href.split("#")[0])
+
+
+def _link(address: str, inner: Token) -> list[Token]:
+    start, end = Token("link_open", "a", 1), Token("link_close", "a", -1)
+    start.attrSet("href", address)
+    return [start, inner, end]
 
 
 def section(text: str, title: str) -> str | None:
-    """The body of the ``## title`` section of a Markdown text (to the next heading of its
-    level or above), or None if there is no such section."""
-    match = re.search(rf"^(#+)\s+{re.escape(title)}\s*$", text, flags=re.M | re.I)
-    if not match:
-        return None
-    level = len(match.group(1))
-    rest = text[match.end():]
-    end = re.search(rf"^#{{1,{level}}}\s", rest, flags=re.M)
-    return rest[: end.start()] if end else rest
+    """The Markdown under the heading ``title`` (any level, case-insensitive), up to the next
+    heading of the same level or above; None if there is no such heading."""
+    tokens = _parser().parse(text)
+    lines = text.splitlines()
+    wanted = title.strip().lower()
+    for k, token in enumerate(tokens):
+        heading = tokens[k + 1].content.strip().lower() if token.type == "heading_open" else ""
+        if not heading or not (heading == wanted or heading.startswith(wanted + " ")):
+            continue
+        level = int(token.tag[1])
+        start = token.map[1] if token.map else 0
+        end = len(lines)
+        for later in tokens[k + 1:]:
+            if later.type == "heading_open" and int(later.tag[1]) <= level and later.map:
+                end = later.map[0]
+                break
+        return "\n".join(lines[start:end])
+    return None
 
 
-def inline(text: str, asset: Asset | None = None) -> str:
-    """Inline Markdown: code spans first (their content is literal), then the rest."""
-    parts = re.split(r"(`[^`]+`)", text)
-    return "".join(
-        f"<code>{esc(p[1:-1])}</code>" if p.startswith("`") and p.endswith("`") and len(p) > 1
-        else _spans(p, asset)
-        for p in parts
-    )
-
-
-def _spans(text: str, asset: Asset | None) -> str:
-    text = esc(text)
-
-    def image(m: re.Match[str]) -> str:
-        src = asset(m.group(2)) if asset else None
-        if src is None:
-            return f"[image: {m.group(1)}]"
-        return f'<img src="{esc(src)}" alt="{m.group(1)}">'
-
-    def link(m: re.Match[str]) -> str:
-        target = m.group(2)
-        if re.match(r"https?://", target) or re.fullmatch(r"[\w.-]+\.html(#[\w-]+)?", target):
-            return f'<a href="{target}">{m.group(1)}</a>'
-        return f"{m.group(1)} (<code>{target}</code>)"
-
-    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", image, text)
-    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", link, text)
-    text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"(?<![*\w])\*([^*\s][^*]*)\*(?![*\w])", r"<em>\1</em>", text)
-
-
-def _table(rows: list[str], asset: Asset | None) -> str:
-    def cells(row: str) -> list[str]:
-        return [c.strip() for c in row.strip().strip("|").split("|")]
-
-    head = "".join(f"<th>{inline(c, asset)}</th>" for c in cells(rows[0]))
-    body = "".join(
-        "<tr>" + "".join(f"<td>{inline(c, asset)}</td>" for c in cells(r)) + "</tr>"
-        for r in rows[1:]
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _starts_block(lines: list[str], i: int) -> bool:
-    line = lines[i]
-    return bool(
-        _FENCE.match(line) or _HEADING.match(line) or _BULLET.match(line)
-        or _NUMBERED.match(line) or line.lstrip().startswith("|")
-    )
+def inline(text: str) -> str:
+    """One line of Markdown as inline HTML (no paragraph), formulas typeset."""
+    md = _parser()
+    return typeset_html(md.renderInline(text))

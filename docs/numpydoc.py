@@ -1,90 +1,160 @@
-"""Render numpydoc-style docstrings as HTML, simply.
+"""Docstrings to HTML: a thin adapter over numpydoc's parser and docutils' reStructuredText writer.
 
-Sections (``Parameters``, ``Returns``, ``Raises``, ``Examples``, ...) are recognised by their
-dashed underline. Parameter-like sections become definition lists, ``Examples`` and other literal
-blocks (doctests, RST tables, indented text) become ``<pre>``; prose becomes paragraphs with
-RST roles and double-backquoted literals shown as code.
+``numpydoc.docscrape.NumpyDocString`` splits a docstring into its sections (summary, Parameters,
+Returns, Raises, Examples, ...); docutils renders the reStructuredText of each piece (double
+backquotes, emphasis, lists, tables, ``:math:``). Sphinx's cross-reference roles (``:func:``,
+``:class:``, ...) and single backquotes become code, linked to the API page that documents the
+name when ``resolve`` knows it. Formulas written in the text are then typeset as MathML by
+:func:`docs.mathtext.typeset_html`. Sections numpydoc does not know (a module's own headings) are
+kept, in order, rather than dropped.
 """
 
 from __future__ import annotations
 
+import html
 import inspect
-import re
+import warnings
+from collections.abc import Callable
+from functools import lru_cache
 
-from .html import esc
+from docutils import nodes
+from docutils.core import publish_parts
+from docutils.parsers.rst import roles
+from docutils.writers.html5_polyglot import HTMLTranslator, Writer
+from numpydoc.docscrape import NumpyDocString
 
-_SECTION = re.compile(r"^([A-Z][A-Za-z ]+)\n-{3,}\s*$", re.M)
-_LIST_SECTIONS = {"Parameters", "Returns", "Yields", "Raises", "Attributes", "Other Parameters",
-                  "Warns", "See Also"}
+from .mathtext import typeset_html
+
+Resolver = Callable[[str], str | None]
+"""A dotted name to the address of its documentation in the site, or None."""
+
+_ROLES = ("func", "class", "mod", "meth", "attr", "data", "obj", "exc", "const", "py:func",
+          "py:class", "py:mod", "py:meth", "py:attr", "py:data", "py:obj", "py:exc")
+_LIST_SECTIONS = ("Parameters", "Other Parameters", "Attributes", "Returns", "Yields",
+                  "Receives", "Raises", "Warns")
+_PROSE_SECTIONS = ("Warnings", "Notes", "References")
+_SETTINGS = {
+    "report_level": 5, "halt_level": 5, "warning_stream": False, "doctitle_xform": False,
+    "sectsubtitle_xform": False, "initial_header_level": 4, "file_insertion_enabled": False,
+    "raw_enabled": False, "syntax_highlight": "none", "math_output": "MathML",
+    "embed_stylesheet": False, "footnote_references": "superscript",
+}
+_resolve: list[Resolver] = [lambda name: None]
+
+
+def set_resolver(resolve: Resolver) -> None:
+    """Where cross-references (``:func:`x```) link to: the API pages set this while they build."""
+    _resolve[0] = resolve
+    rst.cache_clear()
+
+
+def _xref(role, rawtext, text, lineno, inliner, options=None, content=None):
+    """A Sphinx-style reference: ``~a.b.c`` shows ``c``; linked when the name is documented."""
+    target = text.lstrip("~").strip()
+    shown = target.rsplit(".", 1)[-1] if text.startswith("~") else target
+    code = nodes.literal(rawtext, shown)
+    address = _resolve[0](target)
+    if address is None:
+        return [code], []
+    return [nodes.reference(rawtext, "", code, refuri=address)], []
+
+
+for _name in _ROLES:
+    roles.register_local_role(_name, _xref)
+roles.register_local_role("code-ref", _xref)
+
+
+class _Translator(HTMLTranslator):
+    """docutils' HTML5 translator, writing inline literals as plain ``<code>`` elements."""
+
+    def visit_literal(self, node: nodes.literal) -> None:
+        self.body.append(f"<code>{self.encode(node.astext())}</code>")
+        raise nodes.SkipNode
+
+
+class _Writer(Writer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.translator_class = _Translator
+
+
+@lru_cache(maxsize=4096)
+def rst(text: str, math: bool = True) -> str:
+    """HTML for a piece of reStructuredText (single backquotes are code references); with
+    ``math``, the formulas in its text are typeset."""
+    if not text.strip():
+        return ""
+    source = ".. default-role:: code-ref\n\n" + text
+    body = publish_parts(source, writer=_Writer(), settings_overrides=_SETTINGS)["body"]
+    return typeset_html(body) if math else body
+
+
+def rst_inline(text: str, math: bool = True) -> str:
+    """HTML for one line of reStructuredText, without the paragraph around it."""
+    out = rst(text, math).strip()
+    if out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1:
+        return out[3:-4]
+    return out
+
+
+class _Sections(NumpyDocString):
+    """numpydoc's parser, keeping the sections it does not know instead of dropping them."""
+
+    def __init__(self, docstring: str) -> None:
+        self.extra: list[tuple[str, list[str]]] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            super().__init__(docstring)
+
+    def __setitem__(self, key: str, val) -> None:
+        if key in self._parsed_data:
+            self._parsed_data[key] = val
+        else:
+            self.extra.append((key, val))
 
 
 def render(doc: str | None) -> str:
-    """HTML for a docstring (already cleaned of indentation, or raw)."""
-    if not doc:
+    """HTML for a numpydoc-style docstring (raw or cleaned)."""
+    if not doc or not doc.strip():
         return ""
-    text = inspect.cleandoc(doc)
-    pieces = _SECTION.split(text)
-    html = [_prose(pieces[0])]
-    for title, content in zip(pieces[1::2], pieces[2::2], strict=True):
-        title = title.strip()
-        html.append(f"<h4>{esc(title)}</h4>")
-        if title in _LIST_SECTIONS:
-            html.append(_definitions(content))
-        elif title == "Examples":
-            html.append(f"<pre><code>{esc(content.strip(chr(10)))}</code></pre>")
-        else:
-            html.append(_prose(content))
-    return "".join(html)
+    parsed = _Sections(inspect.cleandoc(doc))
+    parts = [rst("\n".join(parsed["Summary"] + [""] + parsed["Extended Summary"]))]
+    for title in _LIST_SECTIONS:
+        if parsed[title]:
+            parts.append(f"<h4>{title}</h4>{_definitions(parsed[title], title)}")
+    if parsed["See Also"]:
+        links = ", ".join(
+            rst_inline(f":obj:`{name}`") for group, _ in parsed["See Also"] for name, _ in group)
+        parts.append(f"<h4>See also</h4><p>{links}</p>")
+    for title in _PROSE_SECTIONS:
+        if parsed[title]:
+            parts.append(f"<h4>{title}</h4>{rst(chr(10).join(parsed[title]))}")
+    for title, lines in parsed.extra:
+        heading = title[:1] + title[1:].lower()  # numpydoc capitalises every word
+        parts.append(f"<h4>{html.escape(heading)}</h4>{rst(chr(10).join(lines))}")
+    if parsed["Examples"]:
+        code = html.escape(inspect.cleandoc("\n".join(parsed["Examples"])))
+        parts.append(f'<h4>Examples</h4><pre><code class="language-python">{code}</code></pre>')
+    return "".join(parts)
+
+
+def _definitions(items, title: str) -> str:
+    rows = []
+    for item in items:
+        name, kind, desc = item.name, item.type, item.desc
+        if title in ("Returns", "Yields", "Raises", "Warns", "Receives") and not kind:
+            name, kind = "", name  # an unnamed return: numpydoc puts its type in ``name``
+        head = f"<code>{html.escape(name)}</code>" if name else ""
+        if kind:
+            sep = " : " if name else ""
+            head += f'<span class="type">{sep}{rst_inline(kind)}</span>'
+        rows.append(f"<dt>{head}</dt><dd>{rst(chr(10).join(desc))}</dd>")
+    return f'<dl class="params">{"".join(rows)}</dl>'
 
 
 def summary(doc: str | None) -> str:
-    """The first line of a docstring, as HTML."""
-    if not doc:
+    """The first sentence-paragraph of a docstring, as inline HTML."""
+    if not doc or not doc.strip():
         return ""
-    return _inline(inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " "))
-
-
-def _prose(text: str) -> str:
-    out = []
-    for block in re.split(r"\n\s*\n", text.strip("\n")):
-        if not block.strip():
-            continue
-        lines = block.split("\n")
-        literal = (
-            block.lstrip().startswith(">>>")
-            or all(line.startswith("    ") for line in lines)
-            or any(re.match(r"^\s*={3,}", line) for line in lines)
-        )
-        if literal:
-            out.append(f"<pre><code>{esc(inspect.cleandoc(block))}</code></pre>")
-        elif all(re.match(r"^\s*[*-] |^\s{2,}\S", line) for line in lines):
-            items = re.split(r"\n\s*[*-] ", "\n" + block)[1:]
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
-        else:
-            out.append(f"<p>{_inline(block)}</p>")
-    return "".join(out)
-
-
-def _definitions(content: str) -> str:
-    items: list[tuple[str, list[str]]] = []
-    for line in content.strip("\n").split("\n"):
-        if line and not line.startswith(" "):
-            items.append((line.strip(), []))
-        elif items:
-            items[-1][1].append(line.strip())
-    rows = "".join(
-        f"<dt>{esc(term)}</dt><dd>{_inline(' '.join(desc))}</dd>" for term, desc in items
-    )
-    return f'<dl class="params">{rows}</dl>'
-
-
-def _inline(text: str) -> str:
-    parts = re.split(r"(``[^`]+``|:[a-z]+:`[^`]+`|`[^`]+`)", text)
-    out = []
-    for p in parts:
-        m = re.fullmatch(r"``([^`]+)``|:[a-z]+:`~?([^`]+)`|`([^`]+)`", p)
-        if m:
-            out.append(f"<code>{esc(next(g for g in m.groups() if g))}</code>")
-        else:
-            out.append(esc(p))
-    return "".join(out)
+    first = inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
+    return rst_inline(first)

@@ -1,19 +1,31 @@
-"""``python -m docs.screenshot``: render built pages in headless Chromium and save PNGs.
+"""``python -m docs.screenshot``: render built pages in headless Chromium and save full-page PNGs.
 
-Uses Debian's ``chromium`` (installed with apt-get when missing and the user is root), offline:
-background networking, component updates, sync and QUIC are off, and each page is a local file.
+Playwright drives Debian's ``chromium`` (installed with apt-get when missing and the user is
+root), offline: background networking, component updates, sync and QUIC are off, and the pages
+are served from the built folder on 127.0.0.1, as a reader's browser would load them. Each page
+is captured whole (Playwright's full-page screenshot), at each width asked for::
 
-    python -m docs.screenshot [--site build/docs] [--out build/screenshots] [PAGE.html ...]
+    python -m docs.screenshot [--site build/docs] [--out build/screenshots] [--widths 1280 390]
+                              [PAGE.html ...]
+
+:func:`inspect_page` is what the browser test checks on every page: the document's width against
+the window's, and which fonts the page loaded and from where.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -25,6 +37,8 @@ FLAGS: tuple[str, ...] = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--hide-scrollbars",
 )
+HEIGHT = 900
+"""The window's height; screenshots are of the whole page, whatever its length."""
 
 
 class ScreenshotError(UserError):
@@ -44,20 +58,77 @@ def chromium(install: bool = True) -> str:
     raise ScreenshotError("chromium not found; install it with: apt-get install -y chromium")
 
 
-def screenshot(page: Path, out: Path, width: int = 1280, height: int = 2000,
-               browser: str | None = None, timeout: float = 60.0) -> Path:
-    """Render ``page`` (an HTML file) at ``width`` × ``height`` and save a PNG at ``out``."""
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(site: Path) -> Iterator[str]:
+    """Serve ``site`` on 127.0.0.1 (a free port) for the duration; yields its base address."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def browser(executable: str | None = None) -> Iterator[Any]:
+    """A headless Chromium driven by Playwright, with an empty profile, closed afterwards."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        raise ScreenshotError("playwright is not installed; install the docs extra: "
+                              "pip install -e '.[docs]'") from err
+    path = executable or chromium()
+    with tempfile.TemporaryDirectory(prefix="upo-chromium-") as profile, \
+            sync_playwright() as play:
+        context = play.chromium.launch_persistent_context(
+            profile, executable_path=path, args=list(FLAGS), headless=True)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def inspect_page(context: Any, url: str, width: int, shot: Path | None = None) -> dict:
+    """Load ``url`` at ``width`` px and report ``scroll_width``, the ``requests`` it made, the
+    ``fonts`` it loaded (family → status) and ``math`` (its number of MathML elements); with
+    ``shot``, save a full-page screenshot there."""
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    try:
+        page.goto(url, wait_until="load")
+        page.evaluate("document.fonts.ready.then(() => true)")
+        report = page.evaluate(
+            """() => ({
+                scroll_width: document.documentElement.scrollWidth,
+                math: document.querySelectorAll('math').length,
+                fonts: Object.fromEntries([...document.fonts].map(f => [f.family.replace(/"/g, ''),
+                                                                        f.status])),
+            })""")
+        if shot is not None:
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+    finally:
+        page.close()
+    report["requests"] = requests
+    return report
+
+
+def screenshot(page: Path, out: Path, width: int = 1280, executable: str | None = None) -> Path:
+    """Render ``page`` (an HTML file of a built site) at ``width`` px and save the whole page."""
     if not page.is_file():
         raise ScreenshotError(f"{page} does not exist; build the site first (python -m docs)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="upo-chromium-") as profile:
-        command = [browser or chromium(), *FLAGS, f"--user-data-dir={profile}",
-                   f"--screenshot={out.resolve()}", f"--window-size={width},{height}",
-                   page.resolve().as_uri()]
-        subprocess.run(command, check=False, timeout=timeout,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not out.is_file():
-        raise ScreenshotError(f"chromium wrote no screenshot for {page}")
+    with serve(page.parent) as base, browser(executable) as context:
+        inspect_page(context, base + page.name, width, out)
     return out
 
 
@@ -69,14 +140,18 @@ class ScreenshotConfig:
         "help": "page file names (default: every page)", "positional": True})
     site: Path = field(default=Path("build/docs"), metadata={"help": "the built site"})
     out: Path = field(default=Path("build/screenshots"), metadata={"help": "folder for the PNGs"})
-    width: int = field(default=1280, metadata={"help": "window width in pixels"})
-    height: int = field(default=2000, metadata={"help": "window height in pixels"})
+    widths: tuple[int, ...] = field(default=(1280, 390), metadata={
+        "help": "window widths in pixels, one PNG per page and width (PAGE-WIDTH.png)"})
+
+    def __post_init__(self) -> None:
+        if any(w < 200 or w > 4000 for w in self.widths):
+            raise ScreenshotError(f"--widths {self.widths}: give widths between 200 and 4000")
 
 
 def build_parser():
     """The command line of ``python -m docs.screenshot``."""
     return config_parser(ScreenshotConfig, prog=PROG,
-                         description="Screenshot built pages in headless Chromium.")
+                         description="Screenshot built pages whole, in headless Chromium.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,11 +164,16 @@ def screenshot_site(config: ScreenshotConfig) -> int:
     if not config.site.is_dir():
         raise ScreenshotError(f"--site {config.site} does not exist; build it with python -m docs")
     pages = [config.site / p for p in config.pages] or sorted(config.site.glob("*.html"))
-    browser = chromium()
-    for page in tqdm(pages, desc="screenshots", unit="page"):
-        path = screenshot(page, config.out / f"{page.stem}.png", config.width, config.height,
-                          browser)
-        tqdm.write(str(path))
+    missing = [p.name for p in pages if not p.is_file()]
+    if missing:
+        raise ScreenshotError(f"no page {', '.join(missing)} in {config.site}; give file names "
+                              "of built pages")
+    with serve(config.site) as base, browser() as context:
+        for page in tqdm(pages, desc="screenshots", unit="page"):
+            for width in config.widths:
+                path = config.out / f"{page.stem}-{width}.png"
+                inspect_page(context, base + page.name, width, path)
+                tqdm.write(str(path))
     return 0
 
 

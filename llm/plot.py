@@ -2,13 +2,18 @@
 
 One row of panels per β (like the paper's Figure 1), four columns: train loss, evaluation loss,
 evaluation accuracy and evaluation margin of the preference stage, against the optimizer step.
-Each run is one line, labelled by its loss (IPO, IUPO[js, paper], ...) and seed.
+Runs of the same loss and β are one method: its mean over the seeds is one line, with a band of
+± one standard deviation over the seeds when there are several. The legend sits below the panels,
+off the data. Evaluation accuracy (the share of pairs with t_w > t_l) is drawn from the first
+evaluation after step 0: at step 0 the policy is π_ref, every pair is a tie (statistic 0) and the
+share is 0 by definition, which is no measurement of ranking; chance (0.5) is dotted.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 from upo_theory import (
     LossSpec,
@@ -43,9 +49,8 @@ class PlotError(UserError):
     """A run folder without the files the plot needs."""
 
 
-def _curve(rows: list[dict], split: str, name: str) -> tuple[list[int], list[float]]:
-    points = [(r["step"], r[name]) for r in rows
-              if r["stage"] == "pref" and r["split"] == split and name in r]
+def _curve(rows: Sequence[Mapping], split: str, name: str) -> tuple[list[int], list[float]]:
+    points = [(r["step"], r[name]) for r in rows if r["split"] == split and name in r]
     return [p[0] for p in points], [p[1] for p in points]
 
 
@@ -76,25 +81,73 @@ def _load(run: Path) -> tuple[SavedRun, list[dict]]:
     return saved, read_metrics(run)
 
 
+def _method_curves(rows_by_seed: list[list[Mapping]], split: str, name: str,
+                   skip_ties: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps, mean and standard deviation over seeds of one metric, on the steps all share."""
+    curves = [dict(zip(*_curve(rows, split, name), strict=True)) for rows in rows_by_seed]
+    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    if skip_ties:
+        steps = [s for s in steps if s > 0]
+    values = np.array([[c[s] for s in steps] for c in curves], dtype=float).reshape(
+        len(curves), len(steps))
+    spread = values.std(axis=0, ddof=1) if len(curves) > 1 else np.zeros(len(steps))
+    return np.array(steps), values.mean(axis=0), spread
+
+
+def run_curves(run: Path) -> list[dict]:
+    """The preference stage's logged points of a run folder, labelled by its method (the loss's
+    name), β and seed: the rows :func:`plot_curves` draws (``curves.csv`` of the experiment
+    holds the same)."""
+    saved, rows = _load(Path(run))
+    label = {"method": saved.spec.name, "beta": saved.beta, "seed": saved.seed}
+    return [{**label, **{k: v for k, v in r.items() if k != "stage"}}
+            for r in rows if r["stage"] == "pref"]
+
+
 def plot_runs(runs: list[Path], out: Path) -> Path:
-    """Draw the four curves of ``runs`` (one panel row per β) into ``out``."""
-    loaded = [_load(Path(run)) for run in runs]
-    betas = sorted({config.beta for config, _ in loaded})
-    figure, axes = plt.subplots(len(betas), len(PANELS), squeeze=False,
-                                figsize=(4 * len(PANELS), 3 * len(betas)))
-    for config, rows in loaded:
-        row = betas.index(config.beta)
-        label = f"{config.spec.name} s{config.seed}"
-        for column, (split, name, title) in enumerate(PANELS):
-            steps, values = _curve(rows, split, name)
+    """Draw the four curves of ``runs`` into ``out`` (:func:`plot_curves`)."""
+    return plot_curves([row for run in runs for row in run_curves(Path(run))], out)
+
+
+def plot_curves(rows: Sequence[Mapping], out: Path) -> Path:
+    """The four curves, one panel row per β, one line per method: the mean over its seeds with
+    a ± s.d. band; ``rows`` are logged points with ``method``, ``beta``, ``seed``, ``step``,
+    ``split`` and the metrics."""
+    betas = sorted({r["beta"] for r in rows})
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    methods: dict[tuple[float, str], dict[float, list[Mapping]]] = defaultdict(
+        lambda: defaultdict(list))
+    for r in rows:
+        methods[(r["beta"], r["method"])][r["seed"]].append(r)
+    figure, axes = plt.subplots(len(betas), len(PANELS), squeeze=False, layout="constrained",
+                                figsize=(4 * len(PANELS), 2.9 * len(betas) + 0.6))
+    for (beta, name), by_seed in methods.items():
+        color = f"C{names.index(name)}"
+        seeds = list(by_seed.values())
+        for column, (split, metric, _) in enumerate(PANELS):
+            steps, mean, spread = _method_curves(seeds, split, metric,
+                                                 skip_ties=metric == "rewards/accuracies")
+            axis = axes[betas.index(beta)][column]
+            axis.plot(steps, mean, color=color, marker="." if len(steps) < 30 else None)
+            if len(seeds) > 1:
+                axis.fill_between(steps, mean - spread, mean + spread, color=color, alpha=0.2,
+                                  linewidth=0)
+    for row, beta in enumerate(betas):
+        for column, (_, metric, title) in enumerate(PANELS):
             axis = axes[row][column]
-            axis.plot(steps, values, marker="." if len(steps) < 30 else None, label=label)
-            axis.set_title(f"{title} (β={config.beta:g})")
+            axis.set_title(f"{title} (β={beta:g})", fontsize=10)
             axis.set_xlabel("step")
-    for axis in axes.flat:
-        axis.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize="small")
-    figure.tight_layout()
+            axis.grid(alpha=0.3)
+            if metric == "rewards/accuracies":
+                axis.axhline(0.5, color="0.4", ls=":", lw=1)
+    seeds_per_method = sorted({len(s) for s in methods.values()})
+    band = (f"mean over {'/'.join(map(str, seeds_per_method))} seeds, band ± 1 s.d."
+            if seeds_per_method[-1] > 1 else "one seed")
+    handles = [plt.Line2D([], [], color=f"C{i}", label=n) for i, n in enumerate(names)]
+    handles.append(plt.Line2D([], [], color="0.4", ls=":", label="chance (accuracy)"))
+    figure.legend(handles=handles, loc="outside lower center", ncol=len(handles),
+                  fontsize="small", title=f"{band}; accuracy from the first step after 0 "
+                  "(at step 0 every pair ties)", title_fontsize="small")
     return _save(figure, out)
 
 
@@ -107,7 +160,7 @@ def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path
     run's, or a mean over seeds. Points up and to the left are better: more reward for less
     divergence, the frontier the f-DPO paper compares divergences by.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
     names = sorted({name for name, _, _ in points})
     markers = dict(zip(sorted({beta for _, beta, _ in points}), "os^Dv<>", strict=False))
     for name, beta, t in points:
@@ -117,17 +170,20 @@ def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path
                         color=f"C{names.index(name)}", capsize=2)
     if points:
         for ax in axes:
-            ax.axhline(points[0][2]["reward_reference"], color="0.5", ls=":", label="π_ref")
+            ax.axhline(points[0][2]["reward_reference"], color="0.5", ls=":")
     handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ls="", label=n)
                for i, n in enumerate(names)]
     handles += [plt.Line2D([], [], color="k", marker=m, ls="", label=f"β = {b:g}")
                 for b, m in markers.items()]
-    axes[0].legend(handles=handles, fontsize=8)
+    if points:
+        handles.append(plt.Line2D([], [], color="0.5", ls=":", label="π_ref"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     axes[0].set(xlabel="KL(π ‖ π_ref) (Monte Carlo)", ylabel="mean true reward r*")
     axes[1].set(xlabel=f"{divergence} (Monte Carlo)")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle("reward against divergence: policies sampled on held-out prompts")
+    fig.suptitle("reward against divergence: policies sampled on held-out prompts",
+                 fontsize=11)
     return _save(fig, path)
 
 

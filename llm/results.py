@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats
 
 from upo_theory import UserError, config_parser, parse_config, run_cli
+
+from .plot import plot_curves
+from .plot import plot_frontier as draw_frontier
 
 PROG = "python -m llm.results"
 BASELINE = "IPO"
@@ -44,10 +43,6 @@ METRICS: tuple[tuple[str, str, int], ...] = (
 """(column of runs.csv, label, decimals) of what the table reports, where the runs have it."""
 COMPARED = ("eval_accuracy", "reward_policy", "win_rate")
 """The figures compared seed by seed against the baseline."""
-PANELS: tuple[tuple[str, str, str], ...] = (
-    ("train", "loss", "train loss"), ("eval", "loss", "eval loss"),
-    ("eval", "rewards/accuracies", "eval accuracy"), ("eval", "rewards/margins", "eval margin"),
-)
 
 
 class ResultsError(UserError):
@@ -241,57 +236,8 @@ def _findings(rows: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(curves: Sequence[dict], path: Path) -> Path:
-    """The four curves per β (rows) — mean over seeds with a band of ± one s.d., per method.
-
-    At step 0 the policy is π_ref and every pair ties (t_w = t_l = 0), which the accuracy counts
-    as not ranked: that point is drawn hollow and labelled, not as a real accuracy of 0.
-    """
-    betas = sorted({r["beta"] for r in curves})
-    methods = method_order(curves)
-    fig, axes = plt.subplots(len(betas), len(PANELS), squeeze=False,
-                             figsize=(3.6 * len(PANELS), 2.9 * len(betas) + 0.6),
-                             constrained_layout=True)
-    for i, beta in enumerate(betas):
-        for j, (split, name, title) in enumerate(PANELS):
-            ax = axes[i][j]
-            for k, method in enumerate(methods):
-                steps, mean, sd = _band(curves, beta, method, split, name)
-                if steps.size == 0:
-                    continue
-                start = 1 if name == "rewards/accuracies" and steps[0] == 0 else 0
-                ax.plot(steps[start:], mean[start:], color=f"C{k}", label=method)
-                ax.fill_between(steps[start:], (mean - sd)[start:], (mean + sd)[start:],
-                                color=f"C{k}", alpha=0.2, lw=0)
-            if name == "rewards/accuracies":
-                ax.annotate("step 0: all pairs tie", xy=(0.02, 0.03), xycoords="axes fraction",
-                            fontsize=7, color="0.4")
-            ax.set_title(f"{title} (β = {beta:g})", fontsize=9)
-            ax.set_xlabel("step", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(methods), fontsize=8)
-    return _save(fig, path)
-
-
-def _band(curves: Sequence[dict], beta: float, method: str, split: str, name: str
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    by_step: dict[float, list[float]] = defaultdict(list)
-    for r in curves:
-        if r["beta"] == beta and r["method"] == method and r["split"] == split and name in r:
-            by_step[r["step"]].append(r[name])
-    steps = np.array(sorted(by_step))
-    values = [np.array(by_step[s]) for s in steps]
-    mean = np.array([v.mean() for v in values])
-    sd = np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values])
-    return steps, mean, sd
-
-
 def plot_frontier(rows: Sequence[dict], path: Path) -> Path | None:
     """Mean true reward against KL and JS per (method, β), with 95 % CIs over seeds."""
-    from .plot import plot_frontier as draw
-
     points = []
     for s in summarise(rows):
         if not all(n in s for n in ("reward_policy", "kl", "f_divergence")):
@@ -301,14 +247,7 @@ def plot_frontier(rows: Sequence[dict], path: Path) -> Path | None:
                                                            "f_divergence")})
         truth["reward_reference"] = float(np.mean([r["reward_reference"] for r in rows]))
         points.append((s["method"], s["beta"], truth))
-    return draw(points, path, divergence="JS(π, π_ref)")
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return draw_frontier(points, path, divergence="JS(π, π_ref)")
 
 
 def write_report(folder: Path, setup: dict | None = None) -> Path:
@@ -322,7 +261,7 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
     setup = json.loads((folder / "setup.json").read_text())
     rows, selection = read_csv(folder / "runs.csv"), read_csv(folder / "selection.csv")
     (folder / "experiment.md").write_text(markdown(rows, selection, setup))
-    plot_curves(read_csv(folder / "curves.csv"), folder / "curves.png")
+    plot_curves(read_csv(folder / "curves.csv"), folder / "curves.png")  # mean with a band
     plot_frontier(rows, folder / "frontier.png")
     return folder / "experiment.md"
 

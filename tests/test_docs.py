@@ -1,12 +1,12 @@
 """The documentation site: it builds, every page exists, links and images resolve, the maths is
-MathML (no LaTeX source left), and what the pages print is what the code derived."""
+MathML (no LaTeX source, no ASCII formula, no raw reST or Markdown left), every page loads the
+math font shipped with it, and what the pages print is what the code derived."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from docs import markdown
 from docs.__main__ import main
-from docs.build import BuildConfig, BuildError, build
+from docs.build import build
+from docs.config import BuildConfig, BuildError
 from docs.html import esc, math, readable
 from upo_theory import U, derive, get_divergence, registered
 
@@ -74,7 +75,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_page_exists(site: Path) -> None:
     expected = ["index.html", "getting-started.html", "math.html", "walkthrough.html",
                 "claims.html", "divergences.html", "bandit.html", "results.html", "cli.html",
-                "api-upo_theory.html", "style.css"]
+                "api-upo_theory.html", "use-loop.html", "use-data.html", "use-runs.html",
+                "use-choosing.html", "references.html", "style.css", "fonts/OFL.txt",
+                "fonts/STIXTwoMath-Regular.ttf", "api-llm.losses.html",
+                "api-upo_theory.derivation.html", "api-sim.optimum.html"]
     expected += [f"divergence-{d.name}.html" for d in registered()]
     missing = [name for name in expected if not (site / name).is_file()]
     assert not missing, f"pages not built: {missing}"
@@ -160,7 +164,7 @@ def test_getting_started_quotes_the_readme(site: Path) -> None:
         commands += re.findall(r"```[a-z]*\n(.*?)\n```", section, flags=re.S)
         commands += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", section, flags=re.S))
     assert commands, "the README has no quick-start command to quote"
-    missing = [c for c in commands if esc(c) not in page]
+    missing = [c for c in commands if c not in html.unescape(page)]
     assert not missing, missing
 
 
@@ -197,18 +201,25 @@ def test_mathml_is_well_formed(coeffs: list[int], func: sp.FunctionClass) -> Non
     assert not LATEX.search(out)
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="`*[]!|#\\_", codec="utf-8"),
-               max_size=60))
-def test_markdown_paragraph_is_escaped_text(text: str) -> None:
-    """Text without markup renders as itself, escaped: nothing in it becomes a tag."""
-    html = markdown.inline(text)
-    assert html == esc(text)
+@given(st.text(alphabet=st.characters(blacklist_characters="`*[]!|#\\_<>&", codec="utf-8",
+                                      blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
+               max_size=60).filter(lambda s: s.strip() == s and not re.search(r"^[-+\d]|\s\s",
+                                                                              s)))
+def test_markdown_paragraph_keeps_its_text(text: str) -> None:
+    """Text without markup comes out as itself: nothing added, nothing lost, no tag but MathML."""
+    out = markdown.inline(text)
+    visible = html.unescape(re.sub(r"<[^>]+>", "", out))
+    assert re.sub(r"\s+", "", visible) == re.sub(r"\s+", "", text.replace("'", "′")) or \
+        re.sub(r"\s+", "", visible) == re.sub(r"\s+", "", text)
+    assert not re.search(r"<(?!/?(m[a-z]+|math)\b)[a-z]", out)
 
 
-@given(st.text(max_size=60))
-def test_readable_leaves_no_markup_but_subscripts(text: str) -> None:
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=60))
+def test_readable_is_text_and_well_formed_mathml(text: str) -> None:
+    """Any text becomes escaped prose and <math> elements, and the whole is well-formed XML."""
     out = readable(text)
-    assert re.sub(r"</?sub>", "", out).count("<") == 0
+    assert re.sub(r"<math\b.*?</math>", "", out, flags=re.S).count("<") == 0
+    ET.fromstring(f"<p>{re.sub(r'&([A-Za-z]+);', _numeric_entity, out)}</p>")
 
 
 def _fake_run(folder: Path, loss: str, beta: float, reward: float, form: str = "paper") -> Path:
@@ -253,17 +264,29 @@ def test_run_folders_become_curves_frontier_and_table(tmp_path: Path) -> None:
 
 
 def test_markdown_blocks() -> None:
-    text = ("# Result\n\nIPO **wins** at `beta=0.1`; see [the plot](curves.png) and "
-            "[the math](math.html).\n\n| β | acc |\n|---|---|\n| 0.1 | 0.6 |\n\n"
-            "- one\n- two\n\n```\npython -m llm.experiment\n```\n")
-    html_text = markdown.to_html(text)
-    assert "<h2>Result</h2>" in html_text
-    assert "<strong>wins</strong>" in html_text and "<code>beta=0.1</code>" in html_text
-    assert '<a href="math.html">the math</a>' in html_text
-    assert 'href="curves.png"' not in html_text  # a repository path is not a site link
-    assert "<td>0.1</td><td>0.6</td>" in html_text
-    assert "<li>one</li><li>two</li>" in html_text
-    assert "<pre><code>python -m llm.experiment</code></pre>" in html_text
+    text = ("# Result\n\nIPO **wins** at `beta=0.1`; see [the plot](curves.png), "
+            "[the math](math.html), [the trainer](llm/README.md) and `llm/README.md`.\n\n"
+            "| β | acc |\n|---|---|\n| 0.1 | 0.6 |\n\n- one\n- two\n\n"
+            "```\npython -m llm.experiment\n```\n\n![IPO against JS-IUPO](curves.png)\n")
+    out = markdown.to_html(text, asset=lambda src: f"img/{src}",
+                           pages={"llm/README.md": "use-runs.html"})
+    assert "<h2>Result</h2>" in out
+    assert "<strong>wins</strong>" in out and "<code>beta=0.1</code>" in out
+    assert '<a href="math.html">the math</a>' in out
+    assert 'href="curves.png"' not in out and "the plot" in out  # a repository path: text
+    assert '<a href="use-runs.html">the trainer</a>' in out  # a rendered file: its page
+    assert '<a href="use-runs.html"><code>llm/README.md</code></a>' in out
+    assert re.search(r"<td>0\.1</td>\s*<td>0\.6</td>", out)
+    assert re.search(r"<li>one</li>\s*<li>two</li>", out)
+    assert "<pre><code>python -m llm.experiment\n</code></pre>" in out
+    assert re.search(r'<figure><img src="img/curves.png" alt="IPO against JS-IUPO"\s*/?>'
+                     r"<figcaption>IPO against JS-IUPO</figcaption></figure>", out)
+
+
+def test_markdown_section_ends_at_the_next_heading_of_its_level() -> None:
+    text = "# A\n\n## Inside TRL\n\ntext\n\n### deeper\n\nmore\n\n## Next\n\nother\n"
+    assert markdown.section(text, "Inside TRL").strip() == "text\n\n### deeper\n\nmore"
+    assert markdown.section(text, "Missing") is None
 
 
 def test_theory_figures_are_drawn(tmp_path: Path) -> None:
@@ -284,12 +307,6 @@ def test_js_paper_ceiling_is_log2_minus_reference_term(ref_w: float, ref_l: floa
     assert js_paper_ceiling(ref_w, ref_l) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_screenshot_renders_a_page(site: Path, tmp_path: Path) -> None:
-    from docs.screenshot import screenshot
-
-    png = screenshot(site / "math.html", tmp_path / "math.png", width=800, height=600)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
 
 
 def test_screenshot_without_a_site_exits_2(tmp_path: Path, capsys) -> None:
@@ -297,3 +314,243 @@ def test_screenshot_without_a_site_exits_2(tmp_path: Path, capsys) -> None:
 
     assert screenshot_main(["--site", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+# --- what a reader sees: the font, no raw markup, no ASCII formulas, no reprs -----------------
+
+class _Visible(HTMLParser):
+    """The text a reader sees as prose: outside code, pre, math, scripts and signatures."""
+
+    HIDDEN = ("pre", "code", "math", "script", "style")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.HIDDEN:
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.depth:
+            self.text.append(data)
+
+
+def _visible(path: Path) -> str:
+    scan = _Visible()
+    scan.feed(path.read_text(encoding="utf-8"))
+    return " ".join(scan.text)
+
+
+RAW_MARKUP = re.compile(r"``|:(?:func|class|mod|meth|attr|data|obj):`|\]\(|^\s*={4,}\s*$|\*\*\w|"
+                        r"(?<![\w*])\*[A-Za-z][^*\n]*\*(?![\w*])|^#{1,6} ", re.M)
+REPR = re.compile(r"<class '|PosixPath\(|WindowsPath\(|object at 0x|<function |<module ")
+ASCII_MATH = re.compile(r"[A-Za-z]'\(|\^|\*\*|\bpi_|\b[A-Za-zπ]+_(?:ref|w|l)\b|\brbar\b|"
+                        r"\bPsibar\b|\bd/d[a-z]|\boo\b")
+
+
+def test_every_page_loads_the_math_font_shipped_with_the_site(site: Path) -> None:
+    from docs.assets import FONT_FAMILY, FONT_FILE
+
+    css = (site / "style.css").read_text(encoding="utf-8")
+    assert f'url("{FONT_FILE}")' in css and FONT_FAMILY in css
+    assert (site / FONT_FILE).read_bytes()[:4] in (b"\x00\x01\x00\x00", b"OTTO")
+    assert "Open Font License" in (site / "fonts" / "OFL.txt").read_text(encoding="utf-8")
+    for page in site.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert f'<link rel="preload" href="{FONT_FILE}" as="font"' in text, page.name
+        assert '<link rel="stylesheet" href="style.css">' in text, page.name
+        assert not re.search(r'(src|href)="(https?:)?//', text.split("<body>")[0]), page.name
+
+
+def test_no_page_shows_raw_markup_a_repr_or_an_ascii_formula(site: Path) -> None:
+    found = []
+    for page in sorted(site.glob("*.html")):
+        text = _visible(page)
+        found += [f"{page.name}: markup {m.group(0)!r}" for m in RAW_MARKUP.finditer(text)]
+        found += [f"{page.name}: repr {m.group(0)!r}" for m in REPR.finditer(
+            page.read_text(encoding="utf-8"))]
+        found += [f"{page.name}: ASCII formula {text[max(0, m.start() - 20):m.end() + 10]!r}"
+                  for m in ASCII_MATH.finditer(text)]
+    assert not found, found[:20]
+
+
+def test_no_private_name_in_signatures_or_tables(site: Path) -> None:
+    leaks = []
+    for page in site.glob("api-*.html"):
+        text = page.read_text(encoding="utf-8")
+        for sig in re.findall(r'<div class="sig"><code>(.*?)</code></div>', text, flags=re.S):
+            leaks += [f"{page.name}: {sig[:80]}" for _ in re.finditer(r"[(,*]\s*_\w", sig)]
+        leaks += [f"{page.name}: field {m}" for m in re.findall(r"<td><code>(_\w+)</code>", text)]
+    assert not leaks, leaks
+
+
+def test_links_stay_in_the_site_and_ids_are_unique(site: Path) -> None:
+    problems = []
+    for page in site.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        ids = re.findall(r'\bid="([^"]+)"', text)
+        problems += [f"{page.name}: duplicate id {i}" for i in {i for i in ids if ids.count(i) > 1}]
+        for href in re.findall(r'href="([^"]+)"', text):
+            if re.search(r"\.(md|py|toml)(#|$)", href) or "../" in href or href.startswith("/"):
+                problems.append(f"{page.name}: {href}")
+    assert not problems, problems
+    external = {href for page in site.glob("*.html") if page.name != "references.html"
+                for href in re.findall(r'href="(https?://[^"]+)"', page.read_text())}
+    assert not external, f"narrative pages link outside the site: {external}"
+
+
+def test_headings_and_numbered_equations_have_anchors(site: Path) -> None:
+    math_page = (site / "math.html").read_text(encoding="utf-8")
+    assert re.search(r'<div class="equation" id="eq-11">.*?<a class="eqno" href="#eq-11"',
+                     math_page)
+    for page in site.glob("*.html"):
+        for tag in re.findall(r"<h[23][^>]*>", page.read_text(encoding="utf-8")):
+            assert "id=" in tag, f"{page.name}: {tag}"
+
+
+def test_divergence_pages_are_titled_by_name(site: Path) -> None:
+    for div in registered():
+        page = (site / f"divergence-{div.name}.html").read_text(encoding="utf-8")
+        assert f"<h1>{esc(div.title)}</h1>" in page
+        assert "admissible</span> admissible" not in page
+
+
+def test_cli_page_lists_every_command_with_plain_defaults(site: Path) -> None:
+    from docs.pages.reference import CLI_MODULES
+
+    page = (site / "cli.html").read_text(encoding="utf-8")
+    for name in CLI_MODULES:
+        assert f"python -m {name.removesuffix('.__main__')}" in page
+    assert "docs.screenshot" in page and "<code>build/docs</code>" in page
+    assert not REPR.search(page)
+
+
+def test_one_api_page_per_module(site: Path) -> None:
+    import importlib
+    import pkgutil
+
+    from docs.pages.reference import API_PACKAGES
+
+    for package in API_PACKAGES:
+        root = importlib.import_module(package)
+        names = [i.name for i in pkgutil.iter_modules(root.__path__) if not i.name.startswith("_")]
+        index = (site / f"api-{package}.html").read_text(encoding="utf-8")
+        for name in names:
+            if (site / f"api-{package}.{name}.html").is_file():
+                assert f'href="api-{package}.{name}.html"' in index
+
+
+def test_use_pages_render_their_sources(site: Path) -> None:
+    from docs.pages import use
+
+    data = (site / "use-data.html").read_text(encoding="utf-8")
+    for fixture in ("hh.jsonl", "shp.json", "trl.jsonl"):
+        first = (use.FIXTURES / fixture).read_text(encoding="utf-8").splitlines()[0]
+        row = json.loads(first)
+        assert esc(json.dumps(row, ensure_ascii=False, indent=2)) in data, fixture
+    runs = (site / "use-runs.html").read_text(encoding="utf-8")
+    assert "rewards/margins" in runs and "metrics.jsonl" in runs and "llm.experiment" in runs
+    loop = (site / "use-loop.html").read_text(encoding="utf-8")
+    assert esc(use.LOOP_SNIPPET.splitlines()[1]) in loop
+    readme = use.LLM_README.read_text(encoding="utf-8")
+    has_trl = markdown.section(readme, use.TRL_SECTION) is not None
+    assert (f'id="{use.TRL_SECTION.lower().replace(" ", "-")}"' in loop) and (
+        ("no “Inside TRL” section" in loop) != has_trl)
+
+
+def test_the_loop_snippet_runs_and_trains(capsys: pytest.CaptureFixture[str]) -> None:
+    """The snippet on 'The loss in your code' runs as printed and moves the statistic up."""
+    from docs.pages.use import LOOP_SNIPPET
+
+    scope: dict = {}
+    exec(compile(LOOP_SNIPPET, "use-loop.html", "exec"), scope)
+    losses, statistic = scope["losses"], scope["statistic"]
+    assert losses.shape == (8,) and bool(losses.isfinite().all())
+    assert float(statistic.detach().mean()) > 0  # pushed towards the target 1/(2β) = 5 from 0
+    assert "loss" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["file", "proc"])
+def test_unwritable_out_exits_2_before_building(tmp_path: Path, where: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    if where == "file":
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "site"
+    else:
+        if not Path("/proc/self").is_dir():
+            pytest.skip("no /proc here")
+        out = Path("/proc/upo-docs-site")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(out), "--no-plots"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "Traceback" not in err
+
+
+def test_scientific_numbers_never_break() -> None:
+    from docs.html import number
+
+    small = number(5.1e-9)
+    assert "e-" not in small and "<mn>10</mn><mn>−9</mn>" in small
+    assert number(0.5) == '<span class="num">0.5</span>'
+    assert number(-0.25) == '<span class="num">−0.25</span>'
+
+
+@pytest.mark.parametrize(("text", "inside"), [
+    ("f'(e^t)", "<msup><mrow><mi>e</mi></mrow><mrow><mi>t</mi></mrow></msup>"),
+    ("x^2 + pi_ref", "<msub><mi>π</mi><mrow><mi>ref</mi></mrow></msub>"),
+    ("d/dpi [pi_ref f(pi/pi_ref)]", "<mfrac><mi>d</mi><mrow><mi>d</mi><mi>π</mi></mrow></mfrac>"),
+    ("lambda and rbar cancel", '<mover accent="true"><mi>r</mi><mo>‾</mo></mover>'),
+    ("lim_{u->0+} f'(u) = -oo", "<munder><mi>lim</mi>"),
+])
+def test_plain_text_formulas_become_mathml(text: str, inside: str) -> None:
+    out = readable(text)
+    assert inside in out
+    prose = re.sub(r"<math\b.*?</math>", "", out)
+    assert not ASCII_MATH.search(prose), prose
+
+
+def test_prose_stays_prose() -> None:
+    text = "a 3-action problem, 400 steps, the paper's f-DPO in log space (eq. 14), e.g. here"
+    assert readable(text) == esc(text).replace("&#x27;", "'")
+
+
+def test_plot_runs_draws_one_mean_per_method_with_a_band(tmp_path: Path) -> None:
+    """Three seeds of two methods: two lines per panel (not six), a band, no accuracy at 0."""
+    import matplotlib.pyplot as plt
+
+    import llm.plot as plot
+
+    folders = []
+    for seed in range(3):
+        for loss in ("ipo", "iupo"):
+            folders.append(_fake_run(tmp_path / f"{loss}-{seed}", loss, 0.1, 0.5))
+            rows = [{"step": s, "stage": "pref", "split": split, "loss": 1.0 / (s + 1) + seed,
+                     "rewards/accuracies": 0.0 if s == 0 else 0.6, "rewards/margins": 0.1 * s}
+                    for s in (0, 2, 4) for split in ("train", "eval")]
+            (folders[-1] / "metrics.jsonl").write_text(
+                "\n".join(json.dumps(r) for r in rows) + "\n")
+    drawn = {}
+    original = plt.Figure.savefig
+
+    def keep(figure, *args, **kwargs):
+        drawn["figure"] = figure
+        return original(figure, *args, **kwargs)
+
+    plt.Figure.savefig = keep  # type: ignore[method-assign]
+    try:
+        plot.plot_runs(folders, tmp_path / "curves.png")
+    finally:
+        plt.Figure.savefig = original  # type: ignore[method-assign]
+    axes = drawn["figure"].axes
+    loss_axis, accuracy_axis = axes[0], axes[2]
+    assert len(loss_axis.lines) == 2 and len(loss_axis.collections) == 2
+    for line in accuracy_axis.lines[:-1]:
+        assert 0 not in line.get_xdata()
+    assert loss_axis.get_legend() is None and drawn["figure"].legends

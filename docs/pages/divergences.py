@@ -27,8 +27,10 @@ def page_path(div: Divergence) -> str:
 
 def verdict(d: Derivation) -> str:
     """A badge and the reason: admissible, or the first condition of Theorem 3.1 that fails."""
-    label = "admissible" if d.admissible else "not admissible"
-    return f"{badge(label)} {readable(d.reason)}"
+    if d.admissible:
+        return badge("admissible")
+    why = str(d.reason).split(":", 1)[-1].strip()
+    return f"{badge('not admissible')} {readable(why)}"
 
 
 def overview(figure_html: str) -> Page:
@@ -82,8 +84,8 @@ def divergence_page(div: Divergence, claims: list[Any] | None = None) -> Page:
         for c in d.checks
     ]
     body = (
-        f"<p><strong>{esc(div.title)}</strong> — registry name <code>{esc(div.label)}</code>. "
-        f"Verdict: {verdict(d)}.</p>"
+        f"<p>Registry name <code>{esc(div.label)}</code> (<code>--f {esc(div.name)}</code> on "
+        f"the command line). Theorem 3.1: {verdict(d)}.</p>"
         "<h2>Derived objects</h2>"
         + table(["object", "SymPy's result"], objects)
         + (
@@ -98,7 +100,7 @@ def divergence_page(div: Divergence, claims: list[Any] | None = None) -> Page:
         + _loss_section(d)
         + _claims_section(div, claims)
     )
-    return Page(page_path(div), div.label, "Divergences", body, div.title)
+    return Page(page_path(div), div.title, "Divergences", body, f"registry name {div.label}")
 
 
 def pages(claims: list[Any] | None = None) -> list[Page]:

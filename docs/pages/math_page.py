@@ -44,6 +44,7 @@ from .notation import (
     y_l,
     y_w,
 )
+from .references import cite
 
 
 def _m(expr: sp.Expr) -> str:
@@ -55,10 +56,12 @@ def math_page() -> Page:
     kappa = sp.Function("κ")
     t_wl = sp.Symbol("t_w"), sp.Symbol("t_l")
     losses = [
-        ["DPO (eq. 4)", "logit", _m(sub(*t_wl)), _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
-        ["f-DPO (eq. 5)", "logit", _m(sub(kappa(t_w), kappa(t_l))),
+        [f"DPO (eq. 4) {cite('rafailov')}", "logit", _m(sub(*t_wl)),
          _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
-        ["IPO (eq. 10)", "identity", _m(sub(*t_wl)), _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
+        [f"f-DPO (eq. 5) {cite('wang')}", "logit", _m(sub(kappa(t_w), kappa(t_l))),
+         _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
+        [f"IPO (eq. 10) {cite('azar')}", "identity", _m(sub(*t_wl)),
+         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
         ["IUPO, paper form (eqs. 23–24)", "identity",
          _m(sub(f1(pi(y_w) / pi(y_l)),
                 f1(pi_ref(y_w) / pi_ref(y_l)))),
@@ -80,7 +83,8 @@ def math_page() -> Page:
     body = (
         "<p>This page restates the theory that the code implements and checks, with the "
         "equation numbers of the paper (<em>Generalizing Offline Alignment Theoretical Paradigm "
-        "with Diverse Divergence Constraints</em>, UPO / IUPO). Where the paper leaves a "
+        f"with Diverse Divergence Constraints</em>, UPO / IUPO {cite('sun')}). Where the paper "
+        "leaves a "
         "question open, the project measures the answer rather than assuming it; the "
         '<a href="claims.html">verification report</a> and the '
         '<a href="bandit.html">simulator</a> hold the results.</p>'

@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import markdown
 from ..html import code_block, esc, note
 from ..site import Page
+from .use import REPO_PAGES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 QUOTED_SECTIONS: tuple[str, ...] = ("Quick start", "A tour of the entry points")
@@ -43,24 +44,33 @@ def getting_started_page(readme: Path = README) -> Page:
         section = markdown.section(text, title)
         quoted.append(
             f"<h2>{esc(title)}</h2>"
-            + (markdown.to_html(section, shift=1) if section and section.strip()
+            + (markdown.to_html(section, shift=1, pages=REPO_PAGES) if section and section.strip()
                else note(f"The README has no “{esc(title)}” section.", "warn"))
         )
     body = (
-        "<p>The two sections below are quoted from <code>README.md</code> when this site is "
+        "<p>The two sections below are quoted from the project's README when this site is "
         "built, so they cannot drift from it.</p>"
         + "".join(quoted)
         + "<h2>This documentation</h2>"
         + code_block("python -m docs                  # build into build/docs/\n"
                      "python -m docs --fast           # skip the slow simulator plots\n"
                      "python -m docs --runs RUN_DIR   # add the curves of training runs\n"
-                     "python -m docs.screenshot       # render pages in headless Chromium",
+                     "python -m docs.screenshot       # full-page PNGs in headless Chromium",
                      "sh")
+        + "<p>Building needs the <code>docs</code> extra (<code>pip install -e '.[docs]'</code>"
+        "): markdown-it-py, numpydoc, docutils, ziamath (which carries the math font) and "
+        "Playwright; screenshots and the browser test also need Chromium "
+        "(<code>apt-get install chromium</code> on Debian).</p>"
         + "<p>The site is static and offline: open <code>build/docs/index.html</code> in a "
         "browser. Mathematics is MathML, which current browsers render without any script "
-        "or network access. Every command's options are in the "
-        '<a href="cli.html">CLI reference</a>.</p>'
+        "or network access, set in STIX Two Math, a font that ships with the site "
+        '(<a href="fonts/OFL.txt">SIL Open Font License 1.1</a>). Every command\'s options '
+        'are in the <a href="cli.html">CLI reference</a>.</p>'
         "<h2>Where to go next</h2><ul>"
+        '<li><a href="use-loop.html">The loss in your code</a>: a training loop with '
+        "<code>preference_loss</code>, and TRL.</li>"
+        '<li><a href="use-data.html">Data formats</a> and '
+        '<a href="use-runs.html">run folders and metrics</a>.</li>'
         '<li><a href="math.html">The mathematics</a>: notation, Theorem 3.1, the loss family.'
         "</li>"
         '<li><a href="walkthrough.html">Derivation walk-through</a>: from the objective to '

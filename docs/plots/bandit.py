@@ -14,18 +14,19 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sim import plots
 from sim.compare import REACHED_TV as REACHED
-from sim.compare import Comparison, beta_sweep, compare
+from sim.compare import Comparison, Sweep, beta_sweep, compare
 from sim.config import BanditConfig, load_problem
 from sim.optimum import upo_optimum
 from sim.problems import azar, azar_ipo_policy
 from upo_theory import derive, get_divergence, registered
 
 from ..figures import Figures
-from ..html import badge, esc, note, table
+from ..html import badge, esc, note, number, readable, table
 
 SWEEP_BETAS = np.geomspace(0.05, 2.0, 9)
 PEARSON_BETAS: tuple[float, ...] = (0.2, 0.1, 0.05, 0.02)
@@ -59,12 +60,41 @@ def draw(img: Path, mode: str, figs: Figures, say: Callable[[str], None]) -> dic
     trained = compare(problem, "js", "identity", steps=TRAINING_STEPS)
     _record(figs, "bandit_training", plots.plot_curves(trained, img / "bandit_training.png"))
     sweep = beta_sweep(problem, SWEEP_BETAS, "js", "identity")
-    _record(figs, "bandit_beta", plots.plot_sweep(sweep, img / "bandit_beta.png"))
+    _record(figs, "bandit_beta", plot_sweep_grid(sweep, img / "bandit_beta.png"))
     _record(figs, "bandit_tv_beta", plots.plot_sweep_tv(
         sweep, img / "bandit_tv_beta.png",
         title="JS: distance of each minimiser to the UPO optimum, across β"))
     say(f"simulator: {len(comparisons)} divergences compared on the default problem")
     return out
+
+
+def plot_sweep_grid(sweep: Sweep, path: Path, columns: int = 3) -> Path:
+    """π*(y) and each loss's minimiser π(y) against β, one panel each on a grid of
+    ``columns`` (readable at page width, unlike one long row), the legend below the panels."""
+    panels = [("π* (JS, Ψ = identity)", sweep.optimum), *sweep.policies.items()]
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows + 0.5),
+                             sharex=True, sharey=True, squeeze=False, layout="constrained")
+    for ax, (label, policies) in zip(axes.flat, panels, strict=False):
+        for y in range(policies.shape[2]):
+            ax.plot(sweep.betas, policies[:, 0, y], marker="o", ms=3, color=f"C{y}")
+        ax.set(xscale="log", title=label, ylim=(0, 1))
+        ax.title.set_fontsize(10)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("β")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("π(y)")
+    actions = next(iter(sweep.policies.values())).shape[2]
+    handles = [plt.Line2D([], [], color=f"C{y}", marker="o", ms=3, label=f"action y = {y}")
+               for y in range(actions)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=actions, fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _record(figs: Figures, name: str, path: Path) -> None:
@@ -81,14 +111,14 @@ def _column(name: str) -> str:
 
 def _vec(policy: np.ndarray) -> str:
     """A probability vector, 4 significant digits, exact zeros shown as 0."""
-    return "(" + ", ".join("0" if v == 0 else f"{v:.4g}" for v in policy) + ")"
+    return "(" + ", ".join("0" if v == 0 else number(v, 3) for v in policy) + ")"
 
 
 def _cell(tv: float) -> str:
     if np.isnan(tv):
         return "—"
     mark = badge("reached") if tv < REACHED else badge("missed")
-    return f"{mark} {tv:.1e}"
+    return f'<span class="nowrap">{mark} {number(tv)}</span>'
 
 
 def _reach_table(comparisons: dict[str, Comparison], beta: float) -> str:
@@ -107,8 +137,8 @@ def _reach_table(comparisons: dict[str, Comparison], beta: float) -> str:
         "loss). Each cell is the total-variation distance between the policy that minimises "
         "the loss and the UPO optimum <em>of that loss's own (f, Ψ)</em>: DPO and f-DPO pair "
         "with Ψ = logit, IPO and IUPO with Ψ = identity; DPO and IPO use reverse KL whatever "
-        f"the row. A green mark means the distance is below {REACHED:g}: the loss's minimiser "
-        "is the optimum.</p>"
+        f"the row. A green mark means the distance is below {number(REACHED)}: the loss's "
+        "minimiser is the optimum.</p>"
         + table(["f", *COLUMNS], rows, "wide")
     )
 
@@ -120,7 +150,7 @@ def _forms(comparisons: dict[str, Comparison], beta: float) -> str:
         paper = by_column.get("IUPO paper")
         per = by_column.get("IUPO per-response", by_column.get("IPO"))
         rows.append([esc(label), _cell(per.tv_own), _cell(paper.tv_own) if paper else "—",
-                     f"{c.j_star - paper.objective:.2e}" if paper else "—"])
+                     number(c.j_star - paper.objective, 3) if paper else "—"])
     verdict = all(
         o.tv_own < REACHED for c in comparisons.values() for o in c.outcomes
         if _column(o.name) == "IUPO per-response"
@@ -133,8 +163,9 @@ def _forms(comparisons: dict[str, Comparison], beta: float) -> str:
         "<p>On the simulator's default bandit (β = "
         f"{beta:g}, population loss), each IUPO form was minimised exactly (L-BFGS) and "
         "compared with the UPO optimum π* of the same f and Ψ = identity:</p>"
-        + table(["f", "per-response form: TV to π*", "paper form: TV to π*",
-                 "J(π*) − J(paper form's minimiser)"], rows)
+        + table([readable(h) for h in ("f", "per-response form: TV to π*",
+                                        "paper form: TV to π*",
+                                        "J(π*) − J(paper form's minimiser)")], rows)
         + note(
             ("The per-response form reached π* for every admissible f. " if verdict else
              "The per-response form did not reach π* for every f (see the table). ")
@@ -156,14 +187,14 @@ def _pearson(problem) -> str:
         q = upo_optimum(scaled, js, "identity")
         rows.append([f"{beta:g}", _vec(p.policy[0]),
                      str(int(p.zero_mass.sum())), _vec(q.policy[0]),
-                     f"{q.policy.min():.1e}"])
+                     number(q.policy.min())])
     return (
         "<p>Pearson χ² has f′(0) = −2: 0 is in the domain of f′, so Theorem 3.1's assumption "
         "fails and the multipliers η of eq. 15 can be active. The KKT solve of "
         "<code>sim.optimum</code> handles them, and as β shrinks the Pearson optimum puts "
         "exactly zero mass on actions, while JS (admissible) keeps every action positive:</p>"
-        + table(["β", "π* (Pearson χ²)", "actions with zero mass", "π* (JS)",
-                 "smallest JS mass"], rows)
+        + table([readable(h) for h in ("β", "π* (Pearson χ²)", "actions with zero mass",
+                                        "π* (JS)", "smallest JS mass")], rows)
     )
 
 
@@ -177,7 +208,7 @@ def _azar(img: Path, mode: str, figs: Figures) -> str:
         rows.append([f"{beta:g}", _vec(by_name["DPO"]),
                      _vec(by_name["IPO"]),
                      _vec(np.asarray(closed).ravel()),
-                     f"{np.abs(by_name['IPO'] - np.asarray(closed).ravel()).max():.1e}"])
+                     number(np.abs(by_name['IPO'] - np.asarray(closed).ravel()).max())])
         if beta == 0.5 and mode != "none":
             _record(figs, "bandit_azar", plots.plot_policies(c, img / "bandit_azar.png"))
     if mode == "none":
@@ -187,6 +218,7 @@ def _azar(img: Path, mode: str, figs: Figures) -> str:
         "dataset {(a ≻ b), (b ≻ c), (a ≻ c)}, each pair once (the finite-dataset regime). "
         "DPO drives π(a) to 1 for every β; IPO converges to θ<sub>a</sub> − θ<sub>b</sub> = "
         "θ<sub>b</sub> − θ<sub>c</sub> = 1/(3β), the closed form:</p>"
-        + table(["β", "DPO's policy", "IPO's policy", "closed form (Azar et al.)",
-                 "max |IPO − closed form|"], rows)
+        + table([readable(h) for h in ("β", "DPO's policy", "IPO's policy",
+                                        "closed form (Azar et al.)", "max |IPO − closed form|")],
+                rows)
     )
