@@ -99,7 +99,8 @@ def run_curves(run: Path) -> list[dict]:
     name), β and seed: the rows :func:`plot_curves` draws (``curves.csv`` of the experiment
     holds the same)."""
     saved, rows = _load(Path(run))
-    label = {"method": saved.spec.name, "beta": saved.beta, "seed": saved.seed}
+    label = {"method": saved.spec.name, "beta": saved.beta, "seed": saved.seed,
+             "run": str(run)}
     return [{**label, **{k: v for k, v in r.items() if k != "stage"}}
             for r in rows if r["stage"] == "pref"]
 
@@ -110,15 +111,15 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
 
 
 def plot_curves(rows: Sequence[Mapping], out: Path) -> Path:
-    """The four curves, one panel row per β, one line per method: the mean over its seeds with
-    a ± s.d. band; ``rows`` are logged points with ``method``, ``beta``, ``seed``, ``step``,
-    ``split`` and the metrics."""
+    """The four curves, one panel row per β, one line per method: the mean over its seeds (its
+    runs, where rows name one) with a ± s.d. band; ``rows`` are logged points with ``method``,
+    ``beta``, ``seed``, ``step``, ``split`` and the metrics."""
     betas = sorted({r["beta"] for r in rows})
     names = list(dict.fromkeys(r["method"] for r in rows))
-    methods: dict[tuple[float, str], dict[float, list[Mapping]]] = defaultdict(
+    methods: dict[tuple[float, str], dict[object, list[Mapping]]] = defaultdict(
         lambda: defaultdict(list))
     for r in rows:
-        methods[(r["beta"], r["method"])][r["seed"]].append(r)
+        methods[(r["beta"], r["method"])][r.get("run", r["seed"])].append(r)
     figure, axes = plt.subplots(len(betas), len(PANELS), squeeze=False, layout="constrained",
                                 figsize=(4 * len(PANELS), 2.9 * len(betas) + 0.6))
     for (beta, name), by_seed in methods.items():

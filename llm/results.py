@@ -150,8 +150,22 @@ def chosen_rates(selection: Sequence[dict]) -> dict[str, float]:
 def markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict) -> str:
     """``experiment.md``: setup, learning rates, the table, the paired differences, findings."""
     parts = [_setup_text(rows, setup), _selection_table(selection), _summary_table(rows),
-             _differences_table(rows), _findings(rows)]
+             _figures(rows), _differences_table(rows), _findings(rows)]
     return "\n".join(parts)
+
+
+def _figures(rows: Sequence[dict]) -> str:
+    text = ("![The four curves per β: train loss, eval loss, eval accuracy and eval margin, one "
+            "line per method, the mean over seeds with a band of ± one s.d.](curves.png)\n\n"
+            "The paper's four curves (its Figure 1), drawn from `curves.csv`: the mean over "
+            "seeds with a band of ± one standard deviation. Accuracy is drawn from the first "
+            "evaluation after step 0, where every pair ties.\n")
+    if any("reward_policy" in r for r in rows):
+        text += ("\n![Mean true reward against KL and JS from π_ref, per method and β, with "
+                 "95 % intervals over seeds](frontier.png)\n\nReward against divergence: the "
+                 "policies' mean true reward against their Monte-Carlo KL and JS from π_ref; up "
+                 "and to the left is better.\n")
+    return text
 
 
 def _setup_text(rows: Sequence[dict], setup: dict) -> str:
