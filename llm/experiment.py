@@ -1,4 +1,4 @@
-"""``python -m llm.experiment``: the paper's experiment (Section 5) on the offline task.
+"""``python -m llm.experiment``: the paper's experiment (Section 5), offline or on real data.
 
 One supervised fine-tuning (SFT) run, then, from that same SFT model (the frozen π_ref of every
 run), IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response form at
@@ -6,11 +6,14 @@ run), IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-re
 :class:`Setting`); :func:`summarise` is the separate analysis of the finished runs.
 
 Written to ``<out_dir>``: ``curves.png`` (train loss, eval loss, eval accuracy, eval margin per β,
-like the paper's Figure 1), ``frontier.png`` (true reward against KL and JS), ``results.csv`` (one
-row per run) and ``results.md`` (mean over seeds with the sample standard deviation, the eval
-accuracy that r* itself reaches in expectation, and the truth evaluation of :mod:`llm.truth`).
-Every run's truth evaluation uses the same divergence (JS, with KL beside it), so the divergences
-of IPO and IUPO runs are comparable.
+like the paper's Figure 1), ``results.csv`` (one row per run) and ``results.md`` (mean over seeds
+with the sample standard deviation). On the offline task, whose true reward r* is known, also
+``frontier.png`` (true reward against KL and JS) and, in the table and CSV, the eval accuracy that
+r* itself reaches in expectation and the truth evaluation of :mod:`llm.truth`; every run's truth
+evaluation uses the same divergence (JS, with KL beside it), so the divergences of IPO and IUPO
+runs are comparable. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
+reward: the table and CSV hold the held-out preference metrics only, and ``results.md`` says why
+there is no frontier plot.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ METHODS: tuple[tuple[str, str, str, str], ...] = (
 """(label, loss, f, form) of the compared methods (the form is unused by IPO)."""
 BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
 TRUTH_DIVERGENCE = "js"
+TRUTH_MEANS = ("best_accuracy", "reward_policy", "reward_reference", "win_rate", "correct_policy",
+               "kl", "f_divergence")
+TRUTH_SES = ("reward_policy_se", "win_rate_se", "kl_se", "f_divergence_se")
+"""Columns of the offline task's truth evaluation, averaged over seeds (means and their s.e.)."""
 SWEPT = ("loss", "f", "alpha", "form", "beta", "seed", "stage", "init", "run_name", "resume",
          "stop_after", "truth_f", "save_every")
 """:class:`TrainConfig` fields that the experiment sets for each run itself."""
@@ -98,9 +105,9 @@ class ExperimentConfig:
             raise ConfigError("seeds is empty; give at least one seed")
         if self.quick:
             object.__setattr__(self, "train", self.train.replace(**QUICK))
-        if self.train.truth_eval_prompts < 1:
-            raise ConfigError("truth_eval_prompts must be >= 1: the experiment compares the "
-                              "methods on the true reward")
+        if self.train.data == "offline" and self.train.truth_eval_prompts < 1:
+            raise ConfigError("truth_eval_prompts must be >= 1: on the offline task the "
+                              "experiment compares the methods on the true reward")
 
     @property
     def out_dir(self) -> Path:
@@ -122,12 +129,14 @@ def run_setting(config: ExperimentConfig, setting: Setting, sft_dir: Path) -> di
             resume=(run_dir / "config.json").is_file()))
     summary = json.loads((run_dir / "summary.json").read_text())
     final = [r for r in read_metrics(run_dir) if r["stage"] == "pref" and r["split"] == "eval"][-1]
-    truth = summary["truth"]
-    return {**dataclasses.asdict(setting), "run": run_dir.name,
-            "eval_accuracy": final["rewards/accuracies"], "eval_margin": final["rewards/margins"],
-            "eval_loss": final["loss"], "eval_pairs": config.train.eval_pairs,
-            "best_accuracy": summary["best_eval_accuracy"],
-            **{key: truth[key] for key in sorted(truth)}}
+    row = {**dataclasses.asdict(setting), "run": run_dir.name,
+           "eval_accuracy": final["rewards/accuracies"], "eval_margin": final["rewards/margins"],
+           "eval_loss": final["loss"], "eval_pairs": config.train.eval_pairs}
+    if "truth" in summary:  # the offline task only: real data has no true reward
+        truth = summary["truth"]
+        row.update(best_accuracy=summary["best_eval_accuracy"],
+                   **{key: truth[key] for key in sorted(truth)})
+    return row
 
 
 def summarise(rows: Sequence[dict]) -> list[dict]:
@@ -150,10 +159,10 @@ def summarise(rows: Sequence[dict]) -> list[dict]:
                  "accuracy_se": float(np.sqrt(np.sum(
                      [m["eval_accuracy"] * (1 - m["eval_accuracy"]) / m["eval_pairs"]
                       for m in members])) / len(members))}
-        for key in ("eval_margin", "best_accuracy", "reward_policy", "reward_reference",
-                    "win_rate", "correct_policy", "kl", "f_divergence"):
+        truth = all("reward_policy" in m for m in members)
+        for key in ("eval_margin", *(TRUTH_MEANS if truth else ())):
             entry[key] = float(np.mean([m[key] for m in members]))
-        for key in ("reward_policy_se", "win_rate_se", "kl_se", "f_divergence_se"):
+        for key in TRUTH_SES if truth else ():
             # standard error of a mean of independent estimates
             entry[key] = float(np.sqrt(np.sum([m[key] ** 2 for m in members])) / len(members))
         summary.append(entry)
@@ -162,16 +171,22 @@ def summarise(rows: Sequence[dict]) -> list[dict]:
 
 def markdown_table(summary: Sequence[dict]) -> str:
     """The summary as a Markdown table (accuracy ± s.d. over seeds, or ± binomial s.e. in
-    brackets with one seed; truth values ± s.e.)."""
-    head = ("| β | method | seeds | eval accuracy | best (r*) | eval margin | true reward "
-            "(π_ref) | win rate vs π_ref | correct | KL(π‖π_ref) | JS(π, π_ref) |")
+    brackets with one seed; truth values ± s.e., where the rows have them)."""
+    truth = all("reward_policy" in s for s in summary)
+    head = "| β | method | seeds | eval accuracy | eval margin |"
+    if truth:
+        head = ("| β | method | seeds | eval accuracy | best (r*) | eval margin | true reward "
+                "(π_ref) | win rate vs π_ref | correct | KL(π‖π_ref) | JS(π, π_ref) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for s in summary:
         spread = (f" [± {s['accuracy_se']:.3f}]" if np.isnan(s["accuracy_sd"])
                   else f" ± {s['accuracy_sd']:.3f}")
+        start = f"| {s['beta']:g} | {s['method']} | {s['seeds']} | {s['accuracy']:.3f}{spread} | "
+        if not truth:
+            lines.append(start + f"{s['eval_margin']:.3f} |")
+            continue
         lines.append(
-            f"| {s['beta']:g} | {s['method']} | {s['seeds']} | {s['accuracy']:.3f}{spread} | "
-            f"{s['best_accuracy']:.3f} | {s['eval_margin']:.3f} | "
+            start + f"{s['best_accuracy']:.3f} | {s['eval_margin']:.3f} | "
             f"{s['reward_policy']:.2f} ± {s['reward_policy_se']:.2f} "
             f"({s['reward_reference']:.2f}) | {s['win_rate']:.3f} ± {s['win_rate_se']:.3f} | "
             f"{s['correct_policy']:.2f} | {s['kl']:.2f} ± {s['kl_se']:.2f} | "
@@ -180,8 +195,8 @@ def markdown_table(summary: Sequence[dict]) -> str:
 
 
 def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float) -> Path:
-    """``results.csv`` (one row per run), ``results.md`` (the summary), ``curves.png`` and
-    ``frontier.png`` (mean true reward against KL and JS, mean over seeds)."""
+    """``results.csv`` (one row per run), ``results.md`` (the summary), ``curves.png`` and, with
+    a true reward (the offline task), ``frontier.png`` (mean true reward against KL and JS)."""
     out = config.out_dir
     with open(out / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
@@ -189,13 +204,20 @@ def write_results(config: ExperimentConfig, rows: Sequence[dict], seconds: float
         writer.writerows(rows)
     plot_runs([out / row["run"] for row in rows], out / "curves.png")
     summary = summarise(rows)
-    plot_frontier([(s["method"], s["beta"], s) for s in summary], out / "frontier.png",
-                  divergence=f"{TRUTH_DIVERGENCE.upper()}(π, π_ref)")
     train = config.train
-    text = (f"# IPO against JS-IUPO on the offline task\n\n"
-            f"{len(rows)} preference runs from one SFT model, {train.pref_steps} steps each; "
-            f"{train.eval_pairs} held-out eval pairs; truth evaluation on "
-            f"{train.truth_eval_prompts} held-out prompts; this invocation took "
+    if "reward_policy" in summary[0]:
+        plot_frontier([(s["method"], s["beta"], s) for s in summary], out / "frontier.png",
+                      divergence=f"{TRUTH_DIVERGENCE.upper()}(π, π_ref)")
+        data, truth = "the offline task", (f"; truth evaluation on {train.truth_eval_prompts} "
+                                           "held-out prompts")
+    else:
+        data = f"{train.data} data ({train.data_path})"
+        truth = (". Real data has no true reward: no truth columns and no frontier plot "
+                 "(frontier.png), which need the offline task's r*")
+    model = f" ({train.model})" if train.model else ""
+    text = (f"# IPO against JS-IUPO on {data}\n\n"
+            f"{len(rows)} preference runs from one SFT model{model}, {train.pref_steps} steps "
+            f"each; {train.eval_pairs} held-out eval pairs at most{truth}; this invocation took "
             f"{seconds / 60:.1f} minutes (runs finished earlier are reused, not retrained).\n\n"
             + markdown_table(summary))
     (out / "results.md").write_text(text)
@@ -230,8 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def work() -> int:
         out = run_experiment(config)
         print((out / "results.md").read_text())
-        print(f"results: {out / 'results.md'}, {out / 'results.csv'}, {out / 'curves.png'}, "
-              f"{out / 'frontier.png'}")
+        written = [out / name for name in ("results.md", "results.csv", "curves.png",
+                                           "frontier.png") if (out / name).is_file()]
+        print("results: " + ", ".join(map(str, written)))
         return 0
 
     return run_cli(PROG, work)

@@ -81,3 +81,26 @@ def test_a_folder_whose_tokenizer_is_empty_is_refused(tmp_path):
     (folder / "tokenizer_config.json").write_text('{"tokenizer_class": "GPT2Tokenizer"}')
     with pytest.raises(ModelError, match=r"tokenizer of .* is empty"):
         load_model(str(folder))
+
+
+@pytest.mark.slow
+def test_the_experiment_runs_on_real_data_with_a_model_folder(tmp_path, capsys):
+    import csv
+
+    from llm import experiment
+
+    folder = saved_gpt2(tmp_path / "gpt2")
+    out = tmp_path / "exp"
+    assert experiment.main(["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"),
+                            "--model", str(folder), "--quick", "--out-dir", str(out),
+                            "--betas", "0.2", "--seeds", "0"]) == 0
+    with open(out / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["method"] for r in rows} == {m for m, *_ in experiment.METHODS}
+    assert not {"best_accuracy", "reward_policy", "kl"} & set(rows[0])
+    text = (out / "results.md").read_text()
+    assert "no true reward" in text and "frontier" in text and text.count("| 0.2 |") == 3
+    assert (out / "curves.png").is_file() and not (out / "frontier.png").exists()
+    [listed] = [line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("results: ")]
+    assert "curves.png" in listed and "frontier.png" not in listed
