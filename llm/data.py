@@ -18,9 +18,9 @@ ending where the responses begin. Converters:
 :func:`load_pairs` reads the rows of any source :mod:`llm.readers` opens (a file, a folder of
 shards, a ``save_to_disk`` folder or a hub dataset) and returns the pairs with a
 :class:`LoadReport`: every source gets the same accounting of bad rows (its line or row number and
-the reason). A text field that is not valid Unicode (a lone surrogate such as ``"\ud800"`` in a
-JSON string, which no tokenizer can encode) makes its row bad. A source with no usable pair is an
-error.
+the reason). A text field that is not valid Unicode (a lone surrogate such as U+D800, written
+``\\ud800`` in a JSON string, which no tokenizer can encode) makes its row bad. A source with no
+usable pair is an error.
 """
 
 from __future__ import annotations
