@@ -14,8 +14,8 @@ The hook is ``compute_loss(model, inputs, return_outputs, num_items_in_batch)``,
 tested TRL release; the batch it receives (``input_ids``, ``attention_mask``,
 ``completion_mask``, chosen rows then rejected rows, and ``ref_chosen_logps`` /
 ``ref_rejected_logps`` when ``precompute_ref_log_probs=True``) has the same layout from TRL 1.0
-through 1.16. TRL's private loss code (``_compute_loss``), which changed between those releases,
-is not used.
+through 1.16 (UPOTrainer trains with each). TRL's private loss code (``_compute_loss``), which
+changed between those releases, is not used.
 
 Length handling (``length``), with ``t = log π(y|x) − log π_ref(y|x)`` summed over the
 completion's ``n`` tokens and ``k(t) = f'(e^t)``:
@@ -31,8 +31,9 @@ TRL's own losses map as follows (tested to agree in loss and gradients): ``sigmo
 ``loss="dpo"`` / ``loss="fdpo", f="js"`` / ``loss="fdpo", f="alpha", alpha=1 − c`` with
 ``length="sum"``; ``ipo`` with the same divergences is ``loss="ipo"`` / ``loss="iupo", f="js"`` /
 ``loss="iupo", f="alpha", alpha=1 − c`` with ``length="score_per_token"``. TRL's JS score
-``log 2 + log σ(t)`` is exactly this package's ``k`` for ``js`` (the paper's scale,
-``f(u) = u log u − (u + 1) log((u + 1)/2)``).
+``log 2 + log σ(t)`` (TRL >= 1.10; earlier releases dropped the ``log 2``, which changes their
+``ipo`` loss, not their ``sigmoid`` one) is exactly this package's ``k`` for ``js`` (the paper's
+scale, ``f(u) = u log u − (u + 1) log((u + 1)/2)``).
 """
 
 from __future__ import annotations
