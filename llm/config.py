@@ -61,10 +61,13 @@ class TrainConfig:
 
     data: str = _f("offline", "data source", choices=DATA_SOURCES)
     data_path: str | None = _f(
-        None, "file (.jsonl, .json, .jsonl.gz, .parquet) or hub dataset name for hh/shp/jsonl"
+        None, "for hh/shp/jsonl: a file (.jsonl, .json, .jsonl.gz, .parquet), a folder of shards, "
+              "a save_to_disk folder, or a hub dataset owner/name[/data_dir][:split]"
     )
     eval_data_path: str | None = _f(
-        None, "held-out file for hh/shp/jsonl; default: hold out --eval-fraction of the prompts"
+        None, "held-out data for hh/shp/jsonl (the same kinds of location as --data-path; a hub "
+              "name reads its test/validation split); default: hold out --eval-fraction of the "
+              "prompts"
     )
     eval_fraction: float = _f(0.1, "share of prompts held out for evaluation (hh/shp/jsonl) "
                                    "or for validation (--holdout validation)")
@@ -231,8 +234,8 @@ class TrainConfig:
     def _check_paths(self) -> None:
         for name in ("data_path", "eval_data_path"):
             location = getattr(self, name)
-            if location and is_local(location) and not Path(location).is_file():
-                raise ConfigError(f"{name}={location!r} is not a readable file; check the path")
+            if location and is_local(location) and not Path(location).expanduser().exists():
+                raise ConfigError(f"{name}={location!r} is not a file or folder; check the path")
         if self.init is not None and not Path(self.init).is_dir():
             raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
 

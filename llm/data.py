@@ -15,30 +15,26 @@ ending where the responses begin. Converters:
 - :func:`from_trl`: TRL's standard explicit-prompt rows ``{"prompt", "chosen", "rejected"}``.
 - the offline task (:mod:`llm.task`) yields HH rows and goes through :func:`from_hh`.
 
-:func:`load_pairs` reads a file (``.jsonl``, ``.json`` lines, ``.gz``, ``.parquet`` with pyarrow)
-or a hub dataset name (with the ``datasets`` package and a reachable hub) and returns the pairs
-with a :class:`LoadReport`; a source with no usable pair is an error.
+:func:`load_pairs` reads the rows of any source :mod:`llm.readers` opens (a file, a folder of
+shards, a ``save_to_disk`` folder or a hub dataset) and returns the pairs with a
+:class:`LoadReport`: every source gets the same accounting of bad rows (its line or row number and
+the reason). A text field that is not valid Unicode (a lone surrogate such as U+D800, written
+``\\ud800`` in a JSON string, which no tokenizer can encode) makes its row bad. A source with no
+usable pair is an error.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from upo_theory import UserError
+from .readers import DataError, is_local, open_rows  # noqa: F401  (DataError, is_local: re-exported)
 
 ASSISTANT = "\n\nAssistant:"
 SHP_MIN_SCORE_RATIO = 2.0
-
-
-class DataError(UserError):
-    """A data source that cannot be used (missing, unreadable or without a usable pair)."""
 
 
 class BadRow(ValueError):
@@ -73,24 +69,31 @@ class LoadReport:
     pairs: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
     filtered: int = 0
+    where: Callable[[int], str] = field(default=lambda n: f"line {n}", repr=False)
+    """Names a bad row's position: ``line 5``, ``row 5``, ``train-00001.parquet row 3``."""
 
     def summary(self, shown: int = 5) -> str:
         text = f"{self.source}: {self.rows} rows -> {self.pairs} pairs"
         if self.filtered:
             text += f", {self.filtered} filtered"
         if self.bad:
-            lines = ", ".join(f"line {n}: {why}" for n, why in self.bad[:shown])
+            lines = ", ".join(f"{self.where(n)}: {why}" for n, why in self.bad[:shown])
             more = f" (+{len(self.bad) - shown} more)" if len(self.bad) > shown else ""
             text += f", {len(self.bad)} bad rows [{lines}{more}]"
         return text
 
 
 def _text(row: dict[str, Any], name: str) -> str:
-    if name not in row:
+    if row.get(name) is None:  # absent, or null in a Parquet or datasets row
         raise BadRow(f"missing field {name!r}")
     value = row[name]
     if not isinstance(value, str):
         raise BadRow(f"field {name!r} is {type(value).__name__}, not a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise BadRow(f"field {name!r} is not valid Unicode ({error.reason} "
+                     f"U+{ord(value[error.start]):04X} at character {error.start})") from None
     return value
 
 
@@ -149,9 +152,12 @@ HUB_SPLITS = {"hh": ("train", "test"), "shp": ("train", "validation")}
 
 
 def convert_rows(
-    rows: Iterator[tuple[int, dict[str, Any] | str]], kind: str, source: str
+    rows: Iterator[tuple[int, dict[str, Any] | str]], kind: str, source: str,
+    where: Callable[[int], str] | None = None,
 ) -> tuple[list[PreferencePair], LoadReport]:
-    """Convert ``(line number, row or parse error)`` items with the converter of ``kind``.
+    """Convert ``(row number, row or parse error)`` items with the converter of ``kind``.
+
+    ``where`` names a row number in messages (default ``line N``).
 
     Raises
     ------
@@ -159,7 +165,7 @@ def convert_rows(
         When no row gives a usable pair.
     """
     convert = CONVERTERS[kind]
-    report = LoadReport(source)
+    report = LoadReport(source) if where is None else LoadReport(source, where=where)
     pairs: list[PreferencePair] = []
     for line, row in rows:
         report.rows += 1
@@ -179,54 +185,15 @@ def convert_rows(
     return pairs, report
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield ``(line number, row)``, or ``(line number, error text)`` for a malformed line."""
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise DataError(f"{path} is Parquet; install pyarrow or convert it to JSONL") from None
-        for number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
-            yield number, row
-        return
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, f"malformed JSON ({error.msg})"
+def load_pairs(kind: str, location: str, split: str = "train", streaming: bool = False
+               ) -> tuple[list[PreferencePair], LoadReport]:
+    """Load ``kind`` pairs from a file, a folder or a hub dataset (:func:`llm.readers.open_rows`).
 
-
-def _hub_rows(name: str, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        import datasets
-    except ImportError:
-        raise DataError(
-            f"{name!r} is not a file; pass a local file, or install `datasets` with hub access"
-        ) from None
-    yield from enumerate(datasets.load_dataset(name, split=split), start=1)
-
-
-def is_local(location: str) -> bool:
-    """Whether ``location`` names a local file rather than a hub dataset (``owner/name``)."""
-    return (Path(location).exists() or location.startswith((".", "/", "~"))
-            or location.count("/") != 1
-            or location.endswith((".json", ".jsonl", ".gz", ".parquet")))
-
-
-def load_pairs(kind: str, location: str, split: str = "train") -> tuple[list[PreferencePair],
-                                                                         LoadReport]:
-    """Load ``kind`` pairs from a local file or a hub dataset name."""
-    path = Path(location)
-    if path.is_file():
-        return convert_rows(read_rows(path), kind, str(path))
-    if is_local(location):
-        raise DataError(f"data path {location!r} is not a readable file; check the path")
-    hub_split = HUB_SPLITS.get(kind, ("train", "test"))[split != "train"]
-    return convert_rows(_hub_rows(location, hub_split), kind, f"{location}[{hub_split}]")
+    ``split`` is ``train`` or ``eval`` (for a hub name without ``:split``, a ``DatasetDict`` or
+    a folder of split shards); ``streaming`` reads a hub dataset without caching it first.
+    """
+    source = open_rows(location, split, HUB_SPLITS.get(kind, ("train", "test")), streaming)
+    return convert_rows(source.rows, kind, source.name, source.where)
 
 
 def split_by_prompt(

@@ -18,7 +18,9 @@ Written to ``<out_dir>``: ``runs.csv`` (one row per run: its final figures), ``c
 logged point of every run), ``selection.csv`` (the learning-rate grid), and from them, by
 :mod:`llm.results`, ``experiment.md`` (the table, the paired differences with confidence intervals
 and what they say), ``curves.png`` and ``frontier.png``. Runs run ``--jobs`` at a time, one CPU
-thread each; finished runs are reused and a killed sweep resumes where it stopped.
+thread each; finished runs are reused and a killed sweep resumes where it stopped. Real data
+(``--data hh|shp|jsonl``, usually with ``--model``) has no true reward: the runs and the report
+then hold the held-out preference metrics only.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ METHODS: tuple[tuple[str, str, str, str], ...] = (
 BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
 LRS: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
 TRUTH_DIVERGENCE = "js"
+TRUTH_MEANS = ("best_accuracy", "reward_policy", "reward_reference", "win_rate", "correct_policy",
+               "kl", "f_divergence")
+TRUTH_SES = ("reward_policy_se", "win_rate_se", "kl_se", "f_divergence_se")
+"""Columns of the offline task's truth evaluation, averaged over seeds (means and their s.e.)."""
 SWEPT = ("loss", "f", "alpha", "form", "beta", "seed", "stage", "init", "run_name", "resume",
          "stop_after", "truth_f", "save_every", "lr", "holdout", "threads")
 """:class:`TrainConfig` fields that the experiment sets for each run itself."""
@@ -265,8 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def work() -> int:
         out = run_experiment(config)
         print((out / "experiment.md").read_text())
-        print(f"results: {out / 'experiment.md'}, {out / 'runs.csv'}, {out / 'curves.csv'}, "
-              f"{out / 'selection.csv'}, {out / 'curves.png'}")
+        figures = [out / name for name in ("curves.png", "frontier.png") if (out / name).exists()]
+        print("results: " + ", ".join(str(path) for path in [
+            out / "experiment.md", out / "runs.csv", out / "curves.csv", out / "selection.csv",
+            *figures]))
         return 0
 
     return run_cli(PROG, work)

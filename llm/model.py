@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from upo_theory import UserError
+
+GPT2_VOCAB = 50257
+"""Tokens of GPT-2's byte-level BPE vocabulary."""
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model",
+                   "spiece.model", "vocab.txt")
+"""Files of which a saved tokenizer has at least one."""
 
 
 class ModelError(UserError):
@@ -72,29 +79,61 @@ def offline_gpt2(n_layer: int, n_embd: int, n_head: int, n_positions: int, seed:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     config = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=n_positions,
-                        vocab_size=50257, activation_function="gelu_pytorch_tanh")
+                        vocab_size=GPT2_VOCAB, activation_function="gelu_pytorch_tanh")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return GPT2LMHeadModel(config)
 
 
 def load_model(location: str):
-    """A causal LM and its tokenizer from a hub name or a saved folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """A causal LM and its tokenizer from a hub name or a saved folder (see :func:`tokenizer_for`).
+    """
+    from transformers import AutoModelForCausalLM
 
     try:
         model = AutoModelForCausalLM.from_pretrained(location)
     except OSError as error:
         raise ModelError(f"cannot load model {location!r} ({str(error).splitlines()[0]}); "
                          "pass a saved model folder or a reachable hub name") from None
+    fuse_activations(model)
+    return model, tokenizer_for(location, model)
+
+
+def tokenizer_for(location: str, model):
+    """The tokenizer saved with ``model`` at ``location``, checked against the model's vocabulary.
+
+    A folder without a tokenizer gets GPT-2's (with a warning on stderr) only when the model's
+    embedding has exactly GPT-2's 50257 rows; any other model without its tokenizer, or a
+    tokenizer with more tokens than the model embeds, is a :class:`ModelError`: token ids past
+    the embedding would fail, and a different vocabulary of the same size would train silently on
+    the wrong tokens.
+    """
+    from transformers import AutoTokenizer
+
+    rows = model.get_input_embeddings().num_embeddings
     try:
+        if Path(location).is_dir() and not any((Path(location) / name).is_file()
+                                               for name in TOKENIZER_FILES):
+            raise OSError("no tokenizer files")  # transformers would build an empty one
         tokenizer = AutoTokenizer.from_pretrained(location)
     except (OSError, ValueError, TypeError):
+        if rows != GPT2_VOCAB:
+            raise ModelError(
+                f"{location!r} has no tokenizer and its model embeds {rows} tokens, not GPT-2's "
+                f"{GPT2_VOCAB}; save the model's tokenizer there (tokenizer.save_pretrained)"
+            ) from None
+        print(f"warning: {location!r} has no tokenizer; using GPT-2's (the model embeds GPT-2's "
+              f"{GPT2_VOCAB} tokens)", file=sys.stderr, flush=True)
         tokenizer = offline_gpt2_tokenizer()
+    if not tokenizer("Hello world")["input_ids"]:
+        raise ModelError(f"the tokenizer of {location!r} is empty; save the model's tokenizer "
+                         "there (tokenizer.save_pretrained)")
+    if len(tokenizer) > rows:
+        raise ModelError(f"the tokenizer of {location!r} has {len(tokenizer)} tokens but the "
+                         f"model embeds only {rows}; save the model with its own tokenizer")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    fuse_activations(model)
-    return model, tokenizer
+    return tokenizer
 
 
 def set_dropout(model: nn.Module, p: float) -> None:

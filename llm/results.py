@@ -160,7 +160,11 @@ def _figures(rows: Sequence[dict]) -> str:
             "The paper's four curves (its Figure 1), drawn from `curves.csv`: the mean over "
             "seeds with a band of ± one standard deviation. Accuracy is drawn from the first "
             "evaluation after step 0, where every pair ties.\n")
-    if any("reward_policy" in r for r in rows):
+    if not any("reward_policy" in r for r in rows):
+        text += ("\nThese data have no true reward (only the offline task's r* is known), so the "
+                 "table holds the held-out preference metrics only and there is no "
+                 "reward-against-divergence frontier.\n")
+    else:
         text += ("\n![Mean true reward against KL and JS from π_ref, per method and β, with "
                  "95 % intervals over seeds](frontier.png)\n\nReward against divergence: the "
                  "policies' mean true reward against their Monte-Carlo KL and JS from π_ref; up "
