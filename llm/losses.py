@@ -26,13 +26,13 @@ the paper's ``log π(y|x)``) or per-token means (``length="mean"``). The mean is
 :mod:`llm.scoring` on the log-probabilities of policy and reference alike, *before* the
 f-transform: the statistic is ``k(mean log-ratio)``, not ``mean of k``.
 
-This matches what TRL's ``DPOTrainer`` does: with ``loss_type="ipo"`` its
-``concatenated_forward`` divides each summed sequence log-prob by the number of completion tokens
-(for the policy and, through the same function, for the reference), and its ``f_divergence_type``
-(``js_divergence``, ``alpha_divergence``) then transforms the log-ratios of those means, so TRL's
-``ipo`` + ``js_divergence`` is our ``iupo`` / ``f=js`` / ``form=per_response`` / ``length=mean``
-(up to TRL's JS scale). It does *not* divide an f-transformed sum by the length; for reverse KL the
-two orders coincide, because ``k(t) = t + 1`` is affine. TRL has no paper form (eqs. 23–26).
+TRL's ``DPOTrainer`` does otherwise (read in its source, releases 0.29 and 1.0–1.16): with
+``loss_type="ipo"`` it f-transforms the *summed* log-ratio and divides that score by the number of
+completion tokens, ``k(t)/n`` per response, while its ``sigmoid`` loss uses the sums unchanged.
+For reverse KL the two orders coincide (``k(t) = t + 1`` is affine), so TRL's ``ipo`` is
+``length="mean"`` here; for JS and α they differ, and :mod:`llm.trl` reproduces TRL's convention
+(``length="score_per_token"``). llm/README.md, "Length handling", maps every TRL member onto
+the family. TRL has no paper form (eqs. 23–26).
 """
 
 from __future__ import annotations
