@@ -67,11 +67,11 @@ def tokenize_pairs(
     eos = [tokenizer.eos_token_id]
     report = TokenizeReport()
     kept: list[TokenizedPair] = []
-    for pair in pairs:
-        prompt = tokenizer(pair.prompt, add_special_tokens=False)["input_ids"] or eos
-        chosen = tokenizer(pair.chosen, add_special_tokens=False)["input_ids"] + eos
-        rejected = tokenizer(pair.rejected, add_special_tokens=False)["input_ids"] + eos
-        prompt, (chosen, rejected) = truncate(prompt, [chosen, rejected], max_length)
+    columns = [_token_ids(tokenizer, [getattr(p, name) for p in pairs])
+               for name in ("prompt", "chosen", "rejected")]
+    for prompt, chosen, rejected in zip(*columns, strict=True):
+        prompt, (chosen, rejected) = truncate(prompt or eos, [chosen + eos, rejected + eos],
+                                              max_length)
         if not chosen or not rejected or chosen[0] == eos[0] or rejected[0] == eos[0]:
             report.dropped_empty += 1
         elif chosen == rejected:
@@ -80,6 +80,14 @@ def tokenize_pairs(
             kept.append(TokenizedPair(prompt, chosen, rejected))
     report.kept = len(kept)
     return kept, report
+
+
+def _token_ids(tokenizer, texts: list[str], chunk: int = 4096) -> list[list[int]]:
+    """Token ids of ``texts``, tokenised in batches (a fast tokenizer runs them in parallel)."""
+    ids: list[list[int]] = []
+    for start in range(0, len(texts), chunk):
+        ids += tokenizer(texts[start: start + chunk], add_special_tokens=False)["input_ids"]
+    return ids
 
 
 @dataclass
