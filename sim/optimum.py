@@ -103,8 +103,9 @@ def admissible_kernel(divergence: Divergence) -> LogSpaceKernel:
     """
     failed = derive(divergence).failure(OPTIMUM_CONDITIONS)
     if failed is not None:
+        verdict = "could not be decided" if failed.method == "undecided" else "fails"
         raise InadmissibleError(
-            f"f={divergence.label}: {failed.name} fails ({failed.detail}); the UPO optimum "
+            f"f={divergence.label}: {failed.name} {verdict} ({failed.detail}); the UPO optimum "
             "needs a convex, differentiable f with f(1) = 0 and f' strictly increasing"
         )
     return kernel_for(divergence)

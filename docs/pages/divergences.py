@@ -142,11 +142,18 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
     if results is None:
         return ""
     anchors = claim_anchors(results)
-    rows = [
-        [f'<a href="claims.html#{anchors[r.claim]}">{readable(r.claim)}</a>',
-         esc(r.reference), badge(r.status), readable(r.detail)]
-        for r in results if r.divergence == div.label
-    ]
-    return ("<h2>The paper's claims for this f</h2>"
-            "<p>From the <a href=\"claims.html\">verification report</a>:</p>"
-            + table(["claim", "reference", "status", "proof or reason"], rows, "wide"))
+    parts = []
+    for group, title in (("paper", "The paper's claims for this f"),
+                         ("extended", "Extended checks beyond the paper")):
+        rows = [
+            [f'<a href="claims.html#{anchors[r.claim]}">{readable(r.claim)}</a>',
+             esc(r.reference), esc(r.scope), badge(r.status), readable(r.detail)]
+            for r in results if r.divergence == div.label and r.group == group
+        ]
+        if rows:
+            parts.append(f"<h2>{title}</h2>"
+                         + table(["claim", "reference", "scope", "status", "proof or reason"],
+                                 rows, "wide"))
+    return ("<p>From the <a href=\"claims.html\">verification report</a>, which separates "
+            "what the paper claims (each within the scope it states) from the checks that go "
+            "beyond it.</p>" + "".join(parts))

@@ -23,7 +23,8 @@ def home_page(cards: list[tuple[str, str, str]]) -> Page:
     body = (
         "<p><strong>upo</strong> makes the theory of UPO and IUPO — IPO generalised from the "
         "KL divergence to f-divergences — checkable. <code>upo_theory</code> derives "
-        "everything from a generator f with SymPy and proves or refutes the paper's claims; "
+        "everything from a generator f with SymPy and checks the paper's claims, each within "
+        "the scope the paper states, and further statements beyond the paper; "
         "<code>sim</code> solves the UPO optimum of tabular bandits exactly and trains "
         "policies on each loss; <code>llm</code> trains GPT-2 with the same losses. Every "
         "formula, table and plot on this site is generated from those packages' own objects "
