@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
 from llm.config import TrainConfig
@@ -19,18 +20,12 @@ from llm.run import Run
 from llm.throughput import Throughput
 from llm.train import accumulate_gradients, run
 
-FIXTURES = Path(__file__).parent / "fixtures"
 pytestmark = pytest.mark.cuda
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=2, n_embd=64,
-                    n_head=2, sft_steps=3, pref_steps=4, batch_size=4, sft_batch_size=4,
-                    eval_every=2, log_every=1, save_every=2, out_dir=str(tmp_path),
-                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1,
-                    device="cuda")
-    settings.update(changes)
-    return TrainConfig(**settings)
+    return tiny_run(tmp_path, n_layer=2, n_embd=64, pref_steps=4, device="cuda",
+                    **changes)
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:

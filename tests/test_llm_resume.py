@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
 from llm.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
@@ -21,20 +22,14 @@ from llm.metrics import read_metrics
 from llm.run import LOCK, RunFolderError, RunLock
 from llm.train import main, run
 
-FIXTURES = Path(__file__).parent / "fixtures"
 STOP_AFTER = 5
 """The stopped run's last global step: pref step 2 (SFT has 3), so checkpoint.prev is pref 1."""
 
 
 def tiny(out_dir: Path, **changes) -> TrainConfig:
     """A tiny run with a checkpoint after every step (so kills land in saves and between)."""
-    settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=1, n_embd=32,
-                    n_head=2, sft_steps=3, pref_steps=4, batch_size=4, sft_batch_size=4,
-                    eval_every=2, log_every=1, save_every=1, out_dir=str(out_dir),
-                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1,
-                    run_name="run")
-    settings.update(changes)
-    return TrainConfig(**settings)
+    return tiny_run(out_dir, pref_steps=4, save_every=1, run_name="run", device="auto",
+                    **changes)
 
 
 def argv(config: TrainConfig) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from llm_helpers import tiny as tiny_run
 
 from llm.batching import TokenizedPair, collate, length_groups, preference_batch
 from llm.config import TrainConfig
@@ -20,17 +21,10 @@ from llm.scoring import SequenceScorer, forward_work
 from llm.throughput import Throughput
 from llm.train import accumulate_gradients, run
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=1, n_embd=32,
-                    n_head=2, sft_steps=2, pref_steps=2, batch_size=8, sft_batch_size=8,
-                    eval_every=2, log_every=1, save_every=2, out_dir=str(tmp_path),
-                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1,
-                    device="cpu")
-    settings.update(changes)
-    return TrainConfig(**settings)
+    return tiny_run(tmp_path, sft_steps=2, pref_steps=2, batch_size=8, sft_batch_size=8,
+                    **changes)
 
 
 @given(st.lists(st.integers(1, 500), min_size=1, max_size=40), st.integers(0, 12))

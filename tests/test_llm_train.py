@@ -10,6 +10,8 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from llm_helpers import FIXTURES
+from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
 import llm.objectives
@@ -18,20 +20,13 @@ from llm.config import TrainConfig
 from llm.metrics import COLUMNS, read_metrics
 from llm.train import TrainingDivergedError, run
 
-FIXTURES = Path(__file__).parent / "fixtures"
 DATA = {"hh": "hh.jsonl", "shp": "shp.json", "jsonl": "trl.jsonl"}
 PREF_NAMES = {"loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
               "rewards/rejected", "logps/chosen", "logps/rejected", "statistic"}
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    settings = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=1, n_embd=32,
-                    n_head=2, sft_steps=3, pref_steps=3, batch_size=4, sft_batch_size=4,
-                    eval_every=2, log_every=1, save_every=2, out_dir=str(tmp_path),
-                    eval_fraction=0.25, truth_eval_prompts=0, max_length=48, warmup_steps=1,
-                    device="cpu")  # tests/test_llm_cuda.py runs the trainer on a GPU
-    settings.update(changes)
-    return TrainConfig(**settings)
+    return tiny_run(tmp_path, **changes)  # tests/test_llm_cuda.py runs the trainer on a GPU
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
