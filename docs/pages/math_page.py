@@ -53,34 +53,13 @@ def _m(expr: sp.Expr) -> str:
 
 def math_page() -> Page:
     """The page "The mathematics"."""
-    kappa = sp.Function("κ")
-    t_wl = sp.Symbol("t_w"), sp.Symbol("t_l")
-    losses = [
-        [f"DPO (eq. 4) {cite('rafailov')}", "logit", _m(sub(*t_wl)),
-         _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
-        [f"f-DPO (eq. 5) {cite('wang')}", "logit", _m(sub(kappa(t_w), kappa(t_l))),
-         _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
-        [f"IPO (eq. 10) {cite('azar')}", "identity", _m(sub(*t_wl)),
-         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
-        ["IUPO, paper form (eqs. 23–24)", "identity",
-         _m(sub(f1(pi(y_w) / pi(y_l)),
-                f1(pi_ref(y_w) / pi_ref(y_l)))),
-         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
-        ["IUPO, per-response form (eq. 17)", "identity", _m(sub(kappa(t_w), kappa(t_l))),
-         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
-    ]
-    rows = []
-    for div in registered():
-        d = derive(div)
-        rows.append([
-            f'<a href="{page_path(div)}">{esc(div.title)}</a>',
-            math(div.f),
-            math(d.f1),
-            math(d.log_ratio_derivative) if d.differentiable else "—",
-            math(d.sup_f1),
-            "yes" if d.inf_f1 == -sp.oo else ("no" if d.differentiable else "—"),
-        ])
-    body = (
+    body = _introduction() + _divergences() + _optimum() + _loss_family() + _evaluation()
+    return Page("math.html", "The mathematics", "Theory", body,
+                "notation, f-divergences, the UPO optimum and the loss family")
+
+
+def _introduction() -> str:
+    return (
         "<p>This page restates the theory that the code implements and checks, with the "
         "equation numbers of the paper (<em>Generalizing Offline Alignment Theoretical Paradigm "
         f"with Diverse Divergence Constraints</em>, UPO / IUPO {cite('sun')}). Where the paper "
@@ -97,6 +76,22 @@ def math_page() -> Page:
         f"{_m(p_star(y, y2))} is the probability that y beats y′, with "
         f"p*(y, y′) + p*(y′, y) = 1. Ψ is a non-decreasing map of probabilities: the identity "
         "(IPO, IUPO) or the logit log(p/(1 − p)) (DPO, f-DPO).</p>"
+    )
+
+
+def _divergences() -> str:
+    rows = []
+    for div in registered():
+        d = derive(div)
+        rows.append([
+            f'<a href="{page_path(div)}">{esc(div.title)}</a>',
+            math(div.f),
+            math(d.f1),
+            math(d.log_ratio_derivative) if d.differentiable else "—",
+            math(d.sup_f1),
+            "yes" if d.inf_f1 == -sp.oo else ("no" if d.differentiable else "—"),
+        ])
+    return (
         "<h2>f-divergences</h2>"
         "<p>A convex generator f on (0, ∞) with f(1) = 0, strictly convex at 1, defines</p>"
         + eq(sp.Function("D_f")(sp.Symbol("π"), sp.Symbol("π_ref")),
@@ -110,7 +105,12 @@ def math_page() -> Page:
                 "wide")
         + note("The paper's Jensen–Shannon generator is twice the usual JS divergence; "
                "its derivative log(2u/(1 + u)) is bounded above by log 2.")
-        + "<h2>The UPO objective and its optimum</h2>"
+    )
+
+
+def _optimum() -> str:
+    return (
+        "<h2>The UPO objective and its optimum</h2>"
         "<p>For one prompt, UPO (eq. 11) maximises over the probability simplex</p>"
         + eq(sp.Symbol("J(π)"),
              sub(sum_y(mul(pi(y), psi_bar(y))), mul(beta, sum_y(mul(pi_ref(y), f(ratio(pi, y)))))),
@@ -128,6 +128,27 @@ def math_page() -> Page:
         "is increasing in −λ, and (Ψ̄(y) − λ)/β must stay below sup f′, which brackets λ. For "
         "Pearson χ² (f′(0) = −2 is finite) some π*(y) can be exactly zero and the η terms "
         "are active: the closed form above does not hold there.</p>"
+    )
+
+
+def _loss_family() -> str:
+    kappa = sp.Function("κ")
+    t_wl = sp.Symbol("t_w"), sp.Symbol("t_l")
+    losses = [
+        [f"DPO (eq. 4) {cite('rafailov')}", "logit", _m(sub(*t_wl)),
+         _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
+        [f"f-DPO (eq. 5) {cite('wang')}", "logit", _m(sub(kappa(t_w), kappa(t_l))),
+         _m(-sp.log(sigma(mul(beta, sp.Symbol("s")))))],
+        [f"IPO (eq. 10) {cite('azar')}", "identity", _m(sub(*t_wl)),
+         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
+        ["IUPO, paper form (eqs. 23–24)", "identity",
+         _m(sub(f1(pi(y_w) / pi(y_l)),
+                f1(pi_ref(y_w) / pi_ref(y_l)))),
+         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
+        ["IUPO, per-response form (eq. 17)", "identity", _m(sub(kappa(t_w), kappa(t_l))),
+         _m((sp.Symbol("s") - IUPO_TARGET) ** 2)],
+    ]
+    return (
         "<h2>The loss family</h2>"
         f"<p>Per preference pair, with {_m(sp.Eq(t_w, sub(sp.log(pi(y_w)), sp.log(pi_ref(y_w)))))}"
         f" and t<sub>l</sub> likewise, and the log-space kernel "
@@ -143,6 +164,11 @@ def math_page() -> Page:
         "log 2 − f′(π<sub>ref</sub>(y<sub>w</sub>)/π<sub>ref</sub>(y<sub>l</sub>)), so the "
         "target 1/(2β) can lie out of its reach. The "
         '<a href="walkthrough.html">walk-through</a> follows the derivation step by step.</p>'
+    )
+
+
+def _evaluation() -> str:
+    return (
         "<h2>Computing in log space</h2>"
         "<p>In a language model log π(y|x) is a sum of token log-probabilities, and ratios "
         "such as π(y<sub>w</sub>)/π(y<sub>l</sub>) of whole sequences overflow in floating "
@@ -161,5 +187,3 @@ def math_page() -> Page:
         'against 0.548 at β = 0.2. <a href="results.html">Results</a> shows what this '
         "project measured.</p>"
     )
-    return Page("math.html", "The mathematics", "Theory", body,
-                "notation, f-divergences, the UPO optimum and the loss family")

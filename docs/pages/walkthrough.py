@@ -46,20 +46,21 @@ def _m(expr: sp.Expr) -> str:
 
 def walkthrough_page(measured: str, js_figure: str) -> Page:
     """The walk-through page; ``measured`` (HTML) says what the simulator found per form."""
-    stat = sp.Symbol("s")
+    body = (_objective_to_kkt() + _iupo_forms(js_figure)
+            + "<h2>8. What the simulator measured</h2>" + measured)
+    return Page("walkthrough.html", "Derivation walk-through", "Theory", body,
+                "UPO objective → KKT → IUPO loss, and the two forms of its statistic")
+
+
+def _objective_to_kkt() -> str:
+    """Steps 1–5: the objective, the KKT conditions, the closed form, Ψ = logit."""
     lagrangian = add(
         sum_y(mul(pi(y), psi_bar(y))),
         -mul(beta, sum_y(mul(pi_ref(y), f(ratio(pi, y))))),
         -mul(lam, sub(sum_y(pi(y)), 1)),
         sum_y(mul(eta(y), pi(y))),
     )
-    k = derive(get_divergence("js")).log_ratio_derivative
-    js_rows = [
-        ["f′(eᵗ), the JS kernel", math(k)],
-        ["per-response form", math(k.subs(T, _A_W - _R_W) - k.subs(T, _A_L - _R_L))],
-        ["paper form (eq. 26's statistic)", math(k.subs(T, _A_W - _A_L) - k.subs(T, _R_W - _R_L))],
-    ]
-    body = (
+    return (
         "<p>This page follows the paper from its objective to its loss, one step at a time, "
         "and marks the point where the paper's IUPO statistic (eq. 23) departs from what the "
         "optimality conditions give. Each step that SymPy can check is in the "
@@ -105,6 +106,19 @@ def walkthrough_page(measured: str, js_figure: str) -> Page:
              sigma(sub(mul(beta, f1(ratio(pi, y_w))), mul(beta, f1(ratio(pi, y_l))))), "20")
         + "<p>whose negative log is the f-DPO loss (eq. 5); with reverse KL it is DPO "
         f"(eq. 4), since f′(u) = log u + 1. Here r is the reward: {_m(r(y))}.</p>"
+    )
+
+
+def _iupo_forms(js_figure: str) -> str:
+    """Steps 6–7: Ψ = identity, the two forms of the statistic, and both for JS."""
+    stat = sp.Symbol("s")
+    k = derive(get_divergence("js")).log_ratio_derivative
+    js_rows = [
+        ["f′(eᵗ), the JS kernel", math(k)],
+        ["per-response form", math(k.subs(T, _A_W - _R_W) - k.subs(T, _A_L - _R_L))],
+        ["paper form (eq. 26's statistic)", math(k.subs(T, _A_W - _A_L) - k.subs(T, _R_W - _R_L))],
+    ]
+    return (
         "<h2>6. Ψ = identity: IUPO</h2>"
         "<p>With the identity, Ψ̄(y) is the probability that y beats a response from μ, "
         "and UPO becomes eq. 22. Following IPO (Azar et al.), the loss regresses a pair "
@@ -133,8 +147,4 @@ def walkthrough_page(measured: str, js_figure: str) -> Page:
         "both statistics over (π(y<sub>w</sub>), π(y<sub>l</sub>)) with the target's level "
         "lines.</p>"
         + js_figure
-        + "<h2>8. What the simulator measured</h2>"
-        + measured
     )
-    return Page("walkthrough.html", "Derivation walk-through", "Theory", body,
-                "UPO objective → KKT → IUPO loss, and the two forms of its statistic")
