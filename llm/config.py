@@ -146,6 +146,10 @@ class TrainConfig:
                          "is fastest for small models on a shared CPU")
     offline_train_pairs: int = _f(3000, "training pairs of the offline task")
     offline_eval_pairs: int = _f(300, "held-out pairs of the offline task")
+    reference_cache: str | None = _f(
+        None, "with --stage pref: a file of pi_ref's log-probabilities that runs from the same "
+              "start on the same data share (read when it was made for this run's settings, "
+              "else computed and written); llm.experiment gives all runs of a seed one")
     truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)")
     truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation")
     truth_f: str | None = _f(
@@ -236,6 +240,9 @@ class TrainConfig:
             location = getattr(self, name)
             if location and is_local(location) and not Path(location).expanduser().exists():
                 raise ConfigError(f"{name}={location!r} is not a file or folder; check the path")
+        if self.reference_cache is not None and self.stage != "pref":
+            raise ConfigError("reference_cache needs --stage pref: only then is pi_ref a model "
+                              "that other runs can start from too")
         if self.init is not None and not Path(self.init).is_dir():
             raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
 

@@ -58,7 +58,7 @@ TRUTH_MEANS = ("best_accuracy", "reward_policy", "reward_reference", "win_rate",
 TRUTH_SES = ("reward_policy_se", "win_rate_se", "kl_se", "f_divergence_se")
 """Columns of the offline task's truth evaluation, averaged over seeds (means and their s.e.)."""
 SWEPT = ("loss", "f", "alpha", "form", "beta", "seed", "stage", "init", "run_name", "resume",
-         "stop_after", "truth_f", "save_every", "lr", "holdout", "threads")
+         "stop_after", "truth_f", "save_every", "lr", "holdout", "threads", "reference_cache")
 """:class:`TrainConfig` fields that the experiment sets for each run itself."""
 TRAIN_DEFAULTS = dict(out_dir="runs/experiment", offline_train_pairs=4000,
                       offline_eval_pairs=500, eval_pairs=500, truth_eval_prompts=128,
@@ -159,11 +159,14 @@ class ExperimentConfig:
         return self.run_config(stage="sft", run_name=self.sft_name(seed), seed=seed)
 
     def preference_config(self, setting: Setting) -> TrainConfig:
+        """A preference run from its seed's SFT model; the runs of a seed and holdout share
+        π_ref's log-probabilities (computed once, in ``reference-s<seed>-<holdout>.pt``)."""
         sft = self.out_dir / self.sft_name(setting.seed) / "sft"
+        cache = self.out_dir / f"reference-s{setting.seed}-{setting.holdout}.pt"
         return self.run_config(stage="pref", init=str(sft), loss=setting.loss, f=setting.f,
                                form=setting.form, beta=setting.beta, seed=setting.seed,
                                lr=setting.lr, holdout=setting.holdout,
-                               run_name=setting.run_name)
+                               run_name=setting.run_name, reference_cache=str(cache))
 
 
 def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:

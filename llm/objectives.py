@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,7 +113,13 @@ class PreferenceObjective:
         """
         data, world = run.data, run.world
         path = run.folder / REFERENCE_CACHE
-        cached = load_reference_cache(path, len(data.train) + len(data.eval), run.say)
+        rows = len(data.train) + len(data.eval)
+        cached = load_reference_cache(path, rows, run.say)
+        shared, key = run.config.reference_cache, reference_key(run)
+        if cached is None and shared is not None:
+            cached = load_reference_cache(Path(shared), rows, run.say, key)
+            if cached is not None and world.main:
+                save_reference_cache(path, cached)  # the run folder holds what it used
         if cached is None:
             resumed_within = run.resumed is not None and run.resumed["stage"] == "pref"
             model = (run.reference_model().to(world.device) if resumed_within else run.model)
@@ -125,6 +132,8 @@ class PreferenceObjective:
             cached[len(data.train):] = scored[len(needed):]
             if world.main:
                 save_reference_cache(path, cached)
+                if shared is not None:
+                    save_reference_cache(Path(shared), cached, key)
         self.reference = {"train": cached[: len(data.train)], "eval": cached[len(data.train):]}
 
     def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int],
@@ -145,20 +154,25 @@ class PreferenceObjective:
         return Scored(losses.sum(), {name: column.sum() for name, column in columns.items()})
 
 
-def save_reference_cache(path: Path, logps: torch.Tensor) -> None:
-    """Write the reference log-probs and their SHA-256 to ``path`` atomically."""
+def save_reference_cache(path: Path, logps: torch.Tensor, key: str | None = None) -> None:
+    """Write the reference log-probs, their SHA-256 (and what they were computed for, ``key``)
+    to ``path`` atomically."""
     buffer = io.BytesIO()
-    torch.save({"logps": logps, "sha256": _digest(logps)}, buffer)
+    torch.save({"logps": logps, "sha256": _digest(logps), "key": key}, buffer)
     write_atomically(path, buffer.getvalue())
 
 
-def load_reference_cache(path: Path, rows: int, say: Callable[[str], None]
-                         ) -> torch.Tensor | None:
-    """The cached (rows, 4) reference log-probs at ``path``; None when absent or damaged (said)."""
+def load_reference_cache(path: Path, rows: int, say: Callable[[str], None],
+                         key: str | None = None) -> torch.Tensor | None:
+    """The cached (rows, 4) reference log-probs at ``path``; None when absent, damaged (said)
+    or, with ``key``, computed for other settings (said)."""
     if not path.is_file():
         return None
     try:
         saved = torch.load(path, weights_only=True)
+        if key is not None and saved.get("key") != key:
+            say(f"{path} holds the reference log-probs of other settings; computing them")
+            return None
         logps = saved["logps"]
         if logps.dtype != torch.float64 or tuple(logps.shape) != (rows, 4):
             raise ValueError(f"shape {tuple(logps.shape)} {logps.dtype}, not ({rows}, 4) float64")
@@ -170,6 +184,22 @@ def load_reference_cache(path: Path, rows: int, say: Callable[[str], None]
             "log-probs again (it is a cache)")
         return None
     return logps
+
+
+def reference_key(run: Run) -> str:
+    """What π_ref's log-probs depend on: the reference model's weights and tokenizer (the
+    ``--init`` folder's files), the pairs (data settings, seed, truncation), the pairs the stage
+    visits (batch size, steps) and the device type. Runs with the same key share a cache."""
+    config = run.config
+    fields = ("data", "data_path", "eval_data_path", "eval_fraction", "holdout",
+              "offline_train_pairs", "offline_eval_pairs", "eval_pairs", "seed", "max_length",
+              "batch_size", "pref_steps", "stage", "init", "model", "n_layer", "n_embd",
+              "n_head")
+    folder = Path(config.init or config.model or ".")
+    files = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*"))
+             if f.is_file() and folder != Path(".")}
+    return json.dumps({"settings": {name: getattr(config, name) for name in fields},
+                       "files": files, "device": run.world.device.type}, sort_keys=True)
 
 
 def _digest(logps: torch.Tensor) -> str:

@@ -49,7 +49,7 @@ from .scoring import SequenceScorer
 RESUMABLE_CHANGES = frozenset({"resume", "stop_after", "device", "threads",
                                "truth_eval_prompts", "out_dir", "run_name", "micro_batch_size",
                                "forward_rows", "compile", "gradient_checkpointing",
-                               "deterministic"})
+                               "deterministic", "reference_cache"})
 """Settings a ``--resume`` may change: they change how, not what, the run computes (a run folder
 may also be moved or renamed and resumed where it is)."""
 CONFIG = "config.json"

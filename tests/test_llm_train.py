@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 import llm.objectives
 from llm.batching import batch_indices, visited_pairs
-from llm.config import TrainConfig
+from llm.config import ConfigError, TrainConfig
 from llm.metrics import COLUMNS, read_metrics
 from llm.train import TrainingDivergedError, run
 
@@ -185,3 +185,37 @@ def test_a_batch_larger_than_the_data_names_its_own_flag(tmp_path, changes, flag
 
     with pytest.raises(DataError, match=flag):
         run(tiny(tmp_path, **changes))
+
+
+def test_runs_from_the_same_start_share_the_reference_cache(tmp_path, capsys):
+    import llm.objectives
+
+    sft_dir = run(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
+    shared = tmp_path / "reference.pt"
+    first = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="a",
+                     reference_cache=str(shared)))
+    computed = {"calls": 0}
+    real = llm.objectives.reference_logps
+
+    def counting(*args, **kwargs):
+        computed["calls"] += 1
+        return real(*args, **kwargs)
+
+    llm.objectives.reference_logps = counting
+    try:
+        second = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="b",
+                          loss="ipo", reference_cache=str(shared)))
+        assert computed["calls"] == 0  # read from the shared file
+        other = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="c",
+                         max_length=40, reference_cache=str(shared)))
+        assert computed["calls"] == 1  # other settings: computed again
+    finally:
+        llm.objectives.reference_logps = real
+    load = llm.objectives.load_reference_cache
+    rows = torch.load(first / "ref_logps.pt", weights_only=True)["logps"].shape[0]
+    torch.testing.assert_close(load(second / "ref_logps.pt", rows, print),
+                               load(first / "ref_logps.pt", rows, print), rtol=0, atol=0,
+                               equal_nan=True)  # unvisited pairs hold NaN
+    assert "other settings" in capsys.readouterr().err and other.is_dir()
+    with pytest.raises(ConfigError, match="reference_cache needs --stage pref"):
+        tiny(tmp_path, reference_cache=str(shared))
