@@ -72,15 +72,14 @@ def run(config: TrainConfig) -> Path:
                 if not session.finished_before_resume(stage):
                     train_stage(session, stage)
                     session.save_stage_model(stage)
+            if world.main:
+                finish(session)  # still holding the run folder's lock
+            world.barrier()
         except Stopped:
             session.say(f"stopped after step {config.stop_after} (stop_after); resume with "
                         "--resume")
-            return session.folder
         finally:
             session.close()
-        if world.main:
-            finish(session)
-        world.barrier()
         return session.folder
     finally:
         close_world(world)
