@@ -24,8 +24,8 @@ pytestmark = pytest.mark.cuda
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    return tiny_run(tmp_path, n_layer=2, n_embd=64, pref_steps=4, device="cuda",
-                    **changes)
+    return tiny_run(tmp_path, **{"n_layer": 2, "n_embd": 64, "pref_steps": 4,
+                                 "device": "cuda", **changes})
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -28,8 +28,8 @@ STOP_AFTER = 5
 
 def tiny(out_dir: Path, **changes) -> TrainConfig:
     """A tiny run with a checkpoint after every step (so kills land in saves and between)."""
-    return tiny_run(out_dir, pref_steps=4, save_every=1, run_name="run", device="auto",
-                    **changes)
+    return tiny_run(out_dir, **{"pref_steps": 4, "save_every": 1, "run_name": "run",
+                                "device": "auto", **changes})
 
 
 def argv(config: TrainConfig) -> list[str]:

@@ -23,8 +23,8 @@ from llm.train import accumulate_gradients, run
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    return tiny_run(tmp_path, sft_steps=2, pref_steps=2, batch_size=8, sft_batch_size=8,
-                    **changes)
+    return tiny_run(tmp_path, **{"sft_steps": 2, "pref_steps": 2, "batch_size": 8,
+                                 "sft_batch_size": 8, **changes})
 
 
 @given(st.lists(st.integers(1, 500), min_size=1, max_size=40), st.integers(0, 12))
