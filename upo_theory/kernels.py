@@ -133,10 +133,12 @@ class LogSpaceKernel:
     def log_inverse(self, y: Any) -> np.ndarray:
         """log (f')⁻¹(y) for NumPy y: +inf at or above sup f', −inf at or below inf f'.
 
-        Closed form where SymPy found one and it reproduces y (a closed form can cancel
-        catastrophically, e.g. y + W(e^{1−y}) − 1 for y → −∞); else a bracketed bisection on the
-        exact f'(e^t), not its tangent continuation (safeguarded: the bracket is
-        [−T_MAX, T_MAX] and f' is increasing) polished by two Newton steps.
+        Closed form where SymPy found one and it reproduces y to the inverse's conditioning — a
+        t within 1e-10 (1 + |t|) of the root, up to 64 ulps of y divided by the slope (a closed
+        form can cancel catastrophically, e.g. y + W(1 − y) − 1 for y → −∞, whose error is ulps
+        of |y|, not of t); else a bracketed bisection on the exact f'(e^t), not its tangent
+        continuation (safeguarded: the bracket is [−T_MAX, T_MAX] and f' is increasing)
+        polished by two Newton steps.
         """
         y = np.asarray(y, dtype=np.float64)
         inside = (y < self.sup) & (y > self.inf)
@@ -144,7 +146,9 @@ class LogSpaceKernel:
         if self.inverse is not None:
             out = self.inverse(safe)
             with np.errstate(over="ignore", invalid="ignore"):
-                wrong = ~(np.abs(self.value(out) - safe) <= 1e-8 * (1.0 + np.abs(safe)))
+                slack = (64 * np.finfo(np.float64).eps * (1.0 + np.abs(safe))
+                         + 1e-10 * (1.0 + np.abs(out)) * np.abs(self.slope_expr(out)))
+                wrong = ~(np.abs(self.value(out) - safe) <= slack)
             if wrong.any():
                 out = np.where(wrong, self._solve(safe), out)
         else:
