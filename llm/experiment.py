@@ -220,7 +220,8 @@ def curve_rows(config: ExperimentConfig, setting: Setting) -> list[dict]:
 
 
 def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]]:
-    """The learning rate of each method: the best final validation accuracy over ``lrs``."""
+    """The learning rate of each method: the best final validation accuracy over ``lrs``; a tie
+    goes to the smaller rate (the policy that moved less from π_ref for the same accuracy)."""
     settings = selection(config.lrs, config.select_beta)
     train_all([config.preference_config(s) for s in settings], config.jobs)
     rows = [final_row(config, s) for s in settings]
