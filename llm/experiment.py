@@ -237,7 +237,8 @@ def run_experiment(config: ExperimentConfig) -> Path:
     started = time.perf_counter()
     check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
     sft_seeds = sorted(set(config.seeds) | {0}) if config.sft_per_seed else [0]
-    train_all([config.sft_config(seed) for seed in sft_seeds], config.jobs)
+    sft = [config.sft_config(seed) for seed in sft_seeds]
+    train_all(sft, config.jobs)
     rates, selection_rows = choose_rates(config)
     settings = sweep(config.betas, config.seeds, rates)
     train_all([config.preference_config(s) for s in settings], config.jobs)
@@ -245,20 +246,27 @@ def run_experiment(config: ExperimentConfig) -> Path:
     write_csv(config.out_dir / "runs.csv", [final_row(config, s) for s in settings])
     write_csv(config.out_dir / "curves.csv",
               [row for s in settings for row in curve_rows(config, s)])
-    write_report(config.out_dir, setup=describe(config, time.perf_counter() - started))
+    names = ([c.run_name for c in sft] + [r["run"] for r in selection_rows]
+             + [s.run_name for s in settings])
+    write_report(config.out_dir, setup=describe(config, time.perf_counter() - started, names))
     return config.out_dir
 
 
-def describe(config: ExperimentConfig, seconds: float) -> dict:
-    """What ``experiment.md`` states about how the results were produced."""
+def describe(config: ExperimentConfig, seconds: float, runs: Sequence[str]) -> dict:
+    """What ``experiment.md`` states about how the results were produced: ``minutes`` is this
+    invocation's wall time (which reuses finished runs), ``run_minutes`` the run time of every
+    run it stands on (SFT, selection, sweep), summed from their summaries."""
     train = config.train
+    run_seconds = sum(json.loads((config.out_dir / name / "summary.json").read_text())["seconds"]
+                      for name in runs)
     return {"data": train.data, "model": train.model or f"offline GPT-2 {train.n_layer} x "
             f"{train.n_embd}", "sft_steps": train.sft_steps, "pref_steps": train.pref_steps,
             "batch_size": train.batch_size, "eval_pairs": train.eval_pairs,
             "truth_prompts": train.truth_eval_prompts, "seeds": list(config.seeds),
             "betas": list(config.betas), "lrs": list(config.lrs),
             "select_beta": config.select_beta, "sft_per_seed": config.sft_per_seed,
-            "minutes": round(seconds / 60, 1), "jobs": config.jobs}
+            "minutes": round(seconds / 60, 1), "runs": len(runs),
+            "run_minutes": round(run_seconds / 60), "jobs": config.jobs}
 
 
 def write_csv(path: Path, rows: Sequence[dict]) -> None:

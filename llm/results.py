@@ -182,8 +182,10 @@ def _setup_text(rows: Sequence[dict], setup: dict) -> str:
         f"{setup['batch_size']} pairs at each method's learning rate; {setup['eval_pairs']} "
         f"held-out evaluation pairs; the true-reward evaluation samples "
         f"{setup['truth_prompts']} held-out prompts per run. Made by `python -m llm.experiment` "
-        f"in {setup['minutes']} minutes with {setup['jobs']} job(s); every figure below is "
-        "computed from the CSV files beside this report by `python -m llm.results`.\n\n"
+        f"with {setup['jobs']} job(s) at a time: its {setup['runs']} runs (SFT, learning-rate "
+        f"selection and sweep) took {setup['run_minutes']} minutes of run time in all; every "
+        "figure below is computed from the CSV files beside this report by "
+        "`python -m llm.results`.\n\n"
         "Intervals are 95 % confidence intervals of the mean over seeds (t, n − 1 degrees of "
         "freedom); each seed has its own SFT model, data order and evaluation samples, so the "
         "spread between seeds holds all of these.\n")

@@ -3,6 +3,7 @@ files, a quick end-to-end run, and the committed results recomputed from their o
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -116,6 +117,11 @@ def test_quick_experiment_writes_the_csv_files_the_report_and_the_figures(tmp_pa
     assert report.count("| 0.2 |") == 3 + 2  # three rows of results, two of differences
     assert (out / "curves.png").stat().st_size > 10_000
     assert (out / "frontier.png").is_file()
+    summaries = [json.loads(p.read_text()) for p in out.glob("*/summary.json")]
+    setup = json.loads((out / "setup.json").read_text())
+    assert setup["runs"] == len(summaries) == 2 + 3 + 6  # SFT per seed, selection, sweep
+    assert setup["run_minutes"] == round(sum(s["seconds"] for s in summaries) / 60)
+    assert f"took {setup['run_minutes']} minutes of run time" in report
     before = report
     (out / "experiment.md").unlink()
     results.write_report(out)  # the report is recomputed from the CSV files alone
