@@ -212,7 +212,8 @@ def final_row(config: ExperimentConfig, setting: Setting) -> dict:
 
 def curve_rows(config: ExperimentConfig, setting: Setting) -> list[dict]:
     """Every logged point of a preference run's preference stage, labelled by its setting."""
-    label = {k: v for k, v in dataclasses.asdict(setting).items() if k != "holdout"}
+    # "loss" is the metric's column here; the method column names the loss
+    label = {k: v for k, v in dataclasses.asdict(setting).items() if k not in ("holdout", "loss")}
     keep = ("loss", "rewards/accuracies", "rewards/margins", "statistic")
     return [{**label, "step": r["step"], "split": r["split"],
              **{name: r[name] for name in keep if name in r}}

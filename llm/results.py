@@ -41,7 +41,7 @@ METRICS: tuple[tuple[str, str, int], ...] = (
     ("f_divergence", "JS(π, π_ref)", 3),
 )
 """(column of runs.csv, label, decimals) of what the table reports, where the runs have it."""
-COMPARED = ("eval_accuracy", "reward_policy", "win_rate")
+COMPARED = ("eval_accuracy", "reward_policy", "win_rate", "kl")
 """The figures compared seed by seed against the baseline."""
 
 
@@ -147,10 +147,11 @@ def chosen_rates(selection: Sequence[dict]) -> dict[str, float]:
     return {method: row["lr"] for method, row in best.items()}
 
 
-def markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict) -> str:
+def markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
+             curves: Sequence[dict]) -> str:
     """``experiment.md``: setup, learning rates, the table, the paired differences, findings."""
     parts = [_setup_text(rows, setup), _selection_table(selection), _summary_table(rows),
-             _figures(rows), _differences_table(rows), _findings(rows)]
+             _figures(rows), _differences_table(rows), _findings(rows), _settling(curves)]
     return "\n".join(parts)
 
 
@@ -239,21 +240,51 @@ def _differences_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _verdict(e: Estimate) -> str:
+    if math.isnan(e.half_width):
+        return f"one seed, no interval ({e.text(3, signed=True)})"
+    if e.excludes_zero:
+        return (("higher than" if e.mean > 0 else "lower than")
+                + f" {BASELINE}'s ({e.text(3, signed=True)})")
+    return f"not distinguishable from {BASELINE}'s ({e.text(3, signed=True)}, contains 0)"
+
+
 def _findings(rows: Sequence[dict]) -> str:
     lines = ["## What this says\n"]
     for d in paired_differences(rows):
         if "eval_accuracy" not in d:
             continue
-        e = d["eval_accuracy"]
-        if math.isnan(e.half_width):
-            verdict = "one seed: no interval"
-        elif e.excludes_zero:
-            verdict = ("higher than" if e.mean > 0 else "lower than") + f" {BASELINE}'s"
-        else:
-            verdict = f"not distinguishable from {BASELINE}'s (the interval contains 0)"
-        lines.append(f"- β = {d['beta']:g}, {d['method']}: eval accuracy {verdict} "
-                     f"({e.text(3, signed=True)}).")
+        line = f"- β = {d['beta']:g}, {d['method']}: eval accuracy {_verdict(d['eval_accuracy'])}"
+        if "reward_policy" in d and "kl" in d:
+            line += (f"; true reward {_verdict(d['reward_policy'])}, at a KL from π_ref "
+                     f"{_verdict(d['kl'])}")
+        lines.append(line + ".")
+    if any("kl" in d for d in paired_differences(rows)):
+        lines.append("\nA method that moves further from π_ref at the same β is regularised "
+                     "less, not necessarily better: compare rewards at equal divergence in the "
+                     "frontier figure.")
     return "\n".join(lines) + "\n"
+
+
+def _settling(curves: Sequence[dict]) -> str:
+    """How much the mean eval curves still move over the last quarter of the steps."""
+    evals = [c for c in curves if c["split"] == "eval"]
+    if not evals:
+        return ""
+    last = max(c["step"] for c in evals)
+    then = min({c["step"] for c in evals}, key=lambda step: abs(step - 0.75 * last))
+    moves = {"rewards/accuracies": [], "loss": []}
+    for key in {(c["method"], c["beta"]) for c in evals}:
+        mine = [c for c in evals if (c["method"], c["beta"]) == key]
+        for name, values in moves.items():
+            at = {step: np.mean([c[name] for c in mine if c["step"] == step])
+                  for step in (then, last)}
+            values.append((at[last] - at[then]) / (1 if name != "loss" else abs(at[then])))
+    accuracy, loss = np.abs(moves["rewards/accuracies"]), np.array(moves["loss"])
+    return (f"## Have the curves settled?\n\nFrom step {then:g} to {last:g}, the last quarter, "
+            f"the mean eval accuracy of every (method, β) moved by at most {accuracy.max():.3f} "
+            f"(median {np.median(accuracy):.3f}); the mean eval loss changed by "
+            f"{100 * loss.min():+.1f} % to {100 * loss.max():+.1f} %.\n")
 
 
 def plot_frontier(rows: Sequence[dict], path: Path) -> Path | None:
@@ -280,8 +311,9 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
         raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
     setup = json.loads((folder / "setup.json").read_text())
     rows, selection = read_csv(folder / "runs.csv"), read_csv(folder / "selection.csv")
-    (folder / "experiment.md").write_text(markdown(rows, selection, setup))
-    plot_curves(read_csv(folder / "curves.csv"), folder / "curves.png")  # mean with a band
+    curves = read_csv(folder / "curves.csv")
+    (folder / "experiment.md").write_text(markdown(rows, selection, setup, curves))
+    plot_curves(curves, folder / "curves.png")  # mean with a band
     plot_frontier(rows, folder / "frontier.png")
     return folder / "experiment.md"
 
