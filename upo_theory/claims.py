@@ -175,12 +175,28 @@ class _Claim:
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _about(claim: _Claim) -> Callable[[F], F]:
-    """Attach ``claim`` to the function that decides it (so a failure can still name it)."""
+def _about(claim: _Claim, needs: tuple[Condition, ...] = (),
+           beyond_reverse_kl: bool = False) -> Callable[[F], F]:
+    """Attach ``claim`` to the function that decides it (so a failure can still name it).
+
+    The claim's scope is checked here, once for every claim: the function runs only where the
+    conditions ``needs`` hold symbolically (else NOT APPLICABLE or UNDECIDED, :func:`_outside`)
+    and, for a claim ``beyond_reverse_kl``, not at all on reverse KL (None: no line).
+    """
 
     def attach(fn: F) -> F:
-        fn.about = claim  # type: ignore[attr-defined]
-        return fn
+        if not needs and not beyond_reverse_kl:  # a claim about no particular f
+            fn.about = claim  # type: ignore[attr-defined]
+            return fn
+
+        @functools.wraps(fn)
+        def decide(d: Derivation) -> ClaimResult | None:
+            if beyond_reverse_kl and _on_reverse_kl(d):
+                return None
+            return _outside(claim, d, needs) or fn(d)
+
+        decide.about = claim  # type: ignore[attr-defined]
+        return decide  # type: ignore[return-value]
 
     return attach
 
@@ -415,13 +431,10 @@ def likelihood_without_bradley_terry() -> ClaimResult:
 @_about(_Claim("stationarity d/dpi [pi_ref f(pi/pi_ref)] = f'(pi/pi_ref)",
                "Theorem 3.1, eq. (14)",
                "the derivative of the divergence term in pi(y) is f'(pi(y)/pi_ref(y))",
-               "paper", "for every differentiable f"))
+               "paper", "for every differentiable f"), needs=DIFFERENTIABLE)
 def stationarity(d: Derivation) -> ClaimResult:
     """Theorem 3.1, eq. (14): ∂/∂π [π_ref f(π/π_ref)] = f'(π/π_ref)."""
     claim = stationarity.about
-    outside = _outside(claim, d, DIFFERENTIABLE)
-    if outside is not None:
-        return outside
     lhs = sp.diff(_Q * d.f.subs(U, _P / _Q), _P)
     return _decide(claim, d.divergence.label, lhs, d.f1.subs(U, _P / _Q),
                    [{_P: _R(1, 3), _Q: _R(1, 2)}], "chain rule; simplifies to 0")
@@ -432,7 +445,7 @@ def stationarity(d: Derivation) -> ClaimResult:
                "the objective of eq. 11 is strictly concave, its maximiser has full support "
                "(eta = 0), lambda exists and is unique, and pi* solves beta f'(pi*/pi_ref) = "
                "Psibar - lambda", "paper",
-               "for admissible f (f' invertible, 0 not in dom f')"))
+               "for admissible f (f' invertible, 0 not in dom f')"), needs=ADMISSIBLE)
 @functools.lru_cache(maxsize=64)
 def theorem_3_1(d: Derivation) -> ClaimResult:
     """Theorem 3.1 with a certificate that the KKT point is the unique maximiser of eq. (11).
@@ -453,9 +466,6 @@ def theorem_3_1(d: Derivation) -> ClaimResult:
     The detail reports the instance :data:`EXAMPLE`: λ and Σ π* − 1.
     """
     claim = theorem_3_1.about
-    outside = _outside(claim, d, ADMISSIBLE)
-    if outside is not None:
-        return outside
     label = d.divergence.label
     steps = ["f'' >= 0 and f' strictly increasing: strictly concave objective, KKT sufficient, "
              "maximiser unique", "f'(0+) = -oo: full support, eta = 0"]
@@ -479,13 +489,11 @@ def theorem_3_1(d: Derivation) -> ClaimResult:
                "Proposition 3.2, eqs. (18)-(21)",
                "with p*(y > y') = sigma(r(y) - r(y')) and Psi = logit, the UPO optimum has "
                "sigma(beta f'(u*_w) - beta f'(u*_l)) = p*(y_w > y_l): its likelihood is "
-               "eq. 5", "paper", "for admissible f, Psi = logit, Bradley-Terry p*"))
+               "eq. 5", "paper", "for admissible f, Psi = logit, Bradley-Terry p*"),
+        needs=ADMISSIBLE)
 def fdpo_likelihood(d: Derivation) -> ClaimResult:
     """Proposition 3.2: Ψ = logit with Bradley–Terry p* gives the f-DPO likelihood (eq. 5/21)."""
     claim = fdpo_likelihood.about
-    outside = _outside(claim, d, ADMISSIBLE)
-    if outside is not None:
-        return outside
     label = d.divergence.label
     bt, theorem = bradley_terry_reward_gaps(), theorem_3_1(d)
     if bt.status != "PROVEN" or theorem.status != "PROVEN":
@@ -560,13 +568,10 @@ def _central_instance(d: Derivation, spec: LossSpec) -> tuple[np.ndarray, np.nda
     return pi, found, gradient_norm_at(spec, EXAMPLE, pi)
 
 
-@_about(_central(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)"))
+@_about(_central(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)"), needs=ADMISSIBLE)
 def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     """The central claim, per-response statistic, for this f (the general proof applies)."""
     claim = per_response_minimiser_is_optimum.about
-    outside = _outside(claim, d, ADMISSIBLE)
-    if outside is not None:
-        return outside
     general = per_response_minimiser_is_optimum_for_every_f()
     if general.status != "PROVEN":
         return claim.result(d.divergence.label, "UNDECIDED", general.detail)
@@ -580,7 +585,7 @@ def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
 
 
 @_about(_central(CENTRAL_PAPER, "for admissible f, with the statistic as eq. 23 and "
-                 "Algorithm 1 write it"))
+                 "Algorithm 1 write it"), needs=ADMISSIBLE)
 def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     """The central claim, paper statistic (eq. 23): refuted by a gradient that is not zero at π*.
 
@@ -589,9 +594,6 @@ def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     minimiser found by BFGS and its total variation to π* are reported with it.
     """
     claim = paper_minimiser_is_optimum.about
-    outside = _outside(claim, d, ADMISSIBLE)
-    if outside is not None:
-        return outside
     label = d.divergence.label
     spec = LossSpec("identity", d.divergence, "paper")
     pi, found, gradient = _central_instance(d, spec)
@@ -618,15 +620,10 @@ def _show(policy: np.ndarray) -> str:
 @_about(_Claim("f-DPO (eq. 5) differs from DPO (eq. 4)", "eqs. (4), (5); beyond the paper",
                "for f other than reverse KL, -log sigma(beta (f'(u_w) - f'(u_l))) is not "
                "DPO's loss (the paper states eq. 5 = eq. 4 for reverse KL only)", "extended",
-               "for f other than reverse KL"))
+               "for f other than reverse KL"), needs=DIFFERENTIABLE, beyond_reverse_kl=True)
 def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, f-DPO's loss (eq. 5) is not DPO's (eq. 4)."""
-    if _on_reverse_kl(d):
-        return None
     claim = fdpo_differs_from_dpo.about
-    outside = _outside(claim, d, DIFFERENTIABLE)
-    if outside is not None:
-        return outside
     fdpo = -sp.log(_sigmoid(_beta * _per_response_statistic(d)))
     dpo = -sp.log(_sigmoid(_beta * _H))
     return _differs(claim, d.divergence.label, fdpo, dpo,
@@ -637,28 +634,20 @@ def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
                "Proposition 4.1; beyond the paper",
                "for f other than reverse KL, f'(pi_w/pi_l) - f'(piref_w/piref_l) is not h "
                "(the paper states it is h for reverse KL only)", "extended",
-               "for f other than reverse KL"))
+               "for f other than reverse KL"), needs=DIFFERENTIABLE, beyond_reverse_kl=True)
 def statistic_differs_from_h(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, the eq. (23) statistic is not IPO's h."""
-    if _on_reverse_kl(d):
-        return None
     claim = statistic_differs_from_h.about
-    outside = _outside(claim, d, DIFFERENTIABLE)
-    if outside is not None:
-        return outside
     return _differs(claim, d.divergence.label, _paper_statistic(d), _H, _LOG_POINTS)
 
 
 @_about(_Claim("paper form (eq. 23) = per-response form", "eqs. (17), (23); beyond the paper",
                "f'(pi_w/pi_l) - f'(piref_w/piref_l) = f'(pi_w/piref_w) - f'(pi_l/piref_l) "
                "for all probabilities; true iff f'(e^s) is affine in s", "extended",
-               "for every differentiable f"))
+               "for every differentiable f"), needs=DIFFERENTIABLE)
 def forms_equal(d: Derivation) -> ClaimResult:
     """The paper form (eq. 23) equals the per-response form, iff g(s) = f'(e^s) is affine."""
     claim = forms_equal.about
-    outside = _outside(claim, d, DIFFERENTIABLE)
-    if outside is not None:
-        return outside
     paper, per_response = _paper_statistic(d), _per_response_statistic(d)
     # The Cauchy point of the module's proof: p_w = a + b, p_l = b, q_w = q_l = 0 in log space
     # (scaled by 1/20 so that pi_w + pi_l < 1).
@@ -678,15 +667,13 @@ def _g(d: Derivation, s: sp.Expr) -> sp.Expr:
 def _antisymmetry(d: Derivation, statistic: Callable[..., sp.Expr], claim: _Claim,
                   proof: str) -> ClaimResult:
     """Whether swapping y_w and y_l flips the sign of ``statistic``."""
-    outside = _outside(claim, d, DIFFERENTIABLE)
-    if outside is not None:
-        return outside
     swapped = statistic(d, _pl, _pw, _ql, _qw)
     return _decide(claim, d.divergence.label, swapped, -statistic(d), _LOG_POINTS, proof)
 
 
 @_about(_Claim("per-response statistic antisymmetric in (y_w, y_l)", "beyond the paper",
-               "s(y_l, y_w) = -s(y_w, y_l)", "extended", "for every differentiable f"))
+               "s(y_l, y_w) = -s(y_w, y_l)", "extended", "for every differentiable f"),
+        needs=DIFFERENTIABLE)
 def per_response_antisymmetric(d: Derivation) -> ClaimResult:
     """The per-response statistic changes sign when y_w and y_l swap."""
     claim = per_response_antisymmetric.about
@@ -698,7 +685,7 @@ def per_response_antisymmetric(d: Derivation) -> ClaimResult:
                "eq. (23); beyond the paper",
                "f'(pi_l/pi_w) - f'(piref_l/piref_w) = -(f'(pi_w/pi_l) - f'(piref_w/piref_l)); "
                "true iff f'(e^s) + f'(e^-s) is constant", "extended",
-               "for every differentiable f"))
+               "for every differentiable f"), needs=DIFFERENTIABLE)
 def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
     """The paper form is antisymmetric iff g(s) + g(−s) is constant."""
     claim = paper_form_antisymmetric.about
@@ -709,7 +696,8 @@ def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
 @_about(_Claim("paper form can reach the target 1/(2 beta)", "eq. (24); beyond the paper",
                "for every beta > 0 and pi_ref there is pi with f'(pi_w/pi_l) - "
                "f'(piref_w/piref_l) = 1/(2 beta)", "extended",
-               "for convex differentiable f (f' continuous and increasing)"))
+               "for convex differentiable f (f' continuous and increasing)"),
+        needs=OPTIMUM_CONDITIONS)
 def target_reachable(d: Derivation) -> ClaimResult:
     """Can the paper-form statistic reach IUPO's target 1/(2β) (eq. 24) for every β and π_ref?
 
@@ -719,9 +707,6 @@ def target_reachable(d: Derivation) -> ClaimResult:
     Theorem 3.1's f'(0+) = −∞ plays no part.
     """
     claim = target_reachable.about
-    outside = _outside(claim, d, OPTIMUM_CONDITIONS)
-    if outside is not None:
-        return outside
     label = d.divergence.label
     if not d.sup_f1.is_finite:
         return claim.result(label, "PROVEN", "sup f' = oo: f'(pi_w/pi_l) takes every value in "
