@@ -40,7 +40,7 @@ from upo_theory import check_writable, config_parser, parse_config, run_cli
 
 from .config import ConfigError, TrainConfig
 from .metrics import read_metrics
-from .results import write_report
+from .results import chosen_rates, write_report
 from .train import run
 
 PROG = "python -m llm.experiment"
@@ -57,10 +57,6 @@ best for every method on a grid that started there (selection runs of earlier sw
 so the grid reaches one step further down: no method's choice sits on the grid's lower edge
 untested."""
 TRUTH_DIVERGENCE = "js"
-TRUTH_MEANS = ("best_accuracy", "reward_policy", "reward_reference", "win_rate", "correct_policy",
-               "kl", "f_divergence")
-TRUTH_SES = ("reward_policy_se", "win_rate_se", "kl_se", "f_divergence_se")
-"""Columns of the offline task's truth evaluation, averaged over seeds (means and their s.e.)."""
 SWEPT = ("loss", "f", "alpha", "form", "beta", "seed", "stage", "init", "run_name", "resume",
          "stop_after", "truth_f", "save_every", "lr", "holdout", "threads", "reference_cache")
 """:class:`TrainConfig` fields that the experiment sets for each run itself."""
@@ -226,11 +222,7 @@ def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]
     settings = selection(config.lrs, config.select_beta)
     train_all([config.preference_config(s) for s in settings], config.jobs)
     rows = [final_row(config, s) for s in settings]
-    chosen = {}
-    for label, *_ in METHODS:
-        mine = [r for r in rows if r["method"] == label]
-        chosen[label] = max(mine, key=lambda r: (r["eval_accuracy"], -r["lr"]))["lr"]
-    return chosen, rows
+    return chosen_rates(rows), rows
 
 
 def run_experiment(config: ExperimentConfig) -> Path:

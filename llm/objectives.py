@@ -115,7 +115,8 @@ class PreferenceObjective:
         path = run.folder / REFERENCE_CACHE
         rows = len(data.train) + len(data.eval)
         cached = load_reference_cache(path, rows, run.say)
-        shared, key = run.config.reference_cache, reference_key(run)
+        shared = run.config.reference_cache
+        key = reference_key(run) if shared is not None else None  # hashes --init's files
         if cached is None and shared is not None:
             cached = load_reference_cache(Path(shared), rows, run.say, key)
             if cached is not None and world.main:

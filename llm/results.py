@@ -137,7 +137,8 @@ def paired_differences(rows: Sequence[dict]) -> list[dict]:
 
 
 def chosen_rates(selection: Sequence[dict]) -> dict[str, float]:
-    """The learning rate each method was run at: its best final validation accuracy."""
+    """The learning rate each method is run at: its best final validation accuracy, a tie going
+    to the smaller rate (the experiment's choice and the report's column both come from here)."""
     best: dict[str, dict] = {}
     for row in selection:
         current = best.get(row["method"])

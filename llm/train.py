@@ -38,6 +38,7 @@ from .batching import Batch, batch_indices, length_groups
 from .checkpoint import restore_rng
 from .config import PROG, TrainConfig, build_parser, parse_args  # noqa: F401  (build_parser: the CLI of python -m llm.train)
 from .distributed import close_world, init_world
+from .files import write_atomically
 from .metrics import read_metrics
 from .objectives import Stage, plan
 from .run import Run
@@ -241,7 +242,8 @@ def finish(run: Run) -> None:
         summary["best_eval_accuracy"] = best_accuracy(run.data.offline_eval_rows)
         summary["true_reward_eval_accuracy"] = realised_accuracy(run.data.offline_eval_rows)
     summary["seconds"] = round(time.perf_counter() - run.started, 1)
-    (run.folder / "summary.json").write_text(json.dumps(summary, indent=2))
+    # the experiment takes summary.json as "this run finished": never a torn one
+    write_atomically(run.folder / "summary.json", json.dumps(summary, indent=2))
     print(f"final eval: {json.dumps(final_eval)}", flush=True)
     if "best_eval_accuracy" in summary and "rewards/accuracies" in final_eval:
         print(f"eval accuracy {final_eval['rewards/accuracies']:.3f}; best "

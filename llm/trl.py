@@ -49,7 +49,7 @@ except ImportError as error:  # pragma: no cover - the message is the point
 
 from upo_theory import LossSpec, loss_spec, pair_loss
 
-from .losses import pair_losses
+from .losses import pair_losses, to_float64
 from .scoring import sequence_logps
 
 LENGTHS: tuple[str, ...] = ("sum", "mean", "score_per_token")
@@ -68,9 +68,8 @@ def family_losses(spec: LossSpec, beta: float, length: str, policy: torch.Tensor
     summed log-probs under π and π_ref, and the completions' token counts).
     """
     if length == "score_per_token":
-        k = spec.kernel
-        t = policy - reference
-        score = k.difference(t, torch.zeros_like(t)) / tokens.clamp(min=1)
+        t = to_float64(policy) - to_float64(reference)  # in float64, as pair_losses does
+        score = spec.kernel.difference(t, torch.zeros_like(t)) / tokens.clamp(min=1)
         statistic = score[0] - score[1]
         return pair_loss(spec, statistic, beta), statistic
     pi = sequence_logps(policy, tokens, length)
@@ -142,7 +141,6 @@ class UPOTrainer(DPOTrainer):
         else:
             with torch.no_grad():
                 reference, _ = completion_logps(self.ref_model, inputs)
-        reference = reference.to(policy.dtype)
         losses, statistic = family_losses(self.spec, self.args.beta, self.length, policy,
                                           reference, tokens)
         self._log_pairs(policy.detach(), reference, statistic.detach())
