@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import UserError
+from upo_theory import UserError, check_writable
 
 PLOT_MODES: tuple[str, ...] = ("all", "fast", "none")
 
@@ -33,24 +32,8 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.plots not in PLOT_MODES:
             raise BuildError(f"plots={self.plots!r} is unknown; choose one of {PLOT_MODES}")
-        check_writable(Path(self.out))
+        check_writable(self.out, "--out", folder=True)
         for run in self.runs:
             if not Path(run).is_dir():
                 raise BuildError(f"--runs {run}: no such folder; give run folders of llm.train")
 
-
-def check_writable(out: Path) -> None:
-    """Refuse an output folder that is a file, lies under a file, or cannot be written."""
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out {out} is a file; give a folder for the site")
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise BuildError(f"--out {out} lies under the file {existing}; give a folder for the site")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as err:
-        raise BuildError(f"--out {out}: cannot write in {existing} ({err.strerror}); give a "
-                         "writable folder") from err

@@ -386,6 +386,7 @@ def per_response_minimiser_is_optimum_for_every_f() -> ClaimResult:
                "with p*(y > y') = sigma(r(y) - r(y')) and Psi = logit, Psibar(y) = "
                "E_{y'~mu} Psi(p*(y > y')) = r(y) - E_mu r, for every mu", "paper",
                "for Bradley-Terry p*, Psi = logit"))
+@functools.lru_cache(maxsize=1)  # Prop. 3.2's check for every f stands on it
 def bradley_terry_reward_gaps() -> ClaimResult:
     """Proposition 3.2's Bradley–Terry step: Ψ̄(y) − Ψ̄(y') = r(y) − r(y') for Ψ = logit."""
     claim = bradley_terry_reward_gaps.about
