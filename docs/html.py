@@ -15,7 +15,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from .mathtext import typeset
+from .mathtext import overbar, typeset
 
 
 class _Printer(MathMLPresentationPrinter):
@@ -68,7 +68,7 @@ class _Printer(MathMLPresentationPrinter):
 _TYPESET = {
     "<mo>-</mo>": "<mo>&#8722;</mo>",
     "<mn>-": "<mn>&#8722;",
-    "<mi>&#936;&#772;</mi>": '<mover><mi>&#936;</mi><mo>&#8213;</mo></mover>',
+    "<mi>&#936;&#772;</mi>": overbar("<mi>&#936;</mi>"),
     "<mo>&amp;InvisibleTimes;</mo>": "<mo>&InvisibleTimes;</mo>",
 }
 """Typographic fixes of SymPy's output: a true minus sign, Ψ̄ with a bar that renders, ⁢ unescaped."""

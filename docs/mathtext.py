@@ -50,7 +50,7 @@ _TOKEN = re.compile(
     |(?P<compound>(?<![\w-])[A-Za-z{_GREEK_CHARS}]+(?:-[A-Za-z]{{2,}})+\b)
     |(?P<deriv>\bd/d(?P<var>[{_LETTER}]+)\b)
     |(?P<lim>\blim_\{{(?P<limsub>[^}}]*)\}})
-    |(?P<ident>(?P<base>[{_LETTER}][{_LETTER}0-9]*)
+    |(?P<ident>(?P<base>[{_LETTER}]\u0304|[{_LETTER}][{_LETTER}0-9]*)
         (?:_(?P<sub>\{{[^}}]*\}}|[{_LETTER}0-9]+(?:,[wl]\b)?))?
         (?P<star>\*(?![\w(])|(?:(?<=\b[A-Za-zπΨψ])|(?<=pi))\*(?=\())?(?P<prime>(?:['′″](?![A-Za-z]))*))
     |(?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
@@ -134,6 +134,8 @@ def _is_math_word(m: re.Match[str]) -> bool:
     if base in GREEK or base in FUNCTIONS or re.fullmatch(rf"[{_GREEK_CHARS}ℒ]+", base):
         return True
     if base.endswith("bar") and (base[:-3] in GREEK or len(base) == 4):
+        return True
+    if base.endswith("\u0304"):  # a barred letter: Ψ̄
         return True
     if len(base) == 1:
         return base not in PROSE_LETTERS or bool(m.group("sub") or m.group("prime"))
@@ -358,10 +360,15 @@ def _symbol(name: str) -> str:
     if name == "piref":
         return f"<msub>{_mi('π')}<mi>ref</mi></msub>"
     if name.endswith("bar") and (name[:-3] in GREEK or len(name) == 4):
-        return f'<mover accent="true">{_symbol(name[:-3])}<mo>‾</mo></mover>'
-    if name.endswith("\u0304") and len(name) == 2:
-        return f'<mover accent="true">{_mi(name[0])}<mo>‾</mo></mover>'
+        return overbar(_symbol(name[:-3]))
+    if name.endswith("\u0304") and len(name) == 2:  # a letter with a combining macron: Ψ̄
+        return overbar(_mi(name[0]))
     return _mi(name)
+
+
+def overbar(inner: str) -> str:
+    """``inner`` (MathML) with a bar over it, as Ψ̄ is drawn everywhere on the site."""
+    return f'<mover accent="true">{inner}<mo>‾</mo></mover>'
 
 
 def _identifier(m: re.Match[str] | None) -> str:

@@ -123,15 +123,6 @@ def inspect_page(context: Any, url: str, width: int, shot: Path | None = None) -
     return report
 
 
-def screenshot(page: Path, out: Path, width: int = 1280, executable: str | None = None) -> Path:
-    """Render ``page`` (an HTML file of a built site) at ``width`` px and save the whole page."""
-    if not page.is_file():
-        raise ScreenshotError(f"{page} does not exist; build the site first (python -m docs)")
-    with serve(page.parent) as base, browser(executable) as context:
-        inspect_page(context, base + page.name, width, out)
-    return out
-
-
 @dataclass(frozen=True)
 class ScreenshotConfig:
     """The options of ``python -m docs.screenshot``."""

@@ -507,6 +507,7 @@ def test_scientific_numbers_never_break() -> None:
     ("x^2 + pi_ref", "<msub><mi>π</mi><mrow><mi>ref</mi></mrow></msub>"),
     ("d/dpi [pi_ref f(pi/pi_ref)]", "<mfrac><mi>d</mi><mrow><mi>d</mi><mi>π</mi></mrow></mfrac>"),
     ("lambda and rbar cancel", '<mover accent="true"><mi>r</mi><mo>‾</mo></mover>'),
+    ("Ψ\u0304(y) − λ", '<mover accent="true"><mi>Ψ</mi><mo>‾</mo></mover>'),  # a macron
     ("lim_{u->0+} f'(u) = -oo", "<munder><mi>lim</mi>"),
 ])
 def test_plain_text_formulas_become_mathml(text: str, inside: str) -> None:
