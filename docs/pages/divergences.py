@@ -29,8 +29,12 @@ def verdict(d: Derivation) -> str:
     """A badge and the reason: admissible, or the first condition of Theorem 3.1 that fails."""
     if d.admissible:
         return badge("admissible")
-    why = str(d.reason).split(":", 1)[-1].strip()
-    return f"{badge('not admissible')} {readable(why)}"
+    failed = d.failure()
+    if failed is None or failed.method == "undecided":
+        what = (f"{failed.name} could not be decided ({failed.detail})" if failed is not None
+                else "a condition could not be decided")
+        return f"{badge('undecided')} {readable(what)}"
+    return f"{badge('not admissible')} {readable(f'{failed.name} fails ({failed.detail})')}"
 
 
 def overview(figure_html: str) -> Page:
