@@ -18,7 +18,6 @@ escapes :func:`derive` as an exception.
 from __future__ import annotations
 
 import enum
-import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -141,12 +140,17 @@ class Derivation:
 
 
 def derive(divergence: Divergence) -> Derivation:
-    """Derive f', f'', (f')⁻¹, the range of f' and Theorem 3.1's conditions for ``divergence``."""
-    return _derive(divergence.f, divergence)
+    """Derive f', f'', (f')⁻¹, the range of f' and Theorem 3.1's conditions for ``divergence``
+    (once per process: every derivation is kept in :data:`_SETTLED`)."""
+    key = (divergence.f, divergence)
+    if key not in _SETTLED:
+        _SETTLED[key] = _derive(divergence.f, divergence)
+    return _SETTLED[key]
 
 
 _SETTLED: dict[tuple[sp.Expr, Divergence], Derivation] = {}
-"""Derivations made elsewhere (a user's f is derived in a budgeted child process)."""
+"""Every derivation of this process, including those made elsewhere (a user's f is derived in
+a budgeted child process and settled here)."""
 
 
 def settle(derivation: Derivation) -> None:
@@ -154,10 +158,7 @@ def settle(derivation: Derivation) -> None:
     _SETTLED[(derivation.f, derivation.divergence)] = derivation
 
 
-@functools.lru_cache(maxsize=128)
 def _derive(f: sp.Expr, divergence: Divergence) -> Derivation:
-    if (f, divergence) in _SETTLED:
-        return _SETTLED[(f, divergence)]
     checks = [_check_normalised(f)]
     skipped = _differentiability(f)
     if skipped is not None:

@@ -21,6 +21,7 @@ upo_theory.expressions.ExpressionError: attribute access is not allowed in f
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 
 import sympy as sp
@@ -156,18 +157,18 @@ def _check_numbers(expr: sp.Expr) -> None:
     """Refuse an f holding a rational with more than :data:`MAX_NUMERIC_DIGITS` digits (a
     product of allowed powers can build one; Python cannot even print it)."""
     for number in expr.atoms(sp.Rational):
-        bits = max(abs(number.p).bit_length(), number.q.bit_length())
-        if bits * 0.30103 > MAX_NUMERIC_DIGITS:
+        digits = _digits(number)
+        if digits > MAX_NUMERIC_DIGITS:
             raise ExpressionError(
-                f"a number in f has about {bits * 0.30103:.3g} digits (at most "
+                f"a number in f has about {digits:.3g} digits (at most "
                 f"{MAX_NUMERIC_DIGITS}); simplify the constants"
             )
 
 
 def _digits(number: sp.Expr) -> float:
     """Decimal digits of a rational's numerator or denominator, or of another number's size."""
-    if number.is_Rational:
-        return float(max(len(str(abs(number.p))), len(str(number.q))))
+    if number.is_Rational:  # from the bit length: str() of a huge int is itself refused
+        return max(abs(number.p).bit_length(), number.q.bit_length()) * math.log10(2)
     try:
         return abs(float(sp.log(sp.Abs(number), 10).evalf(5)))
     except TypeError:
