@@ -15,7 +15,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from .mathtext import overbar, typeset
+from .mathtext import overbar, scientific, typeset
 
 
 class _Printer(MathMLPresentationPrinter):
@@ -90,11 +90,9 @@ def number(value: float, digits: int = 2) -> str:
     in scientific notation typeset as MathML (5.1 × 10⁻⁹, not ``5.1e-09``)."""
     if value == 0 or 1e-3 <= abs(value) < 1e4:
         return f'<span class="num">{f"{value:.{digits + 1}g}".replace("-", "−")}</span>'
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    power = int(exponent)
-    return (f'<math xmlns="http://www.w3.org/1998/Math/MathML"><mn>'
-            f'{mantissa.replace("-", "−")}</mn><mo>×</mo><msup><mn>10</mn>'
-            f'<mn>{"−" if power < 0 else ""}{abs(power)}</mn></msup></math>')
+    sign = "<mo>−</mo>" if value < 0 else ""
+    return (f'<math xmlns="http://www.w3.org/1998/Math/MathML">{sign}'
+            f'{scientific(f"{abs(value):.{digits - 1}e}")}</math>')
 
 
 def esc(text: object) -> str:

@@ -317,7 +317,7 @@ class _Parser:
         if t.kind in ("math", "prose"):
             return _identifier(t.match) if t.match else _mi(t.text)
         if t.kind == "number":
-            return _number(t.text)
+            return scientific(t.text)
         if t.kind == "deriv" and t.match:
             var = _identifier(_TOKEN.fullmatch(t.match.group("var")))
             return f"<mfrac><mi>d</mi><mrow><mi>d</mi>{var}</mrow></mfrac>"
@@ -339,7 +339,8 @@ def _mi(text: str) -> str:
     return f"<mi>{html.escape(text, quote=False)}</mi>"
 
 
-def _number(text: str) -> str:
+def scientific(text: str) -> str:
+    """An unsigned number token as MathML; ``5.1e-09`` as 5.1 × 10⁻⁹."""
     mantissa, _, exponent = text.lower().partition("e")
     if not exponent:
         return f"<mn>{text}</mn>"
