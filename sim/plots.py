@@ -55,19 +55,35 @@ def plot_curves(comparison: Comparison, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_sweep(sweep: Sweep, path: str | Path, context: int = 0) -> Path:
-    """π(y|x) against β for π* and each loss (one panel each), and TV to the own optimum."""
-    panels = [("π*", sweep.optimum), *sweep.policies.items()]
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.2 * (len(panels) + 1), 3.4))
-    for ax, (label, policies) in zip(axes, panels, strict=False):
+def plot_sweep(sweep: Sweep, path: str | Path, context: int = 0, columns: int | None = None,
+               tv: bool = True, optimum: str = "π*") -> Path:
+    """π(y|x) against β for π* (titled ``optimum``) and each loss's minimiser, one panel each on
+    a grid of ``columns`` (one row by default), then the TV of each minimiser to its own optimum
+    when ``tv``; the actions' legend below the panels."""
+    panels = [(optimum, sweep.optimum), *sweep.policies.items()]
+    count = len(panels) + tv
+    columns = columns or count
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows + 0.5),
+                             squeeze=False, layout="constrained")
+    flat = list(axes.flat)
+    for ax, (label, policies) in zip(flat, panels, strict=False):
         for y in range(policies.shape[2]):
-            ax.plot(sweep.betas, policies[:, context, y], marker="o", ms=3, label=f"y={y}")
+            ax.plot(sweep.betas, policies[:, context, y], marker="o", ms=3, color=f"C{y}")
         ax.set(xscale="log", xlabel="β", title=label, ylim=(0, 1))
-    axes[0].set_ylabel(f"π(y|x={context})")
-    axes[0].legend(fontsize=7)
-    _draw_tv(axes[-1], sweep)
-    axes[-1].legend(fontsize=6)
-    fig.tight_layout()
+        ax.title.set_fontsize(10)
+        ax.grid(alpha=0.3)
+    if tv:
+        _draw_tv(flat[len(panels)], sweep)
+        flat[len(panels)].legend(fontsize=6)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"π(y|x={context})")
+    actions = sweep.optimum.shape[2]
+    handles = [plt.Line2D([], [], color=f"C{y}", marker="o", ms=3, label=f"action y = {y}")
+               for y in range(actions)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=actions, fontsize="small")
     return _save(fig, path)
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from sim import plots
 from sim.compare import REACHED_TV as REACHED
-from sim.compare import Comparison, Sweep, beta_sweep, compare
+from sim.compare import Comparison, beta_sweep, compare
 from sim.config import BanditConfig, load_problem
 from sim.optimum import upo_optimum
 from sim.problems import azar, azar_ipo_policy
@@ -60,41 +59,13 @@ def draw(img: Path, mode: str, figs: Figures, say: Callable[[str], None]) -> dic
     trained = compare(problem, "js", "identity", steps=TRAINING_STEPS)
     _record(figs, "bandit_training", plots.plot_curves(trained, img / "bandit_training.png"))
     sweep = beta_sweep(problem, SWEEP_BETAS, "js", "identity")
-    _record(figs, "bandit_beta", plot_sweep_grid(sweep, img / "bandit_beta.png"))
+    _record(figs, "bandit_beta", plots.plot_sweep(
+        sweep, img / "bandit_beta.png", columns=3, tv=False, optimum="π* (JS, Ψ = identity)"))
     _record(figs, "bandit_tv_beta", plots.plot_sweep_tv(
         sweep, img / "bandit_tv_beta.png",
         title="JS: distance of each minimiser to the UPO optimum, across β"))
     say(f"simulator: {len(comparisons)} divergences compared on the default problem")
     return out
-
-
-def plot_sweep_grid(sweep: Sweep, path: Path, columns: int = 3) -> Path:
-    """π*(y) and each loss's minimiser π(y) against β, one panel each on a grid of
-    ``columns`` (readable at page width, unlike one long row), the legend below the panels."""
-    panels = [("π* (JS, Ψ = identity)", sweep.optimum), *sweep.policies.items()]
-    rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows + 0.5),
-                             sharex=True, sharey=True, squeeze=False, layout="constrained")
-    for ax, (label, policies) in zip(axes.flat, panels, strict=False):
-        for y in range(policies.shape[2]):
-            ax.plot(sweep.betas, policies[:, 0, y], marker="o", ms=3, color=f"C{y}")
-        ax.set(xscale="log", title=label, ylim=(0, 1))
-        ax.title.set_fontsize(10)
-        ax.grid(alpha=0.3)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("β")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("π(y)")
-    actions = next(iter(sweep.policies.values())).shape[2]
-    handles = [plt.Line2D([], [], color=f"C{y}", marker="o", ms=3, label=f"action y = {y}")
-               for y in range(actions)]
-    fig.legend(handles=handles, loc="outside lower center", ncol=actions, fontsize="small")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _record(figs: Figures, name: str, path: Path) -> None:
