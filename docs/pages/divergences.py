@@ -25,16 +25,29 @@ def page_path(div: Divergence) -> str:
     return f"divergence-{div.name}.html"
 
 
-def verdict(d: Derivation) -> str:
-    """A badge and the reason: admissible, or the first condition of Theorem 3.1 that fails."""
+def link(div: Divergence, text: str | None = None) -> str:
+    """A link to a divergence's page, reading ``text`` (its title by default)."""
+    return f'<a href="{page_path(div)}">{esc(div.title if text is None else text)}</a>'
+
+
+def admissibility(d: Derivation) -> str:
+    """The badge of Theorem 3.1's verdict: admissible, undecided or not admissible."""
     if d.admissible:
         return badge("admissible")
     failed = d.failure()
-    if failed is None or failed.method == "undecided":
-        what = (f"{failed.name} could not be decided ({failed.detail})" if failed is not None
-                else "a condition could not be decided")
-        return f"{badge('undecided')} {readable(what)}"
-    return f"{badge('not admissible')} {readable(f'{failed.name} fails ({failed.detail})')}"
+    return badge("undecided" if failed is None or failed.method == "undecided"
+                 else "not admissible")
+
+
+def verdict(d: Derivation) -> str:
+    """The badge and the reason: admissible, or the first condition of Theorem 3.1 that fails."""
+    if d.admissible:
+        return admissibility(d)
+    failed = d.failure()
+    if failed is None:
+        return f"{admissibility(d)} {readable('a condition could not be decided')}"
+    how = "could not be decided" if failed.method == "undecided" else "fails"
+    return f"{admissibility(d)} {readable(f'{failed.name} {how} ({failed.detail})')}"
 
 
 def overview(figure_html: str) -> Page:
@@ -43,13 +56,13 @@ def overview(figure_html: str) -> Page:
     for div in registered():
         d = derive(div)
         rows.append([
-            f'<a href="{page_path(div)}">{esc(div.label)}</a>',
+            link(div, div.label),
             esc(div.title),
             math(div.f),
             math(d.f1),
             math(d.sup_f1),
             math(d.inf_f1),
-            badge("admissible" if d.admissible else "not admissible"),
+            admissibility(d),
         ])
     body = (
         "<p>Each divergence is given only by its generator f; "

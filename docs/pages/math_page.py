@@ -10,9 +10,9 @@ import sympy as sp
 
 from upo_theory import derive, registered
 
-from ..html import eq, esc, math, note, table
+from ..html import eq, math, note, table
 from ..site import Page
-from .divergences import page_path
+from .divergences import link
 from .notation import (
     IUPO_TARGET,
     K,
@@ -84,7 +84,7 @@ def _divergences() -> str:
     for div in registered():
         d = derive(div)
         rows.append([
-            f'<a href="{page_path(div)}">{esc(div.title)}</a>',
+            link(div),
             math(div.f),
             math(d.f1),
             math(d.log_ratio_derivative) if d.differentiable else "—",

@@ -17,9 +17,9 @@ from pathlib import Path
 from upo_theory import FORMS, PSIS, derive, registered
 
 from .. import markdown, numpydoc
-from ..html import badge, code_block, esc, math, note, readable, table
+from ..html import code_block, esc, math, note, readable, table
 from ..site import Page
-from .divergences import page_path
+from .divergences import admissibility, link, page_path
 
 ROOT = Path(__file__).resolve().parents[2]
 LLM_README = ROOT / "llm" / "README.md"
@@ -259,9 +259,7 @@ def choosing_page(forms_measured: str) -> Page:
             use = "admissible; its reward β f′ is bounded above, by β sup f′"
         else:
             use = "admissible"
-        rows.append([f'<a href="{page_path(div)}">{esc(div.title)}</a>',
-                     f"<code>{esc(div.name)}</code>",
-                     badge("admissible" if d.admissible else "not admissible"),
+        rows.append([link(div), f"<code>{esc(div.name)}</code>", admissibility(d),
                      math(d.sup_f1), esc(use)])
     body = (
         "<p>Three choices make a member of the loss family: Ψ (identity or logit), the "
