@@ -176,22 +176,23 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def _about(claim: _Claim, needs: tuple[Condition, ...] = (),
-           beyond_reverse_kl: bool = False) -> Callable[[F], F]:
+           reverse_kl: bool | None = None) -> Callable[[F], F]:
     """Attach ``claim`` to the function that decides it (so a failure can still name it).
 
     The claim's scope is checked here, once for every claim: the function runs only where the
     conditions ``needs`` hold symbolically (else NOT APPLICABLE or UNDECIDED, :func:`_outside`)
-    and, for a claim ``beyond_reverse_kl``, not at all on reverse KL (None: no line).
+    and, with ``reverse_kl`` True (False), only on reverse KL (only on other f); elsewhere it
+    gives None: no line.
     """
 
     def attach(fn: F) -> F:
-        if not needs and not beyond_reverse_kl:  # a claim about no particular f
+        if not needs and reverse_kl is None:  # a claim about no particular f
             fn.about = claim  # type: ignore[attr-defined]
             return fn
 
         @functools.wraps(fn)
         def decide(d: Derivation) -> ClaimResult | None:
-            if beyond_reverse_kl and _on_reverse_kl(d):
+            if reverse_kl is not None and _on_reverse_kl(d) != reverse_kl:
                 return None
             return _outside(claim, d, needs) or fn(d)
 
@@ -537,26 +538,25 @@ _H = sp.log(_pw / _pl) - sp.log(_qw / _ql)
 
 @_about(_Claim("f-DPO (eq. 5) is DPO (eq. 4)", "eqs. (4), (5)",
                "-log sigma(beta f'(pi_w/piref_w) - beta f'(pi_l/piref_l)) = DPO's loss",
-               "paper", "for reverse KL"))
+               "paper", "for reverse KL"), reverse_kl=True)
 def fdpo_is_dpo(d: Derivation) -> ClaimResult | None:
     """eq. (5) → eq. (4): f-DPO's loss equals DPO's, for reverse KL (listed for it alone)."""
-    if not _on_reverse_kl(d):
-        return None
-    claim = fdpo_is_dpo.about
+    return _decide(fdpo_is_dpo.about, d.divergence.label, *_fdpo_and_dpo(d),
+                   "f'(u) = log u + 1: the constants cancel in the difference")
+
+
+def _fdpo_and_dpo(d: Derivation) -> tuple[sp.Expr, sp.Expr, list[Point]]:
+    """f-DPO's loss (eq. 5), DPO's (eq. 4) and the points (β = 1/10) they are compared at."""
     fdpo = -sp.log(_sigmoid(_beta * _per_response_statistic(d)))
     dpo = -sp.log(_sigmoid(_beta * _H))
-    points = [{**p, _beta: _R(1, 10)} for p in _LOG_POINTS]
-    return _decide(claim, d.divergence.label, fdpo, dpo, points,
-                   "f'(u) = log u + 1: the constants cancel in the difference")
+    return fdpo, dpo, [{**p, _beta: _R(1, 10)} for p in _LOG_POINTS]
 
 
 @_about(_Claim("IUPO statistic (eq. 23) is IPO's h (eq. 9)", "Proposition 4.1",
                "f'(pi_w/pi_l) - f'(piref_w/piref_l) = log(pi_w/pi_l) - log(piref_w/piref_l)",
-               "paper", "for reverse KL"))
+               "paper", "for reverse KL"), reverse_kl=True)
 def iupo_is_ipo(d: Derivation) -> ClaimResult | None:
     """Proposition 4.1: the IUPO statistic (eq. 23) is IPO's h (eq. 9), for reverse KL."""
-    if not _on_reverse_kl(d):
-        return None
     claim = iupo_is_ipo.about
     return _decide(claim, d.divergence.label, _paper_statistic(d), _H, _LOG_POINTS,
                    "f'(u) = log u + 1, so the statistic is h (eq. 25)")
@@ -621,21 +621,17 @@ def _show(policy: np.ndarray) -> str:
 @_about(_Claim("f-DPO (eq. 5) differs from DPO (eq. 4)", "eqs. (4), (5); beyond the paper",
                "for f other than reverse KL, -log sigma(beta (f'(u_w) - f'(u_l))) is not "
                "DPO's loss (the paper states eq. 5 = eq. 4 for reverse KL only)", "extended",
-               "for f other than reverse KL"), needs=DIFFERENTIABLE, beyond_reverse_kl=True)
+               "for f other than reverse KL"), needs=DIFFERENTIABLE, reverse_kl=False)
 def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, f-DPO's loss (eq. 5) is not DPO's (eq. 4)."""
-    claim = fdpo_differs_from_dpo.about
-    fdpo = -sp.log(_sigmoid(_beta * _per_response_statistic(d)))
-    dpo = -sp.log(_sigmoid(_beta * _H))
-    return _differs(claim, d.divergence.label, fdpo, dpo,
-                    [{**p, _beta: _R(1, 10)} for p in _LOG_POINTS])
+    return _differs(fdpo_differs_from_dpo.about, d.divergence.label, *_fdpo_and_dpo(d))
 
 
 @_about(_Claim("IUPO statistic (eq. 23) differs from IPO's h (eq. 9)",
                "Proposition 4.1; beyond the paper",
                "for f other than reverse KL, f'(pi_w/pi_l) - f'(piref_w/piref_l) is not h "
                "(the paper states it is h for reverse KL only)", "extended",
-               "for f other than reverse KL"), needs=DIFFERENTIABLE, beyond_reverse_kl=True)
+               "for f other than reverse KL"), needs=DIFFERENTIABLE, reverse_kl=False)
 def statistic_differs_from_h(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, the eq. (23) statistic is not IPO's h."""
     claim = statistic_differs_from_h.about
