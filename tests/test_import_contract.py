@@ -1,13 +1,20 @@
-"""The architecture, enforced: the core's public face, the direction of imports, no outside files.
+"""The architecture, enforced: the core's public face, its layers, no cycles, no outside files.
 
 ``upo_theory/__init__.py`` is the core's public face: ``sim``, ``llm``, ``docs``, ``bench`` and the
-tests of those layers import only names it exports, never one of its submodules. ``sim`` never
-imports ``llm`` nor ``llm`` ``sim``. White-box tests of the core itself may reach inside it.
+tests of those layers import only names it exports, never one of its submodules. White-box tests
+of the core itself may reach inside it.
+
+The layers are declared once, in :data:`CORE_LAYERS` (the core's modules, bottom first) and
+:data:`PACKAGE_LAYERS` (the packages, the core first): every import, a lazy one inside a function
+included, goes to a strictly lower layer (modules in one layer are independent of each other),
+so ``sim`` never imports ``llm`` nor ``llm`` ``sim``. No module of the repository takes part in an
+import cycle.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +23,24 @@ import upo_theory
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMERS = ("sim", "llm", "docs", "bench")
+CORE_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors",),
+    ("expressions", "stable", "budget"),
+    ("divergences",),
+    ("derivation",),
+    ("generator", "kernels", "derivation_report"),
+    ("admission",),
+    ("losses",),
+    ("tabular",),
+    ("claims",),
+    ("report",),
+    ("cli",),
+    ("__init__", "__main__"),
+)
+"""``upo_theory``'s modules, bottom layer first: errors at the bottom, the command line on top."""
+PACKAGE_LAYERS: tuple[tuple[str, ...], ...] = (("upo_theory",), ("sim", "llm"), ("docs", "bench"))
+"""The packages, bottom first: the core, then the simulator and the LLM trainer (independent of
+each other), then what presents or measures them."""
 CORE_TESTS = frozenset({
     "test_budget.py", "test_claims.py", "test_derivation.py", "test_divergences.py",
     "test_expressions.py", "test_kernels.py", "test_losses.py", "test_theory_cli.py",
@@ -65,6 +90,179 @@ def test_the_contract_catches_a_private_import(tmp_path: Path) -> None:
     probe.write_text("from upo_theory.stable import Compiled\nfrom upo_theory import _RULES\n"
                      "import llm.train\n")
     assert len(_violations(probe, "sim")) == 3
+
+
+def _module_name(path: Path, root: Path) -> str:
+    """``llm/data/io.py`` → ``llm.data.io``; a package's ``__init__.py`` → ``pkg.__init__``."""
+    return ".".join(path.relative_to(root).with_suffix("").parts)
+
+
+def _modules(root: Path = ROOT) -> dict[str, Path]:
+    """Every module of the packages and the tests, by dotted name."""
+    return {_module_name(path, root): path for package in (*CONSUMERS, "upo_theory", "tests")
+            for path in sorted((root / package).rglob("*.py"))}
+
+
+def _executed(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` (function bodies included) but those under ``if TYPE_CHECKING:``,
+    which never run: a name imported only for an annotation is no import."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield from (n for child in node.orelse for n in (child, *_executed(child)))
+            continue
+        yield node
+        yield from _executed(node)
+
+
+def _targets(module: str, path: Path) -> Iterator[str]:
+    """The dotted name of everything ``path`` imports, at any depth (inside functions too), with
+    relative imports resolved against ``module``'s package (sub-packages included)."""
+    package = module.split(".")[:-1]  # a package's __init__ and a plain module alike
+    for node in _executed(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            stem = ".".join([*base, *([node.module] if node.module else [])])
+            yield from (f"{stem}.{alias.name}" for alias in node.names)
+
+
+def _resolve(target: str, modules: dict[str, Path]) -> str | None:
+    """The repository's module that ``target`` names (``pkg.name`` may be a name in
+    ``pkg/__init__.py``): its longest prefix that is a module; None outside the repository."""
+    parts = target.split(".")
+    for end in range(len(parts), 0, -1):
+        for name in (".".join(parts[:end]), ".".join([*parts[:end], "__init__"])):
+            if name in modules:
+                return name
+    return None
+
+
+def _graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module → the repository's modules it imports (itself excluded: ``from . import x`` in an
+    ``__init__`` names its own package before the submodule)."""
+    graph = {}
+    for module, path in modules.items():
+        found = {_resolve(t, modules) for t in _targets(module, path)}
+        graph[module] = {m for m in found if m is not None and m != module}
+    return graph
+
+
+def _rank(module: str) -> tuple[int, int | None]:
+    """(the package's layer, the core module's layer or None outside the core)."""
+    package, _, rest = module.partition(".")
+    outer = next((i for i, layer in enumerate(PACKAGE_LAYERS) if package in layer), None)
+    if outer is None:
+        return (len(PACKAGE_LAYERS), None)  # tests and scripts: above everything
+    if package != "upo_theory":
+        return (outer, None)
+    inner = next((i for i, layer in enumerate(CORE_LAYERS) if rest in layer), None)
+    assert inner is not None, f"{module} is in no layer of CORE_LAYERS; declare its layer"
+    return (outer, inner)
+
+
+def _layer_violations(module: str, imports: set[str]) -> list[str]:
+    """Every import of ``module`` that does not go to a strictly lower layer."""
+    (outer, inner), package = _rank(module), module.split(".")[0]
+    bad = []
+    for target in sorted(imports):
+        (target_outer, target_inner), target_package = _rank(target), target.split(".")[0]
+        if target_package == package:
+            if inner is not None and not target_inner < inner:
+                bad.append(f"{module} (core layer {inner}) imports {target} (layer {target_inner})")
+        elif not target_outer < outer:
+            bad.append(f"{module} (package layer {outer}) imports {target} "
+                       f"(layer {target_outer})")
+    return bad
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in graph.get(node, ()):
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+MODULES = _modules()
+GRAPH = _graph(MODULES)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if not m.startswith("tests.")))
+def test_every_import_goes_to_a_lower_layer(module: str) -> None:
+    assert _layer_violations(module, GRAPH[module]) == []
+
+
+def test_every_core_module_has_a_layer() -> None:
+    declared = {name for layer in CORE_LAYERS for name in layer}
+    actual = {m.partition(".")[2] for m in MODULES if m.startswith("upo_theory.")}
+    assert declared == actual
+
+
+def test_no_module_takes_part_in_an_import_cycle() -> None:
+    assert _cycles(GRAPH) == []
+
+
+def test_the_layers_catch_an_upward_import(tmp_path: Path) -> None:
+    """A lazy upward import inside the core, a relative one in a sub-package, sim → llm."""
+    (tmp_path / "upo_theory").mkdir()
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "llm" / "engine").mkdir(parents=True)
+    for name in ("__init__", "errors", "claims", "report"):
+        (tmp_path / "upo_theory" / f"{name}.py").write_text("")
+    (tmp_path / "upo_theory" / "divergences.py").write_text(
+        "from .errors import UserError\n\ndef admit():\n    from .claims import verify_all\n"
+        "    import upo_theory.report\n")
+    (tmp_path / "sim" / "bandit.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from docs import site\n\n"
+        "def plot():\n    from llm.engine import loop\n")
+    (tmp_path / "llm" / "config.py").write_text("")
+    (tmp_path / "llm" / "engine" / "loop.py").write_text(
+        "from ..config import TrainConfig\n\ndef plot():\n    import docs.site\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "site.py").write_text("")
+    modules = _modules(tmp_path)
+    graph = _graph(modules)
+    assert graph["upo_theory.divergences"] == {"upo_theory.errors", "upo_theory.claims",
+                                               "upo_theory.report"}
+    assert graph["llm.engine.loop"] == {"llm.config", "docs.site"}
+    assert graph["sim.bandit"] == {"llm.engine.loop"}  # the annotation-only import is none
+    assert len(_layer_violations("upo_theory.divergences", graph["upo_theory.divergences"])) == 2
+    assert len(_layer_violations("sim.bandit", graph["sim.bandit"])) == 1
+    assert len(_layer_violations("llm.engine.loop", graph["llm.engine.loop"])) == 1
+
+
+def test_the_cycle_finder_finds_a_lazy_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_every_public_name_exists() -> None:

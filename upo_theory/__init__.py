@@ -11,6 +11,7 @@ This module is the core's public face: ``sim``, ``llm``, ``docs`` and ``bench`` 
 names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 """
 
+from .admission import get_divergence
 from .budget import BudgetExceeded
 from .claims import (
     CENTRAL_CLAIMS,
@@ -21,9 +22,10 @@ from .claims import (
     verify_all,
     verify_divergence,
 )
-from .cli import UserError, build_config, check_writable, config_parser, parse_config, run_cli
+from .cli import build_config, check_writable, config_parser, parse_config, run_cli
 from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
-from .divergences import REGISTRY, Divergence, get_divergence, is_registered, registered
+from .divergences import REGISTRY, Divergence, is_registered, registered
+from .errors import UserError
 from .expressions import ExpressionError, U, parse_generator
 from .generator import GeneratorFunction, generator_function, mixture_integrand
 from .kernels import LogSpaceKernel, NotDifferentiableError, kernel_for

@@ -15,11 +15,13 @@ import json
 import sys
 from dataclasses import dataclass, field
 
+from .admission import get_divergence
 from .claims import verify_all, verify_divergence
 from .cli import config_parser, parse_config, run_cli
 from .derivation import derive
-from .divergences import REGISTRY, get_divergence, registered
-from .report import claim_dict, derivation_dict, derivation_text, report_text, table_text
+from .derivation_report import derivation_dict, derivation_text, table_text
+from .divergences import REGISTRY, registered
+from .report import claim_dict, report_text
 
 PROG = "python -m upo_theory"
 

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .cli import UserError
+from .errors import UserError
 
 R = TypeVar("R")
 

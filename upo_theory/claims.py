@@ -58,9 +58,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .admission import get_divergence
 from .budget import time_limited, within_budget
 from .derivation import OPTIMUM_CONDITIONS, SYMPY_FAILURES, Condition, Derivation, T, Y, derive
-from .divergences import Divergence, get_divergence, is_registered, registered
+from .divergences import Divergence, is_registered, registered
 from .expressions import U
 from .kernels import kernel_for
 from .losses import LossSpec

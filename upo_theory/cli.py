@@ -33,11 +33,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .errors import UserError
+
 C = TypeVar("C")
-
-
-class UserError(ValueError):
-    """A mistake in what the user gave (a value, a file, a folder); the message names the fix."""
 
 
 def _unwrap(hint: Any) -> tuple[Any, bool, bool]:

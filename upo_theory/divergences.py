@@ -3,18 +3,20 @@
 ``D_f(π, π_ref) = E_{π_ref}[f(π/π_ref)]`` (paper, Section 2.2). Everything else about a divergence
 (f', f'', (f')⁻¹, its admissibility for Theorem 3.1, its numeric kernels) is derived from ``f``
 by :mod:`upo_theory.derivation`; adding a divergence is one entry in :data:`REGISTRY`.
+
+A leaf of the core (it imports only :mod:`~upo_theory.expressions`): a user's own generator is
+admitted a layer above everything it needs, by :func:`upo_theory.admission.get_divergence`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy as sp
 
-from .expressions import ExpressionError, U, parse_generator
+from .expressions import ExpressionError, U
 
 DEFAULT_ALPHA = sp.Rational(1, 2)
 MAX_ALPHA_DENOMINATOR = 1000
@@ -94,34 +96,16 @@ def as_alpha(alpha: float | str | sp.Expr | None) -> sp.Rational:
     return value
 
 
-def get_divergence(spec: str | Divergence, alpha: float | str | None = None) -> Divergence:
-    """A registered divergence by name (or alias), or a user's generator expression in ``u``.
-
-    The one way every layer turns what a user gave into a :class:`Divergence`: a
-    :class:`Divergence` passed in is returned as it is (``alpha`` must then be None).
-
-    Examples
-    --------
-    >>> get_divergence("js").f
-    u*log(u) - (u + 1)*log(u/2 + 1/2)
-    >>> get_divergence("u*log(u) - log(u)").name
-    'u*log(u) - log(u)'
-    """
-    if isinstance(spec, Divergence):
-        if alpha is not None:
-            raise ExpressionError(f"alpha={alpha} given with the resolved divergence {spec.label}")
-        return spec
-    if not isinstance(spec, str):
-        raise ExpressionError(f"f={spec!r} is neither a name nor an expression in u")
-    key = spec.strip().lower().replace("-", "_")
-    if key in _ALIASES:
-        name = _ALIASES[key]
-        entry = REGISTRY[name]
-        a = as_alpha(alpha) if entry.uses_alpha else None
-        params = {"alpha": a} if entry.uses_alpha else {}
-        return Divergence(name, entry.title, entry.generator(a), params)
-    a = as_alpha(alpha) if alpha is not None else None
-    return _user_divergence(spec.strip(), a)
+def from_registry(name: str, alpha: float | str | None = None) -> Divergence | None:
+    """The registered divergence called ``name`` (or an alias of it), or None if there is none."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in _ALIASES:
+        return None
+    name = _ALIASES[key]
+    entry = REGISTRY[name]
+    a = as_alpha(alpha) if entry.uses_alpha else None
+    params = {"alpha": a} if entry.uses_alpha else {}
+    return Divergence(name, entry.title, entry.generator(a), params)
 
 
 def is_registered(divergence: Divergence) -> bool:
@@ -129,44 +113,7 @@ def is_registered(divergence: Divergence) -> bool:
     return divergence.name in REGISTRY and divergence.title == REGISTRY[divergence.name].title
 
 
-@functools.lru_cache(maxsize=256)
-def _user_divergence(text: str, alpha: sp.Rational | None) -> Divergence:
-    """A user's generator, parsed and derived within a hard budget of time and memory.
-
-    Parsing, the derivation, the kernels and the printing of a user's f run in a child process
-    (:func:`upo_theory.budget.within_budget`); an f that needs more than its budget is refused
-    with one line. The derivation comes back and is reused here, never derived twice.
-    """
-    from .budget import within_budget
-    from .derivation import settle
-
-    derivation = within_budget(_admit, text, alpha, what=f"f {text!r}")
-    settle(derivation)
-    return derivation.divergence
-
-
-def _admit(text: str, alpha: sp.Rational | None):  # -> Derivation (runs in the child)
-    """Parse and derive ``text`` and build everything later work will build from it."""
-    import numpy as np
-
-    from .derivation import derive
-    from .generator import generator_function
-    from .kernels import kernel_for
-    from .report import derivation_dict
-
-    f = parse_generator(text, alpha=alpha)
-    params = {"alpha": alpha} if alpha is not None and "alpha" in text else {}
-    divergence = Divergence(text, "user-defined f", f, params)
-    derivation = derive(divergence)
-    derivation_dict(derivation)  # every derived object printed as text and LaTeX
-    generator_function(divergence)
-    if derivation.differentiable:
-        kernel = kernel_for(divergence)
-        kernel.bounds(np.float64), kernel.bounds(np.float32)
-    return derivation
-
-
 def registered(alpha: float | str | None = None) -> list[Divergence]:
     """Every registered divergence, in registry order."""
-    return [get_divergence(name, alpha) for name in REGISTRY]
+    return [from_registry(name, alpha) for name in REGISTRY]
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from .cli import UserError
+from .errors import UserError
 
 U = sp.Symbol("u", positive=True)
 """The argument of every generator: the likelihood ratio u = π/π_ref > 0."""

@@ -33,9 +33,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .cli import UserError
 from .derivation import Derivation, T, Y, derive
 from .divergences import Divergence
+from .errors import UserError
 from .stable import Compiled, is_torch
 
 T_MAX = 1.0e4

@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .cli import UserError
-from .divergences import Divergence, get_divergence
+from .admission import get_divergence
+from .divergences import Divergence
+from .errors import UserError
 from .kernels import LogSpaceKernel, kernel_for
 from .stable import is_torch
 
