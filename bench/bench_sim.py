@@ -17,10 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.optimum import solve_kkt
 from sim.problems import bradley_terry
-from sim.training import minimise, objective_for
-from upo_theory import get_divergence, loss_spec
+from upo_theory import get_divergence, loss_spec, minimise, population_loss, solve_kkt
 
 DIVERGENCES = ("rkl", "js", "fkl", "hellinger", "alpha", "pearson")
 BETA = 0.1
@@ -88,9 +86,9 @@ def main() -> None:
     for loss, form in (("ipo", "per_response"), ("iupo", "per_response"), ("iupo", "paper"),
                        ("dpo", "per_response"), ("fdpo", "per_response")):
         spec = loss_spec(loss, "js", form)
-        objective = objective_for(spec, problem)
-        objective(objective.log_ref)  # warm-up
-        wall, cpu, result = best_of(lambda objective=objective: minimise(objective), args.repeats)
+        table = population_loss(spec, problem)
+        table(table.log_ref)  # warm-up
+        wall, cpu, result = best_of(lambda table=table: minimise(table), args.repeats)
         print(f"{spec.name:>26} {wall:9.3f} {cpu:8.3f} {result.iterations:6d} "
               f"{result.grad_norm:10.1e} {cpu / 2:8.2f}")
 

@@ -18,13 +18,18 @@ import dataclasses
 import json
 import sys
 
-from upo_theory import config_parser, get_divergence, parse_config, run_cli
+from upo_theory import (
+    ProblemError,
+    admissible_kernel,
+    config_parser,
+    get_divergence,
+    parse_config,
+    run_cli,
+)
 
 from .compare import Comparison, Sweep, beta_sweep, compare
 from .config import WARN_SECONDS, BanditConfig, load_problem
-from .optimum import admissible_kernel
 from .plots import plot_curves, plot_policies, plot_sweep
-from .problems import ProblemError
 
 PROG = "python -m sim.bandit"
 

@@ -1,7 +1,7 @@
 """Every loss of the family against the exact UPO optimum, on one problem or across β.
 
 For each loss (DPO, f-DPO, IPO, IUPO paper form, IUPO per-response form) the minimiser is trained
-(:func:`sim.training.minimise`) and compared with its *own* UPO optimum, the one of its (f, Ψ)
+(:func:`upo_theory.minimise`) and compared with its *own* UPO optimum, the one of its (f, Ψ)
 (DPO: reverse KL, logit; f-DPO: f, logit; IPO: reverse KL, identity; IUPO: f, identity), and with
 the headline optimum π* of the requested (f, Ψ): TV distances, the objective J(π) of eq. (11)
 under the headline (f, Ψ), and the loss's gradient norm at its own optimum (zero iff that
@@ -15,12 +15,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from upo_theory import Divergence, LossSpec, get_divergence, loss_spec
+from upo_theory import (
+    Divergence,
+    LossSpec,
+    Minimum,
+    OptimumResult,
+    Problem,
+    ProblemError,
+    admissible_kernel,
+    get_divergence,
+    gradient_norm_at,
+    loss_spec,
+    minimise,
+    total_variation,
+    upo_optimum,
+)
 
-from .objective import total_variation, upo_objective
-from .optimum import OptimumResult, admissible_kernel, upo_optimum
-from .problems import Pairs, Problem, ProblemError
-from .training import TrainResult, Trajectory, gradient_at, minimise, objective_for, trajectory
+from .problems import Pairs
+from .training import Trajectory, table_loss, trajectory
+from .value import upo_value
 
 REACHED_TV = 1e-6
 """Total-variation distance below which a trained policy counts as having reached its optimum."""
@@ -37,7 +50,7 @@ class LossOutcome:
 
     spec: LossSpec
     own_optimum: OptimumResult | None
-    trained: TrainResult
+    trained: Minimum
     tv_own: float
     tv_headline: float
     objective: float
@@ -119,21 +132,21 @@ def compare(
     for spec in family(divergence):
         own = _own_optimum(problem, spec)
         reference = optimum.policy if own is None else own.policy
-        objective = objective_for(spec, problem, pairs)
-        trained = minimise(objective, max_iter=2000)
-        path = (trajectory(objective, steps, reference, lr, optimiser, progress)
+        loss = table_loss(spec, problem, pairs)
+        trained = minimise(loss, max_iter=2000)
+        path = (trajectory(loss, steps, reference, lr, optimiser, progress)
                 if steps > 0 else None)
         outcomes.append(LossOutcome(
             spec, own, trained,
             float(total_variation(trained.policy, reference).max()) if own else float("nan"),
             float(total_variation(trained.policy, optimum.policy).max()),
-            float(upo_objective(problem, divergence, psi, trained.policy).mean()),
-            gradient_at(objective, own.policy) if own else float("nan"), path,
+            float(upo_value(problem, divergence, psi, trained.policy).mean()),
+            gradient_norm_at(loss, own.policy) if own else float("nan"), path,
         ))
     return Comparison(
         problem, divergence, psi, optimum,
-        float(upo_objective(problem, divergence, psi, optimum.policy).mean()),
-        float(upo_objective(problem, divergence, psi, problem.pi_ref).mean()),
+        float(upo_value(problem, divergence, psi, optimum.policy).mean()),
+        float(upo_value(problem, divergence, psi, problem.pi_ref).mean()),
         tuple(outcomes), pairs,
     )
 
@@ -150,7 +163,7 @@ def beta_sweep(
         scaled = problem.with_beta(float(beta))
         optima.append(upo_optimum(scaled, divergence, psi).policy)
         for spec in family(divergence):
-            trained = minimise(objective_for(spec, scaled, pairs), max_iter=2000).policy
+            trained = minimise(table_loss(spec, scaled, pairs), max_iter=2000).policy
             own = _own_optimum(scaled, spec)
             policies.setdefault(spec.name, []).append(trained)
             tvs.setdefault(spec.name, []).append(

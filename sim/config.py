@@ -20,15 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from upo_theory import check_writable
+from upo_theory import PSIS, Problem, ProblemError, check_writable
 
 from .problems import (
     CATALOGUE,
     GENERATORS,
-    PSIS,
     Pairs,
-    Problem,
-    ProblemError,
     from_json,
     generate,
     sample_pairs,

@@ -14,20 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.special import expit, log_softmax
 
-from upo_theory import UserError
-
-PSIS = ("identity", "logit")
-_ATOL = 1e-9
-
-
-class ProblemError(UserError):
-    """An invalid problem: bad preferences, π_ref, μ, β, sizes or a malformed problem file."""
+from upo_theory import PairTable, Problem, ProblemError, check_beta
 
 
 @dataclass(frozen=True)
@@ -41,6 +34,11 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.winner)
 
+    def table(self, problem: Problem) -> PairTable:
+        """The dataset as pair weights on ``problem``: each of the N triples with weight 1/N."""
+        self.check(problem.contexts, problem.actions)
+        return PairTable.empirical(self.context, self.winner, self.loser, problem)
+
     def check(self, contexts: int, actions: int) -> None:
         """Raise :class:`ProblemError` unless every index is in range."""
         if len(self) == 0:
@@ -49,71 +47,6 @@ class Pairs:
                              ("loser", self.loser, actions)):
             if arr.shape != (len(self),) or arr.min() < 0 or arr.max() >= n:
                 raise ProblemError(f"pair {name} indices must lie in 0..{n - 1}; got {arr}")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """The UPO problem for C contexts and K actions; arrays are (C, K), ``prefs`` is (C, K, K).
-
-    ``prefs[x, i, j] = p*(y_i ≻ y_j | x)``. Build with a generator or directly; validated here.
-    """
-
-    pi_ref: np.ndarray
-    mu: np.ndarray
-    prefs: np.ndarray
-    beta: float
-    name: str = "custom"
-    rewards: np.ndarray | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pi_ref", _as_policy("pi_ref", self.pi_ref))
-        object.__setattr__(self, "mu", _as_policy("mu", self.mu))
-        object.__setattr__(self, "prefs", _as_prefs(self.prefs))
-        check_beta(self.beta)
-        c, k = self.pi_ref.shape
-        if self.mu.shape != (c, k):
-            raise ProblemError(f"mu has shape {self.mu.shape} but pi_ref has {(c, k)}; match them")
-        if self.prefs.shape != (c, k, k):
-            raise ProblemError(
-                f"prefs has shape {self.prefs.shape}; give one {k}x{k} matrix per context"
-            )
-
-    @property
-    def contexts(self) -> int:
-        return self.pi_ref.shape[0]
-
-    @property
-    def actions(self) -> int:
-        return self.pi_ref.shape[1]
-
-    def with_beta(self, beta: float) -> Problem:
-        """The same problem with another β."""
-        return Problem(self.pi_ref, self.mu, self.prefs, beta, self.name, self.rewards)
-
-    def psi_values(self, psi: str) -> np.ndarray:
-        """Ψ(p*(y ≻ y')) for Ψ ∈ {identity, logit}, shape (C, K, K)."""
-        check_psi(psi)
-        if psi == "identity":
-            return self.prefs
-        if np.any((self.prefs <= 0) | (self.prefs >= 1)):
-            raise ProblemError(
-                "psi='logit' needs 0 < p*(y > y') < 1 for every pair (logit of 0 or 1 is "
-                "infinite); use psi='identity' or soften the preferences"
-            )
-        return np.log(self.prefs) - np.log1p(-self.prefs)
-
-    def psibar(self, psi: str) -> np.ndarray:
-        """Ψ̄(y|x) = Σ_{y'} μ(y'|x) Ψ(p*(y ≻ y'|x)) (eq. 11), shape (C, K)."""
-        return np.einsum("cij,cj->ci", self.psi_values(psi), self.mu)
-
-    def win_rate(self) -> np.ndarray:
-        """P(y|x) = E_{y'~μ} p*(y ≻ y'|x), shape (C, K): Ψ̄ for Ψ = identity."""
-        return self.psibar("identity")
-
-    def to_json(self) -> dict:
-        """The inputs as plain lists, the format :func:`from_json` reads."""
-        return {"name": self.name, "beta": self.beta, "pi_ref": self.pi_ref.tolist(),
-                "mu": self.mu.tolist(), "prefs": self.prefs.tolist()}
 
 
 @dataclass(frozen=True)
@@ -126,53 +59,11 @@ class Scenario:
     pairs: Pairs | None = None
 
 
-def check_beta(beta: float) -> None:
-    """Raise :class:`ProblemError` unless β is a finite positive number."""
-    if not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta <= 0:
-        raise ProblemError(f"beta={beta!r} must be a positive number, e.g. beta=0.1")
-
-
-def check_psi(psi: str) -> None:
-    """Raise :class:`ProblemError` unless Ψ is one of :data:`PSIS`."""
-    if psi not in PSIS:
-        raise ProblemError(f"psi={psi!r} is unknown; choose one of {PSIS}")
-
-
 def _check_sizes(actions: int, contexts: int) -> None:
     if not isinstance(actions, (int, np.integer)) or actions < 2:
         raise ProblemError(f"actions={actions!r}: a preference needs K >= 2 actions")
     if not isinstance(contexts, (int, np.integer)) or contexts < 1:
         raise ProblemError(f"contexts={contexts!r}: give C >= 1 contexts")
-
-
-def _as_policy(name: str, value: object) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ProblemError(f"{name} must be a (contexts, K >= 2) array; got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ProblemError(f"{name} has a zero, negative or non-finite entry; every {name}(y|x) "
-                           "must be > 0")
-    sums = arr.sum(axis=1)
-    if np.any(np.abs(sums - 1) > 1e-8):
-        raise ProblemError(f"{name} rows sum to {sums.tolist()}, not 1; normalise {name}")
-    return arr / sums[:, None]
-
-
-def _as_prefs(value: object) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
-        raise ProblemError(f"prefs must be (contexts, K, K) or (K, K); got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
-        raise ProblemError("prefs has an entry outside [0, 1]; p*(y > y') is a probability")
-    gap = np.max(np.abs(arr + arr.transpose(0, 2, 1) - 1))
-    if gap > _ATOL:
-        raise ProblemError(f"prefs violate p*(y > y') + p*(y' > y) = 1 by {gap:.3g}; make "
-                           "p + p^T = 1 (which puts 1/2 on the diagonal)")
-    return arr
 
 
 def _rng(seed: int) -> np.random.Generator:

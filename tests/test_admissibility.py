@@ -6,8 +6,7 @@ import pytest
 from llm.config import ConfigError, TrainConfig, parse_args
 from sim.bandit import main as bandit_main
 from sim.config import BanditConfig
-from sim.problems import ProblemError
-from upo_theory import Condition
+from upo_theory import Condition, ProblemError
 
 REFUSED = {
     "(u-1)**2": Condition.INFINITE_AT_ZERO,  # Pearson chi^2 written out: f'(0+) = -2

@@ -1,5 +1,6 @@
 """The verification report: groups and scopes, and each verdict checked against an independent
-computation (the simulator's own KKT solver and L-BFGS, NumPy, the numeric loss family)."""
+computation (the engine's KKT solve and minimiser on a problem built here from the rationals,
+NumPy, the numeric loss family)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.optimum import solve_kkt
-from sim.problems import Problem
-from sim.training import minimise, objective_for
 from upo_theory import (
     CENTRAL_CLAIMS,
     ClaimResult,
+    Problem,
     get_divergence,
     loss_spec,
+    minimise,
     pair_statistic,
+    population_loss,
     registered,
+    solve_kkt,
 )
 from upo_theory.claims import (
     BT_EXAMPLE,
@@ -113,8 +115,10 @@ def test_no_point_of_the_report_has_probabilities_summing_above_one(
 # --- the central claim ------------------------------------------------------------------------
 
 def _sim_problem(problem: TabularProblem) -> Problem:
+    """The float64 problem, built here from the rationals (not by the claims' own code)."""
     return Problem(np.array([[float(p) for p in problem.pi_ref]]),
-                   np.array([[float(m) for m in problem.mu]]), problem.preferences[None],
+                   np.array([[float(m) for m in problem.mu]]),
+                   np.array([[[float(p) for p in row] for row in problem.prefs]]),
                    float(problem.beta))
 
 
@@ -129,7 +133,7 @@ def test_per_response_minimiser_is_the_optimum_for_every_admissible_f(
         assert central[LABELS[name]].status == "PROVEN"
         star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
                          get_divergence(name)).policy
-        found = minimise(objective_for(loss_spec("iupo", name, "per_response"), problem),
+        found = minimise(population_loss(loss_spec("iupo", name, "per_response"), problem),
                          gtol=1e-12).policy
         assert 0.5 * np.abs(found - star).sum() < 1e-7, name
     assert central["pearson"].status == central["tv"].status == "NOT APPLICABLE"
@@ -166,7 +170,7 @@ def test_paper_form_counterexamples_are_confirmed_by_the_simulator(
         example = r.counterexample
         star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
                          get_divergence(name)).policy[0]
-        found = minimise(objective_for(loss_spec("iupo", name, "paper"), problem),
+        found = minimise(population_loss(loss_spec("iupo", name, "paper"), problem),
                          gtol=1e-11).policy[0]
         np.testing.assert_allclose(_floats(example["pi* (eq. 22, Theorem 3.1)"]), star, atol=1e-9)
         np.testing.assert_allclose(_floats(example["minimiser of eq. 24"]), found, atol=1e-6)

@@ -78,7 +78,8 @@ def test_every_page_exists(site: Path) -> None:
                 "api-upo_theory.html", "use-loop.html", "use-data.html", "use-runs.html",
                 "use-choosing.html", "references.html", "style.css", "fonts/OFL.txt",
                 "fonts/STIXTwoMath-Regular.ttf", "api-llm.losses.html",
-                "api-upo_theory.derivation.html", "api-sim.optimum.html"]
+                "api-upo_theory.derivation.html", "api-upo_theory.optimum.html",
+                "api-sim.training.html"]
     expected += [f"divergence-{d.name}.html" for d in registered()]
     missing = [name for name in expected if not (site / name).is_file()]
     assert not missing, f"pages not built: {missing}"

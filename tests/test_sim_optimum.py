@@ -8,10 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import softmax
 
-from sim.objective import upo_objective
-from sim.optimum import InadmissibleError, solve_kkt, upo_optimum
 from sim.problems import CATALOGUE, bradley_terry, cyclic, random_preferences
-from upo_theory import U, derive, generator_function, get_divergence, kernel_for
+from sim.value import upo_value
+from upo_theory import (
+    InadmissibleError,
+    U,
+    derive,
+    generator_function,
+    get_divergence,
+    kernel_for,
+    solve_kkt,
+    upo_optimum,
+)
 
 ADMISSIBLE = ["rkl", "fkl", "js", "alpha", "hellinger", "neyman"]
 SOLVABLE = [*ADMISSIBLE, "pearson"]
@@ -49,8 +57,8 @@ def test_kkt_matches_a_general_constrained_optimiser(f, psi, make):
     assert result.converged
     reference = np.stack([slsqp_optimum(problem, divergence, psi, x) for x in range(2)])
     assert np.max(np.abs(result.policy - reference)) < 1e-6
-    j_kkt = upo_objective(problem, divergence, psi, result.policy)
-    assert np.all(j_kkt >= upo_objective(problem, divergence, psi, reference) - 1e-12)
+    j_kkt = upo_value(problem, divergence, psi, result.policy)
+    assert np.all(j_kkt >= upo_value(problem, divergence, psi, reference) - 1e-12)
 
 
 @settings(max_examples=30)

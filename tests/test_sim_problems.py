@@ -11,8 +11,6 @@ from scipy.special import logit
 from sim.problems import (
     CATALOGUE,
     GENERATORS,
-    Problem,
-    ProblemError,
     azar,
     azar_ipo_policy,
     bradley_terry,
@@ -20,6 +18,7 @@ from sim.problems import (
     generate,
     sample_pairs,
 )
+from upo_theory import Problem, ProblemError
 
 GOOD = {"pi_ref": [0.2, 0.3, 0.5], "mu": [1 / 3] * 3,
         "prefs": [[0.5, 0.7, 0.6], [0.3, 0.5, 0.4], [0.4, 0.6, 0.5]], "beta": 0.1}

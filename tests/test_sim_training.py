@@ -7,8 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import log_softmax
 
-from sim.objective import total_variation
-from sim.optimum import InadmissibleError, admissible_kernel, upo_optimum
 from sim.problems import (
     CATALOGUE,
     Pairs,
@@ -19,8 +17,17 @@ from sim.problems import (
     random_preferences,
     sample_pairs,
 )
-from sim.training import PairTable, TrainingError, minimise, objective_for, trajectory
-from upo_theory import kernel_for, loss_spec, registered
+from sim.training import TrainingError, table_loss, trajectory
+from upo_theory import (
+    InadmissibleError,
+    admissible_kernel,
+    kernel_for,
+    loss_spec,
+    minimise,
+    registered,
+    total_variation,
+    upo_optimum,
+)
 
 
 def _admissible(divergence):
@@ -53,7 +60,7 @@ def test_analytic_gradient_equals_finite_differences(member, f, problem, data):
     spec = loss_spec(member[0], f, member[1])
     pairs = data.draw(st.one_of(st.none(), st.integers(1, 30).map(
         lambda n: sample_pairs(problem, n, seed=n))))
-    objective = objective_for(spec, problem, pairs)
+    objective = table_loss(spec, problem, pairs)
     rng = np.random.default_rng(data.draw(st.integers(0, 10**6)))
     theta = np.log(problem.pi_ref) + rng.normal(0, 0.7, problem.pi_ref.shape)
     _, grad = objective(theta)
@@ -73,7 +80,7 @@ def test_ipo_and_per_response_iupo_reach_the_identity_optimum(f, problem):
     """Any valid preferences: the population minimiser is the UPO optimum with Ψ = identity."""
     for spec in (loss_spec("ipo"), loss_spec("iupo", f, "per_response")):
         star = upo_optimum(problem, spec.divergence, "identity")
-        trained = minimise(objective_for(spec, problem), gtol=1e-11)
+        trained = minimise(table_loss(spec, problem), gtol=1e-11)
         assert total_variation(trained.policy, star.policy).max() < 1e-6
 
 
@@ -86,7 +93,7 @@ def test_dpo_and_fdpo_reach_the_logit_optimum_on_bradley_terry(f, actions, conte
     problem = bradley_terry(actions, contexts, beta, seed=seed, mu=mu)
     for spec in (loss_spec("dpo"), loss_spec("fdpo", f)):
         star = upo_optimum(problem, spec.divergence, "logit")
-        trained = minimise(objective_for(spec, problem), gtol=1e-11)
+        trained = minimise(table_loss(spec, problem), gtol=1e-11)
         assert total_variation(trained.policy, star.policy).max() < 1e-6
 
 
@@ -99,11 +106,11 @@ def test_dpo_and_fdpo_miss_the_logit_optimum_on_non_transitive_preferences(f):
         problem = cyclic(actions, 1, 0.3, seed=seed, mu="ref")
         spec = loss_spec("fdpo", f)
         star = upo_optimum(problem, f, "logit")
-        trained = minimise(objective_for(spec, problem))
+        trained = minimise(table_loss(spec, problem))
         assert trained.converged
         assert total_variation(trained.policy, star.policy).max() > 5e-3
         symmetric = cyclic(actions, 1, 0.3, seed=seed)
-        trained = minimise(objective_for(spec, symmetric)).policy
+        trained = minimise(table_loss(spec, symmetric)).policy
         assert total_variation(trained, symmetric.pi_ref).max() < 1e-9
 
 
@@ -114,7 +121,7 @@ def test_paper_form_minimiser_is_not_the_upo_optimum(f):
     problem = CATALOGUE["default"]().problem
     spec = loss_spec("iupo", f, "paper")
     star = upo_optimum(problem, f, "identity")
-    objective = objective_for(spec, problem)
+    objective = table_loss(spec, problem)
     trained = minimise(objective)
     assert trained.converged
     assert total_variation(trained.policy, star.policy).max() > 0.05
@@ -124,7 +131,7 @@ def test_paper_form_minimiser_is_not_the_upo_optimum(f):
 def test_paper_form_with_reverse_kl_is_ipo():
     problem = random_preferences(5, 2, 0.4, seed=9)
     star = upo_optimum(problem, "rkl")
-    trained = minimise(objective_for(loss_spec("iupo", "rkl", "paper"), problem))
+    trained = minimise(table_loss(loss_spec("iupo", "rkl", "paper"), problem))
     assert total_variation(trained.policy, star.policy).max() < 1e-9
 
 
@@ -132,7 +139,7 @@ def test_paper_form_with_reverse_kl_is_ipo():
 def test_azar_ipo_converges_to_the_closed_form(beta):
     """IPO on the dataset {(a,b), (b,c), (a,c)}: θ_a − θ_b = θ_b − θ_c = 1/(3β)."""
     scenario = azar(beta)
-    trained = minimise(objective_for(loss_spec("ipo"), scenario.problem, scenario.pairs),
+    trained = minimise(table_loss(loss_spec("ipo"), scenario.problem, scenario.pairs),
                        gtol=1e-12)
     assert trained.converged
     theta = trained.theta[0]
@@ -144,7 +151,7 @@ def test_azar_ipo_converges_to_the_closed_form(beta):
 def test_azar_dpo_becomes_deterministic(beta):
     """DPO on the same dataset has no minimiser: π(a) → 1 along training, for every β."""
     scenario = azar(beta)
-    objective = objective_for(loss_spec("dpo"), scenario.problem, scenario.pairs)
+    objective = table_loss(loss_spec("dpo"), scenario.problem, scenario.pairs)
     point_mass = np.array([[1.0, 0.0, 0.0]])
     path = trajectory(objective, 1500, point_mass, lr=0.1, optimiser="adam")
     assert np.all(np.diff(path.tv) < 0)  # TV to the point mass on a = 1 − π(a) falls every step
@@ -157,8 +164,8 @@ def test_finite_dataset_dpo_overfits_where_ipo_does_not():
     minimiser (π → the boundary), while IPO converges to an interior policy."""
     problem = bradley_terry(4, 1, 0.2, seed=4)
     pairs = sample_pairs(problem, 20, seed=4)
-    dpo = minimise(objective_for(loss_spec("dpo"), problem, pairs))
-    ipo = minimise(objective_for(loss_spec("ipo"), problem, pairs))
+    dpo = minimise(table_loss(loss_spec("dpo"), problem, pairs))
+    ipo = minimise(table_loss(loss_spec("ipo"), problem, pairs))
     assert not dpo.converged and dpo.policy.min() < 1e-12
     assert ipo.converged and ipo.policy.min() > 1e-3
 
@@ -166,14 +173,14 @@ def test_finite_dataset_dpo_overfits_where_ipo_does_not():
 def test_dataset_weights_are_the_empirical_frequencies():
     problem = bradley_terry(3, 2, 0.2, seed=0)
     pairs = Pairs(np.array([0, 0, 1, 0]), np.array([1, 1, 2, 0]), np.array([0, 0, 1, 2]))
-    weight = PairTable.dataset(pairs, problem).weight
+    weight = pairs.table(problem).weight
     assert weight[0, 1, 0] == 0.5 and weight[1, 2, 1] == 0.25 and weight[0, 0, 2] == 0.25
     assert weight.sum() == 1.0
 
 
 def test_population_weights_sum_to_one_and_follow_the_preferences():
     problem = random_preferences(5, 3, 0.2, seed=1)
-    weight = PairTable.population(problem).weight
+    weight = table_loss(loss_spec("ipo"), problem).table.weight
     assert np.isclose(weight.sum(), 1.0)
     pair_mass = weight + weight.transpose(0, 2, 1)
     assert np.allclose(weight, pair_mass * problem.prefs)
@@ -181,7 +188,7 @@ def test_population_weights_sum_to_one_and_follow_the_preferences():
 
 def test_trajectory_reports_a_non_finite_loss_with_its_step():
     problem = bradley_terry(3, 1, 0.2, seed=0)
-    objective = objective_for(loss_spec("ipo"), problem)
+    objective = table_loss(loss_spec("ipo"), problem)
     with pytest.raises(TrainingError, match="step"), np.errstate(all="ignore"):
         trajectory(objective, 5, problem.pi_ref, lr=1e308, optimiser="gd")
 
@@ -189,7 +196,7 @@ def test_trajectory_reports_a_non_finite_loss_with_its_step():
 @pytest.mark.parametrize("kwargs", [{"optimiser": "sgd"}, {"steps": 0}, {"lr": -1.0}])
 def test_bad_training_settings_are_refused(kwargs):
     problem = bradley_terry(3, 1, 0.2, seed=0)
-    objective = objective_for(loss_spec("ipo"), problem)
+    objective = table_loss(loss_spec("ipo"), problem)
     settings_ = {"steps": 3, "lr": 0.1, "optimiser": "adam", **kwargs}
     with pytest.raises(TrainingError):
         trajectory(objective, settings_["steps"], problem.pi_ref, settings_["lr"],
@@ -200,7 +207,7 @@ def test_adam_trajectory_approaches_the_optimum():
     problem = CATALOGUE["default"]().problem
     spec = loss_spec("iupo", "js")
     star = upo_optimum(problem, "js")
-    path = trajectory(objective_for(spec, problem), 300, star.policy, lr=0.05)
+    path = trajectory(table_loss(spec, problem), 300, star.policy, lr=0.05)
     assert path.tv[-1] < 1e-3 * path.tv[0]
     assert np.allclose(np.exp(log_softmax(np.log(path.policy), axis=1)), path.policy)
 
@@ -210,7 +217,7 @@ def test_newton_polish_finishes_where_lbfgs_stops_early(f):
     """L-BFGS cut short (as a BLAS whose last bits stall it is): the gradient is above gtol, and
     the Newton polish brings it below, to the minimiser an unhurried L-BFGS finds."""
     problem = CATALOGUE["default"]().problem
-    objective = objective_for(loss_spec("iupo", f, "paper"), problem)
+    objective = table_loss(loss_spec("iupo", f, "paper"), problem)
     shape = problem.pi_ref.shape
 
     def fun(flat):
@@ -232,6 +239,6 @@ def test_newton_polish_finishes_where_lbfgs_stops_early(f):
 def test_polished_gradient_is_below_gtol(f, form, problem, max_iter):
     """Every admissible f with an interior optimum, both forms, L-BFGS whole or cut short: the
     minimiser returned is converged, ‖∂L/∂θ‖ < gtol, and no runaway."""
-    trained = minimise(objective_for(loss_spec("iupo", f, form), problem), max_iter=max_iter)
+    trained = minimise(table_loss(loss_spec("iupo", f, form), problem), max_iter=max_iter)
     assert trained.grad_norm < 1e-8
     assert trained.converged, trained.message

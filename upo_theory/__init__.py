@@ -5,7 +5,10 @@ need (:func:`derive`), compiles it into log-space kernels for NumPy and torch (:
 defines the loss family once (:class:`LossSpec`, :func:`pair_statistic`, :func:`pair_loss`) and
 checks the paper's claims, each within the scope the paper states, and extended checks beyond
 the paper (:func:`verify_all`). A user's f is parsed and derived within a hard budget of time and
-memory (:func:`get_divergence`).
+memory (:func:`get_divergence`). One tabular engine serves the claims' worked instances and the
+simulator: the problem (:class:`Problem`), its exact optimum by the KKT conditions
+(:func:`upo_optimum`), the loss on a pair table with its gradient (:class:`TableLoss`) and its
+minimiser (:func:`minimise`).
 
 This module is the core's public face: ``sim``, ``llm``, ``docs`` and ``bench`` import only the
 names below, never a submodule (``tests/test_import_contract.py`` enforces it).
@@ -42,8 +45,21 @@ from .losses import (
     pair_statistic,
     pair_statistic_grads,
 )
+from .minimise import BOUNDARY, MinimiseError, Minimum, minimise
+from .optimum import (
+    InadmissibleError,
+    KKTResiduals,
+    OptimumResult,
+    admissible_kernel,
+    kkt_residuals,
+    solve_kkt,
+    upo_optimum,
+)
+from .problem import Problem, ProblemError, check_beta, check_psi, total_variation
+from .table_loss import PairTable, TableLoss, gradient_norm_at, population_loss
 
 __all__ = [
+    "BOUNDARY",
     "CENTRAL_CLAIMS",
     "CENTRAL_PROOF",
     "CLAIM_GROUPS",
@@ -62,22 +78,37 @@ __all__ = [
     "Divergence",
     "ExpressionError",
     "GeneratorFunction",
+    "InadmissibleError",
+    "KKTResiduals",
     "LogSpaceKernel",
     "LossSpec",
     "LossSpecError",
+    "MinimiseError",
+    "Minimum",
     "NotDifferentiableError",
+    "OptimumResult",
+    "PairTable",
+    "Problem",
+    "ProblemError",
     "T",
+    "TableLoss",
     "U",
     "UserError",
+    "admissible_kernel",
     "build_config",
+    "check_beta",
+    "check_psi",
     "check_writable",
     "config_parser",
     "derive",
     "generator_function",
     "get_divergence",
+    "gradient_norm_at",
     "is_registered",
     "kernel_for",
+    "kkt_residuals",
     "loss_spec",
+    "minimise",
     "mixture_integrand",
     "pair_loss",
     "pair_loss_grad",
@@ -85,8 +116,12 @@ __all__ = [
     "pair_statistic_grads",
     "parse_config",
     "parse_generator",
+    "population_loss",
     "registered",
     "run_cli",
+    "solve_kkt",
+    "total_variation",
+    "upo_optimum",
     "verify_all",
     "verify_divergence",
 ]

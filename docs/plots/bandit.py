@@ -20,9 +20,8 @@ from sim import plots
 from sim.compare import REACHED_TV as REACHED
 from sim.compare import Comparison, beta_sweep, compare
 from sim.config import BanditConfig, load_problem
-from sim.optimum import upo_optimum
 from sim.problems import azar, azar_ipo_policy
-from upo_theory import derive, get_divergence, registered
+from upo_theory import derive, get_divergence, registered, upo_optimum
 
 from ..figures import Figures
 from ..html import badge, esc, note, number, readable, table

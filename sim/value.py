@@ -1,4 +1,4 @@
-"""The UPO objective J(π) of eq. (11) and the distances used to compare policies.
+"""The value J(π) of a policy under the UPO objective of eq. (11).
 
 Per context, ``J(π) = Σ_y π(y) Ψ̄(y) − β Σ_y π_ref(y) f(π(y)/π_ref(y))`` with
 ``Ψ̄(y) = Σ_{y'} μ(y') Ψ(p*(y ≻ y'))``; f is evaluated from its SymPy expression, with the limit
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from upo_theory import Divergence, generator_function
-
-from .problems import Problem
+from upo_theory import Divergence, Problem, generator_function
 
 
-def upo_objective(
+def upo_value(
     problem: Problem, divergence: Divergence, psi: str, policy: np.ndarray
 ) -> np.ndarray:
     """J(π) of eq. (11) per context, shape (C,), for a (C, K) policy."""
@@ -22,8 +20,3 @@ def upo_objective(
     reward = (policy * problem.psibar(psi)).sum(axis=1)
     penalty = (problem.pi_ref * generator_function(divergence)(policy / problem.pi_ref)).sum(axis=1)
     return reward - problem.beta * penalty
-
-
-def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """TV(p, q) = ½ Σ_y |p(y) − q(y)| per context (last axis)."""
-    return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)

@@ -24,17 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from upo_theory import (
-    OPTIMUM_CONDITIONS,
-    Divergence,
-    LogSpaceKernel,
-    UserError,
-    derive,
-    get_divergence,
-    kernel_for,
-)
-
-from .problems import Problem, check_beta
+from .admission import get_divergence
+from .derivation import OPTIMUM_CONDITIONS, derive
+from .divergences import Divergence
+from .errors import UserError
+from .kernels import LogSpaceKernel, kernel_for
+from .problem import Problem, check_beta
 
 _EPS = float(np.finfo(np.float64).eps)
 _CHUNK = 1 << 15
