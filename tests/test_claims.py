@@ -36,7 +36,7 @@ from upo_theory.claims import (
     verify_all,
 )
 from upo_theory.derivation import derive
-from upo_theory.tabular import TabularProblem
+from upo_theory.exact_problem import ExactProblem
 
 ADMISSIBLE = ("rkl", "fkl", "js", "alpha", "hellinger", "neyman")
 LABELS = {d.name: d.label for d in registered()}
@@ -114,8 +114,8 @@ def test_no_point_of_the_report_has_probabilities_summing_above_one(
 
 # --- the central claim ------------------------------------------------------------------------
 
-def _sim_problem(problem: TabularProblem) -> Problem:
-    """The float64 problem, built here from the rationals (not by the claims' own code)."""
+def _sim_problem(problem: ExactProblem) -> Problem:
+    """The float64 problem, built here from the rationals (not by ``problem.problem``)."""
     return Problem(np.array([[float(p) for p in problem.pi_ref]]),
                    np.array([[float(m) for m in problem.mu]]),
                    np.array([[[float(p) for p in row] for row in problem.prefs]]),

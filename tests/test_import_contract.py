@@ -32,7 +32,7 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("admission",),
     ("losses",),
     ("problem",),
-    ("optimum", "table_loss", "tabular"),
+    ("optimum", "table_loss", "exact_problem"),
     ("minimise",),
     ("claims",),
     ("report",),

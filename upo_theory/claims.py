@@ -19,7 +19,9 @@ The central claim (eqs. 22, 24, Algorithm 1)
 --------------------------------------------
 *Minimising the IUPO loss gives the IUPO optimum.* With y, y' ~ μ and the winner drawn from p*,
 the population loss of a statistic s is L = Σ_{i,j} μ_i μ_j p*(y_i ≻ y_j) (s(y_i, y_j) − τ)²,
-τ = 1/(2β). For the per-response statistic s = v_i − v_j, v = f'(π/π_ref):
+τ = 1/(2β) (half the expectation, which counts the draw (y, y') and the draw (y', y): the
+engine's :class:`~upo_theory.TableLoss` is that expectation, twice L, with the same minimisers).
+For the per-response statistic s = v_i − v_j, v = f'(π/π_ref):
 
 1. L is a quadratic in v with Hessian 4 Σ_{i<j} μ_i μ_j (e_i − e_j)(e_i − e_j)ᵀ, a weighted graph
    Laplacian (p* drops out since p*(y_i ≻ y_j) + p*(y_j ≻ y_i) = 1): positive semi-definite, with
@@ -36,7 +38,7 @@ the population loss of a statistic s is L = Σ_{i,j} μ_i μ_j p*(y_i ≻ y_j) (
 SymPy checks steps 1 and 2 for K = 3 and 4 with symbolic μ, p*, β, c
 (:func:`_quadratic_loss_certificate`). The paper form of eq. (23) is not a difference of one
 function of each response, and its minimiser differs from π*: at π* its gradient is not zero
-(:mod:`upo_theory.tabular` computes both on :data:`EXAMPLE`, a 3-action problem).
+(the tabular engine computes both on :data:`EXAMPLE`, a 3-action problem).
 
 Two forms (proved in :func:`forms_equal`): the paper form and the per-response form agree for all
 inputs iff g(s) = f'(e^s) is affine, i.e. f'(u) = c log u + d — reverse KL up to scale and terms
@@ -62,18 +64,14 @@ from .admission import get_divergence
 from .budget import time_limited, within_budget
 from .derivation import OPTIMUM_CONDITIONS, SYMPY_FAILURES, Condition, Derivation, T, Y, derive
 from .divergences import Divergence, is_registered, registered
+from .exact_problem import ExactProblem, exact_bradley_terry, likelihood_gap
 from .expressions import U
 from .kernels import kernel_for
 from .losses import LossSpec
-from .tabular import (
-    TabularProblem,
-    bradley_terry,
-    gradient_norm_at,
-    likelihood_gap,
-    minimiser,
-    total_variation,
-    upo_optimum,
-)
+from .minimise import minimise
+from .optimum import OptimumResult, upo_optimum
+from .problem import total_variation
+from .table_loss import gradient_norm_at, population_loss
 
 Status = Literal["PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"]
 Group = Literal["paper", "extended"]
@@ -116,7 +114,7 @@ _P = sp.Symbol("pi", positive=True)
 _Q = sp.Symbol("pi_ref", positive=True)
 _R = sp.Rational
 
-EXAMPLE = TabularProblem(
+EXAMPLE = ExactProblem(
     pi_ref=(_R(1, 6), _R(1, 3), _R(1, 2)),
     mu=(_R(1, 3),) * 3,
     prefs=((_R(1, 2), _R(2, 5), _R(1, 5)), (_R(3, 5), _R(1, 2), _R(3, 10)),
@@ -124,9 +122,9 @@ EXAMPLE = TabularProblem(
     beta=_R(1, 2),
 )
 """The central claim's worked instance: 3 actions, rational p*, μ uniform, β = 1/2, Ψ = id."""
-BT_EXAMPLE = bradley_terry((_R(0), _R(1, 2), _R(2)), EXAMPLE.pi_ref, _R(1, 2))
+BT_EXAMPLE = exact_bradley_terry((_R(0), _R(1, 2), _R(2)), EXAMPLE.pi_ref, _R(1, 2))
 """Proposition 3.2's worked instance: Bradley–Terry with rewards (0, 1/2, 2), Ψ = logit."""
-CYCLIC_EXAMPLE = TabularProblem(
+CYCLIC_EXAMPLE = ExactProblem(
     EXAMPLE.pi_ref, (_R(1, 3),) * 3,
     ((_R(1, 2), _R(4, 5), _R(1, 5)), (_R(1, 5), _R(1, 2), _R(4, 5)),
      (_R(4, 5), _R(1, 5), _R(1, 2))),
@@ -481,7 +479,8 @@ def theorem_3_1(d: Derivation) -> ClaimResult:
             return composed
         steps.append("its closed form satisfies f'((f')^-1(y)) = y for y < sup f' "
                      + ("(SymPy)" if composed.status == "PROVEN" else "(at test points)"))
-    pi, lam = upo_optimum(kernel_for(d.divergence), EXAMPLE)
+    optimum = _optimum(d, EXAMPLE)
+    pi, lam = optimum.policy[0], float(optimum.lam[0])
     steps.append("S(lambda) strictly decreasing from oo to 0: lambda unique")
     return claim.result(label, "PROVEN", "; ".join(steps), witness={
         **EXAMPLE.describe(), "lambda": f"{lam:.12g}", "sum pi* - 1": f"{pi.sum() - 1:.1e}",
@@ -501,9 +500,8 @@ def fdpo_likelihood(d: Derivation) -> ClaimResult:
     bt, theorem = bradley_terry_reward_gaps(), theorem_3_1(d)
     if bt.status != "PROVEN" or theorem.status != "PROVEN":
         return claim.result(label, "UNDECIDED", "needs Theorem 3.1 and the Bradley-Terry step")
-    kernel = kernel_for(d.divergence)
-    pi, _ = upo_optimum(kernel, BT_EXAMPLE)
-    gap = likelihood_gap(kernel, BT_EXAMPLE, pi)
+    pi = _optimum(d, BT_EXAMPLE).policy[0]
+    gap = likelihood_gap(kernel_for(d.divergence), BT_EXAMPLE, pi)
     return claim.result(label, "PROVEN", "eq. 16 gives beta f'(u*_w) - beta f'(u*_l) = "
                         "Psibar(y_w) - Psibar(y_l) (Theorem 3.1), which is r_w - r_l under "
                         "Bradley-Terry; so the likelihood is sigma(r_w - r_l) = p*",
@@ -563,11 +561,18 @@ def iupo_is_ipo(d: Derivation) -> ClaimResult | None:
                    "f'(u) = log u + 1, so the statistic is h (eq. 25)")
 
 
+def _optimum(d: Derivation, example: ExactProblem) -> OptimumResult:
+    """π* of Theorem 3.1 on a worked instance, by the engine's KKT solve."""
+    return upo_optimum(example.problem, d.divergence, example.psi)
+
+
 def _central_instance(d: Derivation, spec: LossSpec) -> tuple[np.ndarray, np.ndarray, float]:
-    """(π*, the loss's minimiser, ‖∂L/∂θ‖ at π*) on :data:`EXAMPLE`."""
-    pi = upo_optimum(kernel_for(d.divergence), EXAMPLE)[0]
-    found, _ = minimiser(spec, EXAMPLE)
-    return pi, found, gradient_norm_at(spec, EXAMPLE, pi)
+    """(π*, the loss's minimiser, ‖∂L/∂θ‖ at π*) on :data:`EXAMPLE`, policies of shape (K,);
+    L is eq. 24's expectation over the population of pairs."""
+    pi = _optimum(d, EXAMPLE).policy
+    loss = population_loss(spec, EXAMPLE.problem)
+    found = minimise(loss, gtol=1e-13).policy
+    return pi[0], found[0], gradient_norm_at(loss, pi)
 
 
 @_about(_central(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)"), needs=ADMISSIBLE)
@@ -583,7 +588,7 @@ def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
                         "applies (see the result for every admissible f)", witness={
                             **EXAMPLE.describe(), "pi*": _show(pi), "minimiser": _show(found),
                             "|gradient of eq. 24 at pi*|": f"{gradient:.1e}",
-                            "total variation": f"{total_variation(found, pi):.1e}"})
+                            "total variation": f"{float(total_variation(found, pi)):.1e}"})
 
 
 @_about(_central(CENTRAL_PAPER, "for admissible f, with the statistic as eq. 23 and "
@@ -593,7 +598,7 @@ def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
 
     π* is interior and L(softmax(θ)) is smooth, so if π* minimised L its gradient would vanish
     there; a gradient norm far above rounding (≥ 1e-6 against ~1e-15) refutes the claim. The
-    minimiser found by BFGS and its total variation to π* are reported with it.
+    minimiser found by the engine and its total variation to π* are reported with it.
     """
     claim = paper_minimiser_is_optimum.about
     label = d.divergence.label
@@ -602,7 +607,7 @@ def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     numbers = {**EXAMPLE.describe(), "pi* (eq. 22, Theorem 3.1)": _show(pi),
                "minimiser of eq. 24": _show(found),
                "|gradient of eq. 24 at pi*|": f"{gradient:.3g}",
-               "total variation": f"{total_variation(found, pi):.3g}"}
+               "total variation": f"{float(total_variation(found, pi)):.3g}"}
     if gradient > 1e-6:
         return claim.result(label, "REFUTED", f"the gradient of the loss at pi* is {gradient:.3g}, "
                             "not 0: pi* is not its minimiser (total variation "
