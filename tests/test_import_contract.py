@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONSUMERS = ("sim", "llm", "docs", "bench")
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("expressions", "stable", "budget"),
+    ("expressions", "stable_lambdify", "budget"),
     ("divergences",),
     ("derivation",),
     ("generator", "kernels", "derivation_report"),
@@ -89,8 +89,8 @@ def test_consumers_import_only_the_public_face_of_the_core(path: Path) -> None:
 
 def test_the_contract_catches_a_private_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("from upo_theory.stable import Compiled\nfrom upo_theory import _RULES\n"
-                     "import llm.train\n")
+    probe.write_text("from upo_theory.stable_lambdify import Compiled\n"
+                     "from upo_theory import _RULES\nimport llm.train\n")
     assert len(_violations(probe, "sim")) == 3
 
 

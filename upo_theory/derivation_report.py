@@ -9,7 +9,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derivation import Derivation
-from .stable import stabilise
+from .stable_lambdify import stabilise
 
 
 def _latex(expr: sp.Expr | None) -> str | None:

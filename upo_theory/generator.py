@@ -2,8 +2,8 @@
 
 The kernels of :mod:`upo_theory.kernels` evaluate f' in log space for the losses; the objective
 J(π) of eq. (11) and the Monte-Carlo estimates of D_f(π, π_ref) need f. Both functions here are
-compiled from the same SymPy expression as everything else (:mod:`upo_theory.stable`), so no
-consumer lambdifies f on its own.
+compiled from the same SymPy expression as everything else
+(:mod:`upo_theory.stable_lambdify`), so no consumer lambdifies f on its own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sympy as sp
 from .derivation import T, limit_at
 from .divergences import Divergence
 from .expressions import U
-from .stable import Compiled
+from .stable_lambdify import Compiled
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Every pair statistic of the loss family (eqs. 4, 5, 10, 23–24) is a difference of values
 ``f'(u)`` at likelihood ratios ``u = e^t``; sequence log-ratios t reach ±10⁴, where u itself
 overflows. :class:`LogSpaceKernel` evaluates ``k(t) = f'(e^t)`` from the SymPy expression that
-:mod:`upo_theory.derivation` derived, stabilised by :mod:`upo_theory.stable`.
+:mod:`upo_theory.derivation` derived, stabilised by :mod:`upo_theory.stable_lambdify`.
 
 Exactness. Inside :meth:`LogSpaceKernel.bounds` the kernel is the exact f'(e^t) in the dtype of
 t (to a few ulps), and so is its gradient: torch's autograd does not differentiate the stabilised
@@ -36,7 +36,7 @@ import sympy as sp
 from .derivation import Derivation, T, Y, derive
 from .divergences import Divergence
 from .errors import UserError
-from .stable import Compiled, is_torch
+from .stable_lambdify import Compiled, is_torch
 
 T_MAX = 1.0e4
 """Largest |t| for which kernels promise finite values and gradients."""

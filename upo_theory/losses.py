@@ -28,7 +28,7 @@ from .admission import get_divergence
 from .divergences import Divergence
 from .errors import UserError
 from .kernels import LogSpaceKernel, kernel_for
-from .stable import is_torch
+from .stable_lambdify import is_torch
 
 Psi = Literal["identity", "logit"]
 Form = Literal["per_response", "paper"]
