@@ -1,6 +1,6 @@
 """The minimiser of a loss of the family on a tabular problem (:class:`~upo_theory.TableLoss`).
 
-L-BFGS from θ = log π_ref, finished by Newton steps on the small (CK × CK) Hessian, so that
+L-BFGS from θ = log π_ref, finished by Newton steps on the K × K blocks of the Hessian, so that
 convergence (‖∂L/∂θ‖₂ < gtol) does not hinge on the last bits of one BLAS; a loss without a
 minimiser (π running off to the boundary of the simplex) is reported as not converged.
 """
@@ -17,6 +17,9 @@ from .table_loss import TableLoss
 
 BOUNDARY = 1e-12
 """A minimiser with some π(y|x) below this is on its way to the simplex boundary, not converged."""
+POLISH_MAX_ACTIONS = 200
+"""Above this many actions the Newton polish (2K gradients and C pseudo-inverses of K × K per
+step) would cost more than L-BFGS itself; the L-BFGS point then stands."""
 
 
 class MinimiseError(UserError):
@@ -83,51 +86,66 @@ def minimise(
         message = ("the loss keeps decreasing as theta moves further from log pi_ref (towards the "
                    f"boundary of the simplex): it has no minimiser ({message})")
     return Minimum(policy, theta, loss, grad_norm, grad_norm < gtol and not runaway,
-                       int(out.nit), message)
+                   int(out.nit), message)
 
 
 def _polish(
     table: TableLoss, theta: np.ndarray, gtol: float, max_steps: int = 8
 ) -> tuple[np.ndarray, float, np.ndarray, int]:
-    """Newton steps θ ← θ − H⁺ ∇L, each kept only if it lowers ‖∂L/∂θ‖; stops below ``gtol``.
+    """Newton steps θ ← θ − t H⁺ ∇L, each kept only if it lowers ‖∂L/∂θ‖ (t halved until it
+    does, :func:`_shortened`); stops below ``gtol``.
 
-    H is the (CK × CK) Hessian by central differences of the analytic gradient. Softmax is
-    unchanged by adding a constant to θ_x, so H has one null direction per context: the step is
-    the least-squares solution with those directions projected out. Returns (θ, L, ∂L/∂θ, steps).
+    L is a sum over contexts of terms in θ_x alone, so its Hessian is C blocks of K × K
+    (:func:`_hessian_blocks`). Softmax is unchanged by adding a constant to θ_x, so each block
+    has the constants as null direction: the step is the least-squares (pseudo-inverse) solution
+    with that direction projected out. Beyond :data:`POLISH_MAX_ACTIONS` actions the L-BFGS
+    point is returned as it is. Returns (θ, L, ∂L/∂θ, steps taken).
     """
     loss, grad = table(theta)
     norm = float(np.linalg.norm(grad))
-    contexts, actions = theta.shape
-    centre = np.kron(np.eye(contexts), np.full((actions, actions), 1 / actions))
-    project = np.eye(theta.size) - centre  # onto the θ that change the policy
+    actions = theta.shape[1]
+    if actions > POLISH_MAX_ACTIONS:
+        return theta, loss, grad, 0
+    project = np.eye(actions) - 1 / actions  # onto the θ_x that change the policy
     taken = 0
     for _ in range(max_steps):
         if norm < gtol:
             break
-        hessian = project @ _hessian(table, theta) @ project
-        step = np.linalg.lstsq(hessian, -(project @ grad.ravel()), rcond=1e-12)[0]
-        candidate = theta + step.reshape(theta.shape)
-        new_loss, new_grad = table(candidate)
-        new_norm = float(np.linalg.norm(new_grad))
-        if not (np.isfinite(new_loss) and new_norm < norm):
+        hessian = project @ _hessian_blocks(table, theta) @ project  # (C, K, K)
+        inverse = np.linalg.pinv(hessian, rcond=1e-12, hermitian=True)
+        step = -np.einsum("cij,cj->ci", inverse, grad @ project)
+        found = _shortened(table, theta, step, norm)
+        if found is None:
             break
-        theta, loss, grad, norm, taken = candidate, new_loss, new_grad, new_norm, taken + 1
+        theta, loss, grad = found
+        norm, taken = float(np.linalg.norm(grad)), taken + 1
     return theta, loss, grad, taken
 
 
-def _hessian(table: TableLoss, theta: np.ndarray) -> np.ndarray:
-    """∂²L/∂θ² by central differences of the analytic gradient, symmetrised, shape (CK, CK)."""
-    flat = theta.ravel()
-    step = 1e-5 * np.maximum(1.0, np.abs(flat))
-    columns = []
-    for index in range(flat.size):
-        bump = np.zeros_like(flat)
-        bump[index] = step[index]
-        up = table((flat + bump).reshape(theta.shape))[1].ravel()
-        down = table((flat - bump).reshape(theta.shape))[1].ravel()
-        columns.append((up - down) / (2 * step[index]))
-    hessian = np.stack(columns, axis=1)
-    return 0.5 * (hessian + hessian.T)
+def _shortened(
+    table: TableLoss, theta: np.ndarray, step: np.ndarray, norm: float, halvings: int = 10
+) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """(θ + t·step, L, ∂L/∂θ) for the longest t ∈ {1, ½, ¼, …} that lowers ‖∂L/∂θ‖ below
+    ``norm`` (far from a minimiser the full Newton step can overshoot); None if none does."""
+    for t in 0.5 ** np.arange(halvings):
+        candidate = theta + t * step
+        loss, grad = table(candidate)
+        if np.isfinite(loss) and np.linalg.norm(grad) < norm:
+            return candidate, loss, grad
+    return None
+
+
+def _hessian_blocks(table: TableLoss, theta: np.ndarray) -> np.ndarray:
+    """∂²L/∂θ_x² per context by central differences of the analytic gradient, symmetrised,
+    shape (C, K, K): bumping action k in every context at once gives column k of every block."""
+    step = 1e-5 * np.maximum(1.0, np.abs(theta))
+    blocks = np.empty(theta.shape + theta.shape[1:])
+    for k in range(theta.shape[1]):
+        bump = np.zeros_like(theta)
+        bump[:, k] = step[:, k]
+        up, down = table(theta + bump)[1], table(theta - bump)[1]
+        blocks[:, :, k] = (up - down) / (2 * step[:, k:k + 1])
+    return 0.5 * (blocks + blocks.transpose(0, 2, 1))
 
 
 def _still_descending(table: TableLoss, start: np.ndarray, theta: np.ndarray,
