@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from upo_theory import PSIS, Problem, ProblemError, check_writable
+from upo_theory import PSIS, Problem, ProblemError, check_figure_path
 
 from .problems import (
     CATALOGUE,
@@ -75,13 +75,13 @@ class BanditConfig:
                 raise ProblemError(f"--{name} {getattr(self, name)} is negative; give 0 or more")
         if self.beta is not None and not 0 < self.beta < math.inf:
             raise ProblemError(f"--beta {self.beta} must be positive and finite, e.g. --beta 0.1")
-        if not self.lr > 0:
-            raise TrainingError(f"--lr {self.lr} must be positive, e.g. --lr 0.05")
+        if not 0 < self.lr < math.inf:
+            raise TrainingError(f"--lr {self.lr} must be positive and finite, e.g. --lr 0.05")
         if self.problem is not None and self.scenario is not None:
             raise ProblemError("give --problem or --scenario, not both")
         self.betas()
         for path in self.plot_paths().values():
-            check_writable(path, "--plot")
+            check_figure_path(path, "--plot")
         if self.size_guard and self.problem is None and self.scenario is None:
             check_cost(self.cost(self.contexts, self.actions),
                        f"--actions {self.actions} --contexts {self.contexts}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, log_softmax
 
-from upo_theory import PairTable, Problem, ProblemError, check_beta
+from upo_theory import PairTable, Problem, ProblemError, check_beta, parse_json
 
 
 @dataclass(frozen=True)
@@ -167,12 +167,15 @@ def from_json(path: str | Path) -> Scenario:
     of ``[x, y_w, y_l]`` index triples (a finite dataset).
     """
     try:
-        data = json.loads(Path(path).read_text())
+        data = parse_json(Path(path).read_text())
     except OSError as err:
         raise ProblemError(f"cannot read problem file {path}: {err.strerror}") from None
     except json.JSONDecodeError as err:
         raise ProblemError(f"problem file {path} is not valid JSON ({err.msg}, line "
                            f"{err.lineno}); fix the file") from None
+    except ValueError as err:
+        raise ProblemError(f"problem file {path} cannot be read as data ({err}); fix the "
+                           "file") from None
     if not isinstance(data, dict):
         raise ProblemError(f"problem file {path} must hold a JSON object with pi_ref, mu, prefs, "
                            "beta")

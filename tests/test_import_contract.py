@@ -24,7 +24,7 @@ import upo_theory
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMERS = ("sim", "llm", "docs", "bench")
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors",),
+    ("errors", "json_text"),
     ("expressions", "stable_lambdify", "budget"),
     ("divergences",),
     ("derivation",),

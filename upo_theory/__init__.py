@@ -25,12 +25,20 @@ from .claims import (
     verify_all,
     verify_divergence,
 )
-from .cli import build_config, check_writable, config_parser, parse_config, run_cli
+from .cli import (
+    build_config,
+    check_figure_path,
+    check_writable,
+    config_parser,
+    parse_config,
+    run_cli,
+)
 from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
 from .divergences import REGISTRY, Divergence, is_registered, registered
 from .errors import UserError
 from .expressions import ExpressionError, U, parse_generator
 from .generator import GeneratorFunction, generator_function, mixture_integrand
+from .json_text import parse_json
 from .kernels import LogSpaceKernel, NotDifferentiableError, kernel_for
 from .losses import (
     FIXED_DIVERGENCE,
@@ -97,6 +105,7 @@ __all__ = [
     "admissible_kernel",
     "build_config",
     "check_beta",
+    "check_figure_path",
     "check_psi",
     "check_writable",
     "config_parser",
@@ -116,6 +125,7 @@ __all__ = [
     "pair_statistic_grads",
     "parse_config",
     "parse_generator",
+    "parse_json",
     "population_loss",
     "registered",
     "run_cli",

@@ -121,11 +121,22 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose mistakes are one line, ``<prog>: error: <message>; see --help``.
+
+    argparse prints the whole usage (29 lines for ``llm.train``) before a type error; the
+    message already names the option and the value, and ``--help`` shows the rest.
+    """
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def config_parser(cls: type, *, prog: str, description: str,
                   epilog: str | None = None) -> argparse.ArgumentParser:
     """An ``argparse`` parser with one option per field of the config dataclass ``cls``."""
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=prog, description=description, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_fields(parser, cls, shown_defaults={})
     return parser
 
@@ -199,6 +210,19 @@ def run_cli(prog: str, work: Callable[[], int | None],
         text = " ".join(str(error).split("\n")) or type(error).__name__
         print(f"{prog}: error: {text}", file=sys.stderr, flush=True)
         return 2
+
+
+def check_figure_path(path: str | os.PathLike, option: str) -> None:
+    """:func:`check_writable`, and a file name whose suffix is a format matplotlib writes (no
+    suffix: PNG), checked before any work rather than after it, when the figure is saved."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise UserError(f"{option} {path}: .{suffix} is no figure format; end the name with one "
+                        f"of {', '.join('.' + name for name in sorted(formats))}")
+    check_writable(path, option)
 
 
 def check_writable(path: str | os.PathLike, option: str, *, folder: bool = False) -> None:
