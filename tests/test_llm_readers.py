@@ -1,5 +1,6 @@
-"""llm.readers: every place users hold HH and SHP (Parquet, shards, save_to_disk, JSON Lines, the
-hub), read by content, with one bad-row accounting, and one line for a source that cannot be read.
+"""llm.data.readers: every place users hold HH and SHP (Parquet, shards, save_to_disk, JSON Lines,
+the hub), read by content, with one bad-row accounting, and one line for a source that cannot be
+read.
 
 The Parquet and save_to_disk fixtures are written by the tests, in HH's and SHP's exact schemas.
 """
