@@ -90,6 +90,10 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, uninterrup
     timeless = [[{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(d)]
                 for d in (run_dir, uninterrupted)]
     assert timeless[0] == timeless[1]
+    # the summary, written from the history restored at resume, is the uninterrupted run's
+    summaries = [{k: v for k, v in json.loads((d / "summary.json").read_text()).items()
+                  if k not in ("seconds", "run")} for d in (run_dir, uninterrupted)]
+    assert summaries[0] == summaries[1]
 
 
 def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, monkeypatch):
