@@ -15,7 +15,7 @@ Timings are medians over interleaved repetitions after warm-up.
 Printed: ms per step, tokens/s (real tokens, not padding), the padding fraction of the layout and
 of one padded batch, peak memory (CUDA: ``max_memory_allocated``; CPU: the logits each step
 builds) and, on a CUDA device of known peak rate, MFU (6 N tokens/s over the peak, N the model's
-parameters; :mod:`llm.throughput`).
+parameters; :mod:`llm.engine.throughput`).
 
 The HH shape: prompt and response lengths in GPT-2 tokens drawn log-normal with means 160 and 77
 (σ of the logs 0.8 and 0.7), then truncated as the trainer truncates (``--max-length``). The means
@@ -40,17 +40,25 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from llm.batching import TokenizedPair, length_groups, preference_batch, tokenize_pairs, truncate
 from llm.config import TrainConfig
-from llm.data import from_hh
-from llm.distributed import World
-from llm.model import offline_gpt2, offline_gpt2_tokenizer
-from llm.objectives import plan
-from llm.run import Data, Run
-from llm.scoring import SequenceScorer, forward_work
-from llm.task import generate_pairs
-from llm.throughput import Throughput, peak_flops
-from llm.train import COMPILED_WIDTH, accumulate_gradients
+from llm.data.batching import (
+    TokenizedPair,
+    length_groups,
+    preference_batch,
+    tokenize_pairs,
+    truncate,
+)
+from llm.data.offline_task import generate_pairs
+from llm.data.pairs import from_hh
+from llm.data.training_data import TrainingData
+from llm.engine.distributed import World
+from llm.engine.loop import COMPILED_WIDTH, accumulate_gradients
+from llm.engine.model import offline_gpt2, offline_gpt2_tokenizer
+from llm.engine.objectives import plan
+from llm.engine.reference import ReferenceLogps
+from llm.engine.scoring import SequenceScorer, forward_work
+from llm.engine.session import TrainingSession
+from llm.engine.throughput import Throughput, peak_flops
 
 HH_PROMPT_MEAN, HH_RESPONSE_MEAN = 160.0, 77.0
 HH_PROMPT_SIGMA, HH_RESPONSE_SIGMA = 0.8, 0.7
@@ -102,8 +110,10 @@ def offline_pairs(n: int, max_length: int, seed: int) -> list[TokenizedPair]:
     return pairs
 
 
-def trainer_run(args: argparse.Namespace, pairs: list[TokenizedPair], model) -> Run:
-    """A :class:`llm.run.Run` holding just what one preference step needs."""
+def trainer_session(args: argparse.Namespace, pairs: list[TokenizedPair], model
+                    ) -> TrainingSession:
+    """A :class:`llm.engine.session.TrainingSession` holding just what one preference step
+    needs."""
     n_layer, n_embd, n_head = PRESETS[args.preset]
     config = TrainConfig(stage="pref", batch_size=len(pairs),
                          micro_batch_size=args.micro_batch_size, compile=args.compile,
@@ -112,9 +122,10 @@ def trainer_run(args: argparse.Namespace, pairs: list[TokenizedPair], model) -> 
                          max_length=args.max_length, offline_train_pairs=len(pairs),
                          loss="iupo", f="js", form="paper", device=args.device)
     world = World(0, 1, torch.device(args.device))
-    return Run(config, world, Path(tempfile.mkdtemp()), model, SimpleNamespace(pad_token_id=EOS),
-               Data(pairs, []), plan(config), SequenceScorer(model, compile=args.compile), None,
-               None, 0.0)
+    return TrainingSession(config, world, Path(tempfile.mkdtemp()), model,
+                           SimpleNamespace(pad_token_id=EOS), TrainingData(pairs, []),
+                           plan(config), SequenceScorer(model, compile=args.compile), None,
+                           None, 0.0)
 
 
 def main() -> None:
@@ -123,7 +134,7 @@ def main() -> None:
     cuda = device.type == "cuda"
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    if cuda:  # what llm.distributed.init_world sets for a run
+    if cuda:  # what llm.engine.distributed.init_world sets for a run
         torch.backends.cuda.matmul.allow_tf32 = True
         if not args.no_deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -135,13 +146,14 @@ def main() -> None:
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
-    run = trainer_run(args, pairs, model)
-    stage = run.stages[0]
+    session = trainer_session(args, pairs, model)
     ids = list(range(len(pairs)))
-    with torch.no_grad(), run.world.autocast():  # the cached reference log-probs
-        ref = [run.scorer.score(preference_batch([p], EOS).to(device)) for p in pairs]
-    stage.objective.reference = {"train": torch.tensor(
-        [[*s.double().tolist(), *c.double().tolist()] for s, c in ref], dtype=torch.float64)}
+    with torch.no_grad(), session.world.autocast():  # the cached reference log-probs
+        ref = [session.scorer.score(preference_batch([p], EOS).to(device)) for p in pairs]
+    reference = ReferenceLogps(torch.tensor(
+        [[*s.double().tolist(), *c.double().tolist()] for s, c in ref], dtype=torch.float64),
+        torch.zeros(0, 4, dtype=torch.float64))
+    stage = session.stages[0].with_reference(reference)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=cuda)
     pad = COMPILED_WIDTH if args.compile else 1
     groups = length_groups([p.length for p in pairs], args.micro_batch_size)
@@ -149,13 +161,13 @@ def main() -> None:
     labels = [torch.where(b.attention_mask.bool(), b.input_ids, -100) for b in layout]
 
     def preference_step() -> None:
-        accumulate_gradients(run, stage, run.scorer, ids, Throughput(1, None))
+        accumulate_gradients(session, stage, session.scorer, ids, Throughput(1, None))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
     def plain_step() -> None:
         for batch, label in zip(layout, labels, strict=True):
-            with run.world.autocast():
+            with session.world.autocast():
                 loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                              labels=label).loss
             (loss / len(layout)).backward()

@@ -2,8 +2,11 @@
 
 Every field carries its help text in ``metadata["help"]``; :func:`upo_theory.config_parser` turns
 the fields into options (``data_path`` -> ``--data-path``), so a flag and its field cannot drift
-apart. :class:`TrainConfig` validates itself in ``__post_init__``, before any work starts, resolves
-its loss-family member once (:attr:`TrainConfig.spec`, a :class:`upo_theory.LossSpec`) and is saved
+apart. A field also carries the facts other parts of ``llm`` need about it (:data:`MARKS`: whether
+a ``--resume`` may change it, whether π_ref's log-probs depend on it, whether the experiment sets
+it, its numeric range), so adding a field is one place to decide them. :class:`TrainConfig`
+validates itself in ``__post_init__``, before any work starts, resolves its loss-family member
+once (:attr:`TrainConfig.spec`, a :class:`upo_theory.LossSpec`) and is saved
 as ``config.json`` in every run folder and as ``run_config.json`` beside every saved model.
 """
 
@@ -30,7 +33,7 @@ from upo_theory import (
     parse_config,
 )
 
-from .data import is_local
+from .data.readers import is_local
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
 STAGES: tuple[str, ...] = ("sft", "pref", "both")
@@ -51,112 +54,149 @@ class ConfigError(UserError):
     """A configuration value that cannot work; the message names the field and the fix."""
 
 
-def _f(default: Any, help: str, **extra: Any) -> Any:
-    return field(default=default, metadata={"help": help, **extra})
+MARKS: dict[str, str] = {
+    "resumable": "a --resume may change it: it changes how, not what, the run computes",
+    "reference_key": "pi_ref's log-probabilities depend on it (the --reference-cache key)",
+    "swept": "llm.experiment sets it for each run itself",
+    "bound": "its numeric range, checked when the config is made: '>0' or '>=0'",
+}
+"""The facts a :class:`TrainConfig` field carries in its metadata besides ``help`` and ``choices``
+(which :func:`upo_theory.config_parser` reads); each list of fields that shares one is derived
+from the fields (:meth:`TrainConfig.marked`), never restated."""
+
+
+def _f(default: Any, help: str, **marks: Any) -> Any:
+    """A field with its help text and its marks (:data:`MARKS`, or ``choices``)."""
+    unknown = set(marks) - set(MARKS) - {"choices"}
+    if unknown:
+        raise TypeError(f"unknown field marks {sorted(unknown)}; known: {sorted(MARKS)}")
+    return field(default=default, metadata={"help": help, **marks})
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs; validated when made (see the field help for each meaning)."""
 
-    data: str = _f("offline", "data source", choices=DATA_SOURCES)
+    data: str = _f("offline", "data source", choices=DATA_SOURCES, reference_key=True)
     data_path: str | None = _f(
         None, "for hh/shp/jsonl: a file (.jsonl, .json, .jsonl.gz, .parquet), a folder of shards, "
-              "a save_to_disk folder, or a hub dataset owner/name[/data_dir][:split]"
+              "a save_to_disk folder, or a hub dataset owner/name[/data_dir][:split]",
+        reference_key=True
     )
     eval_data_path: str | None = _f(
         None, "held-out data for hh/shp/jsonl (the same kinds of location as --data-path; a hub "
               "name reads its test/validation split); default: hold out --eval-fraction of the "
-              "prompts"
+              "prompts", reference_key=True
     )
     eval_fraction: float = _f(0.1, "share of prompts held out for evaluation (hh/shp/jsonl) "
-                                   "or for validation (--holdout validation)")
+                                   "or for validation (--holdout validation)", reference_key=True)
     holdout: str = _f(
         "eval", "what the run evaluates on: the held-out evaluation pairs, or validation pairs "
                 "from held-out training prompts (to choose settings such as the learning rate "
                 "without looking at the evaluation pairs; no truth evaluation then)",
-        choices=HOLDOUTS)
+        choices=HOLDOUTS, reference_key=True, swept=True)
     model: str | None = _f(
-        None, "model name or local folder; default: a GPT-2 architecture built from a GPT2Config"
+        None, "model name or local folder; default: a GPT-2 architecture built from a GPT2Config",
+        reference_key=True
     )
-    n_layer: int = _f(2, "layers of the offline GPT-2 architecture")
-    n_embd: int = _f(128, "width of the offline GPT-2 architecture")
-    n_head: int = _f(4, "attention heads of the offline GPT-2 architecture")
+    n_layer: int = _f(2, "layers of the offline GPT-2 architecture", reference_key=True, bound=">0")
+    n_embd: int = _f(128, "width of the offline GPT-2 architecture", reference_key=True, bound=">0")
+    n_head: int = _f(4, "attention heads of the offline GPT-2 architecture",
+        reference_key=True, bound=">0")
     dropout: float = _f(0.0, "dropout probability set on every dropout layer of the model")
-    loss: str = _f("iupo", "loss (dpo and ipo fix f = reverse KL)", choices=LOSS_NAMES)
-    f: str = _f("js", "divergence generator: a registered name (js, rkl, alpha, ...) or f(u)")
-    alpha: float | None = _f(None, "parameter of the alpha-divergence")
+    loss: str = _f("iupo", "loss (dpo and ipo fix f = reverse KL)", choices=LOSS_NAMES, swept=True)
+    f: str = _f("js", "divergence generator: a registered name (js, rkl, alpha, ...) or f(u)",
+        swept=True)
+    alpha: float | None = _f(None, "parameter of the alpha-divergence", swept=True)
     form: str = _f(
         "per_response",
         "pair statistic form for fdpo/iupo: per_response (the KKT form, eq. 17; default because "
         "the simulator and docs/results/experiment.md measured the paper form missing pi*) or "
-        "paper (eqs. 23-26)",
+        "paper (eqs. 23-26)", swept=True
     )
     allow_inadmissible_f: bool = _f(
         False, "train fdpo/iupo with an f that fails Theorem 3.1's conditions (research on "
                "purpose: the loss's minimiser is then not the UPO optimum)")
-    beta: float = _f(0.1, "regularisation strength beta (> 0, finite)")
+    beta: float = _f(0.1, "regularisation strength beta (> 0, finite)", swept=True, bound=">0")
     length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean",
                      choices=LENGTHS)
-    stage: str = _f("both", "what to train", choices=STAGES)
-    init: str | None = _f(None, "folder of a saved model to start from (e.g. <run>/sft)")
-    sft_steps: int = _f(400, "optimizer steps of supervised fine-tuning on the chosen responses")
-    pref_steps: int = _f(100, "optimizer steps of preference training")
+    stage: str = _f("both", "what to train", choices=STAGES, reference_key=True, swept=True)
+    init: str | None = _f(None, "folder of a saved model to start from (e.g. <run>/sft)",
+        reference_key=True, swept=True)
+    sft_steps: int = _f(400, "optimizer steps of supervised fine-tuning on the chosen responses",
+        bound=">=0")
+    pref_steps: int = _f(100, "optimizer steps of preference training",
+        reference_key=True, bound=">=0")
     batch_size: int = _f(16, "global batch size of preference training in pairs (split over "
-                             "processes)")
-    sft_batch_size: int = _f(32, "global batch size of supervised fine-tuning in pairs")
+                             "processes)", reference_key=True, bound=">0")
+    sft_batch_size: int = _f(32, "global batch size of supervised fine-tuning in pairs", bound=">0")
     lr: float | None = _f(
         None, f"peak learning rate of preference training (AdamW); default {OFFLINE_LR[1]:g} for "
-              f"the offline architecture (random init), {PRETRAINED_LR[1]:g} with --model")
+              f"the offline architecture (random init), {PRETRAINED_LR[1]:g} with --model",
+        swept=True, bound=">0")
     sft_lr: float | None = _f(
         None, f"peak learning rate of supervised fine-tuning (AdamW); default {OFFLINE_LR[0]:g} "
-              f"for the offline architecture, {PRETRAINED_LR[0]:g} with --model")
-    warmup_steps: int = _f(10, "linear warm-up steps at the start of each stage")
-    weight_decay: float = _f(0.0, "AdamW weight decay")
-    grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 disables)")
-    max_length: int = _f(96, "tokens of prompt + response; prompt cut from its start")
-    eval_every: int = _f(50, "evaluate on the held-out split every N steps (and at the end)")
-    eval_pairs: int = _f(256, "at most this many held-out pairs per evaluation")
-    log_every: int = _f(10, "log training metrics every N steps")
-    save_every: int = _f(100, "write a checkpoint every N steps (and at the end)")
-    out_dir: str = _f("runs", "folder that holds run folders")
+              f"for the offline architecture, {PRETRAINED_LR[0]:g} with --model", bound=">0")
+    warmup_steps: int = _f(10, "linear warm-up steps at the start of each stage", bound=">=0")
+    weight_decay: float = _f(0.0, "AdamW weight decay", bound=">=0")
+    grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 disables)",
+        bound=">=0")
+    max_length: int = _f(96, "tokens of prompt + response; prompt cut from its start",
+        reference_key=True, bound=">0")
+    eval_every: int = _f(50, "evaluate on the held-out split every N steps (and at the end)",
+        bound=">0")
+    eval_pairs: int = _f(256, "at most this many held-out pairs per evaluation",
+        reference_key=True, bound=">0")
+    log_every: int = _f(10, "log training metrics every N steps", bound=">0")
+    save_every: int = _f(100, "write a checkpoint every N steps (and at the end)",
+        swept=True, bound=">0")
+    out_dir: str = _f("runs", "folder that holds run folders", resumable=True)
     run_name: str | None = _f(
-        None, "run folder name; default: <data>-<loss>-<f>-<form>-b<beta>-s<seed>")
-    seed: int = _f(0, "seed of data order, model init and the offline task")
-    resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint")
-    device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]")
+        None, "run folder name; default: <data>-<loss>-<f>-<form>-b<beta>-s<seed>",
+        resumable=True, swept=True)
+    seed: int = _f(0, "seed of data order, model init and the offline task",
+        reference_key=True, swept=True)
+    resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint",
+        resumable=True, swept=True)
+    device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]", resumable=True)
     micro_batch_size: int = _f(
         0, "pairs per forward pass on each process; the process's share of the batch is split "
            "into micro-batches of similar lengths (less padding) whose gradients accumulate to "
-           "the same step (0: one pass)")
+           "the same step (0: one pass)", resumable=True, bound=">=0")
     forward_rows: int = _f(
         0, "rows per forward pass inside a micro-batch: rows sorted by length run in chunks of "
            "this many, each only as wide as its longest row, so little compute goes to padding "
-           "(0: all rows at once)")
+           "(0: all rows at once)", resumable=True, bound=">=0")
     deterministic: bool = _f(
         True, "deterministic CUDA kernels, so a killed and resumed run ends bitwise equal to an "
               "uninterrupted one (cost measured in llm/README.md); --no-deterministic trades "
-              "that for speed")
+              "that for speed", resumable=True)
     compile: bool = _f(False, "torch.compile the transformer body (sequence lengths padded to "
-                              "multiples of 64 to bound recompilation)")
+                              "multiples of 64 to bound recompilation)", resumable=True)
     gradient_checkpointing: bool = _f(
         False, "recompute activations in the backward pass: less memory, about a third more "
-               "compute (for large models or long sequences)")
+               "compute (for large models or long sequences)", resumable=True)
     threads: int = _f(1, "CPU threads per process for torch (0: torch's default); one thread "
-                         "is fastest for small models on a shared CPU")
-    offline_train_pairs: int = _f(3000, "training pairs of the offline task")
-    offline_eval_pairs: int = _f(300, "held-out pairs of the offline task")
+                         "is fastest for small models on a shared CPU",
+        resumable=True, swept=True, bound=">=0")
+    offline_train_pairs: int = _f(3000, "training pairs of the offline task",
+        reference_key=True, bound=">=0")
+    offline_eval_pairs: int = _f(300, "held-out pairs of the offline task",
+        reference_key=True, bound=">=0")
     reference_cache: str | None = _f(
         None, "with --stage pref: a file of pi_ref's log-probabilities that runs from the same "
               "start on the same data share (read when it was made for this run's settings, "
-              "else computed and written); llm.experiment gives all runs of a seed one")
-    truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)")
+              "else computed and written); llm.experiment gives all runs of a seed one",
+        resumable=True, swept=True)
+    truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)",
+        resumable=True, bound=">=0")
     truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation")
     truth_f: str | None = _f(
         None, "the f of the D_f(pi, pi_ref) the truth evaluation estimates; default: the f the "
-              "loss regularises with (reverse KL for dpo and ipo)")
+              "loss regularises with (reverse KL for dpo and ipo)", swept=True)
     stop_after: int | None = _f(
-        None, "debug: stop (as if killed) right after the checkpoint at this global step"
+        None, "debug: stop (as if killed) right after the checkpoint at this global step",
+        resumable=True, swept=True
     )
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
@@ -203,18 +243,13 @@ class TrainConfig:
                           "pass --allow-inadmissible-f to train with it anyway")
 
     def _check_numbers(self) -> None:
-        positive = ("beta", "batch_size", "sft_batch_size", "lr", "sft_lr", "max_length",
-                    "eval_every", "eval_pairs", "log_every", "save_every", "n_layer", "n_embd",
-                    "n_head")
-        for name in positive:
+        for name in self.marked("bound", ">0"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
         if not math.isfinite(self.beta):
             raise ConfigError(f"beta={self.beta!r} must be finite (with beta = inf the loss is "
                               "flat and nothing is learned), e.g. --beta 0.1")
-        for name in ("sft_steps", "pref_steps", "warmup_steps", "grad_clip", "weight_decay",
-                     "offline_train_pairs", "offline_eval_pairs", "truth_eval_prompts",
-                     "threads", "micro_batch_size", "forward_rows"):
+        for name in self.marked("bound", ">=0"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.n_embd % self.n_head:
@@ -274,6 +309,23 @@ class TrainConfig:
         f = self.spec.divergence.name if fixed else self.f
         form = "std" if fixed else self.form
         return f"{self.data}-{self.loss}-{f}-{form}-b{self.beta:g}-s{self.seed}"
+
+    @classmethod
+    def marked(cls, mark: str, value: Any = True) -> tuple[str, ...]:
+        """The fields whose ``metadata[mark]`` is ``value``, in declaration order: the one way
+        the lists of fields sharing a fact (:data:`MARKS`) are made.
+
+        Examples
+        --------
+        >>> "device" in TrainConfig.marked("resumable")
+        True
+        >>> TrainConfig.marked("bound", ">0")[:2]
+        ('n_layer', 'n_embd')
+        """
+        if mark not in MARKS:
+            raise KeyError(f"unknown field mark {mark!r}; known: {sorted(MARKS)}")
+        return tuple(item.name for item in dataclasses.fields(cls)
+                     if item.metadata.get(mark) == value)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -23,7 +23,7 @@ Length handling
 ---------------
 The sequence log-probabilities passed in are either sums over response tokens (``length="sum"``,
 the paper's ``log π(y|x)``) or per-token means (``length="mean"``). The mean is taken in
-:mod:`llm.scoring` on the log-probabilities of policy and reference alike, *before* the
+:mod:`llm.engine.scoring` on the log-probabilities of policy and reference alike, *before* the
 f-transform: the statistic is ``k(mean log-ratio)``, not ``mean of k``.
 
 TRL's ``DPOTrainer`` does otherwise (read in its source, releases 0.29 and 1.0–1.16): with

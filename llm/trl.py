@@ -49,8 +49,8 @@ except ImportError as error:  # pragma: no cover - the message is the point
 
 from upo_theory import LossSpec, loss_spec, pair_loss
 
+from .engine.scoring import sequence_logps
 from .losses import pair_losses, to_float64
-from .scoring import sequence_logps
 
 LENGTHS: tuple[str, ...] = ("sum", "mean", "score_per_token")
 DPO_DEFAULTS: dict[str, Any] = {"loss_type": "sigmoid", "f_divergence_type": "reverse_kl",

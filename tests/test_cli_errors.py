@@ -18,9 +18,9 @@ import torch
 
 import sim.bandit
 from llm.config import TrainConfig
+from llm.engine.run_folder import RunLock
 from llm.experiment import main as experiment_main
 from llm.plot import main as plot_main
-from llm.run import RunLock
 from llm.task import main as task_main
 from llm.train import main as train_main
 

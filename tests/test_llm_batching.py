@@ -1,14 +1,15 @@
-"""llm.batching and llm.scoring: truncation, response positions, response-only log-probs."""
+"""llm.data.batching and llm.engine.scoring: truncation, response positions, response-only
+log-probs."""
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm.batching import TokenizedPair, preference_batch, sft_batch, tokenize_pairs, truncate
-from llm.data import PreferencePair
-from llm.model import offline_gpt2, offline_gpt2_tokenizer
-from llm.scoring import SequenceScorer, sequence_logps
+from llm.data.batching import TokenizedPair, preference_batch, sft_batch, tokenize_pairs, truncate
+from llm.data.pairs import PreferencePair
+from llm.engine.model import offline_gpt2, offline_gpt2_tokenizer
+from llm.engine.scoring import SequenceScorer, sequence_logps
 
 ids = st.lists(st.integers(0, 50000), min_size=1, max_size=60)
 

@@ -14,7 +14,7 @@ from llm.config import (
     build_parser,
     parse_args,
 )
-from llm.objectives import plan
+from llm.engine.objectives import plan
 
 
 def test_every_field_is_a_documented_flag():
@@ -93,3 +93,25 @@ def test_each_stage_has_its_own_batch_size():
     assert [s.name for s in plan(TrainConfig(stage="pref", pref_steps=5))] == ["pref"]
     with pytest.raises(ConfigError, match="sft_batch_size"):
         TrainConfig(sft_batch_size=0)
+
+
+def test_the_lists_of_fields_are_read_off_the_fields_marks():
+    """Resume, the reference cache key, the experiment and the range checks each take their
+    fields from the fields' metadata: a new field is decided once, where it is declared."""
+    from llm.engine.reference import REFERENCE_KEY_FIELDS
+    from llm.engine.run_folder import RESUMABLE_CHANGES
+    from llm.experiment import SWEPT
+
+    names = {item.name for item in dataclasses.fields(TrainConfig) if item.init}
+    assert RESUMABLE_CHANGES == set(TrainConfig.marked("resumable")) < names
+    assert set(REFERENCE_KEY_FIELDS) == set(TrainConfig.marked("reference_key")) < names
+    assert set(SWEPT) == set(TrainConfig.marked("swept")) < names
+    assert not RESUMABLE_CHANGES & set(REFERENCE_KEY_FIELDS) - {"resume"}
+    for name in TrainConfig.marked("bound", ">0"):
+        with pytest.raises(ConfigError, match=f"{name}=0 must be > 0"):
+            TrainConfig(**{name: 0})
+    for name in TrainConfig.marked("bound", ">=0"):
+        with pytest.raises(ConfigError, match=f"{name}=-1 must be >= 0"):
+            TrainConfig(**{name: -1})
+    with pytest.raises(KeyError, match="unknown field mark"):
+        TrainConfig.marked("resumeable")

@@ -14,11 +14,13 @@ from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
 from llm.config import TrainConfig
-from llm.distributed import init_world
-from llm.metrics import read_metrics
-from llm.run import Run
-from llm.throughput import Throughput
-from llm.train import accumulate_gradients, run
+from llm.engine.distributed import init_world
+from llm.engine.loop import accumulate_gradients
+from llm.engine.metrics import read_metrics
+from llm.engine.objectives import plan
+from llm.engine.session import TrainingSession
+from llm.engine.throughput import Throughput
+from llm.train import run_training
 
 pytestmark = pytest.mark.cuda
 
@@ -39,10 +41,10 @@ def timeless(folder: Path) -> list[dict]:
 
 @pytest.mark.parametrize("stop_after", [2, 5])  # killed in the SFT stage / in the pref stage
 def test_killed_then_resumed_cuda_run_ends_bitwise_equal(tmp_path, stop_after):
-    whole = run(tiny(tmp_path / "whole"))
+    whole = run_training(tiny(tmp_path / "whole"))
     config = tiny(tmp_path / "killed", stop_after=stop_after)
-    folder = run(config)
-    run(config.replace(stop_after=None, resume=True))
+    folder = run_training(config)
+    run_training(config.replace(stop_after=None, resume=True))
     for name, tensor in weights(whole).items():
         assert torch.equal(weights(folder)[name], tensor), name
     assert timeless(folder) == timeless(whole)
@@ -50,9 +52,9 @@ def test_killed_then_resumed_cuda_run_ends_bitwise_equal(tmp_path, stop_after):
 
 def test_micro_batches_and_checkpointing_keep_the_cuda_gradient(tmp_path):
     config = tiny(tmp_path, batch_size=8)
-    opened = Run.open(config, init_world("cuda", deterministic=True))
-    stage = opened.stages[-1]
-    stage.objective.prepare(opened)
+    stages = plan(config)
+    opened = TrainingSession.open(config, init_world("cuda", deterministic=True), stages)
+    stage = stages[-1].with_reference(opened.reference_logps(stages[-1]))
     opened.model.train()  # checkpointing acts in training mode only
     grads = []
     for micro, checkpointing in ((0, False), (2, False), (0, True)):  # then forward_rows 4
@@ -70,7 +72,7 @@ def test_micro_batches_and_checkpointing_keep_the_cuda_gradient(tmp_path):
 
 
 def test_a_compiled_run_trains_and_logs_mfu(tmp_path):
-    folder = run(tiny(tmp_path, compile=True, sft_steps=2, pref_steps=2))
+    folder = run_training(tiny(tmp_path, compile=True, sft_steps=2, pref_steps=2))
     train = [r for r in read_metrics(folder) if r["split"] == "train"]
     assert all(r["loss"] == r["loss"] for r in train)  # finite, not NaN
     if "H100" in torch.cuda.get_device_name() or "H200" in torch.cuda.get_device_name():

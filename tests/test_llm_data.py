@@ -1,4 +1,5 @@
-"""llm.data: HH, SHP and TRL rows converted at the boundary, bad rows counted with line numbers."""
+"""llm.data.pairs: HH, SHP and TRL rows converted at the boundary, bad rows counted with line
+numbers."""
 
 import json
 from pathlib import Path
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llm.data import (
+from llm.data.pairs import (
     ASSISTANT,
     BadRow,
     DataError,

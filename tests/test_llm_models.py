@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from llm.config import PRETRAINED_LR, TrainConfig
-from llm.model import GPT2_VOCAB, ModelError, load_model, offline_gpt2, offline_gpt2_tokenizer
+from llm.engine.model import (
+    GPT2_VOCAB,
+    ModelError,
+    load_model,
+    offline_gpt2,
+    offline_gpt2_tokenizer,
+)
 from llm.train import main as train_main
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,5 +1,6 @@
-"""llm.readers: every place users hold HH and SHP (Parquet, shards, save_to_disk, JSON Lines, the
-hub), read by content, with one bad-row accounting, and one line for a source that cannot be read.
+"""llm.data.readers: every place users hold HH and SHP (Parquet, shards, save_to_disk, JSON Lines,
+the hub), read by content, with one bad-row accounting, and one line for a source that cannot be
+read.
 
 The Parquet and save_to_disk fixtures are written by the tests, in HH's and SHP's exact schemas.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llm.data import DataError, load_pairs
+from llm.data.pairs import DataError, load_pairs
 from llm.train import main as train_main
 
 pa = pytest.importorskip("pyarrow")
@@ -109,7 +110,7 @@ def test_shp_shards_read_the_train_split_filter_by_ratio_and_name_the_shard_of_a
 
 
 def test_shp_chooses_the_higher_scored_comment():
-    from llm.data import convert_rows
+    from llm.data.pairs import convert_rows
 
     rows = shp_rows(6)
     pairs, _ = convert_rows(iter(enumerate(rows, 1)), "shp", "rows")

@@ -16,11 +16,11 @@ import torch
 from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
-from llm.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
 from llm.config import TrainConfig
-from llm.metrics import read_metrics
-from llm.run import LOCK, RunFolderError, RunLock
-from llm.train import main, run
+from llm.engine.checkpoint import CHECKPOINT, PREVIOUS, load_checkpoint
+from llm.engine.metrics import read_metrics
+from llm.engine.run_folder import LOCK, RunFolderError, RunLock
+from llm.train import main, run_training
 
 STOP_AFTER = 5
 """The stopped run's last global step: pref step 2 (SFT has 3), so checkpoint.prev is pref 1."""
@@ -62,13 +62,13 @@ def assert_same_as(run_dir: Path, whole: Path) -> None:
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory) -> Path:
     """The uninterrupted run every interrupted one must match."""
-    return run(tiny(tmp_path_factory.mktemp("whole")))
+    return run_training(tiny(tmp_path_factory.mktemp("whole")))
 
 
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory) -> Path:
     """A run stopped (as if killed) right after its checkpoint at pref step 2."""
-    folder = run(tiny(tmp_path_factory.mktemp("stopped"), stop_after=STOP_AFTER))
+    folder = run_training(tiny(tmp_path_factory.mktemp("stopped"), stop_after=STOP_AFTER))
     assert load_checkpoint(folder)["step"] == 2
     assert load_checkpoint(folder)["stage"] == "pref"
     return folder
@@ -104,7 +104,7 @@ def _attempts(config: TrainConfig, rng: random.Random, seconds: float, kills: in
 def test_runs_killed_at_random_moments_resume_bit_for_bit(tmp_path, whole, monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    run(tiny(tmp_path / "timing"))
+    run_training(tiny(tmp_path / "timing"))
     seconds = time.perf_counter() - started  # kills land anywhere within one run's length
     rng = random.Random(2024)
     kills = 0
@@ -136,7 +136,7 @@ def truncate(path: Path) -> None:
 def test_a_damaged_state_file_falls_back_and_says_so(tmp_path, whole, stopped, capsys, name):
     run_dir = shutil.copytree(stopped, tmp_path / "run")
     truncate(run_dir / name)
-    run(tiny(tmp_path, resume=True))
+    run_training(tiny(tmp_path, resume=True))
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if " is damaged" in line]
     assert len(lines) == 1 and all(word in lines[0] for word in DAMAGE[name]), err
@@ -158,7 +158,7 @@ def test_a_silently_flipped_bit_is_caught_by_the_checksum(tmp_path, whole, stopp
     assert where > 0
     data[where + 3] ^= 0x10  # the file still loads, one number is wrong
     (run_dir / name).write_bytes(bytes(data))
-    run(tiny(tmp_path, resume=True))
+    run_training(tiny(tmp_path, resume=True))
     lines = [line for line in capsys.readouterr().err.splitlines() if " is damaged" in line]
     assert len(lines) == 1 and "SHA-256" in lines[0]
     assert_same_as(run_dir, whole)
@@ -169,7 +169,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume(tmp_path, whole, stopped,
     run_dir = shutil.copytree(stopped, tmp_path / "run")
     with open(run_dir / "metrics.jsonl", "a") as handle:
         handle.write('{"step": 3, "stage": "pref", "split": "tr')  # killed mid-write
-    run(tiny(tmp_path, resume=True))
+    run_training(tiny(tmp_path, resume=True))
     assert "dropped its half-written last line" in capsys.readouterr().err
     assert_same_as(run_dir, whole)
 
@@ -179,7 +179,7 @@ def test_every_checkpoint_damaged_starts_the_run_again(tmp_path, whole, stopped,
     run_dir = shutil.copytree(stopped, tmp_path / "run")
     truncate(run_dir / CHECKPOINT / "state.pt")
     truncate(run_dir / PREVIOUS / "model.safetensors")
-    run(tiny(tmp_path, resume=True))
+    run_training(tiny(tmp_path, resume=True))
     err = capsys.readouterr().err
     assert "no intact checkpoint" in err and "starting the run again from its first step" in err
     assert_same_as(run_dir, whole)
@@ -192,7 +192,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_without_duplicate_rows
     for name in (CHECKPOINT, PREVIOUS):
         shutil.rmtree(run_dir / name)  # as if killed before any checkpoint: only rows remain
     assert read_metrics(run_dir)
-    run(tiny(tmp_path, resume=True))
+    run_training(tiny(tmp_path, resume=True))
     assert_same_as(run_dir, whole)
 
 

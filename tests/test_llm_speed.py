@@ -11,15 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from llm_helpers import tiny as tiny_run
 
-from llm.batching import TokenizedPair, collate, length_groups, preference_batch
 from llm.config import TrainConfig
-from llm.distributed import World
-from llm.metrics import read_metrics
-from llm.model import offline_gpt2, set_dropout
-from llm.run import Run
-from llm.scoring import SequenceScorer, forward_work
-from llm.throughput import Throughput
-from llm.train import accumulate_gradients, run
+from llm.data.batching import TokenizedPair, collate, length_groups, preference_batch
+from llm.engine.distributed import World
+from llm.engine.loop import accumulate_gradients
+from llm.engine.metrics import read_metrics
+from llm.engine.model import offline_gpt2, set_dropout
+from llm.engine.objectives import plan
+from llm.engine.scoring import SequenceScorer, forward_work
+from llm.engine.session import TrainingSession
+from llm.engine.throughput import Throughput
+from llm.train import run_training
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
@@ -80,17 +82,19 @@ def test_rows_scored_in_length_sorted_chunks_equal_the_whole_batch():
 @pytest.mark.parametrize("stage_name", ["sft", "pref"])
 def test_micro_batches_accumulate_to_the_whole_batch_gradient(tmp_path, stage_name):
     config = tiny(tmp_path)
-    opened = Run.open(config, World(0, 1, torch.device("cpu")))
-    stage = next(s for s in opened.stages if s.name == stage_name)
-    stage.objective.prepare(opened)
+    stages = plan(config)
+    opened = TrainingSession.open(config, World(0, 1, torch.device("cpu")), stages)
+    stage = next(s for s in stages if s.name == stage_name)
+    if stage.objective.needs_reference:
+        stage = stage.with_reference(opened.reference_logps(stage))
     ids = list(range(8))
     results = []
     for micro, rows in ((0, 0), (1, 0), (3, 0), (0, 2)):
         changed = config.replace(micro_batch_size=micro, forward_rows=rows)
-        run_ = dataclasses.replace(opened, config=changed)
+        session = dataclasses.replace(opened, config=changed)
         opened.model.zero_grad(set_to_none=True)
         speed = Throughput(1, None)
-        metrics = accumulate_gradients(run_, stage, opened.scorer, ids, speed)
+        metrics = accumulate_gradients(session, stage, opened.scorer, ids, speed)
         grads = [p.grad.clone() for p in opened.model.parameters()]
         results.append((metrics, grads, speed.report()["padding"]))
     (whole, grads, padding), *others = results
@@ -102,7 +106,7 @@ def test_micro_batches_accumulate_to_the_whole_batch_gradient(tmp_path, stage_na
 
 
 def test_a_micro_batched_run_logs_padding_and_speed(tmp_path):
-    folder = run(tiny(tmp_path, micro_batch_size=2))
+    folder = run_training(tiny(tmp_path, micro_batch_size=2))
     train = [r for r in read_metrics(folder) if r["split"] == "train"]
     assert all(0.0 <= r["padding"] < 1.0 and r["tokens_per_s"] > 0 for r in train)
     assert all("mfu" not in r for r in train)  # no MFU without a CUDA device of known peak

@@ -14,11 +14,12 @@ from llm_helpers import FIXTURES
 from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
-import llm.objectives
-from llm.batching import batch_indices, visited_pairs
+import llm.engine.objectives
 from llm.config import ConfigError, TrainConfig
-from llm.metrics import COLUMNS, read_metrics
-from llm.train import TrainingDivergedError, run
+from llm.data.batching import batch_indices, visited_pairs
+from llm.engine.loop import TrainingDivergedError
+from llm.engine.metrics import COLUMNS, read_metrics
+from llm.train import run_training
 
 DATA = {"hh": "hh.jsonl", "shp": "shp.json", "jsonl": "trl.jsonl"}
 PREF_NAMES = {"loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
@@ -48,7 +49,7 @@ def test_batches_cover_each_epoch_once_and_the_cache_covers_every_visited_pair(n
 @pytest.mark.parametrize("kind", sorted(DATA))
 def test_each_format_trains_end_to_end(tmp_path, kind):
     config = tiny(tmp_path, data=kind, data_path=str(FIXTURES / DATA[kind]))
-    run_dir = run(config)
+    run_dir = run_training(config)
     rows = read_metrics(run_dir)
     pref_train = [r for r in rows if r["stage"] == "pref" and r["split"] == "train"]
     pref_eval = [r for r in rows if r["stage"] == "pref" and r["split"] == "eval"]
@@ -72,16 +73,16 @@ def test_each_format_trains_end_to_end(tmp_path, kind):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    return run(tiny(tmp_path_factory.mktemp("whole"), sft_steps=3, pref_steps=4))
+    return run_training(tiny(tmp_path_factory.mktemp("whole"), sft_steps=3, pref_steps=4))
 
 
 @pytest.mark.parametrize("stop_after", [2, 5])  # killed in the SFT stage / in the pref stage
 def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, uninterrupted, stop_after):
     config = tiny(tmp_path, sft_steps=3, pref_steps=4, stop_after=stop_after)
-    run_dir = run(config)
+    run_dir = run_training(config)
     state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=False)
     assert state["step"] == (stop_after if stop_after <= 3 else stop_after - 3)
-    run(config.replace(stop_after=None, resume=True))
+    run_training(config.replace(stop_after=None, resume=True))
     whole, resumed = weights(uninterrupted), weights(run_dir)
     assert whole.keys() == resumed.keys()
     for name in whole:
@@ -89,10 +90,14 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, uninterrup
     timeless = [[{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(d)]
                 for d in (run_dir, uninterrupted)]
     assert timeless[0] == timeless[1]
+    # the summary, written from the history restored at resume, is the uninterrupted run's
+    summaries = [{k: v for k, v in json.loads((d / "summary.json").read_text()).items()
+                  if k not in ("seconds", "run")} for d in (run_dir, uninterrupted)]
+    assert summaries[0] == summaries[1]
 
 
 def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, monkeypatch):
-    real = llm.objectives.pair_losses
+    real = llm.engine.objectives.pair_losses
     calls = {"train": 0}
 
     def poisoned(*args, **kwargs):
@@ -103,10 +108,10 @@ def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, 
                 return losses * float("nan"), statistic
         return losses, statistic
 
-    monkeypatch.setattr(llm.objectives, "pair_losses", poisoned)
+    monkeypatch.setattr(llm.engine.objectives, "pair_losses", poisoned)
     config = tiny(tmp_path, stage="pref", pref_steps=5, save_every=100)
     with pytest.raises(TrainingDivergedError, match="step 3"):
-        run(config)
+        run_training(config)
     run_dir = tmp_path / config.resolved_run_name()
     state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=False)
     assert state["step"] == 2
@@ -114,8 +119,8 @@ def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, 
 
 
 def test_init_reuses_a_saved_sft_model_as_start_and_reference(tmp_path):
-    sft_dir = run(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
-    pref_dir = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="pref"))
+    sft_dir = run_training(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
+    pref_dir = run_training(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="pref"))
     rows = read_metrics(pref_dir)
     assert {r["stage"] for r in rows} == {"pref"}
     first = next(r for r in rows if r["split"] == "eval")
@@ -128,7 +133,7 @@ def test_init_reuses_a_saved_sft_model_as_start_and_reference(tmp_path):
 def test_offline_task_runs_with_the_truth_evaluation(tmp_path):
     config = tiny(tmp_path, data="offline", data_path=None, offline_train_pairs=40,
                   offline_eval_pairs=8, truth_eval_prompts=2, truth_max_new_tokens=4)
-    run_dir = run(config)
+    run_dir = run_training(config)
     truth = json.loads((run_dir / "truth.json").read_text())
     assert {"reward_policy", "reward_reference", "win_rate", "kl"} <= set(truth)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -138,7 +143,7 @@ def test_offline_task_runs_with_the_truth_evaluation(tmp_path):
 
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
     config = tiny(tmp_path, run_name="one", sft_steps=2, pref_steps=2)  # both stages
-    one = run(config)
+    one = run_training(config)
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
             "2", "-m", "llm.train"]
     for name, value in json.loads(config.replace(run_name="two").to_json()).items():
@@ -181,37 +186,37 @@ def test_cli_data_error_exits_2_without_traceback(tmp_path):
     ({"batch_size": 10_000}, "lower --batch-size"),
 ])
 def test_a_batch_larger_than_the_data_names_its_own_flag(tmp_path, changes, flag):
-    from llm.data import DataError
+    from llm.data.pairs import DataError
 
     with pytest.raises(DataError, match=flag):
-        run(tiny(tmp_path, **changes))
+        run_training(tiny(tmp_path, **changes))
 
 
 def test_runs_from_the_same_start_share_the_reference_cache(tmp_path, capsys):
-    import llm.objectives
+    import llm.engine.reference
 
-    sft_dir = run(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
+    sft_dir = run_training(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
     shared = tmp_path / "reference.pt"
-    first = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="a",
-                     reference_cache=str(shared)))
+    first = run_training(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="a",
+                              reference_cache=str(shared)))
     computed = {"calls": 0}
-    real = llm.objectives.reference_logps
+    real = llm.engine.reference.reference_logps
 
     def counting(*args, **kwargs):
         computed["calls"] += 1
         return real(*args, **kwargs)
 
-    llm.objectives.reference_logps = counting
+    llm.engine.reference.reference_logps = counting
     try:
-        second = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="b",
-                          loss="ipo", reference_cache=str(shared)))
+        second = run_training(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="b",
+                                   loss="ipo", reference_cache=str(shared)))
         assert computed["calls"] == 0  # read from the shared file
-        other = run(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="c",
-                         max_length=40, reference_cache=str(shared)))
+        other = run_training(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="c",
+                                  max_length=40, reference_cache=str(shared)))
         assert computed["calls"] == 1  # other settings: computed again
     finally:
-        llm.objectives.reference_logps = real
-    load = llm.objectives.load_reference_cache
+        llm.engine.reference.reference_logps = real
+    load = llm.engine.reference.load_reference_cache
     rows = torch.load(first / "ref_logps.pt", weights_only=True)["logps"].shape[0]
     torch.testing.assert_close(load(second / "ref_logps.pt", rows, print),
                                load(first / "ref_logps.pt", rows, print), rtol=0, atol=0,
@@ -219,3 +224,41 @@ def test_runs_from_the_same_start_share_the_reference_cache(tmp_path, capsys):
     assert "other settings" in capsys.readouterr().err and other.is_dir()
     with pytest.raises(ConfigError, match="reference_cache needs --stage pref"):
         tiny(tmp_path, reference_cache=str(shared))
+
+
+def test_the_preference_objective_is_a_function_of_log_probs_and_the_reference_data():
+    """No run, folder or model: π_ref's log-probs come in as data (as TRL's columns)."""
+    from llm.engine.objectives import PreferenceObjective
+    from llm.engine.reference import ReferenceLogps
+    from llm.losses import pair_losses
+
+    config = TrainConfig(beta=0.2)
+    reference = ReferenceLogps(
+        torch.tensor([[-3.0, -4.0, 2.0, 3.0], [-5.0, -1.0, 4.0, 1.0]], dtype=torch.float64),
+        torch.zeros(0, 4, dtype=torch.float64))
+    objective = PreferenceObjective.of(config)
+    with pytest.raises(ValueError, match="needs pi_ref"):
+        objective(torch.zeros(2), torch.ones(2), [0], "train")
+    sums = torch.tensor([-2.0, -6.0, -4.5, -0.5], dtype=torch.float64)  # chosen rows, then rejected
+    scored = objective.with_reference(reference)(sums, torch.ones(4), [1, 0], "train")
+    losses, _ = pair_losses(config.spec, sums[:2], sums[2:], torch.tensor([-5.0, -3.0]).double(),
+                            torch.tensor([-1.0, -4.0]).double(), 0.2)
+    torch.testing.assert_close(scored.loss, losses.sum(), rtol=0, atol=0)
+
+
+def test_the_summary_is_written_from_memory_not_read_back(tmp_path, monkeypatch):
+    import llm.engine.metrics
+    import llm.evaluation.curves
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the summary read the run folder back")
+
+    monkeypatch.setattr(llm.engine.metrics, "read_metrics", refused)
+    monkeypatch.setattr(llm.evaluation.curves, "read_metrics", refused)
+    monkeypatch.setattr(llm.evaluation.curves, "saved_run", refused)
+    folder = run_training(tiny(tmp_path, sft_steps=2, pref_steps=2))
+    monkeypatch.undo()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["final_eval"] == next(r for r in reversed(read_metrics(folder))
+                                         if r["split"] == "eval")
+    assert (folder / "curves.png").is_file()

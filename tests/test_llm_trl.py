@@ -16,7 +16,7 @@ trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
 import llm.trl  # noqa: E402
-from llm.model import offline_gpt2, offline_gpt2_tokenizer  # noqa: E402
+from llm.engine.model import offline_gpt2, offline_gpt2_tokenizer  # noqa: E402
 from llm.trl import UPOTrainer, completion_logps  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"

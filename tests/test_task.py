@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm import task
+from llm.data.pairs import PreferencePair, from_hh
 
 SEEDS = st.integers(0, 2**32 - 1)
 ASSISTANT = "\n\nAssistant:"
@@ -71,7 +72,7 @@ def test_rows_are_exact_hh_transcripts(seed):
         assert chosen != rejected
         for response in (chosen, rejected):
             assert response.startswith(" ") and response.strip() and "\n" not in response
-        assert task.split_row(row) == (prompt, chosen, rejected)
+        assert from_hh(row) == PreferencePair(prompt, chosen, rejected)
 
 
 @given(SEEDS)
@@ -139,7 +140,8 @@ def test_every_pair_answers_with_words_of_its_own_prompt(seed):
     """Correct and wrong answers alike are words of the question: it must be read to choose."""
     train, _ = task.generate_pairs(seed, 20, 1)
     for row in train:
-        prompt, *responses = task.split_row(row)
+        pair = from_hh(row)
+        prompt, responses = pair.prompt, (pair.chosen, pair.rejected)
         offered = set(task.answer_words(task.question_of(prompt)))
         for response in responses:
             assert set(task.answer_words(response)) <= offered

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from llm import task, truth
-from llm.model import offline_gpt2_tokenizer
+from llm import task
+from llm.engine.model import offline_gpt2_tokenizer
+from llm.evaluation import true_reward as truth
 from upo_theory import U, get_divergence, mixture_integrand, registered
 
 

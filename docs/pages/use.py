@@ -163,9 +163,9 @@ _FORMATS = (
 def data_page(log: Log) -> Page:
     """Each data format with real rows from the test fixtures and the pair each becomes."""
     try:
-        data = importlib.import_module("llm.data")
+        data = importlib.import_module("llm.data.pairs")
     except Exception as err:  # reported, not fatal
-        log(f"data formats: llm.data not importable ({type(err).__name__}: {err})")
+        log(f"data formats: llm.data.pairs not importable ({type(err).__name__}: {err})")
         data = None
     parts = []
     for kind, name, converter, title, text in _FORMATS:
@@ -208,9 +208,9 @@ def runs_page(log: Log) -> Page:
     """The run folder and metrics reference, rendered from llm/README.md and llm.metrics."""
     folder = _readme_section(RUN_FOLDER_SECTION, log, shift=1)
     try:
-        metrics = numpydoc.render(importlib.import_module("llm.metrics").__doc__)
+        metrics = numpydoc.render(importlib.import_module("llm.engine.metrics").__doc__)
     except Exception as err:  # reported, not fatal
-        log(f"run folders: llm.metrics not importable ({type(err).__name__}: {err})")
+        log(f"run folders: llm.engine.metrics not importable ({type(err).__name__}: {err})")
         metrics = note(f"<code>llm.metrics</code> is not available: {esc(err)}", "warn")
     body = (
         "<p>Every <code>python -m llm.train</code> writes one run folder, "

@@ -13,12 +13,13 @@ is absent from its JSON and blank in its CSV line.
   ``1/(2β)`` for IPO and IUPO);
 - training rows also ``grad_norm`` (before clipping), ``learning_rate``, ``tokens_per_s`` (real
   tokens, not padding), ``padding`` (share of the positions computed that were padding) and, on a
-  CUDA device of known peak rate, ``mfu`` (model-FLOPs utilisation, :mod:`llm.throughput`).
+  CUDA device of known peak rate, ``mfu`` (model-FLOPs utilisation, :mod:`llm.engine.throughput`).
 
 A run killed while appending leaves a half-written last line: :func:`read_metrics` drops it and
 says so (a crashed run can always be plotted and resumed), while a bad line anywhere else is an
 error naming the line. On resume, :meth:`MetricsLogger.keep_until` drops every row after the
-restored checkpoint, so ``metrics.jsonl`` never holds a step twice.
+restored checkpoint, so ``metrics.jsonl`` never holds a step twice; the kept rows, and every row
+logged after them, stay in memory (:attr:`MetricsLogger.history`) for the run's summary.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from typing import Any
 
 from upo_theory import UserError
 
-from .config import STAGE_ORDER
-from .files import write_atomically
+from ..config import STAGE_ORDER
+from .atomic import write_atomically
 
 COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
@@ -56,6 +57,8 @@ class MetricsLogger:
         self.say = say
         self.jsonl = run_dir / "metrics.jsonl"
         self.csv = run_dir / "metrics.csv"
+        self.history: list[dict[str, Any]] = []
+        """The run's rows so far, in memory: those kept on resume, then every row logged."""
         self.board = None
         if enabled:
             try:
@@ -79,6 +82,7 @@ class MetricsLogger:
             limit = (order(position[0]), position[1])
             rows = [r for r in read_metrics(self.jsonl.parent, self.say)
                     if (order(r["stage"]), r["step"]) <= limit]
+        self.history = rows
         write_atomically(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
         table = io.StringIO()
         writer = csv.DictWriter(table, COLUMNS)
@@ -94,6 +98,7 @@ class MetricsLogger:
             raise KeyError(f"unknown metric names {sorted(unknown)}; add them to COLUMNS")
         with open(self.jsonl, "a") as handle:
             handle.write(json.dumps(row) + "\n")
+        self.history.append(row)
         new = not self.csv.is_file()
         with open(self.csv, "a", newline="") as handle:
             writer = csv.DictWriter(handle, COLUMNS)

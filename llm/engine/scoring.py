@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .batching import Batch
+from ..data.batching import Batch
 
 
 class SequenceScorer(nn.Module):

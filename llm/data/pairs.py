@@ -13,9 +13,9 @@ ending where the responses begin. Converters:
 - :func:`from_shp`: Stanford SHP rows; pairs with score ratio < 2 are filtered out (counted, not
   bad), as the DPO paper does; the prompt is ``\\n\\nHuman: {history}\\n\\nAssistant:``.
 - :func:`from_trl`: TRL's standard explicit-prompt rows ``{"prompt", "chosen", "rejected"}``.
-- the offline task (:mod:`llm.task`) yields HH rows and goes through :func:`from_hh`.
+- the offline task (:mod:`llm.data.offline_task`) yields HH rows and goes through :func:`from_hh`.
 
-:func:`load_pairs` reads the rows of any source :mod:`llm.readers` opens (a file, a folder of
+:func:`load_pairs` reads the rows of any source :mod:`llm.data.readers` opens (a file, a folder of
 shards, a ``save_to_disk`` folder or a hub dataset) and returns the pairs with a
 :class:`LoadReport`: every source gets the same accounting of bad rows (its line or row number and
 the reason). A text field that is not valid Unicode (a lone surrogate such as U+D800, written
@@ -187,7 +187,7 @@ def convert_rows(
 
 def load_pairs(kind: str, location: str, split: str = "train", streaming: bool = False
                ) -> tuple[list[PreferencePair], LoadReport]:
-    """Load ``kind`` pairs from a file, a folder or a hub dataset (:func:`llm.readers.open_rows`).
+    """Load ``kind`` pairs from a file, a folder or a hub dataset (:func:`.readers.open_rows`).
 
     ``split`` is ``train`` or ``eval`` (for a hub name without ``:split``, a ``DatasetDict`` or
     a folder of split shards); ``streaming`` reads a hub dataset without caching it first.

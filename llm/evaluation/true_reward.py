@@ -1,10 +1,10 @@
 """Evaluation with the truth: sample from π and π_ref on held-out prompts, score with r*.
 
 Beside the paper's metrics (which only rank the labelled pairs), this measures what preference
-training is for: the true reward r* (:func:`llm.task.true_reward`) of responses sampled from the
-policy π and from the reference π_ref on held-out prompts, the win rate of π against π_ref under
-r*, and how far π moved from π_ref — the reward-against-divergence frontier that the f-DPO paper
-uses to compare divergences.
+training is for: the true reward r* (:func:`~llm.data.offline_task.true_reward`) of responses
+sampled from the policy π and from the reference π_ref on held-out prompts, the win rate of π
+against π_ref under r*, and how far π moved from π_ref — the reward-against-divergence frontier
+that the f-DPO paper uses to compare divergences.
 
 A response is the token sequence sampled (at temperature 1, no truncation of the distribution)
 until the end-of-text token, a token containing a newline, or ``max_new_tokens`` tokens; both
@@ -31,9 +31,9 @@ import torch
 
 from upo_theory import Divergence, get_divergence, mixture_integrand
 
-from .batching import collate
-from .scoring import score_batches
-from .task import BEST_REWARD, eval_prompts, is_correct, true_reward
+from ..data.batching import collate
+from ..data.offline_task import BEST_REWARD, eval_prompts, is_correct, true_reward
+from ..engine.scoring import score_batches
 
 
 def mixture_mean_and_se(g_policy: np.ndarray, g_reference: np.ndarray) -> tuple[float, float]:
@@ -135,8 +135,8 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str | Diver
     divergence
         The f of D_f(π, π_ref) to estimate: a name, an expression in u or a Divergence.
     seed
-        Seeds the held-out prompts (:func:`llm.task.eval_prompts`) and the sampling (one
-        stream per model, so π_ref's samples do not depend on π).
+        Seeds the held-out prompts (:func:`~llm.data.offline_task.eval_prompts`) and the sampling
+        (one stream per model, so π_ref's samples do not depend on π).
 
     Returns
     -------

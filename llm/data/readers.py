@@ -2,7 +2,7 @@
 
 :func:`open_rows` turns a data location into a :class:`RowSource`: an iterator of
 ``(number, row)`` items, where ``row`` is a dict or, for a line that is not a JSON object, the
-text of the problem (the converters in :mod:`llm.data` count it as a bad row). A location is
+text of the problem (the converters in :mod:`llm.data.pairs` count it as a bad row). A location is
 
 - a hub dataset ``owner/name[/data_dir][:split]`` (``Anthropic/hh-rlhf``,
   ``Anthropic/hh-rlhf/helpful-base:test``, ``stanfordnlp/SHP/askscience``), loaded with

@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from .config import STAGE_ORDER
-from .files import fsync_folder, fsync_tree, write_atomically
+from ..config import STAGE_ORDER
+from .atomic import fsync_folder, fsync_tree, write_atomically
 
 CHECKPOINT = "checkpoint"
 PREVIOUS = CHECKPOINT + ".prev"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import PreferencePair
+from .pairs import PreferencePair
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,158 @@
+"""A run folder (``<out_dir>/<run_name>``) that one process owns, and whether a run may go on in it.
+
+:class:`RunLock` takes the folder for this process (``fcntl.flock`` on ``<run>/.lock``);
+:func:`check_resumable` refuses a new run over an existing one and a ``--resume`` whose settings
+changed what the run computes (the fields marked ``resumable`` in :class:`~llm.config.TrainConfig`
+may change); :func:`restore` finds the newest intact checkpoint.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from upo_theory import UserError
+
+from ..config import ConfigError, TrainConfig
+from .checkpoint import CHECKPOINT, PREVIOUS, RUN_CONFIG, UNFINISHED, load_checkpoint
+from .distributed import World
+
+RESUMABLE_CHANGES = frozenset(TrainConfig.marked("resumable"))
+"""Settings a ``--resume`` may change: they change how, not what, the run computes (a run folder
+may also be moved or renamed and resumed where it is). Marked on the fields of
+:class:`~llm.config.TrainConfig` (``metadata["resumable"]``)."""
+CONFIG = "config.json"
+LOCK = ".lock"
+
+
+class RunFolderError(UserError):
+    """A run folder that cannot be used now: not writable, or in use by another process."""
+
+
+class RunLock:
+    """This process's exclusive use of a run folder: ``fcntl.flock`` on ``<run>/.lock``.
+
+    The kernel releases the lock when the process ends, however it ends (a kill included); a
+    second process on the same run folder gets :class:`RunFolderError` at once.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.created = not folder.exists()
+        self.handle = self._acquire()
+
+    def _acquire(self) -> IO[str]:
+        path = self.folder / LOCK
+        for _ in range(3):  # the folder can vanish under us: another process's failed setup
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise self._unwritable(error) from None
+            try:
+                handle = open(path, "a+")
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise self._unwritable(error) from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise RunFolderError(f"run folder {self.folder} is in use by another process "
+                                     f"(pid {holder}); wait for it to end or pass another "
+                                     "--run-name") from None
+            if _same_file(handle, path):  # not a lock file unlinked while we waited
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                return handle
+            handle.close()
+        raise RunFolderError(f"run folder {self.folder} keeps disappearing; is another process "
+                             "removing it?")
+
+    def _unwritable(self, error: OSError) -> RunFolderError:
+        return RunFolderError(f"cannot write the run folder {self.folder} ({error.strerror}); "
+                              "give a writable --out-dir")
+
+    def release(self, abandon: bool = False) -> None:
+        """Remove the lock file and unlock; with ``abandon``, also remove the folder if this
+        process made it and it holds nothing else (a setup that failed leaves no trace).
+
+        The file goes while it is still locked: a process waiting on it finds, once it holds
+        it, that the name no longer leads to it, and starts over (:meth:`_acquire`).
+        """
+        (self.folder / LOCK).unlink(missing_ok=True)
+        if abandon and self.created:
+            try:
+                self.folder.rmdir()
+            except OSError:
+                pass
+        self.handle.close()
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None]) -> None:
+    """Refuse a new run over an existing one, and a ``--resume`` with changed settings."""
+    saved = folder / CONFIG
+    if not config.resume:
+        if saved.exists():
+            raise ConfigError(f"run folder {folder} exists; pass --resume or another --run-name")
+        return
+    if not saved.is_file():
+        raise ConfigError(f"--resume: {folder} has no {CONFIG}; start it without --resume")
+    old = saved_settings(folder, say)
+    new = config.to_dict()
+    defaults = TrainConfig.defaults()  # a setting newer than the saved run had its default
+    changed = sorted(k for k in new
+                     if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k])
+    if old and changed:
+        raise ConfigError(f"--resume with changed settings {changed}; use the saved ones "
+                          f"in {saved}")
+
+
+def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """The run's saved settings: ``config.json``, or when it is damaged a checkpoint's copy.
+
+    Empty when neither can be read (nothing to compare: this command's settings are taken).
+    """
+    try:
+        return _settings(folder / CONFIG)
+    except (OSError, ValueError) as error:
+        problem = f"{folder / CONFIG} is damaged ({error})"
+    for name in (CHECKPOINT, UNFINISHED, PREVIOUS):
+        try:
+            settings = _settings(folder / name / RUN_CONFIG)
+        except (OSError, ValueError):
+            continue
+        say(f"{problem}; comparing with the copy in {name}/{RUN_CONFIG} and writing it anew")
+        return settings
+    say(f"{problem} and no checkpoint holds a copy; taking this command's settings")
+    return {}
+
+
+def _settings(path: Path) -> dict[str, Any]:
+    settings = json.loads(path.read_text())
+    if not isinstance(settings, dict):
+        raise ValueError("not a JSON object of settings")
+    return settings
+
+
+def restore(folder: Path, world: World, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """The newest intact checkpoint of ``folder``; the main process first puts the folder in
+    order (a damaged checkpoint aside), then the others read it."""
+    state = load_checkpoint(folder, say, tidy=True) if world.main else None
+    world.barrier()
+    return state if world.main else load_checkpoint(folder)

@@ -1,0 +1,171 @@
+"""One training run held together: config, world, run folder, model, tokenizer, data and logger.
+
+:meth:`TrainingSession.open` does the setup a run needs, in order: the run folder, locked for this
+process (:class:`~llm.engine.run_folder.RunLock`), and the checks that a ``--resume`` may continue
+it; the model (from the newest intact checkpoint when resuming, else from ``--init``, ``--model``
+or the offline GPT-2); the data (:func:`~llm.data.training_data.load_training_data`); then
+``config.json``, written last: a folder becomes a run only once its setup succeeded, so a failed
+setup (a bad data path, a bad model) leaves nothing behind that blocks the retry. The metrics
+logger drops the rows after the restored checkpoint and keeps the rest in memory as the run's
+history. The loop (:mod:`llm.engine.loop`) then only walks the stages.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import STAGE_ORDER, TrainConfig
+from ..data.training_data import BatchNeed, TrainingData, load_training_data
+from .atomic import write_atomically
+from .checkpoint import TrainingState, save_checkpoint, save_model
+from .distributed import World
+from .metrics import MetricsLogger
+from .model import load_model, offline_gpt2, offline_gpt2_tokenizer, set_dropout
+from .objectives import Stage
+from .reference import ReferenceLogps, load_or_compute_reference
+from .run_folder import CONFIG, RunLock, check_resumable, restore
+from .scoring import SequenceScorer
+
+
+@dataclass
+class TrainingSession:
+    """Everything one run works with; see the module notes for how :meth:`open` builds it."""
+
+    config: TrainConfig
+    world: World
+    folder: Path
+    model: torch.nn.Module
+    tokenizer: Any
+    data: TrainingData
+    stages: list[Stage]
+    scorer: SequenceScorer
+    logger: MetricsLogger
+    resumed: dict[str, Any] | None
+    started: float
+    lock: RunLock | None = None
+
+    @classmethod
+    def open(cls, config: TrainConfig, world: World, stages: list[Stage]) -> TrainingSession:
+        """Set up the run of ``config`` on ``world`` to train ``stages`` (its plan; every rank
+        builds the same run)."""
+        started = time.perf_counter()
+        folder = Path(config.out_dir) / config.resolved_run_name()
+        lock = RunLock(folder) if world.main else None
+        try:
+            session = cls._set_up(config, world, folder, stages, started)
+        except BaseException:
+            if lock is not None:
+                lock.release(abandon=True)
+            raise
+        session.lock = lock
+        return session
+
+    @classmethod
+    def _set_up(cls, config: TrainConfig, world: World, folder: Path, stages: list[Stage],
+                started: float) -> TrainingSession:
+        say = _say if world.main else _silent
+        if world.main:  # the others wait: the main process writes config.json at the end
+            check_resumable(config, folder, say)
+        world.barrier()
+        torch.manual_seed(config.seed)
+        resumed = restore(folder, world, say) if config.resume else None
+        model, tokenizer = (load_model(str(resumed["model_dir"])) if resumed is not None
+                            else initial_model(config))
+        data = load_training_data(config, tokenizer, world.size, world.main,
+                                  [BatchNeed(s.name, s.batch_size, s.batch_flag) for s in stages])
+        set_dropout(model, config.dropout)
+        if config.gradient_checkpointing:
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.to(world.device)
+        scorer = SequenceScorer(model, compile=config.compile)
+        if world.main:  # the folder becomes a run
+            write_atomically(folder / CONFIG, config.to_json())
+        logger = MetricsLogger(folder, enabled=world.main, say=say)
+        if resumed is not None:
+            say(f"resuming {resumed['stage']} at step {resumed['step']} from {folder}")
+            logger.keep_until((resumed["stage"], resumed["step"]))
+        else:
+            if config.resume:
+                say(f"{folder} has no intact checkpoint; starting the run again from its "
+                    "first step")
+            logger.keep_until(None)
+        return cls(config, world, folder, model, tokenizer, data, stages, scorer, logger, resumed,
+                   started)
+
+    def say(self, text: str) -> None:
+        """A progress line on stderr, from the main process only."""
+        if self.world.main:
+            _say(text)
+
+    def close(self) -> None:
+        """Close the logger and release the run folder."""
+        self.logger.close()
+        if self.lock is not None:
+            self.lock.release()
+
+    def finished_before_resume(self, stage: Stage) -> bool:
+        """Whether the checkpoint being resumed lies after ``stage``."""
+        return (self.resumed is not None
+                and STAGE_ORDER.index(stage.name) < STAGE_ORDER.index(self.resumed["stage"]))
+
+    def resume_state(self, stage: Stage) -> dict[str, Any] | None:
+        """The checkpoint state to continue ``stage`` from, if the resumed run stopped in it."""
+        if self.resumed is not None and self.resumed["stage"] == stage.name:
+            return self.resumed
+        return None
+
+    def checkpoint(self, stage: Stage, step: int, optimizer, scheduler) -> None:
+        """Write the checkpoint at ``step`` of ``stage`` (main process), then wait for all."""
+        if self.world.main:
+            save_checkpoint(self.folder, self.model, self.tokenizer, optimizer, scheduler,
+                            TrainingState(stage.name, step), self.config.to_json())
+        self.world.barrier()
+
+    def save_stage_model(self, stage: Stage) -> None:
+        """Save the model as the stage leaves it, where the stage says (``sft/``)."""
+        if stage.saves_to is not None and self.world.main:
+            save_model(self.model, self.tokenizer, self.folder / stage.saves_to,
+                       self.config.to_json())
+        self.world.barrier()
+
+    def reference_model(self) -> torch.nn.Module:
+        """π_ref of the preference stage, loaded again: the run's SFT model or its start."""
+        if self.config.stage == "both":
+            return load_model(str(self.folder / "sft"))[0]
+        return initial_model(self.config)[0]
+
+    def reference_logps(self, stage: Stage) -> ReferenceLogps:
+        """π_ref's log-probs of the pairs ``stage`` visits and of the held-out pairs, loaded or
+        computed once, before the stage. π_ref is the model as it is now, when the stage starts,
+        or, when the run resumes within the stage (its model has moved on), π_ref loaded again."""
+        within = self.resume_state(stage) is not None
+        return load_or_compute_reference(
+            self.config, self.world, self.folder, self.data, self.tokenizer.pad_token_id,
+            lambda: self.reference_model().to(self.world.device) if within else self.model,
+            self.say)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _silent(text: str) -> None:
+    """Ranks other than the main one stay quiet."""
+
+
+def initial_model(config: TrainConfig):
+    """The model a run starts from (``--init``, ``--model`` or the offline GPT-2) and tokenizer."""
+    if config.init:
+        return load_model(config.init)
+    if config.model:
+        return load_model(config.model)
+    model = offline_gpt2(config.n_layer, config.n_embd, config.n_head,
+                         n_positions=max(128, config.max_length), seed=config.seed)
+    return model, offline_gpt2_tokenizer()
