@@ -99,3 +99,13 @@ def test_what_sympy_cannot_settle_is_undecided_not_a_traceback(
     out, err = capsys.readouterr()
     assert err == "" and "verdict:" in out
     assert "UNDECIDED" in out or "NOT APPLICABLE" in out
+
+
+@pytest.mark.parametrize(("f", "bounds"), [("js", ("-oo", "log(2)")), ("1 - u**2", (None, None))])
+def test_sup_and_inf_of_f_prime_only_where_f_prime_increases(
+        capsys: pytest.CaptureFixture[str], f: str, bounds: tuple) -> None:
+    """The limits of f' at 0+ and ∞ are its inf and sup only for an increasing f'; for 1 − u²
+    (f' = −2u) the report used to show sup f' = −∞."""
+    assert main(["--f", f, "--json"]) == 0
+    objects = json.loads(capsys.readouterr().out)["objects"]
+    assert (objects["inf_f_prime"]["sympy"], objects["sup_f_prime"]["sympy"]) == bounds
