@@ -24,13 +24,11 @@ from typing import Any
 from upo_theory import (
     FIXED_DIVERGENCE,
     LOSS_NAMES,
-    Condition,
     LossSpec,
     UserError,
     available_memory,
     check_writable,
     config_parser,
-    derive,
     get_divergence,
     loss_spec,
     parse_config,
@@ -38,6 +36,7 @@ from upo_theory import (
 )
 
 from .data.readers import is_local
+from .losses import check_admissible
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
 STAGES: tuple[str, ...] = ("sft", "pref", "both")
@@ -233,22 +232,13 @@ class TrainConfig:
         self._check_saved_models()
 
     def _check_admissible(self) -> None:
-        """The conditions of Theorem 3.1 on the f of fdpo/iupo, as the simulator applies them
-        (f(1) = 0, differentiable, convex, f''(1) > 0, f' strictly increasing) and f'(0+) = -oo,
-        unless ``allow_inadmissible_f``; dpo and ipo use reverse KL."""
-        if self.loss in FIXED_DIVERGENCE or self.allow_inadmissible_f:
-            return
-        failed = derive(self.spec.divergence).failure()
-        if failed is None:
-            return
-        verdict = "could not be decided" if failed.method == "undecided" else "fails"
-        meaning = (
-            "the loss (eqs. 5, 24) cannot express those zeros, so its minimiser is not the UPO "
-            "optimum"
-            if failed.condition is Condition.INFINITE_AT_ZERO else
-            "the UPO objective then has no optimum of Theorem 3.1 for the loss to recover")
-        raise ConfigError(f"f={self.f!r}: {failed.name} {verdict} ({failed.detail}); {meaning}; "
-                          "pass --allow-inadmissible-f to train with it anyway")
+        """Theorem 3.1's conditions on the f of fdpo/iupo (:func:`llm.losses.check_admissible`),
+        unless ``allow_inadmissible_f``."""
+        try:
+            check_admissible(self.spec, self.allow_inadmissible_f)
+        except UserError as error:
+            raise ConfigError(f"{error}; pass --allow-inadmissible-f to train with it "
+                              "anyway") from None
 
     def _check_numbers(self) -> None:
         """Ranges (``bound`` marks; NaN fails both), finite floats, and the seed's range."""
