@@ -304,3 +304,38 @@ def test_a_model_that_cannot_load_is_one_line(capsys, tmp_path, saved_model, dam
     refused(call(train_main, _model_args(tmp_path, folder), capsys), "model")
     assert damage != "pickle" or not proof.exists()
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("f", ["1 - u**2", "u*log(u) + 1"])
+def test_upo_trainer_refuses_what_llm_train_refuses(capsys, tmp_path, f):
+    """A non-convex f, and an f with f(1) != 0: UPOTrainer applies llm.train's admissibility."""
+    pytest.importorskip("trl")
+    from llm.trl import UPOTrainer
+    from upo_theory import UserError
+
+    with pytest.raises(UserError, match="fails"):
+        UPOTrainer(loss="iupo", f=f)
+    refused(call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--f", f], capsys),
+            "--allow-inadmissible-f")
+
+
+# ------------------------------------------------------------------------ a full disk
+
+@pytest.mark.slow
+def test_a_full_disk_while_saving_is_one_line(tmp_path):
+    """A file-size limit (as a full disk) while the SFT model is saved: one line, exit 2."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, 2 << 20))
+
+    result = subprocess.run([sys.executable, "-m", "llm.train", *map(str, TINY), "--out-dir",
+                             str(tmp_path / "runs"), "--run-name", "run"],
+                            capture_output=True, text=True, preexec_fn=limit, timeout=600,
+                            cwd=Path(__file__).parents[1])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("python -m llm.train: error: no room")
+    assert not (tmp_path / "runs" / "run" / "sft.tmp").exists()

@@ -17,6 +17,7 @@ data only, and says in one line when it falls back from a damaged one, which it 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from typing import Any
 
 import torch
 
-from upo_theory import parse_json
+from upo_theory import UserError, parse_json
 
 from ..config import STAGE_ORDER
 from .atomic import fsync_folder, fsync_tree, write_atomically
@@ -40,6 +41,26 @@ DAMAGED = ".damaged"
 MANIFEST = "manifest.json"
 RUN_CONFIG = "run_config.json"
 STATE = "state.pt"
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""A write refused for want of room: a full disk, a quota, a file-size limit."""
+
+
+class SaveError(UserError):
+    """A model or checkpoint that could not be written for want of room."""
+
+
+def _no_room(error: BaseException) -> bool:
+    """Whether ``error`` is a write refused for want of room (an OSError's errno, or the
+    system's words for it in a library's own exception, e.g. safetensors')."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return error.errno in NO_ROOM
+    return any(os.strerror(code) in str(error) for code in NO_ROOM)
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:120]
 
 
 @dataclass(frozen=True)
@@ -55,15 +76,24 @@ def save_model(model, tokenizer, folder: Path, config_json: str,
     """Save model, tokenizer, run config (and a ``state``) as ``folder``, atomically.
 
     With ``keep_previous`` the folder it replaces stays as ``<name>.prev``; otherwise it goes.
+    A full disk (or a file-size limit) while writing is a :class:`SaveError`: the partial
+    ``<name>.tmp`` is removed and the folder it would have replaced is untouched.
     """
     temporary = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
-    model.save_pretrained(temporary, safe_serialization=True)
-    tokenizer.save_pretrained(temporary)
-    (temporary / RUN_CONFIG).write_text(config_json)
-    if state is not None:
-        torch.save(state, temporary / STATE)
-    fsync_tree(temporary)
+    try:
+        model.save_pretrained(temporary, safe_serialization=True)
+        tokenizer.save_pretrained(temporary)
+        (temporary / RUN_CONFIG).write_text(config_json)
+        if state is not None:
+            torch.save(state, temporary / STATE)
+        fsync_tree(temporary)
+    except Exception as error:  # safetensors and torch report a failed write in their own types
+        shutil.rmtree(temporary, ignore_errors=True)
+        if not _no_room(error):
+            raise
+        raise SaveError(f"no room to write {folder} ({_reason(error)}); the copy before it is "
+                        "intact: free disk space, then pass --resume") from None
     where = None if state is None else {"stage": state["stage"], "step": state["step"]}
     write_atomically(temporary / MANIFEST, json.dumps(
         {"files": {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
