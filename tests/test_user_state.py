@@ -339,3 +339,11 @@ def test_a_full_disk_while_saving_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("python -m llm.train: error: no room")
     assert not (tmp_path / "runs" / "run" / "sft.tmp").exists()
+
+
+def test_experiment_seeds_out_of_range(capsys, tmp_path):
+    from llm.experiment import main as experiment_main
+
+    refused(call(experiment_main, ["--out-dir", tmp_path / "x", "--seeds", "-1"], capsys),
+            "seeds")
+    assert not (tmp_path / "x").exists()

@@ -135,6 +135,8 @@ class ExperimentConfig:
                                   "> 0")
         if not self.seeds:
             raise ConfigError("seeds is empty; give at least one seed")
+        if any(not 0 <= seed < 2**32 for seed in self.seeds):
+            raise ConfigError(f"seeds={self.seeds} must each be 0 to 2^32 - 1")
         if not self.jobs >= 1:
             raise ConfigError(f"jobs={self.jobs} must be >= 1")
         if self.quick:
