@@ -1,1 +1,0 @@
-"""Figures for the documentation, drawn from the packages' own functions."""

@@ -1,0 +1,33 @@
+// Figures open at full size; a table wider than the page says that it scrolls sideways.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const img of document.querySelectorAll("article img")) {
+    if (img.closest("a")) continue;
+    const link = document.createElement("a");
+    link.href = img.src;
+    link.title = "open the full-size image";
+    img.replaceWith(link);
+    link.append(img);
+  }
+  const hint = () => {
+    for (const table of document.querySelectorAll("article table")) {
+      let box = table.parentElement;
+      if (!box.classList.contains("table-wrapper")) {
+        box = document.createElement("div");
+        box.className = "table-wrapper";
+        table.replaceWith(box);
+        box.append(table);
+      }
+      const wide = box.scrollWidth > box.clientWidth + 1;
+      let note = box.previousElementSibling;
+      if (!(note && note.classList.contains("scroll-hint"))) {
+        note = document.createElement("p");
+        note.className = "scroll-hint";
+        note.textContent = "This table is wider than the page: scroll it sideways \u2192";
+        box.before(note);
+      }
+      note.hidden = !wide;
+    }
+  };
+  hint();
+  window.addEventListener("resize", hint);
+});
