@@ -108,6 +108,7 @@ sphinx_gallery_conf = {
     "min_reported_time": 3600,
     "capture_repr": (),
     "matplotlib_animations": False,
+    "write_computation_times": False,  # its page loads a table script from a CDN
 }
 
 

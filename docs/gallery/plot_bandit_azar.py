@@ -1,9 +1,9 @@
-"""
+r"""
 Azar et al.'s scenario
 ======================
 
-Three actions, uniform π_ref, the dataset {(a ≻ b), (b ≻ c), (a ≻ c)}, each pair once, β = 0.5.
-DPO becomes deterministic; IPO converges to the closed form of Azar et al.
+Three actions, uniform :math:`\pi_{\mathrm{ref}}`, the dataset {(a ≻ b), (b ≻ c), (a ≻ c)}, each
+pair once, β = 0.5. DPO becomes deterministic; IPO converges to the closed form of Azar et al.
 """
 
 import matplotlib

@@ -1,10 +1,11 @@
-"""
+r"""
 Policies on the default bandit
 ==============================
 
-π_ref, the optimum π* of (JS, Ψ = identity) and the policy each loss trains to, on the default
-problem of ``python -m sim.bandit``. IUPO in the per-response form lands on π*; DPO and f-DPO,
-whose own optimum has Ψ = logit, push the best action further.
+:math:`\pi_{\mathrm{ref}}`, the optimum :math:`\pi^*` of (JS, Ψ = identity) and the policy each
+loss trains to, on the default problem of ``python -m sim.bandit``. IUPO in the per-response form
+lands on :math:`\pi^*`; DPO and f-DPO, whose own optimum has Ψ = logit, push the best action
+further.
 """
 
 import matplotlib

@@ -1,11 +1,11 @@
-"""
+r"""
 The simulator across β
 ======================
 
 For f = JS on the default problem: first, the total-variation distance between each loss's
 minimiser and the UPO optimum of its own (f, Ψ) against β (below the dotted line the minimiser is
-the optimum); then π*(y) and each loss's minimiser for the four actions against β, one panel per
-policy.
+the optimum); then :math:`\pi^*(y)` and each loss's minimiser for the four actions against β, one
+panel per policy.
 """
 
 import matplotlib

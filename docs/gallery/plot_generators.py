@@ -1,10 +1,11 @@
-"""
+r"""
 Generators and their derivatives
 ================================
 
-f (left) and f′ (right) of every registered divergence, against the ratio u = π/π_ref on a
-log axis. f′ is missing for total variation, which has no derivative at 1. Every generator is zero
-at u = 1 and convex; every derivative is increasing, and all but Pearson's go to −∞ as u → 0.
+f (left) and f′ (right) of every registered divergence, against the ratio :math:`u =
+\pi/\pi_{\mathrm{ref}}` on a log axis. f′ is missing for total variation, which has no derivative
+at 1. Every generator is zero at u = 1 and convex; every derivative is increasing, and all but
+Pearson's go to −∞ as u → 0.
 """
 
 import matplotlib
@@ -21,7 +22,8 @@ for div in registered():
     ax_f.plot(u, generator_function(div)(u), label=div.label)
     if derive(div).differentiable:
         ax_d.plot(u, kernel_for(div)(np.log(u)), label=div.label)  # f'(u) = k(log u)
-ax_f.set(xscale="log", ylim=(-0.5, 6), xlabel="u = π/π$_{ref}$", ylabel="f(u)", title="generators f")
+ax_f.set(xscale="log", ylim=(-0.5, 6), xlabel="u = π/π$_{ref}$", ylabel="f(u)",
+         title="generators f")
 ax_d.set(xscale="log", ylim=(-6, 4), xlabel="u = π/π$_{ref}$", ylabel="f′(u)",
          title="derivatives f′ (total variation has none)")
 for ax in (ax_f, ax_d):

@@ -1,12 +1,14 @@
-"""
+r"""
 The two JS-IUPO pair statistics
 ===============================
 
-Both statistics over the policy's probabilities (π(y_w), π(y_l)), with π_ref(y_w) = 0.3 and
-π_ref(y_l) = 0.2 (the star). Only the triangle π(y_w) + π(y_l) ≤ 1 is drawn: the rest is not a
-probability. Black lines: where the statistic equals the IUPO target 1/(2β) for β = 2, 1 and 0.5
-(targets 0.25, 0.5, 1). The paper form (eq. 23) never reaches the target of β = 0.5: it is at most
-log 2 − f′(π_ref(y_w)/π_ref(y_l)). The per-response form (eq. 17) reaches every target.
+Both statistics over the policy's probabilities :math:`(\pi(y_w), \pi(y_l))`, with
+:math:`\pi_{\mathrm{ref}}(y_w) = 0.3` and :math:`\pi_{\mathrm{ref}}(y_l) = 0.2` (the star). Only
+the triangle :math:`\pi(y_w) + \pi(y_l) \le 1` is drawn: the rest is not a probability. Black
+lines: where the statistic equals the IUPO target :math:`1/(2\beta)` for β = 2, 1 and 0.5 (targets
+0.25, 0.5, 1). The paper form (eq. 23) never reaches the target of β = 0.5: it is at most
+:math:`\log 2 - f'(\pi_{\mathrm{ref}}(y_w)/\pi_{\mathrm{ref}}(y_l))`. The per-response form (eq.
+17) reaches every target.
 """
 
 import matplotlib

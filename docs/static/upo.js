@@ -31,3 +31,20 @@ document.addEventListener("DOMContentLoaded", () => {
   hint();
   window.addEventListener("resize", hint);
 });
+
+// The theme's phone menu and contents buttons are labels of hidden checkboxes: make them
+// reachable and usable from the keyboard (Tab, then Enter or Space).
+document.addEventListener("DOMContentLoaded", () => {
+  const names = {__navigation: "Open or close the site menu", __toc: "Open or close the contents"};
+  for (const label of document.querySelectorAll("label.nav-overlay-icon, label.toc-overlay-icon")) {
+    label.tabIndex = 0;
+    label.setAttribute("role", "button");
+    label.setAttribute("aria-label", names[label.htmlFor]);
+    label.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        label.click();
+      }
+    });
+  }
+});

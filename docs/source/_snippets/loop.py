@@ -1,4 +1,5 @@
 import torch
+
 from llm.losses import preference_loss
 
 torch.manual_seed(0)
@@ -22,7 +23,7 @@ with torch.no_grad():                                 # π_ref's log-probs, comp
     ref_chosen = sequence_logps(reference, chosen)
     ref_rejected = sequence_logps(reference, rejected)
 
-for step in range(20):
+for _ in range(20):
     losses, statistic = preference_loss(
         sequence_logps(policy, chosen), sequence_logps(policy, rejected),
         ref_chosen, ref_rejected,
