@@ -313,13 +313,14 @@ def test_docs_read_the_code_through_one_module() -> None:
 
 def test_run_folders_become_curves_frontier_and_table(tmp_path: Path) -> None:
     from docs.pages import results
+    from docs.plots import runs as run_plots
 
     _fake_run(tmp_path / "sweep" / "ipo", "ipo", 0.1, 0.25)
     _fake_run(tmp_path / "sweep" / "iupo", "iupo", 0.2, 0.75)
     (tmp_path / "sweep" / "not-a-run").mkdir()
-    found = results.find_runs([tmp_path])
+    found = run_plots.find_runs([tmp_path])
     assert [p.name for p in found] == ["ipo", "iupo"]
-    assert [(r.name, r.beta) for r in map(results.load_run, found)] == [
+    assert [(r.name, r.beta) for r in map(run_plots.load_run, found)] == [
         ("IPO", 0.1), ("IUPO[js, paper]", 0.2)]
     text = results.runs_section([tmp_path], tmp_path / "img", log=lambda _: None)
     assert "| 0.750 |" in text and "`IUPO[js, paper]`" in text

@@ -5,14 +5,13 @@ that wrote ``experiment.md``), and the figures and table of any run folders give
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from ..myst import code, note, page, table
+from ..plots.runs import find_runs, load_run, plot_curves, plot_frontier
 from ..project import RESULTS_MODULE, module
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -20,48 +19,6 @@ INPUTS: tuple[str, ...] = ("runs.csv", "curves.csv", "selection.csv", "setup.jso
 """The committed files the experiment's report is computed from."""
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run folder of ``llm.train``: its path, loss name, f, β, seed and truth evaluation."""
-
-    path: Path
-    name: str
-    divergence: str
-    beta: float
-    seed: int
-    truth: dict[str, float] | None
-
-
-def is_run(folder: Path) -> bool:
-    """Whether ``folder`` holds a run of ``llm.train`` (its config and metrics)."""
-    return (folder / "config.json").is_file() and (folder / "metrics.jsonl").is_file()
-
-
-def find_runs(folders: Iterable[Path], depth: int = 3) -> list[Path]:
-    """Run folders among ``folders`` and below them (up to ``depth`` levels), sorted, unique."""
-    found: set[Path] = set()
-
-    def visit(folder: Path, level: int) -> None:
-        if is_run(folder):
-            found.add(folder.resolve())
-        elif level < depth and folder.is_dir():
-            for child in sorted(p for p in folder.iterdir() if p.is_dir()):
-                visit(child, level + 1)
-
-    for folder in folders:
-        visit(Path(folder), 0)
-    return sorted(found)
-
-
-def load_run(folder: Path) -> Run:
-    """Read a run folder's config (loss name, β, seed) and its ``truth.json`` if present."""
-    config = module("llm.config").TrainConfig.from_json((folder / "config.json").read_text())
-    truth_file = folder / "truth.json"
-    truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
-    spec = config.spec
-    return Run(folder, spec.name, spec.divergence.label, config.beta, config.seed, truth)
 
 
 def experiment(folder: Path, log: Log) -> str:
@@ -106,7 +63,6 @@ def runs_section(folders: list[Path], images: Path, log: Log) -> str:
         return ("No run folders were given to this build: pass `--runs DIR...` (run folders of "
                 "`python -m llm.train`, or folders that contain them, such as the experiment's "
                 "output) to add the four curves and the frontier.\n")
-    plot = module("llm.plot")
     images.mkdir(parents=True, exist_ok=True)
     rows = [[code(r.path.name), code(r.name), code(r.divergence), f"{r.beta:g}", str(r.seed)]
             + ([f"{r.truth['reward_policy']:.3f}", f"{r.truth['win_rate']:.3f}",
@@ -117,15 +73,14 @@ def runs_section(folders: list[Path], images: Path, log: Log) -> str:
                     r"win rate vs $\pi_{\mathrm{ref}}$",
                     r"$\mathrm{KL}(\pi \,\Vert\, \pi_{\mathrm{ref}})$",
                     r"$D_f(\pi \,\Vert\, \pi_{\mathrm{ref}})$ of that $f$"], rows)]
-    plot.plot_runs([r.path for r in runs], images / "run_curves.png")
+    plot_curves([r.path for r in runs], images / "run_curves.png")
     parts.append("```{figure} runs/run_curves.png\n:alt: A grid of line plots, four columns "
                  "(train loss, eval loss, eval accuracy, eval margin), one row per beta.\n\n"
                  "**The paper's four curves** (its Figure 1) for the runs given to this build, "
                  "one row per $\\beta$: the mean over seeds, with a band of ± one standard "
                  "deviation when there are several.\n```\n\n")
-    truths = [(r.name, r.beta, r.truth) for r in runs if r.truth]
-    if truths:
-        plot.plot_frontier(truths, images / "run_frontier.png")
+    if any(r.truth for r in runs):
+        plot_frontier(runs, images / "run_frontier.png")
         parts.append("```{figure} runs/run_frontier.png\n:alt: Two scatter plots with error "
                      "bars, one point per run.\n\n**Reward against divergence**: the mean true "
                      "reward of each run's policy against its KL (left) and f-divergence "
