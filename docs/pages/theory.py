@@ -8,6 +8,7 @@ out in LaTeX on the report page (``docs/source/central-proof.md``).
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from typing import Any
 
@@ -253,10 +254,16 @@ def _claim(anchor: str, name: str, results: list[Any]) -> str:
 
 
 def _numbers(result: Any) -> str:
+    """The counterexample of a REFUTED row (shown) or the witness of a PROVEN one (folded), one
+    value a line, in code type."""
     values = result.counterexample if result.status == "REFUTED" else result.witness
     if not values:
         return ""
-    return "; ".join(code(f"{k} = {v}") for k, v in values.items())
+    kind, shown = (("counterexample", " open") if result.status == "REFUTED"
+                   else ("witness", ""))
+    lines = "<br>".join(f"<code>{text(html.escape(f'{k} = {v}'))}</code>"
+                        for k, v in values.items())
+    return f"<details{shown}><summary>{kind}</summary>{lines}</details>"
 
 
 def js_forms() -> str:
