@@ -112,6 +112,13 @@ _REPORT = """() => {
             .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)),
         errors: [...document.querySelectorAll('mjx-merror, .problematic, .system-message')]
             .map(e => e.textContent.slice(0, 80)),
+        unlinked_images: [...article.querySelectorAll('img:not(.sphx-glr-thumbcontainer img)')]
+            .filter(img => !img.closest('a[href]')).map(img => img.getAttribute('src')),
+        wide_tables: [...article.querySelectorAll('.table-wrapper')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1).map(box => ({
+                hint: !!(box.previousElementSibling && !box.previousElementSibling.hidden
+                         && box.previousElementSibling.classList.contains('scroll-hint')),
+            })),
     };
 }"""
 
@@ -119,8 +126,10 @@ _REPORT = """() => {
 def inspect_page(context: Any, url: str, width: int, shot: Path | None = None) -> dict:
     """Load ``url`` at ``width`` px, wait for MathJax to typeset, and report ``scroll_width``,
     the page's visible ``text`` outside code and formulas, ``math`` (its formulas),
-    ``unrendered`` (formulas MathJax left as source), ``errors`` (MathJax or reST errors) and the
-    ``requests`` it made; with ``shot``, save a full-page screenshot there."""
+    ``unrendered`` (formulas MathJax left as source), ``errors`` (MathJax or reST errors),
+    ``unlinked_images`` (figures that do not open at full size), ``wide_tables`` (tables wider
+    than the page, each saying whether its scroll hint shows) and the ``requests`` it made;
+    with ``shot``, save a full-page screenshot there."""
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": HEIGHT})
     requests: list[str] = []

@@ -4,7 +4,8 @@ Every page, at a phone width (390 px) and a desktop width (1280 px): nothing scr
 sideways, no LaTeX or markup source is left in its visible text, MathJax (shipped with the site)
 typesets every formula without an error, and no request leaves the site (any request that is not
 to the local server is intercepted, blocked and reported). Search finds the JS divergence's page
-for "Jensen", the dark theme switches on, and the phone menu opens from the keyboard.
+for "Jensen", the dark theme switches on, and the phone menu opens from the keyboard. Every figure
+opens at full size, and every table wider than the page says that it scrolls sideways.
 
 CI installs Chromium (``.ci/run``), so there the test runs; elsewhere it is skipped when no
 Chromium or Playwright is installed, and it fails instead of skipping when ``CI`` is set.
@@ -108,6 +109,17 @@ def test_mathjax_typesets_every_formula(reports: dict[tuple[str, int], dict]) ->
     assert not problems, problems[:10]
     for name in ("index.html", "math.html", "claims.html", "divergences/js.html"):
         assert reports[(name, 1280)]["typeset"] >= 3, name
+
+
+def test_figures_open_full_size_and_wide_tables_say_they_scroll(
+        reports: dict[tuple[str, int], dict]) -> None:
+    unlinked = sorted({f"{name}: {src}" for (name, _), r in reports.items()
+                       for src in r["unlinked_images"]})
+    assert not unlinked, unlinked[:10]
+    silent = sorted(f"{name} at {width}" for (name, width), r in reports.items()
+                    if any(not t["hint"] for t in r["wide_tables"]))
+    assert not silent, silent[:10]
+    assert any(r["wide_tables"] for (_, width), r in reports.items() if width == 390)
 
 
 def test_no_request_leaves_the_site(reports: dict[tuple[str, int], dict], browsing) -> None:

@@ -1,7 +1,7 @@
 // Figures open at full size; a table wider than the page says that it scrolls sideways.
 document.addEventListener("DOMContentLoaded", () => {
   for (const img of document.querySelectorAll("article img")) {
-    if (img.closest("a")) continue;
+    if (img.closest("a") || img.closest(".sphx-glr-thumbcontainer")) continue;
     const link = document.createElement("a");
     link.href = img.src;
     link.title = "open the full-size image";
