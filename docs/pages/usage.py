@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from ..myst import badge, code, code_block, math, note, readme_section, table, text
+from ..myst import code, code_block, math, note, readme_section, table, text
 from ..project import DATA_MODULE, derive, registered
 from .theory import admissibility, link
 
@@ -147,6 +147,3 @@ def options_table(forms: tuple[str, ...], psis: tuple[str, ...]) -> str:
         ["`beta`", r"$\beta > 0$", "the regularisation strength (the paper: 0.1, 0.2, 0.5)"],
     ])
 
-
-__all__ = ["badge", "data_formats", "divergence_choices", "options_table", "readme_quotes",
-           "run_folder_section", "trl_section"]
