@@ -1,48 +1,73 @@
-"""Build the documentation site: draw the figures, generate every page, write them.
+"""Build the documentation site: generate the pages' sources, then run Sphinx on them.
 
-The build never fails because another package is missing or not finished: a page or figure that
-cannot be produced says why on the page and in the build's notes.
+The sources are written to a folder beside the output (``<out>.sources``): the hand-written MyST
+pages of ``docs/source/``, the gallery scripts of ``docs/gallery/`` and the pages and snippets
+generated from the code's own objects (``docs/pages/``). Sphinx (configured by ``docs/conf.py``)
+turns them into HTML in ``<out>``. The build never fails because another package is missing or
+not finished: a page or figure that cannot be produced says why on the page and in the notes.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .config import BuildConfig
-from .figures import Figures
-from .html import esc, note
-from .pages import claims, divergences, reference, results, start, use
-from .pages.bandit import bandit_page
-from .pages.math_page import math_page
-from .pages.references import references_page
-from .pages.walkthrough import walkthrough_page
-from .plots import runs as run_plots
-from .plots import theory
-from .site import Site
+from .myst import note, page
+from .pages import reference, results, simulator, theory, usage
+from .project import FORMS, PSIS, registered
 
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "source"
+GALLERY = HERE / "gallery"
 EXPERIMENT_OUTPUTS: tuple[Path, ...] = (Path("runs/experiment"),)
 """Where ``python -m llm.experiment`` writes by default; included in the build when present."""
 
 
+class SphinxError(RuntimeError):
+    """Sphinx stopped with an error (its message is in the build's output)."""
+
+
 @dataclass
 class BuildReport:
-    """What a build wrote: the pages, the figures, notes on anything skipped, the time taken."""
+    """What a build wrote: the HTML pages, notes on anything skipped, the time taken."""
 
     out: Path
     pages: list[Path] = field(default_factory=list)
-    figures: Figures = field(default_factory=Figures)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
+def sources_folder(out: Path) -> Path:
+    """Where the build writes the sources Sphinx reads, beside the output folder."""
+    return out.parent / f"{out.name}.sources"
+
+
+def drawn(script: str, plots: str) -> bool:
+    """Whether the gallery script ``script`` runs in a build with ``plots`` (all, fast, none)."""
+    from .conf import SLOW_EXAMPLES
+
+    return plots == "all" or (plots == "fast" and script not in SLOW_EXAMPLES)
+
+
+def figure(script: str, plots: str, caption: str, alt: str, number: int = 1) -> str:
+    """A figure drawn by the gallery script ``script`` (its ``number``-th image), captioned and
+    linked to the script; or a note that this build did not draw it."""
+    code = f"{{doc}}`the script that draws it </gallery/{script}>`"
+    if not drawn(script, plots):
+        why = "--fast" if plots == "fast" else "--no-plots"
+        return note(f"This figure is not in this build (built with `{why}`); see {code}.")
+    return (f"```{{figure}} /gallery/images/sphx_glr_{script}_{number:03d}.png\n"
+            f":alt: {alt}\n\n{caption} ({code}; click to open it at full size)\n```\n\n")
+
+
 def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> BuildReport:
-    """Build the site into ``config.out`` and return what was written."""
-    start_time = time.perf_counter()
+    """Generate the sources and build the site into ``config.out``; return what was written."""
+    start = time.perf_counter()
     report = BuildReport(config.out)
 
     def say(text: str) -> None:
@@ -50,151 +75,123 @@ def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> Buil
         if log is not None:
             log(text)
 
-    figs = report.figures
-    steps = ["theory figures", "simulator", "runs", "claims", "pages", "write"]
-    with tqdm(total=len(steps), desc="docs", unit="step", leave=False) as bar:
-        bar.set_postfix_str(steps[0])
-        _theory_figures(config, figs)
-        bar.update()
-        bar.set_postfix_str(steps[1])
-        measured = _simulator(config, figs, say)
-        bar.update()
-        bar.set_postfix_str(steps[2])
-        runs = _runs(config, figs, say)
-        bar.update()
-        bar.set_postfix_str(steps[3])
-        verified, missing = _claims(say)
-        bar.update()
-        bar.set_postfix_str(steps[4])
-        site = Site()
-        content = [
-            start.getting_started_page(),
-            use.loop_page(say),
-            use.data_page(say),
-            use.runs_page(say),
-            use.choosing_page(measured.get("forms", "")),
-            math_page(),
-            walkthrough_page(measured.get("forms", ""), _js_figure(figs)),
-            claims.claims_page(verified, missing),
-            divergences.overview(_divergence_figures(figs)),
-            *divergences.pages(verified),
-            bandit_page(figs, measured),
-            results.results_page(figs, runs, config.out, say),
-            reference.cli_page(say),
-            *reference.api_pages(say),
-            references_page(),
-        ]
-        site.add(start.home_page([(p.path, p.title, p.summary) for p in content
-                                  if (p.summary and p.section != "Divergences")
-                                  or p.path == "divergences.html"]))
-        for page in content:
-            site.add(page)
-        bar.update()
-        bar.set_postfix_str(steps[5])
-        report.pages = site.write(config.out)
-        bar.update()
-    report.seconds = time.perf_counter() - start_time
+    src = sources_folder(config.out)
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(SOURCE, src)
+    shutil.copytree(GALLERY, src / "examples")
+    generate(src, config, say)
+    _sphinx(src, config.out, config.plots)
+    report.pages = sorted(p for p in config.out.rglob("*.html")
+                          if not p.relative_to(config.out).parts[0].startswith("_"))
+    report.seconds = time.perf_counter() - start
     return report
 
 
-def _js_figure(figs: Figures) -> str:
-    return figs.show(
-        "js_statistics",
-        "<strong>The two JS-IUPO pair statistics</strong> over the policy's probabilities "
-        "(π(y<sub>w</sub>), π(y<sub>l</sub>)), with π<sub>ref</sub>(y<sub>w</sub>) = 0.3 and "
-        "π<sub>ref</sub>(y<sub>l</sub>) = 0.2 (the star). Only the triangle π(y<sub>w</sub>) + "
-        "π(y<sub>l</sub>) ≤ 1 is drawn: the rest is not a probability. Black lines: where the "
-        "statistic equals the IUPO target 1/(2β) for β = 2, 1 and 0.5 (targets 0.25, 0.5, 1). "
-        "The paper form never reaches the target of β = 0.5; the per-response form reaches "
-        "every target.",
-        "Two heat maps side by side over the triangle of valid probability pairs, the "
-        "reference point marked by a star. Left, the paper form: its values never exceed 0.51, "
-        "so only the level lines for beta = 2 and beta = 1 appear, low in the triangle. Right, "
-        "the per-response form: it grows without bound as pi of y_l goes to 0, and the level "
-        "lines for beta = 2, 1 and 0.5 all cross the triangle.")
+def generate(src: Path, config: BuildConfig, say: Callable[[str], None]) -> None:
+    """Write the generated pages and the snippets the hand-written pages include."""
+    snippets = src / "_generated"
+    snippets.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, text: str) -> None:
+        target = src / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    plots = config.plots
+    verified, missing = _claims(say)
+    write("divergences/index.md", theory.overview(
+        figure("plot_generators", plots, "**Generators and their derivatives**: $f$ and $f'$ "
+               "of every registered divergence against the ratio $u = \\pi/\\pi_{\\mathrm{ref}}$.",
+               "Two line plots of f(u) and f'(u) for every divergence, on a log axis of u.")
+        + figure("plot_reward", plots, "**The implicit reward** $\\beta f'(u)$ of Theorem 3.1 "
+                 "(eq. 12) for $\\beta$ = 0.1, 0.2, 0.5; dashed: its ceiling $\\beta \\sup f'$.",
+                 "A grid of line plots, one per divergence, three curves for three betas.")))
+    for div in registered():
+        write(f"{theory.docname(div)}.md", theory.divergence_page(div, verified))
+    proof = (src / "_snippets" / "central-proof.md").read_text(encoding="utf-8")
+    write("_generated/js-forms.md", theory.js_forms())
+    write("claims.md", theory.claims_page(verified, missing, proof))
+    measured = _simulator(say)
+    for topic, text in measured.items():
+        write(f"_generated/sim-{topic}.md", text)
+    for name, script, caption, alt, number in _FIGURES:
+        write(f"_generated/fig-{name}.md", figure(script, plots, caption, alt, number))
+    write("_generated/readme.md", usage.readme_quotes(say))
+    write("_generated/trl.md", usage.trl_section(say))
+    write("_generated/run-folder.md", usage.run_folder_section(say))
+    write("_generated/options.md", usage.options_table(FORMS, PSIS))
+    write("_generated/choices.md", usage.divergence_choices())
+    write("use/data.md", page("Data formats", (src / "_snippets" / "data-intro.md").read_text(
+        encoding="utf-8") + usage.data_formats(say), "data"))
+    write("reference/cli.md", reference.cli_page(say))
+    reference.api_pages(src / "api", say)
+    runs = list(config.runs) + [p for p in EXPERIMENT_OUTPUTS if p.is_dir()]
+    write("results/index.md", results.results_page(src / "results", runs, say))
 
 
-def _divergence_figures(figs: Figures) -> str:
-    return (
-        figs.show("generators",
-                  "<strong>Generators and their derivatives.</strong> f (left) and f′ (right) of "
-                  "every registered divergence, against the ratio u = π/π<sub>ref</sub> on a "
-                  "log axis; f′ is missing for total variation, which has no derivative at 1.",
-                  "Two line plots. Left: every generator f(u) is zero at u = 1 and convex. "
-                  "Right: every derivative f′(u) is increasing; all but Pearson's go to minus "
-                  "infinity as u goes to 0, Pearson's stops at −2; reverse KL and Pearson keep "
-                  "rising for large u while the others flatten out.")
-        + figs.show("reward",
-                    "<strong>The implicit reward β f′(u) of Theorem 3.1</strong> (eq. 12), one "
-                    "panel per differentiable divergence, for the paper's β = 0.1, 0.2, 0.5; "
-                    "dashed: its ceiling β sup f′, where f′ is bounded.",
-                    "A grid of small line plots, one per divergence, each with three curves for "
-                    "the three beta values. For reverse KL and Pearson the curves keep rising; "
-                    "for the other divergences they flatten under dashed horizontal ceilings.")
-    )
-
-
-def _theory_figures(config: BuildConfig, figs: Figures) -> None:
-    names = {
-        "generators": theory.plot_generators,
-        "reward": theory.plot_reward,
-        "js_statistics": theory.plot_js_statistics,
-    }
-    for name, draw in names.items():
-        if config.plots == "none":
-            figs.skipped[name] = "the site was built with --no-plots"
-            continue
-        draw(config.out / "img" / f"{name}.png")
-        figs.paths[name] = f"img/{name}.png"
-
-
-def _simulator(config: BuildConfig, figs: Figures, say: Callable[[str], None]) -> dict[str, str]:
-    """The simulator's figures and measured tables (HTML by topic), via ``docs.plots.bandit``."""
-    try:
-        from .plots import bandit
-
-        return bandit.draw(config.out / "img", config.plots, figs, say)
-    except Exception as err:  # another package's failure is reported, never fatal
-        why = f"{type(err).__name__}: {err}"
-        say(f"simulator: skipped ({why})")
-        missing = note(f"The simulator's results are not in this build ({esc(why)}).", "warn")
-        return dict.fromkeys(("table", "forms", "pearson", "azar"), missing)
-
-
-def _runs(config: BuildConfig, figs: Figures, say: Callable[[str], None]) -> list[run_plots.Run]:
-    folders = list(config.runs) + [p for p in EXPERIMENT_OUTPUTS if p.is_dir()]
-    found = run_plots.find_runs(folders)
-    if folders and not found:
-        say(f"runs: no run folder (config.json and metrics.jsonl) under {folders}")
-    if not found:
-        return []
-    loaded = []
-    for folder in found:
-        try:
-            loaded.append(run_plots.load_run(folder))
-        except Exception as err:  # a broken run is reported, not fatal
-            say(f"runs: skipped {folder} ({type(err).__name__}: {err})")
-    if config.plots == "none":
-        for name in ("run_curves", "run_frontier"):
-            figs.skipped[name] = "the site was built with --no-plots"
-        return loaded
-    if loaded:
-        run_plots.plot_curves([r.path for r in loaded], config.out / "img" / "run_curves.png")
-        figs.paths["run_curves"] = "img/run_curves.png"
-    if any(r.truth for r in loaded):
-        run_plots.plot_frontier(loaded, config.out / "img" / "run_frontier.png")
-        figs.paths["run_frontier"] = "img/run_frontier.png"
-    else:
-        figs.skipped["run_frontier"] = "no run has a truth.json (offline task evaluation)"
-    return loaded
+_FIGURES: tuple[tuple[str, str, str, str, int], ...] = (
+    ("js-statistics", "plot_js_statistics",
+     "**The two JS-IUPO pair statistics** over $(\\pi(y_w), \\pi(y_l))$ with "
+     "$\\pi_{\\mathrm{ref}}(y_w) = 0.3$, $\\pi_{\\mathrm{ref}}(y_l) = 0.2$ (the star); black "
+     "lines: the targets $1/(2\\beta)$ for $\\beta$ = 2, 1, 0.5.",
+     "Two heat maps over the triangle of valid probability pairs; the paper form (left) stays "
+     "below 0.51, the per-response form (right) crosses every level line.", 1),
+    ("bandit-policies", "plot_bandit_policies",
+     "**Policies on the default problem** ($f$ = JS): $\\pi_{\\mathrm{ref}}$, the optimum "
+     "$\\pi^*$ and the policy each loss trains to.",
+     "Grouped bar chart over four actions; the per-response IUPO bars match the optimum's.", 1),
+    ("bandit-tv-beta", "plot_bandit_sweep",
+     "**Distance to the optimum across $\\beta$** ($f$ = JS); below the dotted line the "
+     "minimiser is the optimum.",
+     "Line plot on log-log axes of distance against beta, one line per loss.", 1),
+    ("bandit-beta", "plot_bandit_sweep",
+     "**The policies across $\\beta$**: $\\pi^*(y)$ and each loss's minimiser for the four "
+     "actions, one panel per policy ($f$ = JS).",
+     "Six small line plots of probability against beta, one line per action.", 2),
+    ("bandit-training", "plot_bandit_training",
+     "**Gradient training**: the loss above its minimum (left) and the distance to the loss's "
+     "own optimum (right) along the steps.",
+     "Two decreasing line plots on log scales against the training step.", 1),
+    ("bandit-azar", "plot_bandit_azar",
+     "**Azar et al.'s scenario at $\\beta = 0.5$**: DPO becomes deterministic, IPO converges "
+     "to the closed form.",
+     "Grouped bar chart over three actions: DPO puts almost all mass on the first.", 1),
+)
+"""Figures shown on hand-written pages: snippet name, gallery script, caption, alt, image."""
 
 
 def _claims(say: Callable[[str], None]) -> tuple[list | None, str]:
     try:
-        from upo_theory import verify_all
+        from .project import verify_all
 
         return verify_all(), ""
     except Exception as err:  # reported on the page, never fatal
         why = f"{type(err).__name__}: {err}"
         say(f"claims: skipped ({why})")
         return None, why
+
+
+def _simulator(say: Callable[[str], None]) -> dict[str, str]:
+    try:
+        return simulator.measure()
+    except Exception as err:  # another package's failure is reported, never fatal
+        why = f"{type(err).__name__}: {err}"
+        say(f"simulator: skipped ({why})")
+        missing = note(f"The simulator's results are not in this build (`{why}`).", "warning")
+        return dict.fromkeys(("table", "forms", "pearson", "azar"), missing)
+
+
+def _sphinx(src: Path, out: Path, plots: str) -> None:
+    from sphinx.cmd.build import build_main
+
+    os.environ["UPO_DOCS_PLOTS"] = plots
+    warnings = src / "sphinx-warnings.log"
+    args = ["-b", "html", "-q", "-E", "-c", str(HERE), "-d", str(src / ".doctrees"),
+            "-w", str(warnings), str(src), str(out)]
+    if build_main(args) != 0:
+        raise SphinxError(f"Sphinx failed to build {src} into {out}")
+    unimported = [line for line in warnings.read_text().splitlines()
+                  if "failed to import" in line.lower()]
+    if unimported:  # a page documenting a module that moved would otherwise be empty
+        raise SphinxError(f"the API pages name modules that do not import: {unimported[0]}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import UserError, check_writable
+from .project import UserError, check_writable
 
 PLOT_MODES: tuple[str, ...] = ("all", "fast", "none")
 

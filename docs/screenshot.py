@@ -9,7 +9,8 @@ is captured whole (Playwright's full-page screenshot), at each width asked for::
                               [PAGE.html ...]
 
 :func:`inspect_page` is what the browser test checks on every page: the document's width against
-the window's, and which fonts the page loaded and from where.
+the window's, its visible text outside code and formulas, whether MathJax typeset every
+formula, and every request the page made.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from upo_theory import UserError, config_parser, parse_config, run_cli
+from .project import UserError, config_parser, parse_config, run_cli
 
 PROG = "python -m docs.screenshot"
 FLAGS: tuple[str, ...] = (
@@ -96,24 +97,52 @@ def browser(executable: str | None = None) -> Iterator[Any]:
             context.close()
 
 
+_REPORT = """() => {
+    const hidden = 'pre, code, kbd, samp, script, style, mjx-container, .MathJax, '
+        + '.sphx-glr-script-out';
+    const article = document.querySelector('article') || document.body;
+    const copy = article.cloneNode(true);
+    copy.querySelectorAll(hidden).forEach(e => e.remove());
+    return {
+        scroll_width: document.documentElement.scrollWidth,
+        text: copy.innerText,
+        math: document.querySelectorAll('.math').length,
+        typeset: document.querySelectorAll('.math mjx-container, mjx-container.MathJax').length,
+        unrendered: [...document.querySelectorAll('span.math, div.math')]
+            .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)),
+        errors: [...document.querySelectorAll('mjx-merror, .problematic, .system-message')]
+            .map(e => e.textContent.slice(0, 80)),
+        unlinked_images: [...article.querySelectorAll('img:not(.sphx-glr-thumbcontainer img)')]
+            .filter(img => !img.closest('a[href]')).map(img => img.getAttribute('src')),
+        wide_tables: [...article.querySelectorAll('.table-wrapper')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1).map(box => ({
+                hint: !!(box.previousElementSibling && !box.previousElementSibling.hidden
+                         && box.previousElementSibling.classList.contains('scroll-hint')),
+            })),
+    };
+}"""
+
+
 def inspect_page(context: Any, url: str, width: int, shot: Path | None = None) -> dict:
-    """Load ``url`` at ``width`` px and report ``scroll_width``, the ``requests`` it made, the
-    ``fonts`` it loaded (family → status) and ``math`` (its number of MathML elements); with
-    ``shot``, save a full-page screenshot there."""
+    """Load ``url`` at ``width`` px, wait for MathJax to typeset, and report ``scroll_width``,
+    the page's visible ``text`` outside code and formulas, ``math`` (its formulas),
+    ``unrendered`` (formulas MathJax left as source), ``errors`` (MathJax or reST errors),
+    ``unlinked_images`` (figures that do not open at full size), ``wide_tables`` (tables wider
+    than the page, each saying whether its scroll hint shows) and the ``requests`` it made;
+    with ``shot``, save a full-page screenshot there."""
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": HEIGHT})
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     try:
         page.goto(url, wait_until="load")
-        page.evaluate("document.fonts.ready.then(() => true)")
-        report = page.evaluate(
-            """() => ({
-                scroll_width: document.documentElement.scrollWidth,
-                math: document.querySelectorAll('math').length,
-                fonts: Object.fromEntries([...document.fonts].map(f => [f.family.replace(/"/g, ''),
-                                                                        f.status])),
-            })""")
+        page.evaluate("""async () => {
+            if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+                await MathJax.startup.promise;
+            }
+            await document.fonts.ready;
+        }""")
+        report = page.evaluate(_REPORT)
         if shot is not None:
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
@@ -121,6 +150,12 @@ def inspect_page(context: Any, url: str, width: int, shot: Path | None = None) -
         page.close()
     report["requests"] = requests
     return report
+
+
+def site_pages(site: Path) -> list[Path]:
+    """Every HTML page of a built site, relative to it (Sphinx's own folders left out)."""
+    return sorted(p.relative_to(site) for p in site.rglob("*.html")
+                  if not p.relative_to(site).parts[0].startswith(("_", ".")))
 
 
 @dataclass(frozen=True)
@@ -154,16 +189,16 @@ def screenshot_site(config: ScreenshotConfig) -> int:
     """Screenshot the pages ``config`` names (every page by default) into ``config.out``."""
     if not config.site.is_dir():
         raise ScreenshotError(f"--site {config.site} does not exist; build it with python -m docs")
-    pages = [config.site / p for p in config.pages] or sorted(config.site.glob("*.html"))
-    missing = [p.name for p in pages if not p.is_file()]
+    pages = [Path(p) for p in config.pages] or site_pages(config.site)
+    missing = [str(p) for p in pages if not (config.site / p).is_file()]
     if missing:
         raise ScreenshotError(f"no page {', '.join(missing)} in {config.site}; give file names "
                               "of built pages")
     with serve(config.site) as base, browser() as context:
         for page in tqdm(pages, desc="screenshots", unit="page"):
             for width in config.widths:
-                path = config.out / f"{page.stem}-{width}.png"
-                inspect_page(context, base + page.name, width, path)
+                path = config.out / f"{'-'.join(page.with_suffix('').parts)}-{width}.png"
+                inspect_page(context, base + page.as_posix(), width, path)
                 tqdm.write(str(path))
     return 0
 

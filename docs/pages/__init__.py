@@ -1,1 +1,1 @@
-"""The pages of the site: each module turns the code's own objects into one or more pages."""
+"""Generators of the site's pages from the code's own objects (MyST source text)."""

@@ -1,1 +1,1 @@
-"""Figures for the documentation, drawn from the packages' own functions."""
+"""Figures that ``python -m docs`` draws itself (the run folders given with ``--runs``)."""

@@ -1,5 +1,5 @@
-"""Figures of GPT-2 training runs (``llm.train`` run folders): the paper's four curves, drawn by
-``llm.plot.plot_runs``, and the reward-against-divergence frontier from each run's ``truth.json``.
+"""Run folders of ``llm.train`` for ``python -m docs --runs``: found, read, and drawn by
+``llm.plot`` (the paper's four curves, and reward against divergence from each ``truth.json``).
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..project import module
+
 
 @dataclass(frozen=True)
 class Run:
-    """One run folder: its path, loss name, f, β, seed, and its truth evaluation if any."""
+    """One run folder of ``llm.train``: its path, loss name, f, β, seed and truth evaluation."""
 
     path: Path
     name: str
@@ -20,8 +22,6 @@ class Run:
     beta: float
     seed: int
     truth: dict[str, float] | None
-    preference: bool = True
-    """Whether the run has a preference stage (an SFT-only run has no curves to compare)."""
 
 
 def is_run(folder: Path) -> bool:
@@ -36,8 +36,7 @@ def find_runs(folders: Iterable[Path], depth: int = 3) -> list[Path]:
     def visit(folder: Path, level: int) -> None:
         if is_run(folder):
             found.add(folder.resolve())
-            return
-        if level < depth and folder.is_dir():
+        elif level < depth and folder.is_dir():
             for child in sorted(p for p in folder.iterdir() if p.is_dir()):
                 visit(child, level + 1)
 
@@ -48,25 +47,19 @@ def find_runs(folders: Iterable[Path], depth: int = 3) -> list[Path]:
 
 def load_run(folder: Path) -> Run:
     """Read a run folder's config (loss name, β, seed) and its ``truth.json`` if present."""
-    from llm.config import TrainConfig
-
-    config = TrainConfig.from_json((folder / "config.json").read_text())
+    config = module("llm.config").TrainConfig.from_json((folder / "config.json").read_text())
     truth_file = folder / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
     spec = config.spec
-    return Run(folder, spec.name, spec.divergence.label, config.beta, config.seed, truth,
-               config.stage != "sft")
+    return Run(folder, spec.name, spec.divergence.label, config.beta, config.seed, truth)
 
 
 def plot_curves(folders: list[Path], path: Path) -> Path:
     """The four curves (train loss, eval loss, eval accuracy, eval margin), one row per β."""
-    from llm.plot import plot_runs
-
-    return plot_runs(folders, path)
+    return module("llm.plot").plot_runs(folders, path)
 
 
 def plot_frontier(runs: list[Run], path: Path) -> Path:
     """Mean true reward against KL(π‖π_ref) and against D_f(π‖π_ref), one point per run."""
-    from llm.plot import plot_frontier as frontier
-
-    return frontier([(r.name, r.beta, r.truth) for r in runs if r.truth], path)
+    return module("llm.plot").plot_frontier([(r.name, r.beta, r.truth) for r in runs
+                                             if r.truth], path)

@@ -1,0 +1,278 @@
+"""The divergence pages and the verification report, printed from ``upo_theory``'s objects.
+
+Every formula of a divergence page is the SymPy object the code derived (``derive``), printed by
+SymPy's ``latex()``. The claims (``verify_all``) are shown as the core states them, plain text in
+code type, exactly as ``python -m upo_theory`` prints them; the central claim's proof is written
+out in LaTeX on the report page (``docs/source/central-proof.md``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from typing import Any
+
+import sympy as sp
+
+from ..myst import badge, code, math, note, page, table, text
+from ..project import (
+    CENTRAL_CLAIMS,
+    CLAIM_GROUPS,
+    CLAIM_STATUSES,
+    Derivation,
+    Divergence,
+    T,
+    derive,
+    registered,
+)
+
+_AW, _AL = sp.Symbol("a_w", real=True), sp.Symbol("a_l", real=True)
+_RW, _RL = sp.Symbol("r_w", real=True), sp.Symbol("r_l", real=True)
+
+
+def docname(div: Divergence) -> str:
+    """The document of a divergence's page."""
+    return f"divergences/{div.name}"
+
+
+def link(div: Divergence, label: str | None = None) -> str:
+    """A link to a divergence's page, reading ``label`` (its title by default)."""
+    return f"{{doc}}`{label or div.title} </{docname(div)}>`"
+
+
+def admissibility(d: Derivation) -> str:
+    """The badge of Theorem 3.1's verdict: admissible, undecided or not admissible."""
+    if d.admissible:
+        return badge("admissible")
+    failed = d.failure()
+    return badge("undecided" if failed is None or failed.method == "undecided"
+                 else "not admissible")
+
+
+def overview(figures: str) -> str:
+    """``divergences/index``: every registered divergence, its objects and its verdict."""
+    rows = []
+    for div in registered():
+        d = derive(div)
+        rows.append([link(div, div.label), text(div.title), math(div.f), math(d.f1),
+                     math(d.sup_f1), math(d.inf_f1), admissibility(d)])
+    toc = "\n".join(f"{docname(div).split('/')[1]}" for div in registered())
+    body = (
+        "Each divergence is given only by its generator $f$; `upo_theory.derive` derives the "
+        "rest with SymPy and checks the conditions of Theorem 3.1. The columns below are those "
+        "objects, printed by SymPy as they were derived.\n\n"
+        + table(["name", "divergence", "$f(u)$", "$f'(u)$", r"$\sup f'$", r"$\inf f'$",
+                 "Theorem 3.1"], rows)
+        + note(r"A finite $\inf f'$ means $0 \in \operatorname{dom} f'$: the optimum may put "
+               r"zero mass on an action and the multipliers $\eta$ of eq. (15) are active, so "
+               "the closed form of Theorem 3.1 does not apply (Pearson $\\chi^2$). Total "
+               "variation has no derivative at $u = 1$.")
+        + figures
+        + f"```{{toctree}}\n:hidden:\n\n{toc}\n```\n"
+    )
+    return page("Divergences", body, "divergences")
+
+
+def _formula(lhs: str, rhs: sp.Expr | None, none: str) -> str:
+    return f"— ({none})" if rhs is None else math(rhs, lhs)
+
+
+def divergence_page(div: Divergence, claims: list[Any] | None) -> str:
+    """One divergence: its derived objects, Theorem 3.1's conditions, its two pair statistics
+    and its rows of the verification report."""
+    d = derive(div)
+    none = "none found" if d.differentiable else "f is not differentiable"
+    objects = [
+        ["generator", math(div.f, "f(u)")],
+        ["first derivative", _formula("f'(u)", d.f1, none)],
+        ["second derivative", _formula("f''(u)", d.f2, none)],
+        ["inverse of $f'$", _formula("(f')^{-1}(y)", d.inverse, none)],
+        [r"$\inf f'$ on $(0, \infty)$", math(d.inf_f1)],
+        [r"$\sup f'$ on $(0, \infty)$", math(d.sup_f1)],
+    ]
+    if d.differentiable:
+        objects.append(["log-space kernel", math(d.log_ratio_derivative, "k(t) = f'(e^t)")])
+        objects.append(["log of the inverse", _formula(r"\log (f')^{-1}(y)", d.log_inverse,
+                                                       none)])
+    checks = [[code(c.name), badge({True: "holds", False: "fails"}.get(c.holds,
+                                                                      "not applicable")),
+               code(c.method), code(c.detail)] for c in d.checks]
+    no_inverse = ("" if d.inverse is not None or not d.differentiable else note(
+        "SymPy found no closed form for $(f')^{-1}$; the kernel inverts $f'$ numerically "
+        "(bracketed bisection on the increasing $f'(e^t)$, polished by Newton steps)."))
+    body = (
+        f"Registry name {code(div.label)} ({code('--f ' + div.name)} on the command line). "
+        f"Theorem 3.1: {_verdict(d)}\n\n"
+        "## Derived objects\n\n" + table(["object", "SymPy's result"], objects) + no_inverse
+        + "## Conditions of Theorem 3.1\n\n"
+        "Each condition as `upo_theory` states and decides it.\n\n"
+        + table(["condition", "result", "method", "detail"], checks)
+        + "A *numeric* method means SymPy could not decide the condition, and it was checked "
+        r"on a dense grid of $u \in [10^{-12}, 10^{12}]$ instead: evidence, not proof."
+        "\n\n" + _loss_section(d) + _claims_section(div, claims)
+    )
+    return page(div.title, body, f"divergence-{div.name}")
+
+
+def _verdict(d: Derivation) -> str:
+    if d.admissible:
+        return admissibility(d) + "."
+    failed = d.failure()
+    if failed is None:
+        return f"{admissibility(d)}: a condition could not be decided."
+    how = "could not be decided" if failed.method == "undecided" else "fails"
+    return f"{admissibility(d)}: {code(failed.name)} {how} ({code(failed.detail)})."
+
+
+def _loss_section(d: Derivation) -> str:
+    if not d.differentiable:
+        return ("## In the loss family\n\n" + note(
+            "No $f'$, so no pair statistic: f-DPO and IUPO are undefined for this $f$.",
+            "warning"))
+    k = d.log_ratio_derivative
+    per_response = k.subs(T, _AW - _RW) - k.subs(T, _AL - _RL)
+    paper = k.subs(T, _AW - _AL) - k.subs(T, _RW - _RL)
+    return (
+        "## In the loss family\n\n"
+        "With $a_w, a_l$ the log-probabilities of the chosen and rejected responses under the "
+        "policy and $r_w, r_l$ under the reference, the two pair statistics of this $f$ (see "
+        "{doc}`the walk-through </walkthrough>`) are the kernel $k(t) = f'(e^t)$ at two pairs "
+        "of log-ratios:\n\n"
+        + table(["statistic", "expression"],
+                [["per-response form (eqs. 5, 17)", math(per_response)],
+                 ["paper form (eq. 23)", math(paper)]])
+        + r"The closed-form optimum $\pi^* = \pi_{\mathrm{ref}}\,(f')^{-1}"
+        r"\big((\bar\Psi - \lambda)/\beta\big)$ needs $(\bar\Psi - \lambda)/\beta$ below "
+        rf"$\sup f' = {sp.latex(d.sup_f1)}$."
+        "\n\n"
+    )
+
+
+def _claims_section(div: Divergence, results: list[Any] | None) -> str:
+    if results is None:
+        return ""
+    anchors = claim_anchors(results)
+    parts = []
+    for group, title in (("paper", "The paper's claims for this f"),
+                         ("extended", "Extended checks beyond the paper")):
+        rows = [[f"{{ref}}`§{anchors[r.claim].split('-')[1]} <{anchors[r.claim]}>` "
+                 + code(r.claim), code(r.scope), badge(r.status), code(r.detail)]
+                for r in results if r.divergence == div.label and r.group == group]
+        if rows:
+            parts.append(f"## {title}\n\n"
+                         + table(["claim", "scope", "status", "proof or reason"], rows))
+    if not parts:
+        return ""
+    return ("From the {doc}`verification report </claims>`, which separates what the paper "
+            "claims (each within the scope it states) from the checks that go beyond it.\n\n"
+            + "".join(parts))
+
+
+def claim_anchors(results: list[Any]) -> dict[str, str]:
+    """The label of each claim's section on the report page, by claim name."""
+    names = list(dict.fromkeys(r.claim for r in results))
+    return {name: f"claim-{i + 1}" for i, name in enumerate(names)}
+
+
+def _tally(results: list[Any]) -> str:
+    counts = Counter(r.status for r in results)
+    return ", ".join(f"{badge(s)} {counts[s]}" for s in CLAIM_STATUSES if counts[s])
+
+
+def claims_page(results: list[Any] | None, missing: str, proof: str) -> str:
+    """The verification report: the central claim (``proof``: its proof, MyST), then each
+    group of claims with its counts, every claim with its rows."""
+    if results is None:
+        return page("Verification report", note(
+            f"The verification report is not available in this build: {code(missing)}.",
+            "warning"), "claims")
+    anchors = claim_anchors(results)
+    body = (
+        "Each statement is decided by SymPy: **PROVEN** when it simplifies for all values (or, "
+        "for a statement that two things differ, at a witness point), **REFUTED** with a "
+        "counterexample, **NOT APPLICABLE** when the divergence is outside the statement's "
+        "scope (Theorem 3.1's conditions, see the {doc}`divergences </divergences/index>`), "
+        "**UNDECIDED** where SymPy can settle neither. The *paper's claims* are checked only "
+        "within the scope the paper states; the *extended checks* are statements of our own "
+        "beyond the paper, each saying its own scope. Statements, scopes and reasons are "
+        "printed in code type exactly as `python -m upo_theory` prints them.\n\n"
+        f"In all: {len(results)} results, {_tally(results)}.\n\n"
+        + _central(results, proof)
+        + "".join(_group(g, [r for r in results if r.group == g], anchors) for g in CLAIM_GROUPS)
+    )
+    return page("Verification report", body, "claims")
+
+
+def _central(results: list[Any], proof: str) -> str:
+    forms = ("per-response statistic (eq. 17)", "paper statistic (eq. 23)")
+    rows = []
+    for name, form in zip(CENTRAL_CLAIMS, forms, strict=True):
+        found = [r for r in results if r.claim == name]
+        verdicts = "; ".join(
+            f"{badge(s)} " + ", ".join(code(r.divergence) if r.divergence
+                                       else "every admissible $f$"
+                                       for r in found if r.status == s)
+            for s in CLAIM_STATUSES if any(r.status == s for r in found))
+        rows.append([form, verdicts])
+    refuted = [r for r in results if r.claim == CENTRAL_CLAIMS[1] and r.status == "REFUTED"]
+    example = ""
+    if refuted:
+        shown = next((r for r in refuted if r.divergence == "js"), refuted[0])
+        example = (f"The paper statistic's counterexample for {code(shown.divergence)} (three "
+                   "actions; $\\pi^*$ by Theorem 3.1, the minimiser of eq. 24 by BFGS):\n\n"
+                   + table(["quantity", "value"], [[code(k), code(v)] for k, v in
+                                                   shown.counterexample.items()]))
+    return (
+        "(central-claim)=\n## The central claim\n\n"
+        r"Minimising the IUPO loss (eq. 24, Algorithm 1) gives the IUPO optimum $\pi^*$ "
+        "(eq. 22). It depends on the statistic the loss regresses to $1/(2\\beta)$:\n\n"
+        + table(["statistic", "verdict"], rows) + proof + "\n\n" + example)
+
+
+def _group(group: str, results: list[Any], anchors: dict[str, str]) -> str:
+    if not results:
+        return ""
+    claims: dict[str, list[Any]] = {}
+    for r in results:
+        claims.setdefault(r.claim, []).append(r)
+    toc = "".join(f"1. {{ref}}`§{anchors[name].split('-')[1]} <{anchors[name]}>` {code(name)}: "
+                  f"{_tally(rs)}\n" for name, rs in claims.items())
+    sections = "".join(_claim(anchors[name], name, rs) for name, rs in claims.items())
+    return (f"({group}-claims)=\n## {CLAIM_GROUPS[group]}\n\n{_tally(results)}.\n\n"
+            f"{toc}\n{sections}")
+
+
+def _claim(anchor: str, name: str, results: list[Any]) -> str:
+    first = results[0]
+    rows = [[code(r.divergence or "—"), badge(r.status), code(r.detail), _numbers(r)]
+            for r in results]
+    return (f"({anchor})=\n### §{anchor.split('-')[1]} {code(name)}\n\n"
+            f"*{text(first.reference)}*; scope {code(first.scope)}.\n\n"
+            f"Statement: {code(first.statement)}\n\n"
+            + table(["divergence", "status", "proof or reason", "counterexample or witness"],
+                    rows))
+
+
+def _numbers(result: Any) -> str:
+    """The counterexample of a REFUTED row (shown) or the witness of a PROVEN one (folded), one
+    value a line, in code type."""
+    values = result.counterexample if result.status == "REFUTED" else result.witness
+    if not values:
+        return ""
+    kind, shown = (("counterexample", " open") if result.status == "REFUTED"
+                   else ("witness", ""))
+    lines = "<br>".join(f"<code>{text(html.escape(f'{k} = {v}'))}</code>"
+                        for k, v in values.items())
+    return f"<details{shown}><summary>{kind}</summary>{lines}</details>"
+
+
+def js_forms() -> str:
+    """The JS kernel and its two pair statistics, as SymPy derives them (the walk-through)."""
+    from ..project import get_divergence
+
+    k = derive(get_divergence("js")).log_ratio_derivative
+    return table(["object", "expression"], [
+        ["the JS kernel", math(k, "k(t) = f'(e^t)")],
+        ["per-response form", math(k.subs(T, _AW - _RW) - k.subs(T, _AL - _RL))],
+        ["paper form (eq. 26's statistic)", math(k.subs(T, _AW - _AL) - k.subs(T, _RW - _RL))],
+    ])
