@@ -198,6 +198,11 @@ class TrainConfig:
         None, "debug: stop (as if killed) right after the checkpoint at this global step",
         resumable=True, swept=True
     )
+    # Past GPT-2: chat templates, LoRA and sharding (llm/README.md, Larger models).
+    chat_template: bool = _f(
+        True, "render pairs through the tokenizer's chat template when it has one (HH turns "
+              "become messages; only the response tokens are scored, as TRL does); "
+              "--no-chat-template keeps the plain text format", reference_key=True)
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 
