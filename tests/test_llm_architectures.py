@@ -90,3 +90,13 @@ def test_upotrainer_trains_a_causal_lm(tmp_path, architecture):
     assert [entry["step"] for entry in logged] == [1, 2]
     assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logged)
     assert any(not torch.equal(before[n], p) for n, p in trainer.model.named_parameters())
+
+
+def test_a_bf16_checkpoint_trains_in_float32(tmp_path):
+    """Llama and Qwen checkpoints store bf16; AdamW's updates at lr 1e-6 would round away."""
+    from transformers import AutoModelForCausalLM
+
+    folder = saved_causal_lm(tmp_path / "m", "qwen2")
+    AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).save_pretrained(folder)
+    assert json.loads((folder / "config.json").read_text())["dtype"] == "bfloat16"
+    assert load_model(str(folder))[0].dtype == torch.float32

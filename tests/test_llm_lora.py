@@ -136,3 +136,23 @@ def test_lora_without_peft_and_merge_without_lora_are_refused(tmp_path, capsys, 
     one_line_exit_2(capsys, args, "needs peft", "pip install -e '.[lora]'")
     with pytest.raises(ConfigError, match="needs peft"):
         tiny_run(tmp_path, lora_r=4)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_lora_as_one_process_does(tmp_path):
+    import os
+    import subprocess
+
+    folder = saved_causal_lm(tmp_path / "llama", "llama")
+    out = tmp_path / "runs"
+    assert train_main(argv(folder, out, "one")) == 0
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "-m", "llm.train", *argv(folder, out, "two")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    (one, one_rows), (two, two_rows) = outcome(out / "one"), outcome(out / "two")
+    for name, tensor in one.items():  # the reduction order rounds differently (as for DDP)
+        torch.testing.assert_close(two[name], tensor, rtol=0, atol=5e-5)
+    losses = [[r["loss"] for r in rows if r["split"] == "train"] for rows in (one_rows, two_rows)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)

@@ -91,7 +91,9 @@ def load_model(location: str):
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(location)
+        # float32 weights whatever the checkpoint stores (Llama and Qwen save bf16, which
+        # transformers 5 keeps): AdamW's small updates vanish in bf16; autocast computes in bf16
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32)
     except OSError as error:
         raise ModelError(f"cannot load model {location!r} ({str(error).splitlines()[0]}); "
                          "pass a saved model folder or a reachable hub name") from None
