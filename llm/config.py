@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +24,19 @@ from typing import Any
 from upo_theory import (
     FIXED_DIVERGENCE,
     LOSS_NAMES,
-    Condition,
     LossSpec,
     UserError,
+    available_memory,
+    check_writable,
     config_parser,
-    derive,
     get_divergence,
     loss_spec,
     parse_config,
+    parse_json,
 )
 
 from .data.readers import is_local
+from .losses import check_admissible
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
 STAGES: tuple[str, ...] = ("sft", "pref", "both")
@@ -154,8 +157,8 @@ class TrainConfig:
     run_name: str | None = _f(
         None, "run folder name; default: <data>-<loss>-<f>-<form>-b<beta>-s<seed>",
         resumable=True, swept=True)
-    seed: int = _f(0, "seed of data order, model init and the offline task",
-        reference_key=True, swept=True)
+    seed: int = _f(0, "seed of data order, model init and the offline task (0 to 2^32 - 1)",
+        reference_key=True, swept=True, bound=">=0")
     resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint",
         resumable=True, swept=True)
     device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]", resumable=True)
@@ -190,7 +193,8 @@ class TrainConfig:
         resumable=True, swept=True)
     truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)",
         resumable=True, bound=">=0")
-    truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation")
+    truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation",
+        bound=">0")
     truth_f: str | None = _f(
         None, "the f of the D_f(pi, pi_ref) the truth evaluation estimates; default: the f the "
               "loss regularises with (reverse KL for dpo and ipo)", swept=True)
@@ -237,39 +241,37 @@ class TrainConfig:
             raise ConfigError(str(error)) from None
         self._check_admissible()
         self._check_numbers()
+        self._check_ignored()
+        self._check_names()
+        self._check_size()
         self._check_paths()
         self._check_device()
         self._check_saved_models()
         self._check_lora()
 
     def _check_admissible(self) -> None:
-        """The conditions of Theorem 3.1 on the f of fdpo/iupo, as the simulator applies them
-        (f(1) = 0, differentiable, convex, f''(1) > 0, f' strictly increasing) and f'(0+) = -oo,
-        unless ``allow_inadmissible_f``; dpo and ipo use reverse KL."""
-        if self.loss in FIXED_DIVERGENCE or self.allow_inadmissible_f:
-            return
-        failed = derive(self.spec.divergence).failure()
-        if failed is None:
-            return
-        verdict = "could not be decided" if failed.method == "undecided" else "fails"
-        meaning = (
-            "the loss (eqs. 5, 24) cannot express those zeros, so its minimiser is not the UPO "
-            "optimum"
-            if failed.condition is Condition.INFINITE_AT_ZERO else
-            "the UPO objective then has no optimum of Theorem 3.1 for the loss to recover")
-        raise ConfigError(f"f={self.f!r}: {failed.name} {verdict} ({failed.detail}); {meaning}; "
-                          "pass --allow-inadmissible-f to train with it anyway")
+        """Theorem 3.1's conditions on the f of fdpo/iupo (:func:`llm.losses.check_admissible`),
+        unless ``allow_inadmissible_f``."""
+        try:
+            check_admissible(self.spec, self.allow_inadmissible_f)
+        except UserError as error:
+            raise ConfigError(f"{error}; pass --allow-inadmissible-f to train with it "
+                              "anyway") from None
 
     def _check_numbers(self) -> None:
+        """Ranges (``bound`` marks; NaN fails both), finite floats, and the seed's range."""
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{item.name}={value!r} must be a finite number")
         for name in self.marked("bound", ">0"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
-        if not math.isfinite(self.beta):
-            raise ConfigError(f"beta={self.beta!r} must be finite (with beta = inf the loss is "
-                              "flat and nothing is learned), e.g. --beta 0.1")
         for name in self.marked("bound", ">=0"):
-            if getattr(self, name) < 0:
+            if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.seed >= 2**32:
+            raise ConfigError(f"seed={self.seed} is too large; give 0 to 2^32 - 1")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
         if not 0.0 < self.eval_fraction < 1.0:
@@ -288,6 +290,41 @@ class TrainConfig:
                 f"batch_size={self.batch_size}; raise it"
             )
 
+    def _check_ignored(self) -> None:
+        """Refuse an option the run would ignore: an f other than reverse KL for dpo/ipo (which
+        fix it; either form is then the same statistic), a --model beside --init (the run
+        starts from --init)."""
+        if (self.loss in FIXED_DIVERGENCE and self.f != _DEFAULTS["f"]
+                and get_divergence(self.f, self.alpha).name != self.spec.divergence.name):
+            raise ConfigError(f"--f {self.f} is ignored by --loss {self.loss}, which fixes f = "
+                              f"{self.spec.divergence.name}; drop --f, or use --loss fdpo/iupo")
+        if self.init is not None and self.model is not None:
+            raise ConfigError("--init and --model both name the model to start from; give --init "
+                              "(a saved folder) or --model, not both")
+
+    def _check_names(self) -> None:
+        """A run name is one folder name: no separators, no '..', not absolute."""
+        if self.run_name is not None and not _RUN_NAME.fullmatch(self.run_name):
+            raise ConfigError(f"--run-name {self.run_name!r} is not a folder name; use letters, "
+                              "digits and . _ + = - (not starting with '.'), e.g. --run-name "
+                              "js-b0.1")
+
+    def _check_size(self) -> None:
+        """Refuse an offline architecture or batch that cannot fit in memory, before any work
+        (``--model`` and ``--init`` bring their own size)."""
+        if self.model is not None or self.init is not None:
+            return
+        needed = offline_memory(self)
+        available = available_memory()
+        if needed > available:
+            raise ConfigError(f"n_layer={self.n_layer}, n_embd={self.n_embd}, max_length="
+                              f"{self.max_length} and batch_size={self.batch_size} need about "
+                              f"{needed / 2**30:.3g} GiB, more than the "
+                              f"{available / 2**30:.3g} GiB available; make them smaller")
+        if self.threads > _MAX_THREADS:
+            raise ConfigError(f"threads={self.threads} is more than {_MAX_THREADS} (4 per CPU "
+                              "of this machine); give fewer, or 0 for torch's default")
+
     def _check_paths(self) -> None:
         for name in ("data_path", "eval_data_path"):
             location = getattr(self, name)
@@ -298,6 +335,11 @@ class TrainConfig:
                               "that other runs can start from too")
         if self.init is not None and not Path(self.init).is_dir():
             raise ConfigError(f"init={self.init!r} is not a folder; pass a saved model folder")
+        if self.reference_cache is not None:
+            try:
+                check_writable(self.reference_cache, "--reference-cache")
+            except UserError as error:
+                raise ConfigError(str(error)) from None
 
     def _check_device(self) -> None:
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
@@ -335,10 +377,12 @@ class TrainConfig:
         return get_divergence(self.truth_f, self.alpha)
 
     def resolved_run_name(self) -> str:
+        """``--run-name``, or one made from the settings (an f such as ``1/u - 1`` made safe as
+        one folder name)."""
         if self.run_name:
             return self.run_name
         fixed = self.loss in FIXED_DIVERGENCE
-        f = self.spec.divergence.name if fixed else self.f
+        f = self.spec.divergence.name if fixed else re.sub(r"[^A-Za-z0-9.+=-]+", "_", self.f)
         form = "std" if fixed else self.form
         return f"{self.data}-{self.loss}-{f}-{form}-b{self.beta:g}-s{self.seed}"
 
@@ -374,16 +418,36 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        return cls(**json.loads(text))
+        return cls(**parse_json(text))
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+_DEFAULTS = TrainConfig.defaults()
+_RUN_NAME = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9._+=-]{0,199}")
+_MAX_THREADS = 4 * (os.cpu_count() or 1)
+_VOCAB = 50257
+"""GPT-2's vocabulary: the offline architecture's embedding and LM head."""
+
+
+def offline_memory(config: TrainConfig) -> float:
+    """Bytes the offline GPT-2 of ``config`` needs at least: the policy with its gradient and
+    AdamW's two moments and the reference model (20 bytes a parameter in float32), and one
+    preference batch's activations (every layer's hidden states and attention scores)."""
+    width, layers = float(config.n_embd), float(config.n_layer)
+    positions = max(128.0, float(config.max_length))
+    parameters = (_VOCAB + positions) * width + layers * 12 * width * width
+    rows = 2.0 * max(config.batch_size, config.sft_batch_size // 2)
+    tokens = rows * config.max_length
+    activations = 4 * layers * tokens * (16 * width + config.n_head * config.max_length)
+    return 20 * parameters + activations
+
+
 def _saved_model_problem(folder: Path) -> str | None:
     """What keeps ``folder`` from being a transformers model folder, or None."""
     try:
-        settings = json.loads((folder / "config.json").read_text())
+        settings = parse_json((folder / "config.json").read_text())
     except FileNotFoundError:
         return "it has no config.json"
     except (OSError, ValueError) as error:

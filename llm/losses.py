@@ -39,7 +39,16 @@ from __future__ import annotations
 
 import torch
 
-from upo_theory import Divergence, LossSpec, get_divergence, pair_loss, pair_statistic
+from upo_theory import (
+    Condition,
+    Divergence,
+    LossSpec,
+    UserError,
+    derive,
+    get_divergence,
+    pair_loss,
+    pair_statistic,
+)
 
 
 def pair_losses(
@@ -136,3 +145,27 @@ def preference_loss(
     spec = LossSpec(psi, get_divergence(f, alpha), form)  # type: ignore[arg-type]
     return pair_losses(spec, policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
                        ref_rejected_logps, beta)
+
+
+class InadmissibleFError(UserError):
+    """An f that fails Theorem 3.1's conditions, for a loss whose minimiser then misses π*."""
+
+
+def check_admissible(spec: LossSpec, allow: bool = False) -> None:
+    """Refuse an f-DPO/IUPO member whose f fails Theorem 3.1's conditions (f(1) = 0,
+    differentiable, convex, f''(1) > 0, f' strictly increasing, f'(0+) = −∞), unless ``allow``
+    (research on purpose); DPO and IPO fix f = reverse KL, which passes. ``llm.train`` and
+    :class:`llm.trl.UPOTrainer` apply the same rule."""
+    if allow:
+        return
+    failed = derive(spec.divergence).failure()
+    if failed is None:
+        return
+    verdict = "could not be decided" if failed.method == "undecided" else "fails"
+    meaning = (
+        "the loss (eqs. 5, 24) cannot express those zeros, so its minimiser is not the UPO "
+        "optimum"
+        if failed.condition is Condition.INFINITE_AT_ZERO else
+        "the UPO objective then has no optimum of Theorem 3.1 for the loss to recover")
+    raise InadmissibleFError(f"f={spec.divergence.label!r}: {failed.name} {verdict} "
+                             f"({failed.detail}); {meaning}")

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import check_writable, config_parser, parse_config, run_cli
+from upo_theory import check_figure_path, config_parser, parse_config, run_cli
 
 from .evaluation.figures import PlotError, plot_curves, plot_frontier, plot_runs
 
@@ -28,7 +28,7 @@ class PlotConfig:
     out: Path = field(default=Path("curves.png"), metadata={"help": "image file"})
 
     def __post_init__(self) -> None:
-        check_writable(self.out, "--out")
+        check_figure_path(self.out, "--out")
 
 
 def build_parser():

@@ -50,7 +50,7 @@ except ImportError as error:  # pragma: no cover - the message is the point
 from upo_theory import LossSpec, loss_spec, pair_loss
 
 from .engine.scoring import sequence_logps
-from .losses import pair_losses, to_float64
+from .losses import check_admissible, pair_losses, to_float64
 
 LENGTHS: tuple[str, ...] = ("sum", "mean", "score_per_token")
 DPO_DEFAULTS: dict[str, Any] = {"loss_type": "sigmoid", "f_divergence_type": "reverse_kl",
@@ -114,8 +114,10 @@ class UPOTrainer(DPOTrainer):
 
     def __init__(self, *args: Any, loss: str = "iupo", f: str = "js",
                  form: str = "per_response", alpha: float | None = None,
-                 spec: LossSpec | None = None, length: str = "sum", **kwargs: Any) -> None:
+                 spec: LossSpec | None = None, length: str = "sum",
+                 allow_inadmissible_f: bool = False, **kwargs: Any) -> None:
         self.spec = spec if spec is not None else loss_spec(loss, f, form, alpha)
+        check_admissible(self.spec, allow_inadmissible_f)  # as llm.train does
         if length not in LENGTHS:
             raise ValueError(f"length={length!r} is unknown; choose one of {LENGTHS}")
         if length == "score_per_token" and self.spec.form == "paper":

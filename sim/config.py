@@ -14,13 +14,12 @@ has available or more than :data:`REFUSE_SECONDS`; ``--no-size-guard`` runs it a
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from upo_theory import PSIS, Problem, ProblemError, check_figure_path
+from upo_theory import PSIS, Problem, ProblemError, available_memory, check_figure_path
 
 from .problems import (
     CATALOGUE,
@@ -164,21 +163,6 @@ def check_cost(cost: Cost, what: str, fix: str = "lower --actions or --contexts"
                  if cost.memory > available else f"more than {REFUSE_SECONDS / 60:.0f} minutes")
         raise ProblemError(f"{what} needs {cost}, {limit}; the simulator is for small problems "
                            f"(C·K² up to about 10^7): {fix} (or pass --no-size-guard)")
-
-
-def available_memory() -> float:
-    """Bytes of memory available now (Linux's MemAvailable; else all physical memory)."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError):
-        return float("inf")
 
 
 def load_problem(config: BanditConfig) -> tuple[Problem, Pairs | None]:

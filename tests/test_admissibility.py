@@ -33,8 +33,10 @@ def test_the_flag_trains_with_it_on_purpose(f: str) -> None:
     assert config.allow_inadmissible_f and config.spec.divergence.f is not None
 
 
-def test_dpo_and_ipo_ignore_f_and_admissible_f_pass() -> None:
-    assert TrainConfig(loss="ipo", f="sin(u)").spec.name == "IPO"
+def test_dpo_and_ipo_refuse_an_f_they_would_ignore_and_admissible_f_pass() -> None:
+    with pytest.raises(ConfigError, match="ignored by --loss ipo"):
+        TrainConfig(loss="ipo", f="sin(u)")
+    assert TrainConfig(loss="ipo", f="rkl").spec.name == "IPO"
     for f in ("js", "rkl", "fkl", "hellinger", "neyman", "alpha", "u*log(u) - log(u)"):
         assert not TrainConfig(loss="iupo", f=f).allow_inadmissible_f
 

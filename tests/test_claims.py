@@ -5,6 +5,7 @@ NumPy, the numeric loss family)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,8 +13,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import upo_theory.claims as claims
 from upo_theory import (
-    CENTRAL_CLAIMS,
     ClaimResult,
     Problem,
     get_divergence,
@@ -25,9 +26,11 @@ from upo_theory import (
     solve_kkt,
 )
 from upo_theory.claims import (
+    ANTISYMMETRIC_F,
     BT_EXAMPLE,
     CENTRAL_PAPER,
     CENTRAL_PER_RESPONSE,
+    CLAIM_GROUPS,
     CYCLIC_EXAMPLE,
     EXAMPLE,
     forms_equal,
@@ -37,6 +40,7 @@ from upo_theory.claims import (
 )
 from upo_theory.derivation import derive
 from upo_theory.exact_problem import ExactProblem
+from upo_theory.report import by_group, headline
 
 ADMISSIBLE = ("rkl", "fkl", "js", "alpha", "hellinger", "neyman")
 LABELS = {d.name: d.label for d in registered()}
@@ -59,13 +63,35 @@ def _named(report: list[ClaimResult], prefix: str) -> dict[str | None, ClaimResu
 
 def test_every_result_has_a_group_a_scope_and_a_verdict(report: list[ClaimResult]) -> None:
     assert {r.status for r in report} <= {"PROVEN", "REFUTED", "NOT APPLICABLE"}
-    assert {r.group for r in report} == {"paper", "extended"}
+    assert {r.group for r in report} == set(CLAIM_GROUPS) == {"paper", "repair", "extended"}
     assert all(r.scope.startswith("for ") for r in report)
     groups = [r.group for r in report]
-    assert groups == sorted(groups, key=lambda g: g != "paper")  # the paper's claims first
-    paper = [r.claim for r in report if r.group == "paper"]
-    assert paper[: paper.count(CENTRAL_PER_RESPONSE) + paper.count(CENTRAL_PAPER)] == sorted(
-        (c for c in paper if c in CENTRAL_CLAIMS), key=CENTRAL_CLAIMS.index)
+    assert groups == sorted(groups, key=list(CLAIM_GROUPS).index)  # the paper's claims first
+    for group, central in (("paper", CENTRAL_PAPER), ("repair", CENTRAL_PER_RESPONSE)):
+        claims = [r.claim for r in report if r.group == group]
+        assert claims[: claims.count(central)] == [central] * claims.count(central) != []
+
+
+def test_the_repair_is_not_filed_as_the_papers(report: list[ClaimResult]) -> None:
+    """The per-response form and its central claim are the project's repair: no row of the
+    paper's group is about the per-response statistic, and every repair row says so."""
+    repair = [r for r in report if r.group == "repair"]
+    assert {r.claim for r in report if r.claim == CENTRAL_PER_RESPONSE and r.group != "repair"} == (
+        set())
+    assert all("repair" in r.reference for r in repair)
+    assert not any("per-response" in r.claim for r in report if r.group == "paper")
+
+
+def test_the_counts_are_distinct_statements_with_their_instances(
+    report: list[ClaimResult],
+) -> None:
+    """The headline counts each statement once, its per-f instances beside it."""
+    for group, members in by_group(report).items():
+        distinct = len({r.claim for r in members})
+        assert headline(members).startswith(f"{distinct} statements ({len(members)} instances: ")
+        assert distinct < len(members), group  # some statement is checked once per f
+    stationarity = [r for r in report if r.claim.startswith("stationarity")]
+    assert len(stationarity) == len(registered())
 
 
 def test_no_paper_claim_is_refuted_outside_its_scope(report: list[ClaimResult]) -> None:
@@ -128,6 +154,8 @@ def test_per_response_minimiser_is_the_optimum_for_every_admissible_f(
     """Checked by the simulator: its L-BFGS minimiser of the per-response loss is its π*."""
     central = _by(report, CENTRAL_PER_RESPONSE)
     assert central[None].status == "PROVEN" and "Laplacian" in central[None].detail
+    assert "written argument for every K" in central[None].detail
+    assert {r.group for r in central.values()} == {"repair"}
     problem = _sim_problem(EXAMPLE)
     for name in ADMISSIBLE:
         assert central[LABELS[name]].status == "PROVEN"
@@ -153,8 +181,76 @@ def test_the_quadratic_loss_is_stationary_at_psibar_over_beta_plus_c(
     np.fill_diagonal(p, 0.5)
     v = p @ mu / beta + c
     residual = (v[:, None] - v[None, :]) - (2 * p - 1) / (2 * beta)
-    gradient = 2 * mu * (residual * mu[None, :]).sum(axis=1)
+    gradient = 4 * mu * (residual * mu[None, :]).sum(axis=1)
     assert np.abs(gradient).max() < 1e-12 * (1 + np.abs(v).max())
+
+
+@settings(max_examples=10)
+@given(k=st.integers(2, 7), seed=st.integers(0, 2**32 - 1), beta=st.floats(0.05, 5.0))
+def test_the_engine_loss_is_the_quadratic_whose_hessian_the_docs_state(
+    k: int, seed: int, beta: float,
+) -> None:
+    """The normalisation of the proof is the engine's: its population loss of the per-response
+    form is sum_{i,j} 2 mu_i mu_j p*_ij (v_i - v_j - 1/(2 beta))^2 in v = f'(pi/pi_ref), whose
+    Hessian in v is 4 sum_{i<j} mu_i mu_j (e_i - e_j)(e_i - e_j)^T (here by finite differences of
+    that quadratic, which is exact for a quadratic up to rounding)."""
+    rng = np.random.default_rng(seed)
+    problem = claims._random_problem(rng, k, beta)
+    theta = rng.normal(size=(1, k))
+    pi = np.exp(theta[0]) / np.exp(theta[0]).sum()
+    mu, p = problem.mu[0], problem.prefs[0]
+
+    def quadratic(v: np.ndarray) -> float:
+        gaps = v[:, None] - v[None, :] - 1 / (2 * beta)
+        return float((2 * mu[:, None] * mu[None, :] * p * gaps**2).sum())
+
+    v = np.log(pi / problem.pi_ref[0]) + 1  # reverse KL: f'(u) = log u + 1
+    engine = population_loss(loss_spec("iupo", "rkl", "per_response"), problem)(theta)[0]
+    assert engine == pytest.approx(quadratic(v), rel=1e-10)
+    e, h = np.eye(k), 1e-3
+    hessian = np.array([[(quadratic(v + h * (e[i] + e[j])) - quadratic(v + h * e[i])
+                          - quadratic(v + h * e[j]) + quadratic(v)) / h**2
+                         for j in range(k)] for i in range(k)])
+    stated = sum(4 * mu[i] * mu[j] * np.outer(e[i] - e[j], e[i] - e[j])
+                 for i in range(k) for j in range(i + 1, k))
+    np.testing.assert_allclose(hessian, stated, atol=1e-6 * (1 + np.abs(stated).max()))
+
+
+def test_no_spurious_stationary_points_in_the_logits(report: list[ClaimResult]) -> None:
+    """The repair's step 4: the report's certificate, and the engine's minimiser started from
+    random logits far from pi_ref lands on pi* for every admissible f."""
+    r = _by(report, "no spurious stationary points in the logits")[None]
+    assert (r.group, r.status) == ("repair", "PROVEN")
+    assert "(I - pi 1^T) D grad_v L" in r.detail and "P^2 = P" in r.detail
+    assert float(next(iter(r.witness.values()))) < 1e-9
+    rng = np.random.default_rng(11)
+    for name in ADMISSIBLE:
+        problem = claims._random_problem(rng, 6, 0.3)
+        star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
+                         get_divergence(name)).policy
+        found = minimise(population_loss(loss_spec("iupo", name, "per_response"), problem),
+                         gtol=1e-10, theta0=3 * rng.normal(size=(1, 6)))
+        assert found.converged and 0.5 * np.abs(found.policy - star).sum() < 1e-8, name
+
+
+def test_the_per_response_minimiser_is_pi_star_up_to_fifty_actions(
+    report: list[ClaimResult],
+) -> None:
+    r = _by(report, "per-response minimiser is pi* on random problems up to K = 50")[None]
+    assert (r.group, r.status) == ("repair", "PROVEN") and "not a proof" in r.detail
+    assert len(r.witness) == len(claims.LARGE_K) and max(
+        float(v.split()[-1]) for v in r.witness.values()) < 1e-8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [2, 3, 8, 25, 50])
+def test_the_general_k_argument_on_many_random_problems(k: int) -> None:
+    """The general-K argument, on three seeds per admissible f and K."""
+    for seed in range(3):
+        rng = np.random.default_rng(1000 * k + seed)
+        for name in ADMISSIBLE:
+            tv, converged = claims.per_response_gap(k, name, rng, beta=float(rng.uniform(0.1, 2)))
+            assert converged and tv < 1e-8, (k, name, seed, tv)
 
 
 def test_paper_form_counterexamples_are_confirmed_by_the_simulator(
@@ -324,17 +420,95 @@ def test_forms_differ_for_a_non_affine_kernel(num: int, den: int) -> None:
 
 
 def test_the_readme_quotes_the_report(report: list[ClaimResult]) -> None:
-    """The README's summary of the report: its total variation is the report's, and the f whose
-    target is out of reach are those the report refutes it for."""
+    """The README's summary of the report: the counts of each group (distinct statements, their
+    instances), the total variation, the f whose target can be out of reach and JS's thresholds,
+    and Pearson's optimum under the literal reading are the report's."""
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    summary = " ".join(readme[readme.index("What the verification report"):].split()[:200])
+    start = readme.index("What the verification report")
+    summary = " ".join(readme[start:readme.index("\n## ", start)].split())
+    quoted = re.findall(r"\((\d+) statements, (\d+) instances", summary)
+    assert quoted == [(str(len({r.claim for r in members})), str(len(members)))
+                      for members in by_group(report).values()]
     js = _by(report, CENTRAL_PAPER)["js"].counterexample["total variation"]
     assert f"total variation {float(js):.3f}" in summary
-    unreachable = [r.divergence for r in _by(report, "paper form can reach the target "
-                                                     "1/(2 beta)").values()
-                   if r.status == "REFUTED"]
+    reach = _by(report, "paper form can reach the target 1/(2 beta)")
+    unreachable = [d for d, r in reach.items() if r.status == "REFUTED"]
     names = {"fkl": "forward KL", "js": "JS", LABELS["alpha"]: "α", "hellinger": "Hellinger",
              "neyman": "Neyman"}
     assert "(" + ", ".join(names[d] for d in unreachable) + ")" in summary
+    thresholds = [reach["js"].counterexample[f"threshold at beta = {b}"]
+                  for b in claims.REACH_BETAS]
+    betas = ", ".join(f"{float(b):g}" for b in claims.REACH_BETAS)
+    assert f"for JS at β = {betas} exactly when" in summary
+    assert "is at least " + ", ".join(thresholds) + "." in summary
+    pearson = _by(report, "Pearson chi^2 under the literal reading of '0 not in dom f'' "
+                          "(Theorem 3.1)")["pearson"].counterexample
+    beta = float(sp.Rational(pearson["beta"]))
+    assert f"(π* = ({pearson['pi* (exact KKT)']}) on the three-action problem at β = {beta:g})" in (
+        summary)
+
+
+# --- the words' scope: Pearson read literally, antisymmetry, the reach of the target ---------
+
+def test_pearson_under_the_literal_reading_has_an_optimum_with_zeros(
+    report: list[ClaimResult],
+) -> None:
+    """Read literally, Theorem 3.1 admits Pearson; on the three-action example at beta = 0.05
+    the engine's KKT solve gives pi* = (0, 0, 1), the theorem's formula a negative probability,
+    and the per-response loss no minimiser."""
+    rows = _by(report, "Pearson chi^2 under the literal reading of '0 not in dom f'' "
+                       "(Theorem 3.1)")
+    r = rows["pearson"]
+    assert (r.group, r.status) == ("extended", "REFUTED")
+    assert r.counterexample["pi* (exact KKT)"] == "0, 0, 1"
+    assert float(sp.Rational(r.counterexample["the formula with full support"].split(",")[0])) < 0
+    problem = _sim_problem(claims.PEARSON_EXAMPLE)
+    assert problem.beta == 0.05
+    star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
+                     get_divergence("pearson")).policy[0]
+    np.testing.assert_allclose(star, [0, 0, 1], atol=1e-12)
+    found = minimise(population_loss(loss_spec("iupo", "pearson", "per_response"), problem))
+    assert not found.converged and found.policy[0, 0] < 1e-9
+    assert 0.5 * np.abs(found.policy[0] - star).sum() > 0.01
+
+
+def test_an_antisymmetric_paper_statistic_still_misses_pi_star(report: list[ClaimResult]) -> None:
+    """f' = log u + u - 1/u: admissible, f'(e^s) = s + 2 sinh s odd, so the paper statistic is
+    antisymmetric (numerically here), and the paper form's minimiser is still not pi*."""
+    r = _by(report, "antisymmetry does not rescue the paper form")[None]
+    assert (r.group, r.status) == ("extended", "PROVEN")
+    d = derive(get_divergence(ANTISYMMETRIC_F))
+    u = sp.Symbol("u", positive=True)
+    assert d.admissible and sp.simplify(d.f1 - (sp.log(u) + u - 1 / u)) == 0
+    spec = loss_spec("iupo", get_divergence(ANTISYMMETRIC_F), "paper")
+    rng = np.random.default_rng(3)
+    pw, pl, qw, ql = (rng.normal(size=20) for _ in range(4))
+    np.testing.assert_allclose(pair_statistic(spec, pl, pw, ql, qw),
+                               -pair_statistic(spec, pw, pl, qw, ql), atol=1e-12)
+    problem = _sim_problem(EXAMPLE)
+    star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
+                     get_divergence(ANTISYMMETRIC_F)).policy
+    found = minimise(population_loss(spec, problem), gtol=1e-11).policy
+    tv = 0.5 * np.abs(found - star).sum()
+    assert tv > 1e-3 and tv == pytest.approx(float(r.witness["total variation"]), abs=1e-4)
+
+
+def test_the_js_target_is_out_of_reach_only_above_a_reference_ratio(
+    report: list[ClaimResult],
+) -> None:
+    """For JS, sup_r f'(r) - f'(rho) = log(1 + 1/rho): the target 1/(2 beta) is out of reach iff
+    rho >= 1/(e^{1/(2 beta)} - 1); the report's thresholds are these, and the numeric statistic
+    reaches the target just below the threshold and not just above it."""
+    example = _by(report, "paper form can reach the target 1/(2 beta)")["js"].counterexample
+    spec = loss_spec("iupo", "js", "paper")
+    for beta in (0.1, 0.2, 0.5):
+        threshold = 1 / math.expm1(1 / (2 * beta))
+        assert example[f"threshold at beta = {sp.Rational(beta).limit_denominator(10)}"] == (
+            f"{threshold:.3g}")
+        gaps = np.linspace(0, 60, 2001)  # log pi_w - log pi_l
+        for rho, reachable in ((0.9 * threshold, True), (1.1 * threshold, False)):
+            stats = pair_statistic(spec, gaps, np.zeros_like(gaps), np.full(1, math.log(rho)),
+                                   np.zeros(1))
+            assert (stats.max() >= 1 / (2 * beta)) == reachable, (beta, rho)

@@ -22,7 +22,7 @@ from docs.__main__ import main
 from docs.build import build
 from docs.config import BuildConfig, BuildError
 from docs.html import esc, math, readable
-from upo_theory import U, derive, get_divergence, registered
+from upo_theory import CLAIM_GROUPS, U, derive, get_divergence, registered
 
 LATEX = re.compile(r"\\(frac|left|right|mathbb|mathcal|begin|end|beta|pi|log|sum)\b|\\\(|\\\[|\$")
 
@@ -144,7 +144,7 @@ def test_claims_page_follows_the_report(site: Path) -> None:
                                                        "extended-claims")]
     assert order == sorted(order)
     totals = [int(n) for n in re.findall(r"<p>(\d+) results: ", page)]
-    assert totals == [sum(r.group == g for r in results) for g in ("paper", "extended")]
+    assert totals == [sum(r.group == g for r in results) for g in CLAIM_GROUPS]
     rows = sum(page.count(f'<span class="badge badge-{s}">{s.upper().replace("-", " ")}</span>'
                           "</td>") for s in ("proven", "refuted", "not-applicable", "undecided"))
     assert rows == len(results) > 0

@@ -80,7 +80,7 @@ def uninterrupted(tmp_path_factory):
 def test_killed_then_resumed_run_ends_with_the_same_weights(tmp_path, uninterrupted, stop_after):
     config = tiny(tmp_path, sft_steps=3, pref_steps=4, stop_after=stop_after)
     run_dir = run_training(config)
-    state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=False)
+    state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=True)
     assert state["step"] == (stop_after if stop_after <= 3 else stop_after - 3)
     run_training(config.replace(stop_after=None, resume=True))
     whole, resumed = weights(uninterrupted), weights(run_dir)
@@ -113,7 +113,7 @@ def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, 
     with pytest.raises(TrainingDivergedError, match="step 3"):
         run_training(config)
     run_dir = tmp_path / config.resolved_run_name()
-    state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=False)
+    state = torch.load(run_dir / "checkpoint" / "state.pt", weights_only=True)
     assert state["step"] == 2
     assert all(torch.isfinite(t).all() for t in weights(run_dir).values())
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import upo_theory.claims as claims
-from upo_theory import CENTRAL_CLAIMS, CLAIM_STATUSES, verify_all
+from upo_theory import CENTRAL_CLAIMS, CLAIM_GROUPS, CLAIM_STATUSES, verify_all
 from upo_theory.__main__ import main
 
 
@@ -51,24 +51,29 @@ def test_pearson_verdict_names_the_reason(capsys: pytest.CaptureFixture[str]) ->
     assert "NOT APPLICABLE" in out
 
 
-def test_full_report_prints_the_central_claim_then_the_two_groups(
+def test_full_report_prints_the_central_claim_then_the_three_groups(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
     central = out.index("The central claim: minimising the IUPO loss (eq. 24")
-    paper = out.index("The paper's claims, each within the scope the paper states: ")
-    extended = out.index("Extended checks, beyond the paper")
-    assert central < paper < extended
-    assert "per-response statistic (eq. 17): PROVEN for every admissible f" in out
-    assert "paper statistic (eq. 23): PROVEN for rkl; REFUTED for fkl, js" in out
+    starts = [out.index(f"{title}: ") for title in CLAIM_GROUPS.values()]
+    assert [central, *starts] == sorted([central, *starts])
+    assert ("as the paper states it, paper statistic (eq. 23): PROVEN for rkl; REFUTED for fkl, "
+            "js" in out)
+    assert ("the project's repair, per-response statistic (eq. 17): PROVEN for every admissible f"
+            in out)
+    assert out.index("paper statistic (eq. 23)") < out.index("per-response statistic (eq. 17)")
     assert "total variation = 0.156" in out
     results = verify_all()
-    for name, group in (("paper", out[paper:extended]), ("extended", out[extended:])):
+    ends = [*starts[1:], out.index("\n\n", starts[-1])]
+    for name, start, end in zip(CLAIM_GROUPS, starts, ends, strict=True):
+        group = out[start:end]
         members = [r for r in results if r.group == name]
         tally = {s: sum(r.status == s for r in members) for s in CLAIM_STATUSES}
         assert group.splitlines()[0].endswith(
-            f"{len(members)} results: " + ", ".join(f"{n} {s}" for s, n in tally.items()))
+            f"{len({r.claim for r in members})} statements ({len(members)} instances: "
+            + ", ".join(f"{n} {s}" for s, n in tally.items()) + ")")
         assert sum(group.count(f"\n{s:14s} ") for s in CLAIM_STATUSES) == len(members)
     assert out.count("counterexample:") == sum(r.status == "REFUTED" for r in results)
     assert "UNDECIDED " not in out
@@ -76,10 +81,13 @@ def test_full_report_prints_the_central_claim_then_the_two_groups(
 
 def test_json_report_carries_group_and_scope(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--json"]) == 0
-    claims = json.loads(capsys.readouterr().out)["claims"]
-    assert {c["group"] for c in claims} == {"paper", "extended"}
-    assert all(c["scope"].startswith("for ") for c in claims)
-    assert {c["claim"] for c in claims} >= set(CENTRAL_CLAIMS)
+    rows = json.loads(capsys.readouterr().out)["claims"]
+    assert {c["group"] for c in rows} == set(CLAIM_GROUPS) == {"paper", "repair", "extended"}
+    assert all(c["scope"].startswith("for ") for c in rows)
+    assert {c["claim"] for c in rows} >= set(CENTRAL_CLAIMS)
+    groups = {c["claim"]: c["group"] for c in rows}
+    assert groups[claims.CENTRAL_PER_RESPONSE] == "repair"
+    assert groups[claims.CENTRAL_PAPER] == "paper"
 
 
 def test_a_generator_starting_with_a_minus_sign_is_a_value(
@@ -99,3 +107,13 @@ def test_what_sympy_cannot_settle_is_undecided_not_a_traceback(
     out, err = capsys.readouterr()
     assert err == "" and "verdict:" in out
     assert "UNDECIDED" in out or "NOT APPLICABLE" in out
+
+
+@pytest.mark.parametrize(("f", "bounds"), [("js", ("-oo", "log(2)")), ("1 - u**2", (None, None))])
+def test_sup_and_inf_of_f_prime_only_where_f_prime_increases(
+        capsys: pytest.CaptureFixture[str], f: str, bounds: tuple) -> None:
+    """The limits of f' at 0+ and ∞ are its inf and sup only for an increasing f'; for 1 − u²
+    (f' = −2u) the report used to show sup f' = −∞."""
+    assert main(["--f", f, "--json"]) == 0
+    objects = json.loads(capsys.readouterr().out)["objects"]
+    assert (objects["inf_f_prime"]["sympy"], objects["sup_f_prime"]["sympy"]) == bounds

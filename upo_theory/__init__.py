@@ -15,7 +15,7 @@ names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 """
 
 from .admission import get_divergence
-from .budget import BudgetExceeded
+from .budget import BudgetExceeded, available_memory
 from .claims import (
     CENTRAL_CLAIMS,
     CENTRAL_PROOF,
@@ -103,6 +103,7 @@ __all__ = [
     "U",
     "UserError",
     "admissible_kernel",
+    "available_memory",
     "build_config",
     "check_beta",
     "check_figure_path",

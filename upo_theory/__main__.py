@@ -3,7 +3,7 @@
 Examples
 --------
 ``python -m upo_theory``                      the central claim, the paper's claims (each in its
-                                              scope), then the extended checks
+                                              scope), the project's repair, the extended checks
 ``python -m upo_theory --f js --json``        JS's derived objects and checks as JSON
 ``python -m upo_theory --f "u*log(u) - log(u)"``   a user's own generator
 ``python -m upo_theory --f alpha --alpha 0.3``
@@ -42,8 +42,9 @@ def build_parser():
     return config_parser(
         ReportConfig, prog=PROG,
         description="Derive f', f'', (f')^-1 and Theorem 3.1's conditions with SymPy, and check "
-        "the paper's claims (each within the scope the paper states) and extended checks beyond "
-        "the paper: PROVEN, REFUTED (with a counterexample), NOT APPLICABLE or UNDECIDED. "
+        "the paper's claims (each within the scope the paper states), the project's repair (the "
+        "per-response form) and extended checks beyond the paper: PROVEN, REFUTED (with a "
+        "counterexample), NOT APPLICABLE or UNDECIDED. "
         "Without --f: the whole verification report.")
 
 

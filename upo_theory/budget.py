@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -169,3 +170,17 @@ def _limit_cpu(seconds: float) -> None:
     except (ImportError, OSError, ValueError):
         pass
 
+
+def available_memory() -> float:
+    """Bytes of memory available now (Linux's MemAvailable; else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError):
+        return float("inf")

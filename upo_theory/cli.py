@@ -208,7 +208,8 @@ def run_cli(prog: str, work: Callable[[], int | None],
         return 0
     except (UserError, *errors) as error:
         text = " ".join(str(error).split("\n")) or type(error).__name__
-        print(f"{prog}: error: {text}", file=sys.stderr, flush=True)
+        sys.stderr.write(f"{prog}: error: {text}\n")  # one write: processes of one torchrun
+        sys.stderr.flush()  # share stderr, and print's two writes could interleave
         return 2
 
 

@@ -102,6 +102,17 @@ class Derivation:
         return all(c.holds for c in self.checks)
 
     @property
+    def increasing(self) -> bool:
+        """Whether f' is shown strictly increasing: only then are its limits at 0+ and ∞ its
+        infimum and supremum (for f = 1 − u², f' = −2u falls to −∞: its limit at ∞ is its inf)."""
+        return any(c.condition is Condition.STRICTLY_INCREASING and c.holds for c in self.checks)
+
+    @property
+    def bounds(self) -> tuple[sp.Expr | None, sp.Expr | None]:
+        """(inf f', sup f') over (0, ∞): the limits at 0+ and ∞ where f' increases, else None."""
+        return (self.inf_f1, self.sup_f1) if self.increasing else (None, None)
+
+    @property
     def differentiable(self) -> bool:
         return self.f1 is not None
 

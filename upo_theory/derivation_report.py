@@ -27,8 +27,8 @@ def derivation_dict(d: Derivation) -> dict[str, object]:
         "f_prime": d.f1,
         "f_second": d.f2,
         "f_prime_inverse": d.inverse,
-        "sup_f_prime": d.sup_f1,
-        "inf_f_prime": d.inf_f1,
+        "sup_f_prime": d.bounds[1],
+        "inf_f_prime": d.bounds[0],
         "f_prime_of_exp_t": stabilise(d.log_ratio_derivative) if d.differentiable else None,
         "log_f_prime_inverse": stabilise(d.log_inverse) if d.log_inverse is not None else None,
     }

@@ -5,7 +5,14 @@
 
 from __future__ import annotations
 
-from .claims import CENTRAL_CLAIMS, CENTRAL_PAPER, CLAIM_GROUPS, CLAIM_STATUSES, ClaimResult
+from .claims import (
+    CENTRAL_CLAIMS,
+    CENTRAL_PAPER,
+    CENTRAL_PER_RESPONSE,
+    CLAIM_GROUPS,
+    CLAIM_STATUSES,
+    ClaimResult,
+)
 
 
 def claim_dict(r: ClaimResult) -> dict[str, object]:
@@ -18,10 +25,18 @@ def counts(results: list[ClaimResult]) -> dict[str, int]:
     return {status: sum(r.status == status for r in results) for status in CLAIM_STATUSES}
 
 
+def statements(results: list[ClaimResult]) -> int:
+    """How many distinct statements ``results`` hold (a statement checked for several f is one
+    statement with several instances)."""
+    return len({r.claim for r in results})
+
+
 def headline(results: list[ClaimResult]) -> str:
-    """"N results: a PROVEN, b REFUTED, c NOT APPLICABLE, d UNDECIDED"."""
+    """"S statements (N instances: a PROVEN, b REFUTED, c NOT APPLICABLE, d UNDECIDED)": the
+    distinct statements, and beside them their instances (one per f where a statement is
+    checked per f) with the verdicts of the instances."""
     tally = ", ".join(f"{n} {status}" for status, n in counts(results).items())
-    return f"{len(results)} results: {tally}"
+    return f"{statements(results)} statements ({len(results)} instances: {tally})"
 
 
 def by_group(results: list[ClaimResult]) -> dict[str, list[ClaimResult]]:
@@ -30,12 +45,14 @@ def by_group(results: list[ClaimResult]) -> dict[str, list[ClaimResult]]:
 
 
 def central_text(results: list[ClaimResult]) -> str:
-    """The central claim's verdicts per form (which f it is PROVEN / REFUTED / ... for), the
-    proof for every admissible f, and the paper form's worked counterexample (JS's if listed)."""
+    """The central claim's verdicts per form (which f it is PROVEN / REFUTED / ... for): the
+    paper's statistic with its worked counterexample (JS's if listed), then the project's repair
+    with its proof for every admissible f."""
     lines = ["The central claim: minimising the IUPO loss (eq. 24, Algorithm 1) gives the IUPO "
              "optimum (eq. 22)"]
-    for name, form in zip(CENTRAL_CLAIMS, ("per-response statistic (eq. 17)",
-                                           "paper statistic (eq. 23)"), strict=True):
+    forms = {CENTRAL_PAPER: "as the paper states it, paper statistic (eq. 23)",
+             CENTRAL_PER_RESPONSE: "the project's repair, per-response statistic (eq. 17)"}
+    for name, form in forms.items():
         rows = [r for r in results if r.claim == name]
         general = [r for r in rows if r.divergence is None]
         verdicts = "; ".join(
@@ -47,13 +64,13 @@ def central_text(results: list[ClaimResult]) -> str:
         lines.append(f"  {form}: {verdicts or 'not checked'}")
         if general and general[0].status == "PROVEN":
             lines.append(f"    proof: {general[0].detail}")
-    refuted = [r for r in results if r.claim == CENTRAL_PAPER and r.status == "REFUTED"]
-    if refuted:
-        shown = next((r for r in refuted if r.divergence == "js"), refuted[0])
-        example = dict(shown.counterexample or {})
-        problem = {k: example.pop(k) for k in list(example)[:4]}
-        lines.append(f"    counterexample [{shown.divergence}], 3 actions: {_items(problem)}")
-        lines.append(f"      {_items(example)}")
+        refuted = [r for r in rows if name == CENTRAL_PAPER and r.status == "REFUTED"]
+        if refuted:
+            shown = next((r for r in refuted if r.divergence == "js"), refuted[0])
+            example = dict(shown.counterexample or {})
+            problem = {k: example.pop(k) for k in list(example)[:4]}
+            lines.append(f"    counterexample [{shown.divergence}], 3 actions: {_items(problem)}")
+            lines.append(f"      {_items(example)}")
     return "\n".join(lines)
 
 
@@ -62,10 +79,14 @@ def _items(values: dict[str, str] | None) -> str:
 
 
 def report_text(results: list[ClaimResult]) -> str:
-    """The central claim, then the paper's claims and the extended checks, each group headed by
-    its counts: one row per claim (per divergence where it applies), with its scope, and the
-    counterexample of every REFUTED row or the reason of every row not PROVEN."""
+    """The central claim, then the three groups (:data:`~upo_theory.claims.CLAIM_GROUPS`: the
+    paper's claims, the project's repair, the extended checks), each headed by its counts
+    (:func:`headline`): one row per instance (per divergence where it applies), with its scope,
+    and the counterexample of every REFUTED row or the reason of every row not PROVEN."""
     lines = [central_text(results), ""] if any(r.claim in CENTRAL_CLAIMS for r in results) else []
+    if any(r.divergence == HALF_ALPHA for r in results):
+        lines += [f"(Instances repeat one statement per f; {HALF_ALPHA} is twice Hellinger's f, "
+                  "i.e. Hellinger at 2 beta, so its instances are Hellinger's.)", ""]
     for group, members in by_group(results).items():
         if not members:
             continue
@@ -77,8 +98,18 @@ def report_text(results: list[ClaimResult]) -> str:
                 lines.append(f"{'':14s}   counterexample: {_items(r.counterexample)}")
             elif r.status != "PROVEN":
                 lines.append(f"{'':14s}   {r.detail}")
+            elif r.divergence is None and r.claim not in CENTRAL_CLAIMS:
+                lines.append(f"{'':14s}   how: {r.detail}")
+                if r.witness:
+                    lines.append(f"{'':14s}   numbers: {_items(r.witness)}")
         lines.append("")
-    lines.append("; ".join(f"{name}: {headline(members)}" for name, members in (
-        ("the paper's claims", by_group(results)["paper"]),
-        ("extended checks", by_group(results)["extended"]))))
+    lines.append("; ".join(f"{SHORT_NAMES[group]}: {headline(members)}"
+                           for group, members in by_group(results).items() if members))
     return "\n".join(lines)
+
+
+HALF_ALPHA = "alpha(alpha=1/2)"
+"""The α-divergence's label at α = ½: f = 2u − 4√u + 2, twice Hellinger's (√u − 1)²."""
+SHORT_NAMES: dict[str, str] = {"paper": "the paper's claims", "repair": "the project's repair",
+                               "extended": "extended checks"}
+"""How the report's last line names each group of :data:`~upo_theory.claims.CLAIM_GROUPS`."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from upo_theory import UserError
+from upo_theory import UserError, parse_json
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -142,17 +142,22 @@ def _decoded(path: Path, number: int, raw: bytes) -> str:
 
 def _parsed(text: str) -> dict[str, Any] | str:
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as error:
         return f"malformed JSON ({error.msg})"
+    except ValueError as error:  # nested too deep, or a number too long to convert
+        return f"unreadable JSON ({str(error)[:80]})"
 
 
 def _json_array(path: Path, text: str) -> Iterator[Row]:
     try:
-        rows = json.loads(text)
+        rows = parse_json(text)
     except json.JSONDecodeError as error:
         raise DataError(f"{path} line {error.lineno}: malformed JSON array ({error.msg}); fix "
                         "it or write one JSON object per line") from None
+    except ValueError as error:
+        raise DataError(f"{path}: unreadable JSON ({str(error)[:80]}); fix it or write one JSON "
+                        "object per line") from None
     if not isinstance(rows, list):
         raise DataError(f"{path} holds a JSON {type(rows).__name__}; write one object per line")
     yield from enumerate(rows, start=1)

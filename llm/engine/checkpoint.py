@@ -10,12 +10,14 @@ A checkpoint (``<run_dir>/checkpoint``) is such a folder plus ``state.pt``: opti
 RNG states, stage and step. Saving keeps the one before it as ``checkpoint.prev`` until the next
 is complete (``checkpoint`` → ``checkpoint.prev``, then ``checkpoint.tmp`` → ``checkpoint``), so a
 run killed at any moment, or a checkpoint damaged later (a full disk, a truncated file), leaves an
-intact one. :func:`load_checkpoint` takes the newest intact checkpoint and says in one line when
-it falls back from a damaged one, which it keeps aside as ``checkpoint.damaged``.
+intact one. :func:`load_checkpoint` takes the newest intact checkpoint, reading its state as
+data only, and says in one line when it falls back from a damaged one, which it keeps aside as
+``checkpoint.damaged``.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -27,6 +29,8 @@ from typing import Any
 
 import torch
 
+from upo_theory import UserError, parse_json
+
 from ..config import STAGE_ORDER
 from .atomic import fsync_folder, fsync_tree, write_atomically
 
@@ -37,6 +41,26 @@ DAMAGED = ".damaged"
 MANIFEST = "manifest.json"
 RUN_CONFIG = "run_config.json"
 STATE = "state.pt"
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""A write refused for want of room: a full disk, a quota, a file-size limit."""
+
+
+class SaveError(UserError):
+    """A model or checkpoint that could not be written for want of room."""
+
+
+def _no_room(error: BaseException) -> bool:
+    """Whether ``error`` is a write refused for want of room (an OSError's errno, or the
+    system's words for it in a library's own exception, e.g. safetensors')."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return error.errno in NO_ROOM
+    return any(os.strerror(code) in str(error) for code in NO_ROOM)
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:120]
 
 
 @dataclass(frozen=True)
@@ -52,15 +76,24 @@ def save_model(model, tokenizer, folder: Path, config_json: str,
     """Save model, tokenizer, run config (and a ``state``) as ``folder``, atomically.
 
     With ``keep_previous`` the folder it replaces stays as ``<name>.prev``; otherwise it goes.
+    A full disk (or a file-size limit) while writing is a :class:`SaveError`: the partial
+    ``<name>.tmp`` is removed and the folder it would have replaced is untouched.
     """
     temporary = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
-    model.save_pretrained(temporary, safe_serialization=True)
-    tokenizer.save_pretrained(temporary)
-    (temporary / RUN_CONFIG).write_text(config_json)
-    if state is not None:
-        torch.save(state, temporary / STATE)
-    fsync_tree(temporary)
+    try:
+        model.save_pretrained(temporary, safe_serialization=True)
+        tokenizer.save_pretrained(temporary)
+        (temporary / RUN_CONFIG).write_text(config_json)
+        if state is not None:
+            torch.save(state, temporary / STATE)
+        fsync_tree(temporary)
+    except Exception as error:  # safetensors and torch report a failed write in their own types
+        shutil.rmtree(temporary, ignore_errors=True)
+        if not _no_room(error):
+            raise
+        raise SaveError(f"no room to write {folder} ({_reason(error)}); the copy before it is "
+                        "intact: free disk space, then pass --resume") from None
     where = None if state is None else {"stage": state["stage"], "step": state["step"]}
     write_atomically(temporary / MANIFEST, json.dumps(
         {"files": {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
@@ -88,9 +121,13 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
                     tidy: bool = False) -> dict[str, Any] | None:
     """The state of the newest intact checkpoint of ``run_dir`` (with ``model_dir``), or None.
 
-    A damaged ``checkpoint`` is reported through ``say`` and the previous one used. With
-    ``tidy`` (one process only) the folders are put back in order: a damaged one is moved to
-    ``<name>.damaged`` and the one used becomes ``checkpoint``.
+    ``state.pt`` is read as data only (``torch.load(weights_only=True)``: tensors, numbers,
+    strings and containers): a run folder someone hands over cannot run code, since the
+    manifest beside it detects damage, not tampering. A checkpoint whose files fail their
+    manifest, or whose state is not plain data, is damaged: it is reported through ``say`` and
+    the one before it used. With ``tidy`` (one process only) the folders are put back in order:
+    each damaged one is moved to ``<name>.damaged`` (kept, never deleted) and the one used
+    becomes ``checkpoint``.
     """
     intact: list[tuple[tuple[int, int], Path]] = []
     damaged: dict[str, str] = {}
@@ -103,18 +140,25 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
             intact.append(((STAGE_ORDER.index(where["stage"]), where["step"]), folder))
         elif name != UNFINISHED:  # an unfinished save is no damage: the kill came first
             damaged[name] = problem or "no stage and step in its manifest"
-    chosen = max(intact, key=lambda item: item[0])[1] if intact else None
+    chosen, state = None, None
+    for _, folder in sorted(intact, key=lambda item: item[0], reverse=True):
+        try:
+            state = torch.load(folder / STATE, weights_only=True)
+        except Exception as error:  # whatever makes it unreadable as data is damage
+            damaged[folder.name] = f"{STATE} is not plain data ({type(error).__name__})"
+            continue
+        chosen = folder
+        break
     if damaged and say is not None:
-        name, problem = next(iter(damaged.items()))
-        then = (f"using {chosen.name}/" if chosen is not None
-                else "no intact checkpoint is left")
-        say(f"{run_dir / name} is damaged ({problem}); {then}"
-            + (f"; the damaged copy is kept as {name}{DAMAGED}" if tidy else ""))
-    if chosen is None:
-        return None
+        said = "; ".join(f"{run_dir / name} is damaged ({problem})"
+                         for name, problem in damaged.items())
+        then = f"using {chosen.name}/" if chosen is not None else "no intact checkpoint is left"
+        kept = ", ".join(name + DAMAGED for name in damaged)
+        say(f"{said}; {then}" + (f"; the damaged copies are kept as {kept}" if tidy else ""))
     if tidy:
         chosen = _put_in_order(run_dir, chosen, damaged)
-    state = torch.load(chosen / STATE, weights_only=False)
+    if chosen is None:
+        return None
     state["model_dir"] = chosen
     return state
 
@@ -125,12 +169,15 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
 
-def _put_in_order(run_dir: Path, chosen: Path, damaged: dict[str, str]) -> Path:
-    """Move damaged checkpoints aside and make ``chosen`` the ``checkpoint`` folder."""
+def _put_in_order(run_dir: Path, chosen: Path | None, damaged: dict[str, str]) -> Path | None:
+    """Move damaged checkpoints aside and make ``chosen`` (if any) the ``checkpoint`` folder."""
     for name in damaged:
         aside = run_dir / (name + DAMAGED)
         shutil.rmtree(aside, ignore_errors=True)
         os.replace(run_dir / name, aside)
+    if chosen is None:
+        fsync_folder(run_dir)
+        return None
     newest = run_dir / CHECKPOINT
     if chosen.name == UNFINISHED:  # a save killed between its two renames: finish it
         _swap_in(newest, keep_previous=True)
@@ -154,7 +201,7 @@ def _swap_in(folder: Path, keep_previous: bool) -> None:
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest = parse_json((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
     return manifest if isinstance(manifest, dict) and isinstance(manifest.get("files"),

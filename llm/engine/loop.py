@@ -48,44 +48,44 @@ def train_stage(session: TrainingSession, stage: Stage,
     if step == 0 and stage.objective.evaluates_start:  # the curves start from π_ref itself
         session.logger.log({"step": 0, "stage": stage.name, "split": "eval",
                             **evaluate(session, stage)})
-    bar = tqdm(total=stage.steps, initial=step, desc=stage.name, disable=not world.main,
-               dynamic_ncols=True)
-    speed = Throughput(sum(p.numel() for p in model.parameters()), peak_flops(world.device))
-    model.train()
-    while step < stage.steps:
-        ids = world.shard(batch_indices(len(session.data.train), stage.batch_size, config.seed,
-                                        step))
-        optimizer.zero_grad(set_to_none=True)
-        metrics = accumulate_gradients(session, stage, trained, ids, speed)
-        clip = config.grad_clip if config.grad_clip > 0 else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
-        if not (np.isfinite(metrics["loss"]) and np.isfinite(grad_norm)):  # same on every rank
-            session.checkpoint(stage, step, optimizer, scheduler)  # weights of the last good step
-            raise TrainingDivergedError(
-                f"{stage.name} loss {metrics['loss']}, gradient norm {grad_norm} at step "
-                f"{step + 1}; the last good state (step {step}) is checkpointed in "
-                f"{session.folder / 'checkpoint'}")
-        learning_rate = scheduler.get_last_lr()[0]
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-        last = step == stage.steps
-        if step % config.log_every == 0 or last:
-            session.logger.log({"step": step, "stage": stage.name, "split": "train",
-                                **metrics, "grad_norm": grad_norm,
-                                "learning_rate": learning_rate, **speed.report()})
-        if step % config.eval_every == 0 or last:
-            session.logger.log({"step": step, "stage": stage.name, "split": "eval",
-                                **evaluate(session, stage)})
-        stopping = config.stop_after is not None and stage.first_step + step >= config.stop_after
-        if step % config.save_every == 0 or last or stopping:
-            session.checkpoint(stage, step, optimizer, scheduler)
-        if stopping:
-            bar.close()
-            raise Stopped
-    bar.close()
+    with tqdm(total=stage.steps, initial=step, desc=stage.name, disable=not world.main,
+              dynamic_ncols=True) as bar:  # closed before an error's line is printed
+        speed = Throughput(sum(p.numel() for p in model.parameters()), peak_flops(world.device))
+        model.train()
+        while step < stage.steps:
+            ids = world.shard(batch_indices(len(session.data.train), stage.batch_size, config.seed,
+                                            step))
+            optimizer.zero_grad(set_to_none=True)
+            metrics = accumulate_gradients(session, stage, trained, ids, speed)
+            clip = config.grad_clip if config.grad_clip > 0 else float("inf")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+            if not (np.isfinite(metrics["loss"]) and np.isfinite(grad_norm)):  # same on every rank
+                # the weights of the last good step
+                session.checkpoint(stage, step, optimizer, scheduler)
+                raise TrainingDivergedError(
+                    f"{stage.name} loss {metrics['loss']}, gradient norm {grad_norm} at step "
+                    f"{step + 1}; the last good state (step {step}) is checkpointed in "
+                    f"{session.folder / 'checkpoint'}")
+            learning_rate = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            last = step == stage.steps
+            if step % config.log_every == 0 or last:
+                session.logger.log({"step": step, "stage": stage.name, "split": "train",
+                                    **metrics, "grad_norm": grad_norm,
+                                    "learning_rate": learning_rate, **speed.report()})
+            if step % config.eval_every == 0 or last:
+                session.logger.log({"step": step, "stage": stage.name, "split": "eval",
+                                    **evaluate(session, stage)})
+            stopping = (config.stop_after is not None
+                        and stage.first_step + step >= config.stop_after)
+            if step % config.save_every == 0 or last or stopping:
+                session.checkpoint(stage, step, optimizer, scheduler)
+            if stopping:
+                raise Stopped
 
 
 def optimizer_at_start(session: TrainingSession, stage: Stage

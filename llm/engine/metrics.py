@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from upo_theory import UserError
+from upo_theory import UserError, parse_json
 
 from ..config import STAGE_ORDER
 from .atomic import write_atomically
@@ -129,7 +129,7 @@ def read_metrics(run_dir: Path, say: Callable[[str], None] | None = None
     rows = []
     for number, line in numbered:
         try:
-            row = json.loads(line)
+            row = parse_json(line)
             if not isinstance(row, dict) or not {"step", "stage", "split"} <= set(row):
                 raise ValueError("not an object with step, stage and split")
         except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

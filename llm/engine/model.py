@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -87,16 +88,38 @@ def offline_gpt2(n_layer: int, n_embd: int, n_head: int, n_positions: int, seed:
 
 def load_model(location: str):
     """A causal LM and its tokenizer from a hub name or a saved folder (see :func:`tokenizer_for`).
+
+    Whatever keeps ``location`` from loading as a whole causal LM is one :class:`ModelError`
+    (transformers' own report stays quiet): a file instead of a folder, an architecture without
+    a causal-LM head (T5, ViT), unreadable or truncated weights, a pickled ``pytorch_model.bin``
+    that is not plain data, and weights that do not fit the folder's config (missing or
+    mismatched tensors would leave layers randomly initialised).
     """
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as transformers_logging
 
+    if Path(location).exists() and not Path(location).is_dir():
+        raise ModelError(f"{location!r} is a file; pass the folder that save_pretrained wrote")
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
     try:
-        # float32 weights whatever the checkpoint stores (Llama and Qwen save bf16, which
-        # transformers 5 keeps): AdamW's small updates vanish in bf16; autocast computes in bf16
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32)
-    except OSError as error:
-        raise ModelError(f"cannot load model {location!r} ({str(error).splitlines()[0]}); "
-                         "pass a saved model folder or a reachable hub name") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # float32 weights whatever the checkpoint stores (Llama and Qwen save bf16, which
+            # transformers 5 keeps): AdamW's small updates vanish in bf16; autocast computes
+            model, info = AutoModelForCausalLM.from_pretrained(
+                location, dtype=torch.float32, output_loading_info=True)
+    except Exception as error:  # any failure to load a user's model is theirs to fix
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise ModelError(f"cannot load {location!r} as a causal language model ({first}); pass "
+                         "a saved model folder or a reachable hub name") from None
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    unfit = {kind: len(info.get(kind) or ()) for kind in ("missing_keys", "mismatched_keys")}
+    if any(unfit.values()):
+        raise ModelError(f"the weights in {location!r} do not fit its config ("
+                         f"{unfit['missing_keys']} missing, {unfit['mismatched_keys']} mismatched "
+                         "tensors); save the model again with save_pretrained")
     fuse_activations(model)
     return model, tokenizer_for(location, model)
 

@@ -1,6 +1,11 @@
 """A run folder (``<out_dir>/<run_name>``) that one process owns, and whether a run may go on in it.
 
-:class:`RunLock` takes the folder for this process (``fcntl.flock`` on ``<run>/.lock``);
+A run folder is recognised by its own marker, ``.upo-run``, written when llm.train makes the
+folder (a folder from before the marker is recognised by a ``config.json`` of llm.train's
+settings, and marked). A folder that exists without it and holds anything is not a run: it is
+refused before anything is written in it, so no ``--run-name`` or ``--out-dir`` can make the
+trainer overwrite or delete files a user owns. :class:`RunLock` takes the folder for this process
+(``fcntl.flock`` on ``<run>/.lock``);
 :func:`check_resumable` refuses a new run over an existing one and a ``--resume`` whose settings
 changed what the run computes (the fields marked ``resumable`` in :class:`~llm.config.TrainConfig`
 may change); :func:`restore` finds the newest intact checkpoint.
@@ -9,13 +14,12 @@ may change); :func:`restore` finds the newest intact checkpoint.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from upo_theory import UserError
+from upo_theory import UserError, parse_json
 
 from ..config import ConfigError, TrainConfig
 from .checkpoint import CHECKPOINT, PREVIOUS, RUN_CONFIG, UNFINISHED, load_checkpoint
@@ -27,6 +31,8 @@ may also be moved or renamed and resumed where it is). Marked on the fields of
 :class:`~llm.config.TrainConfig` (``metadata["resumable"]``)."""
 CONFIG = "config.json"
 LOCK = ".lock"
+MARKER = ".upo-run"
+"""The file that makes a folder a run folder (it holds the version of the layout)."""
 
 
 class RunFolderError(UserError):
@@ -43,6 +49,8 @@ class RunLock:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.created = not folder.exists()
+        if not self.created:
+            refuse_foreign(folder)
         self.handle = self._acquire()
 
     def _acquire(self) -> IO[str]:
@@ -68,6 +76,7 @@ class RunLock:
                                      f"(pid {holder}); wait for it to end or pass another "
                                      "--run-name") from None
             if _same_file(handle, path):  # not a lock file unlinked while we waited
+                (self.folder / MARKER).write_text("1\n")
                 handle.seek(0)
                 handle.truncate()
                 handle.write(f"{os.getpid()}\n")
@@ -88,6 +97,8 @@ class RunLock:
         The file goes while it is still locked: a process waiting on it finds, once it holds
         it, that the name no longer leads to it, and starts over (:meth:`_acquire`).
         """
+        if abandon and self.created:
+            (self.folder / MARKER).unlink(missing_ok=True)
         (self.folder / LOCK).unlink(missing_ok=True)
         if abandon and self.created:
             try:
@@ -104,15 +115,46 @@ def _same_file(handle: IO[str], path: Path) -> bool:
         return False
 
 
+def refuse_foreign(folder: Path) -> None:
+    """Refuse a folder that is not a run folder and holds anything: it is a user's, not ours."""
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is not a folder; pass another --run-name or --out-dir")
+    if (folder / MARKER).is_file() or _is_legacy_run(folder):
+        return
+    held = sorted(p.name for p in folder.iterdir() if p.name != LOCK)
+    if held:
+        shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+        raise RunFolderError(f"{folder} is not a run folder (it holds {shown} and no {MARKER}); "
+                             "nothing was written: pass another --run-name or --out-dir")
+
+
+def _is_legacy_run(folder: Path) -> bool:
+    """A run folder made before the marker: its ``config.json`` holds llm.train's settings."""
+    try:
+        settings = _settings(folder / CONFIG)
+    except (OSError, ValueError):
+        return False
+    return {"loss", "seed", "run_name"} <= set(settings) <= set(TrainConfig.defaults())
+
+
+def has_run(folder: Path) -> bool:
+    """Whether ``folder`` holds settings or a checkpoint: then only ``--resume`` goes on."""
+    return (folder / CONFIG).exists() or any(
+        (folder / name).exists() for name in (CHECKPOINT, PREVIOUS, UNFINISHED))
+
+
 def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None]) -> None:
     """Refuse a new run over an existing one, and a ``--resume`` with changed settings."""
     saved = folder / CONFIG
     if not config.resume:
-        if saved.exists():
-            raise ConfigError(f"run folder {folder} exists; pass --resume or another --run-name")
+        if has_run(folder):
+            raise ConfigError(f"run folder {folder} holds a run; pass --resume to continue it, "
+                              "or another --run-name")
         return
-    if not saved.is_file():
-        raise ConfigError(f"--resume: {folder} has no {CONFIG}; start it without --resume")
+    if not saved.is_file() and not any(
+            (folder / name / RUN_CONFIG).is_file() for name in (CHECKPOINT, UNFINISHED, PREVIOUS)):
+        raise ConfigError(f"--resume: {folder} holds no run (no {CONFIG}, no checkpoint); start "
+                          "it without --resume")
     old = saved_settings(folder, say)
     new = config.to_dict()
     defaults = TrainConfig.defaults()  # a setting newer than the saved run had its default
@@ -130,6 +172,8 @@ def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """
     try:
         return _settings(folder / CONFIG)
+    except FileNotFoundError:
+        problem = f"{folder / CONFIG} is missing"
     except (OSError, ValueError) as error:
         problem = f"{folder / CONFIG} is damaged ({error})"
     for name in (CHECKPOINT, UNFINISHED, PREVIOUS):
@@ -144,7 +188,7 @@ def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
 
 
 def _settings(path: Path) -> dict[str, Any]:
-    settings = json.loads(path.read_text())
+    settings = parse_json(path.read_text())
     if not isinstance(settings, dict):
         raise ValueError("not a JSON object of settings")
     return settings

@@ -9,12 +9,11 @@ one way everywhere: :func:`method_label`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from upo_theory import LossSpec, UserError, loss_spec
+from upo_theory import LossSpec, UserError, loss_spec, parse_json
 
 from ..engine.metrics import read_metrics
 
@@ -72,7 +71,7 @@ def saved_run(folder: Path) -> SavedRun:
     if not (folder / "config.json").is_file() or not (folder / "metrics.jsonl").is_file():
         raise CurveError(f"{folder} is not a run folder (no config.json or metrics.jsonl)")
     try:
-        settings = json.loads((folder / "config.json").read_text())
+        settings = parse_json((folder / "config.json").read_text())
         return SavedRun(loss_spec(settings["loss"], settings["f"], settings["form"],
                                   settings["alpha"]),
                         float(settings["beta"]), int(settings["seed"]))

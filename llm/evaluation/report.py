@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from upo_theory import UserError
+from upo_theory import UserError, parse_json
 
 from .figures import plot_curves
 from .figures import plot_frontier as draw_frontier
@@ -309,10 +309,20 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
         (folder / "setup.json").write_text(json.dumps(setup, indent=2) + "\n")
     elif not (folder / "setup.json").is_file():
         raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
-    setup = json.loads((folder / "setup.json").read_text())
-    rows, selection = read_csv(folder / "runs.csv"), read_csv(folder / "selection.csv")
-    curves = read_csv(folder / "curves.csv")
-    (folder / "experiment.md").write_text(markdown(rows, selection, setup, curves))
+    try:
+        setup = parse_json((folder / "setup.json").read_text())
+        rows, selection = read_csv(folder / "runs.csv"), read_csv(folder / "selection.csv")
+        curves = read_csv(folder / "curves.csv")
+        if not rows or not curves:
+            raise ValueError("runs.csv or curves.csv holds no rows")
+        report = markdown(rows, selection, setup, curves)
+    except ResultsError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, csv.Error) as error:
+        raise ResultsError(f"{folder}: the experiment's files do not hold its results "
+                           f"({type(error).__name__}: {str(error)[:120]}); finish or rerun "
+                           "python -m llm.experiment there") from None
+    (folder / "experiment.md").write_text(report)
     plot_curves(curves, folder / "curves.png")  # mean with a band
     plot_frontier(rows, folder / "frontier.png")
     return folder / "experiment.md"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import multiprocessing
 import sys
 import time
@@ -37,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import check_writable, loss_spec
+from upo_theory import check_writable, loss_spec, parse_json
 
 from ..config import ConfigError, TrainConfig
 from ..train import run_training
@@ -136,6 +135,8 @@ class ExperimentConfig:
                                   "> 0")
         if not self.seeds:
             raise ConfigError("seeds is empty; give at least one seed")
+        if any(not 0 <= seed < 2**32 for seed in self.seeds):
+            raise ConfigError(f"seeds={self.seeds} must each be 0 to 2^32 - 1")
         if not self.jobs >= 1:
             raise ConfigError(f"jobs={self.jobs} must be >= 1")
         if self.quick:
@@ -161,11 +162,13 @@ class ExperimentConfig:
         return self.run_config(stage="sft", run_name=self.sft_name(seed), seed=seed)
 
     def preference_config(self, setting: Setting) -> TrainConfig:
-        """A preference run from its seed's SFT model; the runs of a seed and holdout share
+        """A preference run from its seed's SFT model (``init``, which replaces ``--model``;
+        the learning rate is the setting's); the runs of a seed and holdout share
         π_ref's log-probabilities (computed once, in ``reference-s<seed>-<holdout>.pt``)."""
         sft = self.out_dir / self.sft_name(setting.seed) / "sft"
         cache = self.out_dir / f"reference-s{setting.seed}-{setting.holdout}.pt"
-        return self.run_config(stage="pref", init=str(sft), loss=setting.loss, f=setting.f,
+        return self.run_config(stage="pref", init=str(sft), model=None, loss=setting.loss,
+                               f=setting.f,
                                form=setting.form, beta=setting.beta, seed=setting.seed,
                                lr=setting.lr, holdout=setting.holdout,
                                run_name=setting.run_name, reference_cache=str(cache))
@@ -194,7 +197,7 @@ def _train(config_json: str) -> str:
 def final_row(config: ExperimentConfig, setting: Setting) -> dict:
     """The final figures of one preference run (its last evaluation, its truth evaluation)."""
     folder = config.out_dir / setting.run_name
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = parse_json((folder / "summary.json").read_text())
     final = summary["final_eval"]
     row = {**dataclasses.asdict(setting), "run": setting.run_name,
            "eval_accuracy": final["rewards/accuracies"], "eval_loss": final["loss"],
@@ -247,7 +250,7 @@ def describe(config: ExperimentConfig, seconds: float, runs: Sequence[str]) -> d
     invocation's wall time (which reuses finished runs), ``run_minutes`` the run time of every
     run it stands on (SFT, selection, sweep), summed from their summaries."""
     train = config.train
-    run_seconds = sum(json.loads((config.out_dir / name / "summary.json").read_text())["seconds"]
+    run_seconds = sum(parse_json((config.out_dir / name / "summary.json").read_text())["seconds"]
                       for name in runs)
     return {"data": train.data, "model": train.model or f"offline GPT-2 {train.n_layer} x "
             f"{train.n_embd}", "sft_steps": train.sft_steps, "pref_steps": train.pref_steps,
