@@ -218,7 +218,8 @@ class TrainConfig:
         "all-linear", "layers that get adapters: comma-separated module names (q_proj,v_proj; "
                       "GPT-2: c_attn) or all-linear (every linear layer but the output head)")
     lora_merge: bool = _f(False, "with --lora-r: also save <run>/merged, the final model with "
-                                 "its adapters merged in (a plain save_pretrained folder)")
+                                 "its adapters merged in (a plain save_pretrained folder)",
+                      resumable=True)
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 

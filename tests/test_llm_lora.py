@@ -68,7 +68,8 @@ def test_lora_saves_only_adapters_uses_the_adapter_disabled_reference_and_resume
 
     assert train_main(argv(folder, out, "cut", "--stop-after", "3")) == 0  # pref step 1 of 2
     (out / "cut" / "ref_logps.pt").unlink()  # computed again, from the adapter-disabled policy
-    assert train_main(argv(folder, out, "cut", "--resume")) == 0
+    assert train_main(argv(folder, out, "cut", "--resume", "--lora-merge")) == 0  # resumable
+    assert (out / "cut" / MERGED / "model.safetensors").is_file()
     (got, got_rows), (expected, expected_rows) = outcome(out / "cut"), outcome(whole)
     assert got.keys() == expected.keys()
     for name, tensor in expected.items():
