@@ -6,8 +6,9 @@
 # Steps: the llm tests on this machine's torch/transformers (CUDA-marked ones on the GPU, the
 # others on the CPU), the default `python -m llm.train`, the HH-shape benchmark of GPT-2 124M at
 # max length 512 (one padded pass; rows in length-sorted chunks of 16 or 32; micro-batches of 16
-# pairs; without deterministic kernels; with torch.compile), and a one-process torchrun. Under 8
-# minutes on one H100. Logs and the benchmark's JSON figures go to OUT_DIR (default: gpu_check/).
+# pairs; without deterministic kernels; with torch.compile), a one-process torchrun, and LoRA
+# against full fine-tuning on a Qwen2-0.5B-shaped model (needs peft; on a machine without a
+# package index, carry its wheel in .whl/). Under 12 minutes on one H100. Logs and the benchmark's JSON figures go to OUT_DIR (default: gpu_check/).
 # ONLY="name ..." runs just those steps.
 set -u
 cd "$(dirname "$0")/.."
@@ -53,6 +54,11 @@ step bench_compiled 120 python3 "${hh[@]}" --forward-rows 16 --compile \
   --json "$out/bench_compiled.json"
 step torchrun_1 90 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m llm.train \
   --out-dir "$out/runs" --run-name torchrun --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
+# LoRA against full fine-tuning on a Qwen2-0.5B-shaped model (from its config, random weights):
+# peak memory per GPU and tokens/s of each (bench/bench_lora_memory.py prints the table).
+step lora_memory_05b 240 python3 bench/bench_lora_memory.py --device cuda --hidden 896 \
+  --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --rows 8 --length 512 \
+  --lora-r 16 --json "$out/lora_memory_05b.json"
 
 python3 - "$out" "${status[@]}" <<'EOF'
 import json, sys
@@ -75,6 +81,13 @@ for name in ("one_pass", "rows16", "rows32", "micro16_rows16", "nondet", "compil
           f"{r.get('preference_mfu', float('nan')):.1%} | {r.get('plain_mfu', float('nan')):.1%} "
           f"| {r.get('preference_peak_mib', 0):.0f} | {r.get('plain_peak_mib', 0):.0f} | "
           f"{r.get('memory_ratio', float('nan')):.2f} |")
+lora = out / "lora_memory_05b.json"
+if lora.is_file():
+    shape = json.loads(lora.read_text())
+    print(f"\n{shape['shape']}\n| mode | trainable (M) | peak MiB per GPU | tokens/s |\n|---|---|---|---|")
+    for r in shape["results"]:
+        print(f"| {r['mode']} | {r['trainable_m']:.1f} | {r['peak_mib']:.0f} | "
+              f"{r['tokens_per_s']:.0f} |")
 summary = out / "runs" / "default" / "summary.json"
 if summary.is_file():
     s = json.loads(summary.read_text())

@@ -202,6 +202,24 @@ class TrainConfig:
         None, "debug: stop (as if killed) right after the checkpoint at this global step",
         resumable=True, swept=True
     )
+    # Past GPT-2: chat templates, LoRA and sharding (llm/README.md, Larger models).
+    chat_template: bool = _f(
+        True, "render pairs through the tokenizer's chat template when it has one (HH turns "
+              "become messages; only the response tokens are scored, as TRL does); "
+              "--no-chat-template keeps the plain text format", reference_key=True)
+    lora_r: int = _f(
+        0, "LoRA rank: train low-rank adapters (peft) on every --lora-target-modules layer of a "
+           "frozen model; pi_ref is the model with its adapters disabled, and only the adapters "
+           "are checkpointed and saved (0: full fine-tuning; needs pip install -e '.[lora]')",
+        bound=">=0")
+    lora_alpha: float = _f(16.0, "LoRA scaling: the adapters' update is scaled by "
+                                 "lora_alpha / lora_r", bound=">0")
+    lora_target_modules: str = _f(
+        "all-linear", "layers that get adapters: comma-separated module names (q_proj,v_proj; "
+                      "GPT-2: c_attn) or all-linear (every linear layer but the output head)")
+    lora_merge: bool = _f(False, "with --lora-r: also save <run>/merged, the final model with "
+                                 "its adapters merged in (a plain save_pretrained folder)",
+                      resumable=True)
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 
@@ -230,6 +248,7 @@ class TrainConfig:
         self._check_paths()
         self._check_device()
         self._check_saved_models()
+        self._check_lora()
 
     def _check_admissible(self) -> None:
         """Theorem 3.1's conditions on the f of fdpo/iupo (:func:`llm.losses.check_admissible`),
@@ -336,6 +355,20 @@ class TrainConfig:
                     raise ConfigError(f"{name}={location!r} is not a saved model folder "
                                       f"({problem}); pass one that llm.train wrote, such as "
                                       "<run>/sft")
+
+    def _check_lora(self) -> None:
+        if not self.lora_r:
+            if self.lora_merge:
+                raise ConfigError("lora_merge needs --lora-r > 0 (there are no adapters to merge)")
+            return
+        try:
+            import peft  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"lora_r={self.lora_r} needs peft: pip install -e '.[lora]'"
+                              ) from None
+        if not self.lora_target_modules.replace(",", "").strip():
+            raise ConfigError("lora_target_modules is empty; name layers (q_proj,v_proj) or "
+                              "pass all-linear")
 
     @property
     def truth_divergence(self):  # -> upo_theory.Divergence

@@ -55,9 +55,11 @@ def run_training(config: TrainConfig) -> Path:
                              else None)
                 train_stage(session, stage, reference)
                 session.save_stage_model(stage)
+                session.fold_adapters(stage)  # LoRA: the next stage's pi_ref is this model
             if world.main:
                 write_summary(session)  # still holding the run folder's lock
             world.barrier()
+            session.export_merged()
         except Stopped:
             session.say(f"stopped after step {config.stop_after} (stop_after); resume with "
                         "--resume")

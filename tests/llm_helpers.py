@@ -16,3 +16,27 @@ TINY = dict(data="jsonl", data_path=str(FIXTURES / "trl.jsonl"), n_layer=1, n_em
 def tiny(out_dir: Path, **changes) -> TrainConfig:
     """A one-layer GPT-2 on the TRL-format fixture, on the CPU unless ``changes`` say otherwise."""
     return TrainConfig(**{**TINY, "out_dir": str(out_dir), **changes})
+
+
+ARCHITECTURES = ("llama", "qwen2", "gpt_neox")
+"""Causal LMs besides GPT-2 that the tests build tiny from their configs."""
+
+
+def saved_causal_lm(folder: Path, architecture: str, seed: int = 0) -> Path:
+    """A one-layer, width-32 ``architecture`` (one of :data:`ARCHITECTURES`) with GPT-2's
+    vocabulary, freshly initialised and saved with ``save_pretrained`` beside GPT-2's tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from llm.engine.model import GPT2_VOCAB, offline_gpt2_tokenizer
+
+    shape = dict(vocab_size=GPT2_VOCAB, hidden_size=32, num_hidden_layers=1,
+                 num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    if architecture in ("llama", "qwen2"):
+        shape["num_key_value_heads"] = 1  # grouped-query attention, as the released models
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(architecture, **shape))
+    model.save_pretrained(folder)
+    offline_gpt2_tokenizer().save_pretrained(folder)
+    return folder

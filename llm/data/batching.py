@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .chat import chat_token_ids
 from .pairs import PreferencePair
 
 
@@ -61,17 +62,25 @@ def truncate(prompt: list[int], responses: list[list[int]], max_length: int
 
 
 def tokenize_pairs(
-    pairs: list[PreferencePair], tokenizer, max_length: int
+    pairs: list[PreferencePair], tokenizer, max_length: int, chat: bool = False
 ) -> tuple[list[TokenizedPair], TokenizeReport]:
-    """Tokenise prompt and responses separately, append end-of-text, truncate, drop and count."""
+    """Tokenise prompt and responses separately, append end-of-text, truncate, drop and count.
+
+    With ``chat``, the pairs are rendered through the tokenizer's chat template instead
+    (:func:`llm.data.chat.chat_token_ids`), whose turns end without an appended end-of-text.
+    """
     eos = [tokenizer.eos_token_id]
+    ending = [] if chat else eos
     report = TokenizeReport()
     kept: list[TokenizedPair] = []
-    columns = [_token_ids(tokenizer, [getattr(p, name) for p in pairs])
-               for name in ("prompt", "chosen", "rejected")]
+    if chat:
+        columns = list(zip(*chat_token_ids(pairs, tokenizer), strict=True)) or [[], [], []]
+    else:
+        columns = [_token_ids(tokenizer, [getattr(p, name) for p in pairs])
+                   for name in ("prompt", "chosen", "rejected")]
     for prompt, chosen, rejected in zip(*columns, strict=True):
-        prompt, (chosen, rejected) = truncate(prompt or eos, [chosen + eos, rejected + eos],
-                                              max_length)
+        prompt, (chosen, rejected) = truncate(prompt or eos, [chosen + ending,
+                                                              rejected + ending], max_length)
         if not chosen or not rejected or chosen[0] == eos[0] or rejected[0] == eos[0]:
             report.dropped_empty += 1
         elif chosen == rejected:

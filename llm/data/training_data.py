@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..config import TrainConfig
 from .batching import TokenizedPair, tokenize_pairs
+from .chat import has_chat_template
 from .pairs import DataError, PreferencePair, from_hh, load_pairs, split_by_prompt
 
 
@@ -83,7 +84,8 @@ def _pairs(config: TrainConfig, say) -> tuple[list[PreferencePair], list[Prefere
 
 def _tokenized(pairs: list[PreferencePair], name: str, config: TrainConfig, tokenizer,
                say) -> list[TokenizedPair]:
-    tokenized, report = tokenize_pairs(pairs, tokenizer, config.max_length)
+    chat = config.chat_template and has_chat_template(tokenizer)
+    tokenized, report = tokenize_pairs(pairs, tokenizer, config.max_length, chat)
     if report.dropped_empty or report.dropped_identical:
         say(f"{name}: dropped {report.dropped_empty} pairs with an empty response and "
             f"{report.dropped_identical} with identical responses after truncation to "

@@ -105,7 +105,10 @@ def load_model(location: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model, info = AutoModelForCausalLM.from_pretrained(location, output_loading_info=True)
+            # float32 weights whatever the checkpoint stores (Llama and Qwen save bf16, which
+            # transformers 5 keeps): AdamW's small updates vanish in bf16; autocast computes
+            model, info = AutoModelForCausalLM.from_pretrained(
+                location, dtype=torch.float32, output_loading_info=True)
     except Exception as error:  # any failure to load a user's model is theirs to fix
         first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise ModelError(f"cannot load {location!r} as a causal language model ({first}); pass "

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..data.batching import Batch
+from .lora import causal_lm
 
 
 class SequenceScorer(nn.Module):
@@ -39,7 +40,7 @@ class SequenceScorer(nn.Module):
     def __init__(self, model: nn.Module, compile: bool = False) -> None:
         super().__init__()
         self.model = model
-        body = model.base_model
+        body = causal_lm(model).base_model  # with LoRA, the body inside the peft model
         # not a submodule: the compiled wrapper shares the body's parameters, and the model is
         # what is saved and what DDP synchronises
         object.__setattr__(self, "_body", torch.compile(body, dynamic=True) if compile else body)

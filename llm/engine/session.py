@@ -25,6 +25,7 @@ from ..data.training_data import BatchNeed, TrainingData, load_training_data
 from .atomic import write_atomically
 from .checkpoint import TrainingState, save_checkpoint, save_model
 from .distributed import World
+from .lora import MERGED, fold_adapters, load_adapters, merge_adapters, with_saved_adapters
 from .metrics import MetricsLogger
 from .model import load_model, offline_gpt2, offline_gpt2_tokenizer, set_dropout
 from .objectives import Stage
@@ -75,8 +76,7 @@ class TrainingSession:
         world.barrier()
         torch.manual_seed(config.seed)
         resumed = restore(folder, world, say) if config.resume else None
-        model, tokenizer = (load_model(str(resumed["model_dir"])) if resumed is not None
-                            else initial_model(config))
+        model, tokenizer = _starting_model(config, folder, stages, resumed)
         data = load_training_data(config, tokenizer, world.size, world.main,
                                   [BatchNeed(s.name, s.batch_size, s.batch_flag) for s in stages])
         set_dropout(model, config.dropout)
@@ -135,8 +135,28 @@ class TrainingSession:
                        self.config.to_json())
         self.world.barrier()
 
+    def fold_adapters(self, stage: Stage) -> None:
+        """With LoRA, when a stage follows ``stage``: merge its adapters into the weights and
+        add fresh ones, so that the next stage's π_ref is the model with adapters disabled."""
+        if self.config.lora_r and stage is not self.stages[-1]:
+            self.model = fold_adapters(self.model, self.config).to(self.world.device)
+            self.scorer = SequenceScorer(self.model, compile=self.config.compile)
+
+    def export_merged(self) -> None:
+        """With ``--lora-merge``, save the final model with its adapters merged in as
+        ``<run>/merged`` (main process; the run's model is merged in place, so this comes last).
+        """
+        if self.config.lora_merge and self.world.main:
+            save_model(merge_adapters(self.model), self.tokenizer, self.folder / MERGED,
+                       self.config.to_json())
+        self.world.barrier()
+
     def reference_model(self) -> torch.nn.Module:
-        """π_ref of the preference stage, loaded again: the run's SFT model or its start."""
+        """π_ref of the preference stage, loaded again: the run's SFT model or its start (with
+        LoRA: the start with the SFT adapters merged in)."""
+        if self.config.lora_r and self.config.stage == "both":
+            return merge_adapters(load_adapters(initial_model(self.config)[0],
+                                                self.folder / "sft", trainable=False))
         if self.config.stage == "both":
             return load_model(str(self.folder / "sft"))[0]
         return initial_model(self.config)[0]
@@ -146,6 +166,11 @@ class TrainingSession:
         computed once, before the stage. π_ref is the model as it is now, when the stage starts,
         or, when the run resumes within the stage (its model has moved on), π_ref loaded again."""
         within = self.resume_state(stage) is not None
+        if self.config.lora_r:  # π_ref is this model with its adapters disabled
+            with self.model.disable_adapter():
+                return load_or_compute_reference(
+                    self.config, self.world, self.folder, self.data,
+                    self.tokenizer.pad_token_id, lambda: self.model, self.say)
         return load_or_compute_reference(
             self.config, self.world, self.folder, self.data, self.tokenizer.pad_token_id,
             lambda: self.reference_model().to(self.world.device) if within else self.model,
@@ -158,6 +183,24 @@ def _say(text: str) -> None:
 
 def _silent(text: str) -> None:
     """Ranks other than the main one stay quiet."""
+
+
+def _starting_model(config: TrainConfig, folder: Path, stages: list[Stage],
+                    resumed: dict[str, Any] | None):
+    """The model and tokenizer a run starts or resumes from. With LoRA: the start with the
+    saved adapters of the stages before the resumed one merged in, then the checkpoint's
+    adapters (or fresh ones)."""
+    if not config.lora_r:
+        return (load_model(str(resumed["model_dir"])) if resumed is not None
+                else initial_model(config))
+    start, tokenizer = initial_model(config)
+    earlier, checkpoint = [], None
+    if resumed is not None:
+        at = STAGE_ORDER.index(resumed["stage"])
+        earlier = [folder / s.saves_to for s in stages
+                   if s.saves_to is not None and STAGE_ORDER.index(s.name) < at]
+        checkpoint = resumed["model_dir"]
+    return with_saved_adapters(start, config, earlier, checkpoint), tokenizer
 
 
 def initial_model(config: TrainConfig):

@@ -50,6 +50,7 @@ def write_summary(session: TrainingSession) -> None:
 
 def truth_evaluation(session: TrainingSession) -> dict[str, float]:
     """The trained policy against π_ref under the offline task's true reward; ``truth.json``."""
+    from ..data.chat import has_chat_template
     from .true_reward import evaluate_with_truth
 
     config = session.config
@@ -57,7 +58,8 @@ def truth_evaluation(session: TrainingSession) -> dict[str, float]:
     scores = evaluate_with_truth(
         session.model, reference, session.tokenizer, divergence=config.truth_divergence,
         seed=config.seed, n_prompts=config.truth_eval_prompts,
-        max_new_tokens=config.truth_max_new_tokens, device=session.world.device)
+        max_new_tokens=config.truth_max_new_tokens, device=session.world.device,
+        chat=config.chat_template and has_chat_template(session.tokenizer))
     (session.folder / "truth.json").write_text(json.dumps(scores, indent=2))
     print("truth: " + json.dumps(scores), flush=True)
     return scores

@@ -32,6 +32,7 @@ import torch
 from upo_theory import Divergence, get_divergence, mixture_integrand
 
 from ..data.batching import collate
+from ..data.chat import prompt_token_ids
 from ..data.offline_task import BEST_REWARD, eval_prompts, is_correct, true_reward
 from ..engine.scoring import score_batches
 
@@ -125,8 +126,11 @@ def _stream_seed(seed: int, stream: int) -> int:
 
 def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str | Divergence, seed: int,
                         n_prompts: int, max_new_tokens: int, device: torch.device | str,
-                        batch_size: int = 64) -> dict[str, float]:
+                        batch_size: int = 64, chat: bool = False) -> dict[str, float]:
     """Sample from π and π_ref on held-out prompts; true reward, win rate and divergences.
+
+    With ``chat`` the prompts are rendered through the tokenizer's chat template, as the pairs
+    were trained (:mod:`llm.data.chat`).
 
     Parameters
     ----------
@@ -148,7 +152,7 @@ def evaluate_with_truth(policy, reference, tokenizer, *, divergence: str | Diver
         is the answer), ``best_reward`` (r* of the concise correct answer) and ``n_samples``.
     """
     prompts = eval_prompts(seed, n_prompts)
-    prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    prompt_ids = [prompt_token_ids(tokenizer, p, chat) for p in prompts]
     models = {"policy": policy, "reference": reference}
     samples, logp = _sample_and_score(models, tokenizer, prompt_ids, seed=seed,
                                       max_new_tokens=max_new_tokens, device=device,
