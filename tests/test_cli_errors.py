@@ -261,7 +261,7 @@ def test_plot_not_a_run(capsys, tmp_path):
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--actions", "1000000"], ("GiB", "available")),
-    (["--actions", "10000"], ("hours", "30 minutes")),
+    (["--actions", "2000", "--steps", "100000"], ("hours", "30 minutes")),  # 0.7 GiB: time
     (["--actions", "300", "--contexts", "1000"], ("--contexts 1000", "--no-size-guard")),
 ])
 def test_bandit_size_guard_refuses_before_work(capsys, args, words):
