@@ -1,6 +1,7 @@
 """``python -m llm.train``: supervised fine-tuning, then preference training with the loss family.
 
-The run's story, top to bottom (:func:`run_training`): plan the stages once
+The run's story, top to bottom (:func:`run_training`, in
+:mod:`llm.evaluation.training_run`): plan the stages once
 (:func:`llm.engine.objectives.plan`), set the run up
 (:meth:`llm.engine.session.TrainingSession.open`: folder, model, tokenizer, data, logger, or the
 checkpoint to resume), train each stage with one loop (:func:`llm.engine.loop.train_stage`; the
@@ -22,52 +23,14 @@ Outputs in ``<out_dir>/<run_name>``: ``config.json``, ``metrics.jsonl``/``metric
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-import torch
-import transformers
 
 from upo_theory import run_cli
 
-from .config import PROG, TrainConfig, build_parser, parse_args  # noqa: F401  (build_parser: the CLI of python -m llm.train)
-from .engine.distributed import close_world, init_world
-from .engine.loop import Stopped, TrainingDivergedError, train_stage
-from .engine.objectives import plan
-from .engine.session import TrainingSession
-from .evaluation.summary import write_summary
+from .config import PROG, TrainConfig, build_parser, parse_args
+from .engine.loop import TrainingDivergedError
+from .evaluation.training_run import run_training
 
-
-def run_training(config: TrainConfig) -> Path:
-    """Train the stages of ``config``, then write its summary; return the run folder."""
-    transformers.utils.logging.disable_progress_bar()  # our bars are enough
-    stages = plan(config)
-    world = init_world(config.device, {s.batch_flag: s.batch_size for s in stages},
-                       config.deterministic)
-    if config.threads > 0 and world.device.type == "cpu":
-        torch.set_num_threads(config.threads)
-    try:
-        session = TrainingSession.open(config, world, stages)
-        try:
-            for stage in stages:
-                if session.finished_before_resume(stage):
-                    continue
-                reference = (session.reference_logps(stage) if stage.objective.needs_reference
-                             else None)
-                train_stage(session, stage, reference)
-                session.save_stage_model(stage)
-                session.fold_adapters(stage)  # LoRA: the next stage's pi_ref is this model
-            if world.main:
-                write_summary(session)  # still holding the run folder's lock
-            world.barrier()
-            session.export_merged()
-        except Stopped:
-            session.say(f"stopped after step {config.stop_after} (stop_after); resume with "
-                        "--resume")
-        finally:
-            session.close()
-        return session.folder
-    finally:
-        close_world(world)
+__all__ = ["TrainConfig", "build_parser", "main", "parse_args", "run_training"]
 
 
 def main(argv: list[str] | None = None) -> int:

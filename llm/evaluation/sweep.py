@@ -39,9 +39,9 @@ from pathlib import Path
 from upo_theory import check_writable, loss_spec, parse_json
 
 from ..config import ConfigError, TrainConfig
-from ..train import run_training
 from .curves import method_label, run_curve
 from .report import chosen_rates, write_report
+from .training_run import run_training
 
 METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
     (method_label(loss_spec(loss, f, form)), loss, f, form)

@@ -1,0 +1,59 @@
+"""One whole training run, the stages and then the summary: the story ``python -m llm.train``
+and each run of ``python -m llm.experiment`` tell.
+
+:func:`run_training` plans the stages once (:func:`llm.engine.objectives.plan`), sets the run up
+(:meth:`llm.engine.session.TrainingSession.open`: folder, model, tokenizer, data, logger, or the
+checkpoint to resume), trains each stage with one loop (:func:`llm.engine.loop.train_stage`; the
+preference stage is given π_ref's log-probs, :mod:`llm.engine.reference`), then writes the
+summary, the curves and, for the offline task, the evaluation against the true reward
+(:func:`llm.evaluation.summary.write_summary`, from what the run holds in memory). It lives in
+the evaluation room, under the command-line modules, so the experiment's sweep calls it without
+reaching up to ``llm.train``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import transformers
+
+from ..config import TrainConfig
+from ..engine.distributed import close_world, init_world
+from ..engine.loop import Stopped, train_stage
+from ..engine.objectives import plan
+from ..engine.session import TrainingSession
+from .summary import write_summary
+
+
+def run_training(config: TrainConfig) -> Path:
+    """Train the stages of ``config``, then write its summary; return the run folder."""
+    transformers.utils.logging.disable_progress_bar()  # our bars are enough
+    stages = plan(config)
+    world = init_world(config.device, {s.batch_flag: s.batch_size for s in stages},
+                       config.deterministic)
+    if config.threads > 0 and world.device.type == "cpu":
+        torch.set_num_threads(config.threads)
+    try:
+        session = TrainingSession.open(config, world, stages)
+        try:
+            for stage in stages:
+                if session.finished_before_resume(stage):
+                    continue
+                reference = (session.reference_logps(stage) if stage.objective.needs_reference
+                             else None)
+                train_stage(session, stage, reference)
+                session.save_stage_model(stage)
+                session.fold_adapters(stage)  # LoRA: the next stage's pi_ref is this model
+            if world.main:
+                write_summary(session)  # still holding the run folder's lock
+            world.barrier()
+            session.export_merged()
+        except Stopped:
+            session.say(f"stopped after step {config.stop_after} (stop_after); resume with "
+                        "--resume")
+        finally:
+            session.close()
+        return session.folder
+    finally:
+        close_world(world)
