@@ -198,6 +198,11 @@ class TrainConfig:
         None, "debug: stop (as if killed) right after the checkpoint at this global step",
         resumable=True, swept=True
     )
+    packing: bool = _f(
+        True, "lay batches out padding-free: sequences end to end in a few rows, position ids "
+              "restarting at each and attention kept inside it (--no-packing: one right-padded "
+              "row per sequence); not changeable by --resume, as it changes float rounding",
+        reference_key=True)
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 
@@ -252,6 +257,9 @@ class TrainConfig:
         for name in self.marked("bound", ">=0"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.packing and self.forward_rows:
+            raise ConfigError(f"forward_rows={self.forward_rows} cuts padded rows; packed "
+                              "batches have none to cut: pass --no-packing to use it")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
         if not 0.0 < self.eval_fraction < 1.0:
