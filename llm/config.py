@@ -199,10 +199,10 @@ class TrainConfig:
         resumable=True, swept=True
     )
     packing: bool = _f(
-        True, "lay batches out padding-free: sequences end to end in a few rows, position ids "
-              "restarting at each and attention kept inside it (--no-packing: one right-padded "
-              "row per sequence); not changeable by --resume, as it changes float rounding",
-        reference_key=True)
+        False, "lay batches out padding-free: sequences end to end in a few rows, position ids "
+               "restarting at each and attention kept inside it (default: one right-padded row "
+               "per sequence); a --resume keeps it, as it changes float rounding (speed "
+               "measured in llm/README.md)", reference_key=True)
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 

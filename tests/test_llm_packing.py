@@ -17,6 +17,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llm_helpers import tiny as tiny_run
 from test_llm_resume import assert_same_as
 from test_llm_resume import tiny as resumable_tiny
 
@@ -24,9 +25,13 @@ from llm.config import ConfigError, TrainConfig
 from llm.data.batching import TokenizedPair, collate, preference_batch
 from llm.data.packing import pack, pack_rows, packed_preference_batch
 from llm.engine.checkpoint import load_checkpoint
-from llm.engine.objectives import PreferenceObjective
+from llm.engine.distributed import World
+from llm.engine.loop import accumulate_gradients
+from llm.engine.objectives import PreferenceObjective, plan
 from llm.engine.reference import ReferenceLogps
 from llm.engine.scoring import SequenceScorer, forward_work
+from llm.engine.session import TrainingSession
+from llm.engine.throughput import Throughput
 from llm.train import run_training
 
 VOCAB = 64
@@ -170,10 +175,32 @@ def test_packing_layout_for_sft_rows_equals_collate(model):
 
 def test_forward_rows_needs_no_packing():
     with pytest.raises(ConfigError, match="--no-packing"):
-        TrainConfig(forward_rows=4)
-    assert TrainConfig(forward_rows=4, packing=False).forward_rows == 4
+        TrainConfig(forward_rows=4, packing=True)
+    assert TrainConfig(forward_rows=4).forward_rows == 4
     assert "packing" not in TrainConfig.marked("resumable")
     assert "packing" in TrainConfig.marked("reference_key")
+
+
+def test_packed_micro_batches_accumulate_to_the_padded_gradient(tmp_path):
+    config = tiny_run(tmp_path, sft_steps=2, pref_steps=2, batch_size=8, sft_batch_size=8)
+    stages = plan(config)
+    opened = TrainingSession.open(config, World(0, 1, torch.device("cpu")), stages)
+    stage = stages[-1].with_reference(opened.reference_logps(stages[-1]))
+    results = []
+    for packing, micro in ((False, 0), (True, 0), (True, 3)):
+        session = dataclasses.replace(opened, config=config.replace(packing=packing,
+                                                                    micro_batch_size=micro))
+        opened.model.zero_grad(set_to_none=True)
+        speed = Throughput(1, None)
+        metrics = accumulate_gradients(session, stage, opened.scorer, list(range(8)), speed)
+        results.append((metrics, [p.grad.clone() for p in opened.model.parameters()],
+                        speed.report()["padding"]))
+    (padded, grads, padding), *packed = results
+    for metrics, other, other_padding in packed:  # float32: the same to rounding
+        assert metrics == pytest.approx(padded, rel=1e-5, abs=1e-6)
+        for a, b in zip(grads, other, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+        assert other_padding < padding
 
 
 @pytest.mark.slow

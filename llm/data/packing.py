@@ -29,9 +29,16 @@ import torch
 from .batching import TokenizedPair
 
 ATTENTION_WIDTH = 6 * 768
-"""Row width at which one position's attention scores cost as much as its projections (6 d for a
-model of width d; GPT-2 124M's). :func:`pack_rows` weighs a wider row's quadratic attention with
-it when it trades rows for width; any layout gives the same log-probabilities."""
+"""Row width at which one position's attention scores cost as much as its projections, 6 d for a
+model of width d (:func:`attention_width`; this one GPT-2 124M's). :func:`pack_rows` weighs a
+wider row's quadratic attention with it when it trades rows for width; any layout gives the same
+log-probabilities."""
+
+
+def attention_width(model) -> int:
+    """6 d for ``model`` of hidden size d: per position and layer the projections cost 24 d²
+    FLOPs, the attention scores and their weighted sum 4 d W over a row of width W."""
+    return 6 * int(model.config.hidden_size)
 
 
 @dataclass
@@ -62,11 +69,12 @@ class PackedBatch:
         return self.counts
 
 
-def pack_rows(lengths: list[int], multiple: int = 1) -> tuple[list[list[int]], int]:
+def pack_rows(lengths: list[int], multiple: int = 1, attention: int = ATTENTION_WIDTH
+              ) -> tuple[list[list[int]], int]:
     """Sequences of ``lengths`` in rows of one width (a multiple of ``multiple``), first-fit
     decreasing; of the widths from the longest sequence up to the whole batch in one row, the
-    one of least cost: positions, each with attention over the row weighed by
-    :data:`ATTENTION_WIDTH`. Returns the rows (positions into ``lengths``) and the width."""
+    one of least cost: positions, each with attention over the row weighed by ``attention``
+    (:data:`ATTENTION_WIDTH`). Returns the rows (positions into ``lengths``) and the width."""
     longest = _round_up(max(lengths), multiple)
     total = sum(lengths)
     best: tuple[float, list[list[int]], int] | None = None
@@ -74,14 +82,14 @@ def pack_rows(lengths: list[int], multiple: int = 1) -> tuple[list[list[int]], i
         width = max(longest, _round_up(-(-total // count), multiple))
         rows = _first_fit_decreasing(lengths, width)
         while True:
-            cost = len(rows) * width * (1 + width / ATTENTION_WIDTH)
+            cost = len(rows) * width * (1 + width / attention)
             if best is None or cost < best[0]:
                 best = (cost, rows, width)
             if len(rows) <= count:
                 break
             width = _round_up(width + max(1, width // 100), multiple)  # widen until they fit
             rows = _first_fit_decreasing(lengths, width)
-        if count > 1 and total * (1 + total / (count - 1) / ATTENTION_WIDTH) >= best[0]:
+        if count > 1 and total * (1 + total / (count - 1) / attention) >= best[0]:
             break  # fewer, wider rows cannot cost less
     assert best is not None
     return best[1], best[2]
@@ -105,12 +113,13 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def pack(sequences: list[tuple[list[int], list[int]]], pad_id: int, pad_to_multiple: int = 1
-         ) -> PackedBatch:
+def pack(sequences: list[tuple[list[int], list[int]]], pad_id: int, pad_to_multiple: int = 1,
+         attention: int = ATTENTION_WIDTH) -> PackedBatch:
     """``(prompt ids, response ids)`` sequences packed padding-free (module notes); the row
-    width is a multiple of ``pad_to_multiple`` (bounding the shapes a compiled model sees)."""
+    width is a multiple of ``pad_to_multiple`` (bounding the shapes a compiled model sees) and
+    chosen by :func:`pack_rows` with ``attention``."""
     lengths = [len(p) + len(r) for p, r in sequences]
-    rows, width = pack_rows(lengths, pad_to_multiple)
+    rows, width = pack_rows(lengths, pad_to_multiple, attention)
     longest_response = max(1, max(len(r) for _, r in sequences))
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     positions = torch.zeros((len(rows), width), dtype=torch.long)
@@ -136,15 +145,15 @@ def pack(sequences: list[tuple[list[int], list[int]]], pad_id: int, pad_to_multi
                        counts)
 
 
-def packed_preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
-                            ) -> PackedBatch:
+def packed_preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
+                            attention: int = ATTENTION_WIDTH) -> PackedBatch:
     """Chosen sequences then rejected ones of ``pairs``, packed: S = 2B sequences."""
     rows = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
-    return pack(rows, pad_id, pad_to_multiple)
+    return pack(rows, pad_id, pad_to_multiple, attention)
 
 
-def packed_sft_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
-                     ) -> PackedBatch:
+def packed_sft_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
+                     attention: int = ATTENTION_WIDTH) -> PackedBatch:
     """Prompt + chosen response sequences, packed (prompt tokens are not scored)."""
-    return pack([(p.prompt, p.chosen) for p in pairs], pad_id, pad_to_multiple)
+    return pack([(p.prompt, p.chosen) for p in pairs], pad_id, pad_to_multiple, attention)
 

@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..data.batching import Batch, batch_indices, length_groups
-from ..data.packing import PackedBatch
+from ..data.packing import PackedBatch, attention_width
 from .checkpoint import restore_rng
 from .objectives import Stage
 from .reference import ReferenceLogps
@@ -116,10 +116,11 @@ def micro_batches(session: TrainingSession, stage: Stage, ids: list[int], split:
     run's device."""
     pairs = getattr(session.data, split)
     pad = COMPILED_WIDTH if session.config.compile else 1
+    packing = attention_width(session.model) if session.config.packing else 0
     groups = length_groups([pairs[i].length for i in ids], size)
     return [([ids[k] for k in group],
              stage.objective.batch([pairs[ids[k]] for k in group], session.tokenizer.pad_token_id,
-                                   pad, session.config.packing).to(session.world.device))
+                                   pad, packing).to(session.world.device))
             for group in groups]
 
 

@@ -48,10 +48,12 @@ class SupervisedObjective:
     """Whether the objective compares with π_ref's log-probs (:class:`ReferenceLogps`)."""
 
     def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
-              packing: bool = False) -> Batch | PackedBatch:
-        """Prompt + chosen sequences of ``pairs``, packed or right-padded."""
-        layout = packed_sft_batch if packing else sft_batch
-        return layout(list(pairs), pad_id, pad_to_multiple)
+              packing: int = 0) -> Batch | PackedBatch:
+        """Prompt + chosen sequences of ``pairs``: right-padded rows (``packing`` 0), else
+        packed with attention weighed by ``packing`` (:func:`~llm.data.packing.pack_rows`)."""
+        if packing:
+            return packed_sft_batch(list(pairs), pad_id, pad_to_multiple, packing)
+        return sft_batch(list(pairs), pad_id, pad_to_multiple)
 
     def weight(self, batch: Batch | PackedBatch) -> float:
         """What the loss is a mean over: the batch's response tokens."""
@@ -84,10 +86,12 @@ class PreferenceObjective:
         return dataclasses.replace(self, reference=reference)
 
     def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
-              packing: bool = False) -> Batch | PackedBatch:
-        """Chosen then rejected sequences of ``pairs``, packed or right-padded."""
-        layout = packed_preference_batch if packing else preference_batch
-        return layout(list(pairs), pad_id, pad_to_multiple)
+              packing: int = 0) -> Batch | PackedBatch:
+        """Chosen then rejected sequences of ``pairs``: right-padded rows (``packing`` 0), else
+        packed with attention weighed by ``packing`` (:func:`~llm.data.packing.pack_rows`)."""
+        if packing:
+            return packed_preference_batch(list(pairs), pad_id, pad_to_multiple, packing)
+        return preference_batch(list(pairs), pad_id, pad_to_multiple)
 
     def weight(self, batch: Batch | PackedBatch) -> float:
         """What the loss is a mean over: the batch's pairs (half its sequences)."""
