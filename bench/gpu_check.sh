@@ -53,7 +53,7 @@ step bench_nondet 60 python3 "${hh[@]}" --forward-rows 16 --no-deterministic --n
   --json "$out/bench_nondet.json"
 step bench_compiled 150 python3 "${hh[@]}" --forward-rows 16 --compile --no-plain \
   --json "$out/bench_compiled.json"
-step bench_vs_trl 240 python3 bench/bench_vs_trl.py --device cuda --preset gpt2 --batch-size 64 \
+step bench_vs_trl 300 python3 bench/bench_vs_trl.py --device cuda --preset gpt2 --batch-size 64 \
   --steps 8 --repeats 2 --threads 0 --json "$out/bench_vs_trl.json"
 step torchrun_1 90 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m llm.train \
   --out-dir "$out/runs" --run-name torchrun --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
