@@ -40,6 +40,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
 step tests_cuda 150 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_llm_cuda.py
 step tests_cpu 100 python3 -m pytest -q -p no:cacheprovider -x -n 8 -m "not cuda and not slow" \
   tests/test_llm_train.py tests/test_llm_speed.py tests/test_llm_batching.py \
+  tests/test_llm_packing.py \
   tests/test_llm_losses.py tests/test_truth.py tests/test_llm_config.py
 step default_run 90 python3 -m llm.train --out-dir "$out/runs" --run-name default
 hh=(bench/bench_llm_step.py --shape hh --preset gpt2 --device cuda --batch-size 64

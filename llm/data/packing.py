@@ -63,11 +63,6 @@ class PackedBatch:
         """S: the sequences the batch scores (rows of the padded layout)."""
         return self.counts.shape[0]
 
-    @property
-    def response_tokens(self) -> torch.Tensor:
-        """Response tokens per sequence, shape (S,)."""
-        return self.counts
-
 
 def pack_rows(lengths: list[int], multiple: int = 1, attention: int = ATTENTION_WIDTH
               ) -> tuple[list[list[int]], int]:
