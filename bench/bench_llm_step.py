@@ -1,21 +1,24 @@
-"""The trainer's preference step against a plain causal-LM step on the same tokens and model.
+"""The trainer's preference step, padded and packed, against a plain causal-LM step.
 
     python bench/bench_llm_step.py                          # offline-task shape, small model, CPU
     python bench/bench_llm_step.py --shape hh --preset gpt2 --device cuda --batch-size 64 \\
         --micro-batch-size 16 --max-length 512              # the paper's shape on a GPU
 
-Both steps see the same pairs (chosen and rejected rows), run forward, backward and an AdamW
-update. The preference step is the trainer's own (:func:`llm.train.accumulate_gradients`): the
-body on all tokens, the LM head only at response positions, cached reference log-probs, the
-JS-IUPO loss (paper form), micro-batches of similar lengths when ``--micro-batch-size`` is set,
-rows run in length-sorted chunks cut to their width with ``--forward-rows``.
+All steps see the same pairs (chosen and rejected sequences), run forward, backward and an AdamW
+update. The preference steps are the trainer's own (:func:`llm.engine.loop.accumulate_gradients`):
+the body on all tokens, the LM head only at response positions, cached reference log-probs, the
+JS-IUPO loss (paper form), micro-batches of similar lengths when ``--micro-batch-size`` is set;
+"padded" lays each sequence in its own right-padded row (``--no-packing``; rows run in
+length-sorted chunks cut to their width with ``--forward-rows``), "packed" lays the sequences end
+to end in a few rows (``--packing``, :mod:`llm.data.packing`).
 The plain step is ``model(input_ids, attention_mask, labels)`` on the same micro-batches, each
 padded to its longest row (as a plain loop pads them): logits (R, T, V) at every position.
-Timings are medians over interleaved repetitions after warm-up.
-Printed: ms per step, tokens/s (real tokens, not padding), the padding fraction of the layout and
-of one padded batch, peak memory (CUDA: ``max_memory_allocated``; CPU: the logits each step
-builds) and, on a CUDA device of known peak rate, MFU (6 N tokens/s over the peak, N the model's
-parameters; :mod:`llm.engine.throughput`).
+Timings are medians over interleaved repetitions after warm-up (``--no-plain`` leaves the plain
+step out). Printed, per step: ms per step, tokens/s (real tokens, not padding), the padding
+fraction of its layout (and of one padded batch), peak memory (CUDA: ``max_memory_allocated``;
+CPU: the logits each step builds) and, on a CUDA device of known peak rate, MFU (6 N tokens/s
+over the peak, N the model's parameters; :mod:`llm.engine.throughput`), and the packed step's
+time over the padded one's.
 
 The HH shape: prompt and response lengths in GPT-2 tokens drawn log-normal with means 160 and 77
 (σ of the logs 0.8 and 0.7), then truncated as the trainer truncates (``--max-length``). The means
@@ -34,6 +37,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -49,6 +53,7 @@ from llm.data.batching import (
     truncate,
 )
 from llm.data.offline_task import generate_pairs
+from llm.data.packing import attention_width, packed_preference_batch
 from llm.data.pairs import from_hh
 from llm.data.training_data import TrainingData
 from llm.engine.distributed import World
@@ -79,6 +84,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--no-deterministic", action="store_true")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps of each first")
+    parser.add_argument("--no-plain", action="store_true", help="time the preference steps only")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch default)")
@@ -110,22 +117,21 @@ def offline_pairs(n: int, max_length: int, seed: int) -> list[TokenizedPair]:
     return pairs
 
 
-def trainer_session(args: argparse.Namespace, pairs: list[TokenizedPair], model
-                    ) -> TrainingSession:
+def trainer_session(args: argparse.Namespace, pairs: list[TokenizedPair], model,
+                    scorer: SequenceScorer, packing: bool) -> TrainingSession:
     """A :class:`llm.engine.session.TrainingSession` holding just what one preference step
-    needs."""
+    needs, its batches packed or padded."""
     n_layer, n_embd, n_head = PRESETS[args.preset]
     config = TrainConfig(stage="pref", batch_size=len(pairs),
                          micro_batch_size=args.micro_batch_size, compile=args.compile,
-                         forward_rows=args.forward_rows,
+                         forward_rows=0 if packing else args.forward_rows, packing=packing,
                          n_layer=n_layer, n_embd=n_embd, n_head=n_head,
                          max_length=args.max_length, offline_train_pairs=len(pairs),
                          loss="iupo", f="js", form="paper", device=args.device)
     world = World(0, 1, torch.device(args.device))
     return TrainingSession(config, world, Path(tempfile.mkdtemp()), model,
                            SimpleNamespace(pad_token_id=EOS), TrainingData(pairs, []),
-                           plan(config), SequenceScorer(model, compile=args.compile), None,
-                           None, 0.0)
+                           plan(config), scorer, None, None, 0.0)
 
 
 def main() -> None:
@@ -146,45 +152,56 @@ def main() -> None:
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
-    session = trainer_session(args, pairs, model)
+    scorer = SequenceScorer(model, compile=args.compile)
+    sessions = {name: trainer_session(args, pairs, model, scorer, packing)
+                for name, packing in (("padded", False), ("packed", True))}
     ids = list(range(len(pairs)))
-    with torch.no_grad(), session.world.autocast():  # the cached reference log-probs
-        ref = [session.scorer.score(preference_batch([p], EOS).to(device)) for p in pairs]
+    with torch.no_grad(), sessions["padded"].world.autocast():  # the cached reference log-probs
+        ref = [scorer.score(preference_batch([p], EOS).to(device)) for p in pairs]
     reference = ReferenceLogps(torch.tensor(
         [[*s.double().tolist(), *c.double().tolist()] for s, c in ref], dtype=torch.float64),
         torch.zeros(0, 4, dtype=torch.float64))
-    stage = session.stages[0].with_reference(reference)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=cuda)
     pad = COMPILED_WIDTH if args.compile else 1
     groups = length_groups([p.length for p in pairs], args.micro_batch_size)
-    layout = [preference_batch([pairs[k] for k in g], EOS, pad).to(device) for g in groups]
+    layouts = {"padded": [preference_batch([pairs[k] for k in g], EOS, pad) for g in groups],
+               "packed": [packed_preference_batch([pairs[k] for k in g], EOS, pad,
+                                                  attention_width(model)) for g in groups]}
+    layout = [b.to(device) for b in layouts["padded"]]
     labels = [torch.where(b.attention_mask.bool(), b.input_ids, -100) for b in layout]
 
-    def preference_step() -> None:
-        accumulate_gradients(session, stage, session.scorer, ids, Throughput(1, None))
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def preference_step(session: TrainingSession) -> Callable[[], None]:
+        stage = session.stages[0].with_reference(reference)
+
+        def step() -> None:
+            accumulate_gradients(session, stage, scorer, ids, Throughput(1, None))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return step
 
     def plain_step() -> None:
         for batch, label in zip(layout, labels, strict=True):
-            with session.world.autocast():
+            with sessions["padded"].world.autocast():
                 loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                              labels=label).loss
             (loss / len(layout)).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    steps = {"preference": preference_step, "plain": plain_step}
-    figures = measure(steps, args.repeats, device)
-    report(args, model, pairs, layout, figures, device)
+    steps = {name: preference_step(session) for name, session in sessions.items()}
+    if not args.no_plain:
+        steps["plain"] = plain_step
+    figures = measure(steps, args.repeats, args.warmup, device)
+    report(args, model, pairs, layouts, figures, device)
 
 
-def measure(steps: dict, repeats: int, device: torch.device) -> dict[str, dict[str, float]]:
-    """Median seconds per step (after two warm-up steps each) and peak memory, per step."""
+def measure(steps: dict, repeats: int, warmup: int, device: torch.device
+            ) -> dict[str, dict[str, float]]:
+    """Median seconds per step (after ``warmup`` untimed steps each) and peak memory, per step."""
     cuda = device.type == "cuda"
     for step in steps.values():
-        step()
-        step()
+        for _ in range(warmup):
+            step()
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
@@ -204,56 +221,57 @@ def measure(steps: dict, repeats: int, device: torch.device) -> dict[str, dict[s
     return out
 
 
-def report(args, model, pairs, layout, figures, device) -> None:
-    work = [forward_work(b, args.forward_rows) for b in layout]
-    tokens, positions = (sum(column) for column in zip(*work, strict=True))
-    one_batch = preference_batch(pairs, EOS)
+def report(args, model, pairs, layouts, figures, device) -> None:
+    """Print the figures of each step (and write them with ``--json``)."""
     params = sum(p.numel() for p in model.parameters())
     peak = peak_flops(device)
-    vocab = model.config.vocab_size
-    pref, plain = figures["preference"]["seconds"], figures["plain"]["seconds"]
-    result = {
+    result: dict = {
         "shape": args.shape, "params": params, "pairs": len(pairs), "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "micro_batch_size": args.micro_batch_size, "forward_rows": args.forward_rows,
-        "compile": args.compile,
-        "deterministic": not args.no_deterministic,
+        "compile": args.compile, "deterministic": not args.no_deterministic,
         "gradient_checkpointing": args.gradient_checkpointing,
-        "tokens": tokens, "padding": 1 - tokens / positions,
-        "padding_one_batch": 1 - tokens / one_batch.attention_mask.numel(),
-        "preference_ms": pref * 1e3, "plain_ms": plain * 1e3, "ratio": pref / plain,
-        "preference_tokens_per_s": tokens / pref, "plain_tokens_per_s": tokens / plain,
+        "padding_one_batch": 1 - _tokens(pairs) / preference_batch(pairs, EOS
+                                                                   ).attention_mask.numel(),
     }
-    if peak is not None:
-        result["preference_mfu"] = 6 * params * tokens / pref / peak
-        result["plain_mfu"] = 6 * params * tokens / plain / peak
-    if "peak_mib" in figures["preference"]:
-        result["preference_peak_mib"] = figures["preference"]["peak_mib"]
-        result["plain_peak_mib"] = figures["plain"]["peak_mib"]
-        result["memory_ratio"] = result["preference_peak_mib"] / result["plain_peak_mib"]
-    else:
-        response = sum(int(b.response_mask.sum()) for b in layout)
-        result["preference_logits_mib"] = response * vocab * 4 / 2**20
-        padded = sum(b.attention_mask.numel() for b in layout)
-        result["plain_logits_mib"] = padded * vocab * 4 / 2**20
-    print(f"model: {params / 1e6:.1f}M parameters on {result['gpu'] or device}; "
-          f"{len(pairs)} {args.shape}-shape pairs, {tokens} tokens in {len(layout)} micro-batches "
-          f"(padding {result['padding']:.1%}; one padded batch {result['padding_one_batch']:.1%})")
-    print(f"preference step {pref * 1e3:.1f} ms, plain causal-LM step {plain * 1e3:.1f} ms, "
-          f"ratio {pref / plain:.3f} (target <= 1.0 on a GPU, <= 1.10 on the CPU)")
-    print(f"tokens/s: preference {tokens / pref:.0f}, plain {tokens / plain:.0f}")
-    if "preference_mfu" in result:
-        print(f"MFU (6 N tokens/s over {peak / 1e12:.0f} TFLOP/s): preference "
-              f"{result['preference_mfu']:.1%}, plain {result['plain_mfu']:.1%}")
-    if "memory_ratio" in result:
-        print(f"peak memory: preference {result['preference_peak_mib']:.0f} MiB, plain "
-              f"{result['plain_peak_mib']:.0f} MiB, ratio {result['memory_ratio']:.2f} "
-              "(target <= 0.60)")
-    else:
-        print(f"logits built: preference {result['preference_logits_mib']:.1f} MiB, plain "
-              f"{result['plain_logits_mib']:.1f} MiB (fp32)")
+    print(f"model: {params / 1e6:.1f}M parameters on {result['gpu'] or device}; {len(pairs)} "
+          f"{args.shape}-shape pairs, {_tokens(pairs)} tokens in {len(layouts['padded'])} "
+          f"micro-batches (one padded batch: padding {result['padding_one_batch']:.1%})")
+    print("| step | padding | ms/step | real tokens/s | MFU | peak MiB |\n"
+          "|---|---|---|---|---|---|")
+    for name, seconds in ((n, f["seconds"]) for n, f in figures.items()):
+        rows = layouts["packed" if name == "packed" else "padded"]
+        chunk = args.forward_rows if name == "padded" else 0
+        tokens, positions = (sum(c) for c in zip(*(forward_work(b, chunk) for b in rows),
+                                                    strict=True))
+        figure = {"padding": 1 - tokens / positions, "ms": seconds * 1e3,
+                  "tokens_per_s": tokens / seconds}
+        if peak is not None:
+            figure["mfu"] = 6 * params * tokens / seconds / peak
+        if "peak_mib" in figures[name]:
+            figure["peak_mib"] = figures[name]["peak_mib"]
+        else:  # the CPU: the logits the step builds, fp32
+            scored = (sum(int(b.response_mask.sum()) for b in rows) if name != "plain" else
+                      sum(b.attention_mask.numel() for b in rows))
+            figure["logits_mib"] = scored * model.config.vocab_size * 4 / 2**20
+        result[name] = figure
+        memory = figure.get("peak_mib", figure.get("logits_mib"))
+        print(f"| {name} | {figure['padding']:.1%} | {figure['ms']:.1f} | "
+              f"{figure['tokens_per_s']:.0f} | {figure.get('mfu', float('nan')):.1%} | "
+              f"{memory:.0f}{'' if 'peak_mib' in figure else ' (logits)'} |")
+    result["packed_over_padded"] = result["packed"]["ms"] / result["padded"]["ms"]
+    print(f"packed step / padded step: {result['packed_over_padded']:.3f} (target <= 0.65 at "
+          "the HH shape)")
+    if "plain" in result:
+        result["padded_over_plain"] = result["padded"]["ms"] / result["plain"]["ms"]
+        print(f"padded preference step / plain causal-LM step: {result['padded_over_plain']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+
+
+def _tokens(pairs: list[TokenizedPair]) -> int:
+    """Real tokens of the chosen and rejected sequences of ``pairs``."""
+    return sum(2 * len(p.prompt) + len(p.chosen) + len(p.rejected) for p in pairs)
 
 
 if __name__ == "__main__":

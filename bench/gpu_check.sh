@@ -5,10 +5,13 @@
 #
 # Steps: the llm tests on this machine's torch/transformers (CUDA-marked ones on the GPU, the
 # others on the CPU), the default `python -m llm.train`, the HH-shape benchmark of GPT-2 124M at
-# max length 512 (one padded pass; rows in length-sorted chunks of 16 or 32; micro-batches of 16
-# pairs; without deterministic kernels; with torch.compile), a one-process torchrun, and LoRA
-# against full fine-tuning on a Qwen2-0.5B-shaped model (needs peft; on a machine without a
-# package index, carry its wheel in .whl/). Under 12 minutes on one H100. Logs and the benchmark's JSON figures go to OUT_DIR (default: gpu_check/).
+# max length 512, each run timing the padded and the packed layout side by side (one pass; padded
+# rows in length-sorted chunks of 16; micro-batches of 16 pairs; without deterministic kernels;
+# with torch.compile), upo against TRL's DPOTrainer at the offline and the HH shape
+# (bench_vs_trl.py; one line and exit 0 where TRL is not installed), a one-process torchrun,
+# and LoRA against full fine-tuning on a Qwen2-0.5B-shaped model (needs peft; on a machine
+# without a package index, carry its wheel in .whl/).
+# Logs and the benchmarks' JSON figures go to OUT_DIR (default: gpu_check/).
 # ONLY="name ..." runs just those steps.
 set -u
 cd "$(dirname "$0")/.."
@@ -39,19 +42,22 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
 step tests_cuda 150 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_llm_cuda.py
 step tests_cpu 100 python3 -m pytest -q -p no:cacheprovider -x -n 8 -m "not cuda and not slow" \
   tests/test_llm_train.py tests/test_llm_speed.py tests/test_llm_batching.py \
+  tests/test_llm_packing.py \
   tests/test_llm_losses.py tests/test_truth.py tests/test_llm_config.py
 step default_run 90 python3 -m llm.train --out-dir "$out/runs" --run-name default
 hh=(bench/bench_llm_step.py --shape hh --preset gpt2 --device cuda --batch-size 64
     --max-length 512 --repeats 8)
-step bench_one_pass 60 python3 "${hh[@]}" --json "$out/bench_one_pass.json"
-step bench_rows16 60 python3 "${hh[@]}" --forward-rows 16 --json "$out/bench_rows16.json"
-step bench_rows32 60 python3 "${hh[@]}" --forward-rows 32 --json "$out/bench_rows32.json"
+step bench_one_pass 75 python3 "${hh[@]}" --json "$out/bench_one_pass.json"
+step bench_rows16 60 python3 "${hh[@]}" --forward-rows 16 --no-plain \
+  --json "$out/bench_rows16.json"
 step bench_micro16_rows16 60 python3 "${hh[@]}" --micro-batch-size 16 --forward-rows 16 \
-  --json "$out/bench_micro16_rows16.json"
-step bench_nondet 60 python3 "${hh[@]}" --forward-rows 16 --no-deterministic \
+  --no-plain --json "$out/bench_micro16_rows16.json"
+step bench_nondet 60 python3 "${hh[@]}" --forward-rows 16 --no-deterministic --no-plain \
   --json "$out/bench_nondet.json"
-step bench_compiled 120 python3 "${hh[@]}" --forward-rows 16 --compile \
+step bench_compiled 150 python3 "${hh[@]}" --forward-rows 16 --compile --no-plain \
   --json "$out/bench_compiled.json"
+step bench_vs_trl 300 python3 bench/bench_vs_trl.py --device cuda --preset gpt2 --batch-size 64 \
+  --steps 8 --repeats 2 --threads 0 --json "$out/bench_vs_trl.json"
 step torchrun_1 90 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m llm.train \
   --out-dir "$out/runs" --run-name torchrun --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
 # LoRA against full fine-tuning on a Qwen2-0.5B-shaped model (from its config, random weights):
@@ -68,19 +74,30 @@ print("\n| step | exit | seconds | limit |\n|---|---|---|---|")
 for entry in sys.argv[2:]:
     name, rc, seconds, limit = entry.split("|")
     print(f"| {name} | {rc} | {seconds} | {limit} |")
-print("\n| HH shape, GPT-2 124M, 64 pairs, max 512 | padding | pref ms | plain ms | ratio "
-      "| pref tok/s | pref MFU | plain MFU | pref MiB | plain MiB | mem ratio |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-for name in ("one_pass", "rows16", "rows32", "micro16_rows16", "nondet", "compiled"):
+print("\n| HH shape, GPT-2 124M, 64 pairs, max 512 | layout | padding | ms/step | tok/s | MFU "
+      "| peak MiB | packed/padded |")
+print("|---|---|---|---|---|---|---|---|")
+for name in ("one_pass", "rows16", "micro16_rows16", "nondet", "compiled"):
     path = out / f"bench_{name}.json"
     if not path.is_file():
         print(f"| {name} | (no result) |"); continue
     r = json.loads(path.read_text())
-    print(f"| {name} | {r['padding']:.1%} | {r['preference_ms']:.1f} | {r['plain_ms']:.1f} | "
-          f"{r['ratio']:.2f} | {r['preference_tokens_per_s']:.0f} | "
-          f"{r.get('preference_mfu', float('nan')):.1%} | {r.get('plain_mfu', float('nan')):.1%} "
-          f"| {r.get('preference_peak_mib', 0):.0f} | {r.get('plain_peak_mib', 0):.0f} | "
-          f"{r.get('memory_ratio', float('nan')):.2f} |")
+    for layout in ("padded", "packed", "plain"):
+        if layout not in r:
+            continue
+        f = r[layout]
+        ratio = f"{r['packed_over_padded']:.2f}" if layout == "packed" else ""
+        print(f"| {name} | {layout} | {f['padding']:.1%} | {f['ms']:.1f} | "
+              f"{f['tokens_per_s']:.0f} | {f.get('mfu', float('nan')):.1%} | "
+              f"{f.get('peak_mib', float('nan')):.0f} | {ratio} |")
+trl = out / "bench_vs_trl.json"
+if trl.is_file():
+    print("\n| vs TRL, GPT-2 124M, 64 pairs x 8 steps | TRL s | upo s | TRL tok/s | upo tok/s "
+          "| upo/TRL |\n|---|---|---|---|---|---|")
+    for r in json.loads(trl.read_text())["results"]:
+        print(f"| {r['shape']} (max {r['max_length']}) | {r['seconds']['trl']:.1f} | "
+              f"{r['seconds']['upo']:.1f} | {r['tokens_per_s']['trl']:.0f} | "
+              f"{r['tokens_per_s']['upo']:.0f} | {r['speedup']:.2f} |")
 lora = out / "lora_memory_05b.json"
 if lora.is_file():
     shape = json.loads(lora.read_text())

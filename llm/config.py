@@ -220,6 +220,11 @@ class TrainConfig:
     lora_merge: bool = _f(False, "with --lora-r: also save <run>/merged, the final model with "
                                  "its adapters merged in (a plain save_pretrained folder)",
                       resumable=True)
+    packing: bool = _f(
+        False, "lay batches out padding-free: sequences end to end in a few rows, position ids "
+               "restarting at each and attention kept inside it (default: one right-padded row "
+               "per sequence); a --resume keeps it, as it changes float rounding (speed "
+               "measured in llm/README.md)", reference_key=True)
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 
@@ -273,6 +278,9 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.seed >= 2**32:
             raise ConfigError(f"seed={self.seed} is too large; give 0 to 2^32 - 1")
+        if self.packing and self.forward_rows:
+            raise ConfigError(f"forward_rows={self.forward_rows} cuts padded rows; packed "
+                              "batches have none to cut: pass --no-packing to use it")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
         if not 0.0 < self.eval_fraction < 1.0:

@@ -141,8 +141,10 @@ def test_offline_task_runs_with_the_truth_evaluation(tmp_path):
     assert 0.5 <= summary["best_eval_accuracy"] <= 1.0  # Bayes accuracy: mean of max(p, 1 - p)
 
 
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
-    config = tiny(tmp_path, run_name="one", sft_steps=2, pref_steps=2)  # both stages
+@pytest.mark.parametrize("packing", [False, True])
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path, packing):
+    config = tiny(tmp_path, run_name="one", sft_steps=2, pref_steps=2,  # both stages
+                  packing=packing)
     one = run_training(config)
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
             "2", "-m", "llm.train"]

@@ -113,6 +113,11 @@ class Batch:
                                                  self.targets, self.response_mask)))
 
     @property
+    def sequences(self) -> int:
+        """The sequences the batch scores: its rows."""
+        return self.input_ids.shape[0]
+
+    @property
     def response_tokens(self) -> torch.Tensor:
         """Response tokens per row, shape (R,)."""
         return self.response_mask.sum(dim=1)

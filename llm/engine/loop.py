@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..data.batching import Batch, batch_indices, length_groups
+from ..data.packing import PackedBatch, attention_width
 from .checkpoint import restore_rng
 from .objectives import Stage
 from .reference import ReferenceLogps
@@ -109,15 +110,17 @@ def optimizer_at_start(session: TrainingSession, stage: Stage
 
 
 def micro_batches(session: TrainingSession, stage: Stage, ids: list[int], split: str, size: int
-                  ) -> list[tuple[list[int], Batch]]:
-    """The pairs ``ids`` of ``split`` as padded batches of at most ``size`` pairs of similar
-    lengths (``size`` 0: one batch in the given order), on the run's device."""
+                  ) -> list[tuple[list[int], Batch | PackedBatch]]:
+    """The pairs ``ids`` of ``split`` as batches (packed with ``--packing``, else padded) of at
+    most ``size`` pairs of similar lengths (``size`` 0: one batch in the given order), on the
+    run's device."""
     pairs = getattr(session.data, split)
     pad = COMPILED_WIDTH if session.config.compile else 1
+    packing = attention_width(session.model) if session.config.packing else 0
     groups = length_groups([pairs[i].length for i in ids], size)
     return [([ids[k] for k in group],
              stage.objective.batch([pairs[ids[k]] for k in group], session.tokenizer.pad_token_id,
-                                   pad).to(session.world.device))
+                                   pad, packing).to(session.world.device))
             for group in groups]
 
 
@@ -138,8 +141,7 @@ def accumulate_gradients(session: TrainingSession, stage: Stage, scorer, ids: li
         last = k == len(batches) - 1
         with scorer.no_sync() if world.distributed and not last else contextlib.nullcontext():
             with world.autocast():
-                logps, counts = scorer(batch.input_ids, batch.targets, batch.response_mask,
-                                       session.config.forward_rows)
+                logps, counts = scorer(batch, session.config.forward_rows)
             scored = stage.objective(logps, counts, group, "train")
             (scored.loss / total.float() * world.size).backward()  # DDP averages over ranks
         for name, value in scored.sums.items():

@@ -25,6 +25,7 @@ from upo_theory import LossSpec
 
 from ..config import TrainConfig
 from ..data.batching import Batch, TokenizedPair, preference_batch, sft_batch
+from ..data.packing import PackedBatch, packed_preference_batch, packed_sft_batch
 from ..losses import pair_losses
 from .reference import ReferenceLogps
 from .scoring import sequence_logps
@@ -46,11 +47,15 @@ class SupervisedObjective:
     needs_reference = False
     """Whether the objective compares with π_ref's log-probs (:class:`ReferenceLogps`)."""
 
-    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
-              ) -> Batch:
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
+              packing: int = 0) -> Batch | PackedBatch:
+        """Prompt + chosen sequences of ``pairs``: right-padded rows (``packing`` 0), else
+        packed with attention weighed by ``packing`` (:func:`~llm.data.packing.pack_rows`)."""
+        if packing:
+            return packed_sft_batch(list(pairs), pad_id, pad_to_multiple, packing)
         return sft_batch(list(pairs), pad_id, pad_to_multiple)
 
-    def weight(self, batch: Batch) -> float:
+    def weight(self, batch: Batch | PackedBatch) -> float:
         """What the loss is a mean over: the batch's response tokens."""
         return float(batch.response_mask.sum())
 
@@ -80,13 +85,17 @@ class PreferenceObjective:
         """This objective against ``reference``."""
         return dataclasses.replace(self, reference=reference)
 
-    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
-              ) -> Batch:
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
+              packing: int = 0) -> Batch | PackedBatch:
+        """Chosen then rejected sequences of ``pairs``: right-padded rows (``packing`` 0), else
+        packed with attention weighed by ``packing`` (:func:`~llm.data.packing.pack_rows`)."""
+        if packing:
+            return packed_preference_batch(list(pairs), pad_id, pad_to_multiple, packing)
         return preference_batch(list(pairs), pad_id, pad_to_multiple)
 
-    def weight(self, batch: Batch) -> float:
-        """What the loss is a mean over: the batch's pairs (half its rows)."""
-        return batch.input_ids.shape[0] / 2
+    def weight(self, batch: Batch | PackedBatch) -> float:
+        """What the loss is a mean over: the batch's pairs (half its sequences)."""
+        return batch.sequences / 2
 
     def __call__(self, sums: torch.Tensor, counts: torch.Tensor, ids: Sequence[int],
                  split: str) -> Scored:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from ..config import TrainConfig
 from ..data.batching import TokenizedPair, preference_batch, visited_pairs
+from ..data.packing import attention_width, packed_preference_batch
 from ..data.training_data import TrainingData
 from .atomic import write_atomically
 from .distributed import World
@@ -74,7 +75,7 @@ def load_or_compute_reference(config: TrainConfig, world: World, folder: Path,
         needed = visited_pairs(len(data.train), config.batch_size, config.seed,
                                config.pref_steps)
         scored = reference_logps(model, [data.train[i] for i in needed] + data.eval, pad_id,
-                                 world)
+                                 world, packing=config.packing)
         cached = torch.full((rows, 4), float("nan"), dtype=torch.float64)
         cached[needed] = scored[: len(needed)]
         cached[len(data.train):] = scored[len(needed):]
@@ -133,10 +134,18 @@ def _digest(logps: torch.Tensor) -> str:
 
 
 def reference_logps(model, pairs: list[TokenizedPair], pad_id: int, world: World,
-                    batch_size: int = REFERENCE_BATCH) -> torch.Tensor:
-    """Summed log-probs and token counts under the frozen model, shape (n, 4): c, r, n_c, n_r."""
+                    batch_size: int = REFERENCE_BATCH, packing: bool = False) -> torch.Tensor:
+    """Summed log-probs and token counts under the frozen model, shape (n, 4): c, r, n_c, n_r;
+    the batches packed (as the policy's, with ``--packing``) or padded."""
     starts = range(0, len(pairs), batch_size)
-    batches = (preference_batch(pairs[s: s + batch_size], pad_id) for s in
+    width = attention_width(model)
+
+    def layout(chunk: list[TokenizedPair]):
+        if packing:
+            return packed_preference_batch(chunk, pad_id, attention=width)
+        return preference_batch(chunk, pad_id)
+
+    batches = (layout(pairs[s: s + batch_size]) for s in
                tqdm(starts, desc="reference log-probs", disable=not world.main, leave=False))
     rows = [torch.stack([*sums.chunk(2), *counts.double().chunk(2)], dim=1)
             for sums, counts in score_batches(model, batches, world.device, world.autocast)]

@@ -13,6 +13,11 @@ runs without an attention mask (the mask would change only the outputs at padded
 which are never scored), which lets PyTorch's SDPA pick its fused causal kernels (FlashAttention
 on CUDA). Per-row sums are taken by placing the token log-probabilities in a dense (R, T) tensor
 and summing it, which is deterministic on CUDA (``index_add`` accumulates with atomics).
+
+A :class:`~llm.data.packing.PackedBatch` (the default layout, ``--packing``) holds no padding
+to speak of: the body runs on its rows with position ids that restart at each sequence, which
+transformers turns into a block-causal mask, and each sequence's sum is a row of an (S, L) table
+filled at unique slots (deterministic too).
 :func:`score_batches` is the one way a frozen model scores whole batches (π_ref's cached
 log-probabilities, the truth evaluation's samples).
 """
@@ -27,6 +32,7 @@ import torch
 from torch import nn
 
 from ..data.batching import Batch
+from ..data.packing import PackedBatch
 from .lora import causal_lm
 
 
@@ -45,12 +51,15 @@ class SequenceScorer(nn.Module):
         # what is saved and what DDP synchronises
         object.__setattr__(self, "_body", torch.compile(body, dynamic=True) if compile else body)
 
-    def forward(self, input_ids: torch.Tensor, targets: torch.Tensor,
-                response_mask: torch.Tensor, chunk_rows: int = 0
+    def forward(self, batch: Batch | PackedBatch, chunk_rows: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-row sums and counts; with ``chunk_rows``, rows of similar lengths run in chunks of
-        that many, each cut to its longest row (:func:`row_chunks`), in one call (one DDP
-        forward) whose outputs are the same as the unchunked ones."""
+        """Per-sequence sums and counts; a packed batch runs its rows in one pass
+        (:meth:`_score_packed`). With ``chunk_rows``, the rows of a padded batch run sorted by
+        length in chunks of that many, each cut to its longest row (:func:`row_chunks`), in one
+        call (one DDP forward) whose outputs are the same as the unchunked ones."""
+        if isinstance(batch, PackedBatch):
+            return self._score_packed(batch)
+        input_ids, targets, response_mask = batch.input_ids, batch.targets, batch.response_mask
         chunks = row_chunks(response_mask, chunk_rows)
         if len(chunks) == 1:
             return self._score(input_ids, targets, response_mask)
@@ -65,15 +74,33 @@ class SequenceScorer(nn.Module):
     def _score(self, input_ids: torch.Tensor, targets: torch.Tensor,
                response_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self._body(input_ids=input_ids, use_cache=False).last_hidden_state  # (R, T, C)
-        logits = self.model.get_output_embeddings()(hidden[response_mask])  # (N, V)
-        token_logps = torch.log_softmax(logits.float(), dim=-1)
-        token_logps = token_logps.gather(1, targets[response_mask][:, None])[:, 0]  # (N,)
+        token_logps = self._response_logps(hidden, targets, response_mask)  # (N,)
         dense = token_logps.new_zeros(response_mask.shape)  # (R, T)
         dense[response_mask] = token_logps
         return dense.sum(dim=1), response_mask.sum(dim=1)
 
-    def score(self, batch: Batch, chunk_rows: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        return self(batch.input_ids, batch.targets, batch.response_mask, chunk_rows)
+    def _score_packed(self, batch: PackedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sums of the packed sequences: position ids restarting at each sequence and no
+        attention mask, so transformers masks attention block-causally (:mod:`llm.data.packing`);
+        each scored position's log-prob goes to its sequence's slot of an (S, L) table."""
+        hidden = self._body(input_ids=batch.input_ids, position_ids=batch.position_ids,
+                            use_cache=False).last_hidden_state  # (P, W, C)
+        token_logps = self._response_logps(hidden, batch.targets, batch.response_mask)  # (N,)
+        table = token_logps.new_zeros(batch.sequences * max(1, int(batch.counts.max())))
+        table = table.index_put((batch.response_slot,), token_logps)  # unique slots
+        return table.view(batch.sequences, -1).sum(dim=1), batch.counts
+
+    def _response_logps(self, hidden: torch.Tensor, targets: torch.Tensor,
+                        response_mask: torch.Tensor) -> torch.Tensor:
+        """Log-probs of the targets at response positions, the LM head only there: (N,)."""
+        logits = self.model.get_output_embeddings()(hidden[response_mask])  # (N, V)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> fp32
+        token_logps = torch.log_softmax(logits, dim=-1)
+        return token_logps.gather(1, targets[response_mask][:, None])[:, 0]
+
+    def score(self, batch: Batch | PackedBatch, chunk_rows: int = 0
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self(batch, chunk_rows)
 
 
 def row_chunks(response_mask: torch.Tensor, size: int) -> list[tuple[list[int], int]]:
@@ -96,7 +123,8 @@ def sequence_logps(sums: torch.Tensor, counts: torch.Tensor, length: str) -> tor
 
 
 @torch.no_grad()
-def score_batches(model: nn.Module, batches: Iterable[Batch], device: torch.device | str,
+def score_batches(model: nn.Module, batches: Iterable[Batch | PackedBatch],
+                  device: torch.device | str,
                   autocast: Callable[[], Any] = contextlib.nullcontext
                   ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per batch, (summed response log-probs as float64, token counts) on the CPU, shape (R,).
@@ -117,9 +145,11 @@ def score_batches(model: nn.Module, batches: Iterable[Batch], device: torch.devi
         model.train(was_training)
 
 
-def forward_work(batch: Batch, chunk_rows: int) -> tuple[int, int]:
-    """(real tokens, positions) the body computes for ``batch`` chunked as :func:`row_chunks`
-    says: what throughput and padding are counted from."""
+def forward_work(batch: Batch | PackedBatch, chunk_rows: int) -> tuple[int, int]:
+    """(real tokens, positions) the body computes for ``batch`` (a padded one chunked as
+    :func:`row_chunks` says): what throughput and padding are counted from."""
+    if isinstance(batch, PackedBatch):
+        return int(batch.attention_mask.sum()), batch.input_ids.numel()
     tokens = positions = 0
     for rows, width in row_chunks(batch.response_mask, chunk_rows):
         tokens += int(batch.attention_mask[rows, :width].sum())
