@@ -35,7 +35,6 @@ from upo_theory import (
     parse_json,
 )
 
-from .data.readers import is_local
 from .losses import check_admissible
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
@@ -434,10 +433,21 @@ class TrainConfig:
 
 
 _DEFAULTS = TrainConfig.defaults()
+SHARD_SUFFIXES = (".parquet", ".jsonl", ".json", ".gz")
+"""Endings of data files (one file, or the shards of a folder)."""
+HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w.-]+)*(:[^/]+)?")
+"""A hub dataset's name: ``owner/name[/data_dir][:split]``."""
 _RUN_NAME = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9._+=-]{0,199}")
 _MAX_THREADS = 4 * (os.cpu_count() or 1)
 _VOCAB = 50257
 """GPT-2's vocabulary: the offline architecture's embedding and LM head."""
+
+
+def is_local(location: str) -> bool:
+    """Whether ``location`` names a local file or folder rather than a hub dataset
+    (``owner/name[/data_dir][:split]``); the data readers and the config's path checks ask."""
+    return (Path(location).expanduser().exists() or location.startswith((".", "/", "~"))
+            or location.endswith(SHARD_SUFFIXES) or HUB_NAME.fullmatch(location) is None)
 
 
 def offline_memory(config: TrainConfig) -> float:

@@ -26,7 +26,6 @@ import bisect
 import gzip
 import json
 import logging
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -36,11 +35,11 @@ from typing import Any
 
 from upo_theory import UserError, parse_json
 
+from ..config import SHARD_SUFFIXES, is_local
+
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 BOM = b"\xef\xbb\xbf"
-SHARD_SUFFIXES = (".parquet", ".jsonl", ".json", ".gz")
-HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w.-]+)*(:[^/]+)?")
 """``owner/name[/data_dir][:split]``."""
 SPLIT_NAMES = {"train": ("train",), "eval": ("test", "validation", "valid", "eval")}
 """The split names a local folder or ``DatasetDict`` is searched for, per requested split."""
@@ -70,12 +69,6 @@ class RowSource:
         index = bisect.bisect_right([start for start, _ in self.files], number) - 1
         start, name = self.files[index]
         return f"{name} {self.unit} {number - start + 1}"
-
-
-def is_local(location: str) -> bool:
-    """Whether ``location`` names a local file or folder rather than a hub dataset."""
-    return (Path(location).expanduser().exists() or location.startswith((".", "/", "~"))
-            or location.endswith(SHARD_SUFFIXES) or HUB_NAME.fullmatch(location) is None)
 
 
 def open_rows(location: str, split: str = "train", hub_splits: tuple[str, str] = ("train",
