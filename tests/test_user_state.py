@@ -332,3 +332,45 @@ def test_experiment_seeds_out_of_range(capsys, tmp_path):
     refused(call(experiment_main, ["--out-dir", tmp_path / "x", "--seeds", "-1"], capsys),
             "seeds")
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------- damaged files of other commands
+
+RESULTS = Path(__file__).parents[1] / "docs" / "results"
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("runs.csv", None),  # half-written: cut in the middle of a row
+    ("setup.json", "{not json"),
+    ("setup.json", NESTED),
+    ("runs.csv", ""),
+    ("runs.csv", "a,b\n1,2\n"),
+    ("curves.csv", "\x00\x01\x02binary"),
+])
+def test_results_on_damaged_files_is_one_line(capsys, tmp_path, name, text):
+    from llm.results import main as results_main
+
+    folder = Path(shutil.copytree(RESULTS, tmp_path / "results"))
+    path = folder / name
+    path.write_text(path.read_text()[: len(path.read_text()) // 2] if text is None else text)
+    refused(call(results_main, [folder], capsys), str(folder))
+
+
+@pytest.mark.slow
+def test_a_nested_manifest_falls_back_and_a_nested_config_is_recovered(tmp_path, stopped,
+                                                                       capsys):
+    run_dir = copy_run(stopped, tmp_path)
+    (run_dir / "checkpoint" / "manifest.json").write_text(NESTED)
+    (run_dir / "config.json").write_text(NESTED)
+    code, _, err = call(train_main, resume_args(tmp_path), capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert "checkpoint.prev" in err and "run_config.json" in err
+
+
+def test_plot_a_metrics_line_nested_too_deep(capsys, tmp_path, stopped):
+    run_dir = copy_run(stopped, tmp_path)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    lines[1] = NESTED
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    refused(call(plot_main, [run_dir, "--out", tmp_path / "c.png"], capsys), "line 2")
