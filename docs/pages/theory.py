@@ -154,6 +154,7 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
     anchors = claim_anchors(results)
     parts = []
     for group, title in (("paper", "The paper's claims for this f"),
+                         ("repair", "The project's repair (the per-response statistic)"),
                          ("extended", "Extended checks beyond the paper")):
         rows = [[f"{{ref}}`§{anchors[r.claim].split('-')[1]} <{anchors[r.claim]}>` "
                  + code(r.claim), code(r.scope), badge(r.status), code(r.detail)]
@@ -164,7 +165,8 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
     if not parts:
         return ""
     return ("From the {doc}`verification report </claims>`, which separates what the paper "
-            "claims (each within the scope it states) from the checks that go beyond it.\n\n"
+            "claims (each within the scope it states), the project's repair of eq. 24 and the "
+            "checks that go beyond it.\n\n"
             + "".join(parts))
 
 
@@ -193,8 +195,10 @@ def claims_page(results: list[Any] | None, missing: str, proof: str) -> str:
         "counterexample, **NOT APPLICABLE** when the divergence is outside the statement's "
         "scope (Theorem 3.1's conditions, see the {doc}`divergences </divergences/index>`), "
         "**UNDECIDED** where SymPy can settle neither. The *paper's claims* are checked only "
-        "within the scope the paper states; the *extended checks* are statements of our own "
-        "beyond the paper, each saying its own scope. Statements, scopes and reasons are "
+        "within the scope the paper states; the *repair* is the project's own: the per-response "
+        "statistic of eq. 17 in the loss of eq. 24, and its central claim, which the paper does "
+        "not make; the *extended checks* are statements of our own beyond the paper, each "
+        "saying its own scope. Statements, scopes and reasons are "
         "printed in code type exactly as `python -m upo_theory` prints them.\n\n"
         f"In all: {len(results)} results, {_tally(results)}.\n\n"
         + _central(results, proof)
