@@ -40,3 +40,14 @@ def saved_causal_lm(folder: Path, architecture: str, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     offline_gpt2_tokenizer().save_pretrained(folder)
     return folder
+
+
+def model_argv(folder: Path, out: Path, name: str, *extra: str, lr: str = "1e-3") -> list[str]:
+    """``llm.train`` arguments for a two-step SFT + preference run of the saved model ``folder``
+    on the TRL-format fixture, a checkpoint every step."""
+    return ["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"), "--model",
+            str(folder), "--out-dir", str(out), "--run-name", name, "--sft-steps", "2",
+            "--pref-steps", "2", "--batch-size", "4", "--sft-batch-size", "4", "--log-every",
+            "1", "--eval-every", "2", "--save-every", "1", "--max-length", "48",
+            "--eval-fraction", "0.25", "--warmup-steps", "1", "--sft-lr", lr, "--lr", lr,
+            "--truth-eval-prompts", "0", "--device", "cpu", *extra]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from llm_helpers import ARCHITECTURES, FIXTURES, saved_causal_lm
+from llm_helpers import ARCHITECTURES, FIXTURES, model_argv, saved_causal_lm
 from safetensors.torch import load_file
 
 from llm.engine.checkpoint import CHECKPOINT
@@ -19,15 +19,6 @@ from llm.train import main as train_main
 
 STOP_AFTER = 3
 """The stopped run's last global step: SFT step 2, then pref step 1 (of 2)."""
-
-
-def argv(folder: Path, out: Path, name: str, *extra: str) -> list[str]:
-    return ["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"), "--model",
-            str(folder), "--out-dir", str(out), "--run-name", name, "--sft-steps", "2",
-            "--pref-steps", "2", "--batch-size", "4", "--sft-batch-size", "4", "--log-every",
-            "1", "--eval-every", "2", "--save-every", "1", "--max-length", "48",
-            "--eval-fraction", "0.25", "--warmup-steps", "1", "--sft-lr", "1e-3", "--lr", "1e-3",
-            "--truth-eval-prompts", "0", "--device", "cpu", *extra]
 
 
 def outcome(run_dir: Path) -> tuple[dict[str, torch.Tensor], list[dict]]:
@@ -40,7 +31,7 @@ def outcome(run_dir: Path) -> tuple[dict[str, torch.Tensor], list[dict]]:
 def test_a_causal_lm_trains_both_stages_and_resumes_bit_for_bit(tmp_path, architecture):
     folder = saved_causal_lm(tmp_path / architecture, architecture)
     out = tmp_path / "runs"
-    assert train_main(argv(folder, out, "whole")) == 0
+    assert train_main(model_argv(folder, out, "whole")) == 0
     rows = read_metrics(out / "whole")
     for stage in ("sft", "pref"):
         assert [r["step"] for r in rows if r["stage"] == stage and r["split"] == "train"] == [1, 2]
@@ -49,8 +40,8 @@ def test_a_causal_lm_trains_both_stages_and_resumes_bit_for_bit(tmp_path, archit
     start = load_model(str(folder))[0].state_dict()
     assert any(not torch.equal(start[n], t) for n, t in sft.state_dict().items())
 
-    assert train_main(argv(folder, out, "cut", "--stop-after", str(STOP_AFTER))) == 0
-    assert train_main(argv(folder, out, "cut", "--resume")) == 0
+    assert train_main(model_argv(folder, out, "cut", "--stop-after", str(STOP_AFTER))) == 0
+    assert train_main(model_argv(folder, out, "cut", "--resume")) == 0
     (weights, got), (expected, wanted) = outcome(out / "cut"), outcome(out / "whole")
     assert weights.keys() == expected.keys()
     for name, tensor in expected.items():

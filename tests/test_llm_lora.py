@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from llm_helpers import FIXTURES, saved_causal_lm
+from llm_helpers import model_argv, saved_causal_lm
 from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
@@ -30,12 +30,7 @@ ADAPTERS = "adapter_model.safetensors"
 
 
 def argv(folder: Path, out: Path, name: str, *extra: str) -> list[str]:
-    return ["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"), "--model",
-            str(folder), "--out-dir", str(out), "--run-name", name, "--sft-steps", "2",
-            "--pref-steps", "2", "--batch-size", "4", "--sft-batch-size", "4", "--log-every",
-            "1", "--eval-every", "2", "--save-every", "1", "--max-length", "48",
-            "--eval-fraction", "0.25", "--warmup-steps", "1", "--sft-lr", "1e-2", "--lr", "1e-2",
-            "--truth-eval-prompts", "0", "--device", "cpu", "--lora-r", "4", *extra]
+    return model_argv(folder, out, name, "--lora-r", "4", *extra, lr="1e-2")
 
 
 def outcome(run_dir: Path) -> tuple[dict[str, torch.Tensor], list[dict]]:
