@@ -1,4 +1,4 @@
-"""``python -m llm.experiment``: the paper's experiment (Section 5), settled over seeds.
+"""``python -m llm.experiment``: the paper's experiment (Section 5), reproduced over seeds.
 
 The protocol (SFT per seed, a learning rate per method chosen on validation pairs, the sweep over
 β and seeds) and what it writes are :mod:`llm.evaluation.sweep`; the analysis is

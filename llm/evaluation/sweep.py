@@ -1,4 +1,4 @@
-"""The paper's experiment (Section 5), settled over seeds (``python -m llm.experiment``).
+"""The paper's experiment (Section 5) reproduced over seeds (``python -m llm.experiment``).
 
 IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response form, at
 β ∈ {0.1, 0.2, 0.5}, from supervised fine-tuning (SFT) first. The protocol:
