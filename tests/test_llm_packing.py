@@ -196,10 +196,13 @@ def test_packed_micro_batches_accumulate_to_the_padded_gradient(tmp_path):
         results.append((metrics, [p.grad.clone() for p in opened.model.parameters()],
                         speed.report()["padding"]))
     (padded, grads, padding), *packed = results
+    ties = "rewards/accuracies"  # t_w > t_l at pi = pi_ref: a tie that rounding breaks either way
     for metrics, other, other_padding in packed:  # float32: the same to rounding
-        assert metrics == pytest.approx(padded, rel=1e-5, abs=1e-6)
-        for a, b in zip(grads, other, strict=True):
-            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+        assert {k: v for k, v in metrics.items() if k != ties} == pytest.approx(
+            {k: v for k, v in padded.items() if k != ties}, rel=1e-5, abs=1e-5)
+        for a, b in zip(grads, other, strict=True):  # per tensor, in norm: float32 rounding
+            # moves single elements (transformers 5.0's kernels by 2e-5), a wrong weighting all
+            assert float((b - a).norm()) <= 1e-4 * float(a.norm()) + 1e-7
         assert other_padding < padding
 
 
