@@ -277,6 +277,9 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.seed >= 2**32:
             raise ConfigError(f"seed={self.seed} is too large; give 0 to 2^32 - 1")
+        if self.threads > _MAX_THREADS:
+            raise ConfigError(f"threads={self.threads} is more than {_MAX_THREADS} (4 per CPU "
+                              "of this machine); give fewer, or 0 for torch's default")
         if self.packing and self.forward_rows:
             raise ConfigError(f"forward_rows={self.forward_rows} cuts padded rows; packed "
                               "batches have none to cut: pass --no-packing to use it")
@@ -329,9 +332,6 @@ class TrainConfig:
                               f"{self.max_length} and batch_size={self.batch_size} need about "
                               f"{needed / 2**30:.3g} GiB, more than the "
                               f"{available / 2**30:.3g} GiB available; make them smaller")
-        if self.threads > _MAX_THREADS:
-            raise ConfigError(f"threads={self.threads} is more than {_MAX_THREADS} (4 per CPU "
-                              "of this machine); give fewer, or 0 for torch's default")
 
     def _check_paths(self) -> None:
         for name in ("data_path", "eval_data_path"):

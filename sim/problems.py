@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, log_softmax
 
-from upo_theory import PairTable, Problem, ProblemError, check_beta, parse_json
+from upo_theory import (
+    PairTable,
+    Problem,
+    ProblemError,
+    check_beta,
+    parse_json,
+    random_preference_table,
+)
 
 
 @dataclass(frozen=True)
@@ -123,10 +130,7 @@ def random_preferences(
     """Random valid preferences: p*(y_i ≻ y_j) ~ U(margin, 1 − margin) for i < j, p + pᵀ = 1."""
     _check_sizes(actions, contexts)
     rng = _rng(seed)
-    upper = rng.uniform(margin, 1 - margin, (contexts, actions, actions))
-    tri = np.triu(np.ones((actions, actions), dtype=bool), 1)
-    prefs = np.where(tri, upper, 1 - upper.transpose(0, 2, 1))
-    prefs[:, np.arange(actions), np.arange(actions)] = 0.5
+    prefs = random_preference_table(rng, contexts, actions, margin)
     pi_ref = _reference(rng, contexts, actions, ref_spread)
     return Problem(pi_ref, _behaviour(mu, pi_ref), prefs, beta, "random")
 

@@ -63,7 +63,14 @@ from .optimum import (
     solve_kkt,
     upo_optimum,
 )
-from .problem import Problem, ProblemError, check_beta, check_psi, total_variation
+from .problem import (
+    Problem,
+    ProblemError,
+    check_beta,
+    check_psi,
+    random_preference_table,
+    total_variation,
+)
 from .table_loss import PairTable, TableLoss, gradient_norm_at, population_loss
 
 __all__ = [
@@ -128,6 +135,7 @@ __all__ = [
     "parse_generator",
     "parse_json",
     "population_loss",
+    "random_preference_table",
     "registered",
     "run_cli",
     "solve_kkt",

@@ -91,7 +91,7 @@ from .kernels import kernel_for
 from .losses import LossSpec
 from .minimise import minimise
 from .optimum import OptimumResult, upo_optimum
-from .problem import Problem, total_variation
+from .problem import Problem, random_preference_table, total_variation
 from .table_loss import gradient_norm_at, population_loss
 
 Status = Literal["PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"]
@@ -526,11 +526,8 @@ def _logit_certificate() -> tuple[bool, str]:
 def _random_problem(rng: np.random.Generator, k: int, beta: float) -> Problem:
     """One context with K actions: π_ref and μ Dirichlet(1), p*(y_i ≻ y_j) uniform in
     [0.05, 0.95] above the diagonal (p* + p*ᵀ = 1)."""
-    upper = rng.uniform(0.05, 0.95, (k, k))
-    prefs = np.where(np.triu(np.ones((k, k), dtype=bool), 1), upper, 1 - upper.T)
-    np.fill_diagonal(prefs, 0.5)
-    return Problem(rng.dirichlet(np.ones(k))[None], rng.dirichlet(np.ones(k))[None],
-                   prefs[None], beta)
+    prefs = random_preference_table(rng, 1, k)
+    return Problem(rng.dirichlet(np.ones(k))[None], rng.dirichlet(np.ones(k))[None], prefs, beta)
 
 
 def _theta_gradient_gap(d: Derivation, rng: np.random.Generator, k: int = 6) -> float:

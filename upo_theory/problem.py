@@ -130,6 +130,17 @@ def _as_prefs(value: object) -> np.ndarray:
     return arr
 
 
+def random_preference_table(rng: np.random.Generator, contexts: int, actions: int,
+                            margin: float = 0.05) -> np.ndarray:
+    """Random valid preferences, shape (C, K, K): p*(y_i ≻ y_j) ~ U(margin, 1 − margin) for
+    i < j, p* + p*ᵀ = 1, and ½ on the diagonal."""
+    upper = rng.uniform(margin, 1 - margin, (contexts, actions, actions))
+    tri = np.triu(np.ones((actions, actions), dtype=bool), 1)
+    prefs = np.where(tri, upper, 1 - upper.transpose(0, 2, 1))
+    prefs[:, np.arange(actions), np.arange(actions)] = 0.5
+    return prefs
+
+
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """TV(p, q) = ½ Σ_y |p(y) − q(y)| per context (last axis)."""
     return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)
