@@ -37,6 +37,8 @@ from .atomic import fsync_folder, fsync_tree, write_atomically
 CHECKPOINT = "checkpoint"
 PREVIOUS = CHECKPOINT + ".prev"
 UNFINISHED = CHECKPOINT + ".tmp"
+CHECKPOINTS = (CHECKPOINT, UNFINISHED, PREVIOUS)
+"""The folders a checkpoint can be in, newest first (on equal steps the first wins)."""
 DAMAGED = ".damaged"
 MANIFEST = "manifest.json"
 RUN_CONFIG = "run_config.json"
@@ -131,7 +133,7 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
     """
     intact: list[tuple[tuple[int, int], Path]] = []
     damaged: dict[str, str] = {}
-    for name in (CHECKPOINT, UNFINISHED, PREVIOUS):  # on equal steps the first wins
+    for name in CHECKPOINTS:
         folder = run_dir / name
         if not folder.is_dir():
             continue

@@ -22,7 +22,7 @@ from typing import IO, Any
 from upo_theory import UserError, parse_json
 
 from ..config import ConfigError, TrainConfig
-from .checkpoint import CHECKPOINT, PREVIOUS, RUN_CONFIG, UNFINISHED, load_checkpoint
+from .checkpoint import CHECKPOINTS, RUN_CONFIG, load_checkpoint
 from .distributed import World
 
 RESUMABLE_CHANGES = frozenset(TrainConfig.marked("resumable"))
@@ -139,8 +139,7 @@ def _is_legacy_run(folder: Path) -> bool:
 
 def has_run(folder: Path) -> bool:
     """Whether ``folder`` holds settings or a checkpoint: then only ``--resume`` goes on."""
-    return (folder / CONFIG).exists() or any(
-        (folder / name).exists() for name in (CHECKPOINT, PREVIOUS, UNFINISHED))
+    return (folder / CONFIG).exists() or any((folder / name).exists() for name in CHECKPOINTS)
 
 
 def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None]) -> None:
@@ -151,8 +150,7 @@ def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None
             raise ConfigError(f"run folder {folder} holds a run; pass --resume to continue it, "
                               "or another --run-name")
         return
-    if not saved.is_file() and not any(
-            (folder / name / RUN_CONFIG).is_file() for name in (CHECKPOINT, UNFINISHED, PREVIOUS)):
+    if not has_run(folder):
         raise ConfigError(f"--resume: {folder} holds no run (no {CONFIG}, no checkpoint); start "
                           "it without --resume")
     old = saved_settings(folder, say)
@@ -176,7 +174,7 @@ def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
         problem = f"{folder / CONFIG} is missing"
     except (OSError, ValueError) as error:
         problem = f"{folder / CONFIG} is damaged ({error})"
-    for name in (CHECKPOINT, UNFINISHED, PREVIOUS):
+    for name in CHECKPOINTS:
         try:
             settings = _settings(folder / name / RUN_CONFIG)
         except (OSError, ValueError):
