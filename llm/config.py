@@ -192,6 +192,10 @@ class TrainConfig:
         resumable=True, swept=True)
     truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)",
         resumable=True, bound=">=0")
+    truth_every: int = _f(
+        0, "on the offline task, also evaluate the preference stage against the true reward every "
+           "N steps (the reward-against-divergence frontier over training; 0: at the end only)",
+        bound=">=0")
     truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation",
         bound=">0")
     truth_f: str | None = _f(

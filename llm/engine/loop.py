@@ -10,6 +10,7 @@ clipping, AdamW with linear warm-up (:func:`optimizer_at_start`), logging, held-
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,10 +39,18 @@ class Stopped(Exception):
     """The ``stop_after`` debug hook fired (a simulated kill after a checkpoint)."""
 
 
+Probe = Callable[[int], dict[str, float]]
+"""An evaluation the caller adds at chosen steps (the truth evaluation over training,
+:mod:`llm.evaluation.truth_probe`): given the step, the metrics it logs with ``split`` "truth".
+It must leave every random state as it found it, so a resumed run stays exact."""
+
+
 def train_stage(session: TrainingSession, stage: Stage,
-                reference: ReferenceLogps | None = None) -> None:
+                reference: ReferenceLogps | None = None,
+                probe: tuple[int, Probe] | None = None) -> None:
     """Train ``stage`` from its start (or the resumed checkpoint) to its last step; a stage whose
-    objective needs π_ref is given its log-probs, ``reference``."""
+    objective needs π_ref is given its log-probs, ``reference``; ``probe`` (every, call) logs
+    ``call(step)`` every ``every`` steps (on the main process, which writes the metrics)."""
     config, world, model = session.config, session.world, session.model
     stage = stage.with_reference(reference)
     trained = DistributedDataParallel(session.scorer) if world.distributed else session.scorer
@@ -81,6 +90,9 @@ def train_stage(session: TrainingSession, stage: Stage,
             if step % config.eval_every == 0 or last:
                 session.logger.log({"step": step, "stage": stage.name, "split": "eval",
                                     **evaluate(session, stage)})
+            if probe is not None and step % probe[0] == 0 and world.main:
+                session.logger.log({"step": step, "stage": stage.name, "split": "truth",
+                                    **probe[1](step)})
             stopping = (config.stop_after is not None
                         and stage.first_step + step >= config.stop_after)
             if step % config.save_every == 0 or last or stopping:

@@ -41,6 +41,10 @@ COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
     "rewards/rejected", "logps/chosen", "logps/rejected", "statistic", "grad_norm",
     "learning_rate", "tokens_per_s", "padding", "mfu",
+    # rows of split "truth" (--truth-every): llm.evaluation.true_reward.evaluate_with_truth
+    "reward_policy", "reward_policy_se", "reward_reference", "reward_reference_se", "win_rate",
+    "win_rate_se", "kl", "kl_se", "f_divergence", "f_divergence_se", "correct_policy",
+    "correct_reference", "best_reward", "n_samples",
 )
 
 

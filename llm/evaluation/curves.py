@@ -17,8 +17,12 @@ from upo_theory import LossSpec, UserError, loss_spec, parse_json
 
 from ..engine.metrics import read_metrics
 
-CURVE_METRICS: tuple[str, ...] = ("loss", "rewards/accuracies", "rewards/margins", "statistic")
-"""The metrics a curve point keeps (the figures draw the first three)."""
+CURVE_METRICS: tuple[str, ...] = ("loss", "rewards/accuracies", "rewards/margins", "statistic",
+                                  "reward_policy", "reward_reference", "win_rate", "kl",
+                                  "f_divergence")
+"""The metrics a curve point keeps, where its row has them: the held-out metrics (the figures
+draw the first three) and, for rows of ``split`` "truth" (``--truth-every``), the true reward,
+the win rate and the divergences from π_ref."""
 _SHORT = {"js": "JS", "rkl": "RKL", "fkl": "FKL", "tv": "TV"}
 _FORMS = {"paper": "paper form", "per_response": "per-response form"}
 

@@ -104,7 +104,8 @@ def plot_curves(rows: Sequence[Mapping], out: Path) -> Path:
 
 
 def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path: Path,
-                  divergence: str = "D_f(π ‖ π_ref) of the run's f") -> Path:
+                  divergence: str = "D_f(π ‖ π_ref) of the run's f",
+                  lines: Mapping[str, tuple] | None = None) -> Path:
     """Mean true reward against KL(π‖π_ref) and against a D_f, one point per (name, β, truth).
 
     ``truth`` holds what :func:`llm.evaluation.true_reward.evaluate_with_truth` reports
@@ -120,6 +121,9 @@ def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path
             ax.errorbar(t[key], t["reward_policy"], xerr=t.get(f"{key}_se"),
                         yerr=t.get("reward_policy_se"), fmt=markers[beta],
                         color=f"C{names.index(name)}", capsize=2)
+    for name, (k, reward) in (lines or {}).items():
+        if name in names:
+            axes[0].plot(k, reward, color=f"C{names.index(name)}", lw=1.2, alpha=0.8)
     if points:
         for ax in axes:
             ax.axhline(points[0][2]["reward_reference"], color="0.5", ls=":")

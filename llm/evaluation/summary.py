@@ -17,21 +17,23 @@ from ..engine.atomic import write_atomically
 from ..engine.session import TrainingSession
 from .curves import method_label, preference_curve
 from .figures import plot_curves
+from .truth_probe import TruthProbe
 
 
-def write_summary(session: TrainingSession) -> None:
-    """``summary.json``, ``curves.png`` and, for the offline task, ``truth.json``."""
+def write_summary(session: TrainingSession, truth: TruthProbe) -> None:
+    """``summary.json``, ``curves.png`` and, for the offline task, ``truth.json`` (the ``truth``
+    probe's evaluation of the trained policy)."""
     config, history, folder = session.config, session.logger.history, session.folder
     offline_rows = session.data.offline_eval_rows
     final_eval = next((r for r in reversed(history) if r["split"] == "eval"), {})
     summary = {"run": folder.name, "loss": config.spec.name, "beta": config.beta,
-               "final_eval": final_eval}
+               "final_eval": final_eval, "eval_pairs": len(session.data.eval)}
     if "pref" in {r["stage"] for r in history}:
         label = {"method": method_label(config.spec), "beta": config.beta, "seed": config.seed,
                  "run": str(folder)}
         plot_curves(preference_curve(history, label), folder / "curves.png")
         if offline_rows is not None and config.truth_eval_prompts > 0:
-            summary["truth"] = truth_evaluation(session)
+            summary["truth"] = truth_evaluation(session, truth)
     if offline_rows is not None:
         from ..data.offline_task import best_accuracy, realised_accuracy
 
@@ -48,18 +50,9 @@ def write_summary(session: TrainingSession) -> None:
     print(f"run folder: {folder}", flush=True)
 
 
-def truth_evaluation(session: TrainingSession) -> dict[str, float]:
+def truth_evaluation(session: TrainingSession, truth: TruthProbe) -> dict[str, float]:
     """The trained policy against π_ref under the offline task's true reward; ``truth.json``."""
-    from ..data.chat import has_chat_template
-    from .true_reward import evaluate_with_truth
-
-    config = session.config
-    reference = session.reference_model().to(session.world.device)
-    scores = evaluate_with_truth(
-        session.model, reference, session.tokenizer, divergence=config.truth_divergence,
-        seed=config.seed, n_prompts=config.truth_eval_prompts,
-        max_new_tokens=config.truth_max_new_tokens, device=session.world.device,
-        chat=config.chat_template and has_chat_template(session.tokenizer))
+    scores = truth.final(session.config.pref_steps)
     (session.folder / "truth.json").write_text(json.dumps(scores, indent=2))
     print("truth: " + json.dumps(scores), flush=True)
     return scores

@@ -5,15 +5,20 @@ IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response
 
 1. **SFT** once per seed (the frozen π_ref of that seed's preference runs; ``--no-sft-per-seed``:
    one SFT model for every seed), so the spread over seeds includes the SFT model's.
-2. **A learning rate per method**, since the methods' losses have different scales: each method is
-   trained at every rate of ``--lrs`` (at β = ``--select-beta``, seed 0) and evaluated on
-   *validation* pairs from held-out training prompts (``--holdout validation``); the rate with the
-   highest final validation accuracy is the method's rate for the whole sweep. The evaluation
-   pairs are never looked at to choose it.
-3. **The sweep**: every method at every β and seed at its rate, evaluated on the held-out
-   evaluation pairs and, on the offline task, against the true reward
-   (:mod:`llm.evaluation.true_reward`, with JS as the divergence of every run, so IPO's and IUPO's
-   divergences are comparable).
+2. **A learning rate per method**, since the methods' losses have different scales, chosen on
+   seeds (``--select-seeds``, each with its own SFT model) and data never used in the evaluation:
+   each method is trained at every rate of ``--lrs`` (at β = ``--select-beta``) and evaluated on
+   ``--validation-pairs`` *validation* pairs from that seed's held-out training prompts
+   (``--holdout validation``; the SFT model of a selection seed never sees them either). The
+   rule (:func:`llm.evaluation.report.chosen_rates`): the best final validation accuracy, where
+   every rate within one binomial standard error of it counts as tied, and of tied rates the
+   lowest validation loss wins. A choice on the edge of the rates tried extends the grid one
+   step past it (1, 3, 10, ...), up to ``--max-extensions`` times.
+3. **The sweep**: every method at every β and seed at its rate, and (``--equal-rate``) at the
+   baseline's (IPO's) rate too, evaluated on the held-out evaluation pairs and, on the offline
+   task, against the true reward (:mod:`llm.evaluation.true_reward`, with JS as the divergence
+   of every run, so IPO's and IUPO's divergences are comparable) every ``--truth-every`` steps:
+   each method's reward-against-divergence frontier over β and over training.
 
 Written to ``<out_dir>``: ``runs.csv`` (one row per run: its final figures), ``curves.csv`` (every
 logged point of every run), ``selection.csv`` (the learning-rate grid), and from them, by
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import multiprocessing
 import sys
 import time
@@ -40,7 +46,7 @@ from upo_theory import check_writable, loss_spec, parse_json
 
 from ..config import ConfigError, TrainConfig
 from .curves import method_label, run_curve
-from .report import chosen_rates, write_report
+from .report import BASELINE, chosen_rates, write_report
 from .training_run import run_training
 
 METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
@@ -51,21 +57,18 @@ METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
 run's method as every table and figure names it (:func:`llm.evaluation.curves.method_label`)."""
 BETAS: tuple[float, ...] = (0.1, 0.2, 0.5)
 LRS: tuple[float, ...] = (3e-5, 1e-4, 3e-4, 1e-3)
-"""The learning-rate grid. 3e-3 was tried too and was the worst for every method, and 1e-4 was the
-best for every method on a grid that started there (selection runs of earlier sweeps, 200 steps),
-so the grid reaches one step further down: no method's choice sits on the grid's lower edge
-untested."""
+"""The learning-rate grid each method is validated at; a choice on its edge extends it."""
 TRUTH_DIVERGENCE = "js"
 SWEPT = TrainConfig.marked("swept")
 """:class:`TrainConfig` fields that the experiment sets for each run itself (marked on the fields:
 ``metadata["swept"]``)."""
 TRAIN_DEFAULTS = dict(out_dir="runs/experiment", offline_train_pairs=4000,
                       offline_eval_pairs=500, eval_pairs=500, truth_eval_prompts=128,
-                      pref_steps=200, eval_every=25)
+                      pref_steps=200, eval_every=50, truth_every=100)
 """The experiment's own defaults for the training options it shares with ``llm.train``."""
 QUICK = dict(sft_steps=6, pref_steps=4, offline_train_pairs=64, offline_eval_pairs=16,
              eval_pairs=16, truth_eval_prompts=8, truth_max_new_tokens=6, n_layer=1, n_embd=32,
-             n_head=2, eval_every=2, batch_size=8, sft_batch_size=8, eval_fraction=0.25)
+             n_head=2, eval_every=2, truth_every=2, batch_size=8, sft_batch_size=8)
 """``--quick``: a tiny model and a few steps; checks the pipeline, measures nothing."""
 
 
@@ -91,18 +94,42 @@ class Setting:
         return f"{self.loss}-{self.f}-{self.form}-b{self.beta:g}-lr{self.lr:g}-s{self.seed}"
 
 
-def sweep(betas: Sequence[float], seeds: Sequence[int], lrs: dict[str, float]
-          ) -> tuple[Setting, ...]:
-    """Every method at every β and seed at its rate, seeds outermost (a cut-short sweep has
-    whole seeds)."""
-    return tuple(Setting(label, loss, f, form, beta, seed, lrs[label]) for seed in seeds
-                 for beta in betas for label, loss, f, form in METHODS)
+def sweep(betas: Sequence[float], seeds: Sequence[int], lrs: dict[str, float],
+          equal_rate: bool = False) -> tuple[Setting, ...]:
+    """Every method at every β and seed at its rate and, with ``equal_rate``, at the
+    baseline's rate too; seeds outermost (a cut-short sweep has whole seeds)."""
+    rates = {label: [lrs[label]] for label, *_ in METHODS}
+    if equal_rate:
+        for label in rates:
+            if lrs[BASELINE] not in rates[label]:
+                rates[label].append(lrs[BASELINE])
+    return tuple(Setting(label, loss, f, form, beta, seed, lr) for seed in seeds
+                 for beta in betas for label, loss, f, form in METHODS for lr in rates[label])
 
 
-def selection(lrs: Sequence[float], beta: float) -> tuple[Setting, ...]:
-    """Every method at every learning rate, validated on held-out training prompts (seed 0)."""
-    return tuple(Setting(label, loss, f, form, beta, 0, lr, "validation")
-                 for label, loss, f, form in METHODS for lr in lrs)
+def selection(grid: dict[str, Sequence[float]], beta: float, seeds: Sequence[int]
+              ) -> tuple[Setting, ...]:
+    """Every method at every rate of its ``grid``, validated on held-out training prompts of
+    each selection seed."""
+    return tuple(Setting(label, loss, f, form, beta, seed, lr, "validation")
+                 for seed in seeds for label, loss, f, form in METHODS for lr in grid[label])
+
+
+def next_rate(lr: float, up: bool) -> float:
+    """The learning rate one step past ``lr`` on the 1, 3, 10, 30, ... ladder.
+
+    Examples
+    --------
+    >>> next_rate(3e-5, up=False), next_rate(1e-3, up=True), next_rate(1e-4, up=False)
+    (1e-05, 0.003, 3e-05)
+    """
+    exponent = math.floor(math.log10(lr) + 1e-9)
+    low = lr / 10**exponent < 2  # a 1 (else a 3) of its decade
+    if up:
+        mantissa, exponent = (3, exponent) if low else (1, exponent + 1)
+    else:
+        mantissa, exponent = (3, exponent - 1) if low else (1, exponent)
+    return float(f"{mantissa}e{exponent}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +147,17 @@ class ExperimentConfig:
         "help": "learning rates each method is validated at; its best is used for the sweep"})
     select_beta: float = field(default=0.2, metadata={
         "help": "beta of the learning-rate selection runs"})
+    select_seeds: tuple[int, ...] = field(default=(100,), metadata={
+        "help": "seeds of the learning-rate selection (own SFT model and data; never among "
+                "--seeds)"})
+    validation_pairs: int = field(default=1000, metadata={
+        "help": "validation pairs per selection run, from held-out training prompts"})
+    validation_fraction: float = field(default=0.3, metadata={
+        "help": "share of a selection seed's training prompts held out for validation"})
+    max_extensions: int = field(default=2, metadata={
+        "help": "times the rates may be extended past an edge the choice sits on"})
+    equal_rate: bool = field(default=True, metadata={
+        "help": "also run every method at the baseline's (IPO's) rate"})
     sft_per_seed: bool = field(default=True, metadata={
         "help": "one SFT model per seed (else one SFT model, seed 0, for every seed)"})
     jobs: int = field(default=1, metadata={
@@ -133,10 +171,20 @@ class ExperimentConfig:
             if not values or any(not v > 0 or v == float("inf") for v in values):
                 raise ConfigError(f"{name}={values} must be a non-empty tuple of finite values "
                                   "> 0")
-        if not self.seeds:
-            raise ConfigError("seeds is empty; give at least one seed")
-        if any(not 0 <= seed < 2**32 for seed in self.seeds):
-            raise ConfigError(f"seeds={self.seeds} must each be 0 to 2^32 - 1")
+        for name in ("seeds", "select_seeds"):
+            seeds = getattr(self, name)
+            if not seeds:
+                raise ConfigError(f"{name} is empty; give at least one seed")
+            if any(not 0 <= seed < 2**32 for seed in seeds):
+                raise ConfigError(f"{name}={seeds} must each be 0 to 2^32 - 1")
+        if set(self.seeds) & set(self.select_seeds):
+            raise ConfigError(f"select_seeds={self.select_seeds} share seeds with "
+                              f"seeds={self.seeds}; rates must be chosen on seeds the "
+                              "evaluation never uses")
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction={self.validation_fraction} must be in (0, 1)")
+        if self.validation_pairs < 1 or self.max_extensions < 0:
+            raise ConfigError("validation_pairs must be >= 1 and max_extensions >= 0")
         if not self.jobs >= 1:
             raise ConfigError(f"jobs={self.jobs} must be >= 1")
         if self.quick:
@@ -150,6 +198,8 @@ class ExperimentConfig:
         return Path(self.train.out_dir)
 
     def sft_name(self, seed: int) -> str:
+        if seed in self.select_seeds:
+            return f"sft-select-s{seed}"
         return f"sft-s{seed if self.sft_per_seed else 0}"
 
     def run_config(self, **fields) -> TrainConfig:
@@ -158,8 +208,17 @@ class ExperimentConfig:
         return self.train.replace(save_every=steps, truth_f=TRUTH_DIVERGENCE, threads=1,
                                   **fields)
 
+    def holdout(self, seed: int) -> dict:
+        """A selection seed's runs hold out validation prompts (its SFT model too); only its
+        final validation figures count."""
+        if seed not in self.select_seeds:
+            return {}
+        return dict(holdout="validation", eval_fraction=self.validation_fraction,
+                    eval_pairs=self.validation_pairs, eval_every=self.train.pref_steps)
+
     def sft_config(self, seed: int) -> TrainConfig:
-        return self.run_config(stage="sft", run_name=self.sft_name(seed), seed=seed)
+        return self.run_config(stage="sft", run_name=self.sft_name(seed), seed=seed,
+                               **self.holdout(seed))
 
     def preference_config(self, setting: Setting) -> TrainConfig:
         """A preference run from its seed's SFT model (``init``, which replaces ``--model``;
@@ -170,8 +229,8 @@ class ExperimentConfig:
         return self.run_config(stage="pref", init=str(sft), model=None, loss=setting.loss,
                                f=setting.f,
                                form=setting.form, beta=setting.beta, seed=setting.seed,
-                               lr=setting.lr, holdout=setting.holdout,
-                               run_name=setting.run_name, reference_cache=str(cache))
+                               lr=setting.lr, run_name=setting.run_name,
+                               reference_cache=str(cache), **self.holdout(setting.seed))
 
 
 def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
@@ -195,14 +254,15 @@ def _train(config_json: str) -> str:
 
 
 def final_row(config: ExperimentConfig, setting: Setting) -> dict:
-    """The final figures of one preference run (its last evaluation, its truth evaluation)."""
+    """The final figures of one preference run (its last evaluation, its truth evaluation);
+    ``eval_pairs`` is the number of held-out pairs it was evaluated on."""
     folder = config.out_dir / setting.run_name
     summary = parse_json((folder / "summary.json").read_text())
     final = summary["final_eval"]
     row = {**dataclasses.asdict(setting), "run": setting.run_name,
            "eval_accuracy": final["rewards/accuracies"], "eval_loss": final["loss"],
            "eval_margin": final["rewards/margins"], "eval_statistic": final["statistic"],
-           "eval_pairs": config.train.eval_pairs}
+           "eval_pairs": summary["eval_pairs"]}
     if "best_eval_accuracy" in summary:
         row["best_accuracy"] = summary["best_eval_accuracy"]
     row.update(summary.get("truth", {}))
@@ -217,23 +277,33 @@ def curve_rows(config: ExperimentConfig, setting: Setting) -> list[dict]:
 
 
 def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]]:
-    """The learning rate of each method: the best final validation accuracy over ``lrs``; a tie
-    goes to the smaller rate (the policy that moved less from π_ref for the same accuracy)."""
-    settings = selection(config.lrs, config.select_beta)
-    train_all([config.preference_config(s) for s in settings], config.jobs)
-    rows = [final_row(config, s) for s in settings]
-    return chosen_rates(rows), rows
+    """The learning rate of each method (:func:`llm.evaluation.report.chosen_rates`) on the
+    selection seeds, the grid extended past an edge the choice sits on (at most
+    ``max_extensions`` times); returns the rates and every selection run's row."""
+    grid = {label: sorted(config.lrs) for label, *_ in METHODS}
+    for extension in range(config.max_extensions + 1):
+        settings = selection(grid, config.select_beta, config.select_seeds)
+        train_all([config.preference_config(s) for s in settings], config.jobs)
+        rows = [final_row(config, s) for s in settings]
+        rates = chosen_rates(rows)
+        edges = {label: rates[label] for label in grid
+                 if rates[label] in (grid[label][0], grid[label][-1])}
+        if not edges or extension == config.max_extensions:
+            return rates, rows
+        for label, rate in edges.items():
+            grid[label] = sorted({*grid[label], next_rate(rate, up=rate == grid[label][-1])})
+    raise AssertionError("unreachable")
 
 
 def run_experiment(config: ExperimentConfig) -> Path:
     """SFT, the learning-rate selection, the sweep, then the results; returns the folder."""
     started = time.perf_counter()
     check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
-    sft_seeds = sorted(set(config.seeds) | {0}) if config.sft_per_seed else [0]
-    sft = [config.sft_config(seed) for seed in sft_seeds]
+    sft_seeds = sorted(config.seeds) if config.sft_per_seed else [0]
+    sft = [config.sft_config(seed) for seed in [*sft_seeds, *config.select_seeds]]
     train_all(sft, config.jobs)
     rates, selection_rows = choose_rates(config)
-    settings = sweep(config.betas, config.seeds, rates)
+    settings = sweep(config.betas, config.seeds, rates, config.equal_rate)
     train_all([config.preference_config(s) for s in settings], config.jobs)
     write_csv(config.out_dir / "selection.csv", selection_rows)
     write_csv(config.out_dir / "runs.csv", [final_row(config, s) for s in settings])
@@ -257,7 +327,9 @@ def describe(config: ExperimentConfig, seconds: float, runs: Sequence[str]) -> d
             "batch_size": train.batch_size, "eval_pairs": train.eval_pairs,
             "truth_prompts": train.truth_eval_prompts, "seeds": list(config.seeds),
             "betas": list(config.betas), "lrs": list(config.lrs),
-            "select_beta": config.select_beta, "sft_per_seed": config.sft_per_seed,
+            "select_beta": config.select_beta, "select_seeds": list(config.select_seeds),
+            "max_extensions": config.max_extensions, "truth_every": train.truth_every,
+            "sft_per_seed": config.sft_per_seed,
             "minutes": round(seconds / 60, 1), "runs": len(runs),
             "run_minutes": round(run_seconds / 60), "jobs": config.jobs}
 

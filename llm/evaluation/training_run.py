@@ -24,6 +24,7 @@ from ..engine.loop import Stopped, train_stage
 from ..engine.objectives import plan
 from ..engine.session import TrainingSession
 from .summary import write_summary
+from .truth_probe import TruthProbe
 
 
 def run_training(config: TrainConfig) -> Path:
@@ -36,17 +37,22 @@ def run_training(config: TrainConfig) -> Path:
         torch.set_num_threads(config.threads)
     try:
         session = TrainingSession.open(config, world, stages)
+        truth = TruthProbe(session)
         try:
             for stage in stages:
                 if session.finished_before_resume(stage):
                     continue
                 reference = (session.reference_logps(stage) if stage.objective.needs_reference
                              else None)
-                train_stage(session, stage, reference)
+                probe = (config.truth_every, truth) if (
+                    stage.name == "pref" and config.truth_every > 0
+                    and session.data.offline_eval_rows is not None
+                    and config.truth_eval_prompts > 0) else None
+                train_stage(session, stage, reference, probe)
                 session.save_stage_model(stage)
                 session.fold_adapters(stage)  # LoRA: the next stage's pi_ref is this model
             if world.main:
-                write_summary(session)  # still holding the run folder's lock
+                write_summary(session, truth)  # still holding the run folder's lock
             world.barrier()
             session.export_merged()
         except Stopped:
