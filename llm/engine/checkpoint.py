@@ -37,7 +37,7 @@ from upo_theory import UserError, parse_json
 from ..config import STAGE_ORDER
 from .atomic import fsync_folder, fsync_tree, write_atomically
 from .distributed import World
-from .sharding import save_shards
+from .sharding import SHARD_METADATA, read_shard_metadata, save_shards
 
 CHECKPOINT = "checkpoint"
 PREVIOUS = CHECKPOINT + ".prev"
@@ -204,10 +204,14 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
             damaged[name] = problem or "no stage and step in its manifest"
     chosen, state = None, None
     for _, folder in sorted(intact, key=lambda item: item[0], reverse=True):
+        reading = STATE
         try:
             state = torch.load(folder / STATE, weights_only=True)
+            if "world_size" in state:  # sharded: DCP's metadata must be plain records too
+                reading = SHARD_METADATA
+                read_shard_metadata(folder)
         except Exception as error:  # whatever makes it unreadable as data is damage
-            damaged[folder.name] = f"{STATE} is not plain data ({type(error).__name__})"
+            damaged[folder.name] = f"{reading} is not plain data ({type(error).__name__})"
             continue
         chosen = folder
         break

@@ -55,6 +55,9 @@ from torch.distributed.tensor import DTensor
 
 from .distributed import World
 
+SHARD_METADATA = ".metadata"
+"""DCP's index of a sharded checkpoint's files (a pickle, read by :class:`SafeReader`)."""
+
 
 def blocks(model: nn.Module) -> list[nn.Module]:
     """The transformer blocks of ``model``: the modules whose class it names in
@@ -143,6 +146,12 @@ _METADATA_CLASSES = {
 """What DCP's ``.metadata`` pickle may name (besides torch's dtypes): plain records."""
 
 
+def read_shard_metadata(folder: Path) -> Any:
+    """DCP's metadata of the checkpoint in ``folder``, read as plain records (:class:`SafeReader`);
+    anything else raises ``pickle.UnpicklingError``."""
+    return SafeReader(folder).read_metadata()
+
+
 class _MetadataUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if name in _METADATA_CLASSES.get(module, ()) or (
@@ -156,7 +165,7 @@ class SafeReader(FileSystemReader):
     and shard files that must lie in the checkpoint folder itself."""
 
     def read_metadata(self, *args: Any, **kwargs: Any) -> Any:
-        with open(Path(self.path) / ".metadata", "rb") as handle:
+        with open(Path(self.path) / SHARD_METADATA, "rb") as handle:
             metadata = _MetadataUnpickler(io.BytesIO(handle.read())).load()
         for item in (metadata.storage_data or {}).values():
             if Path(item.relative_path).name != item.relative_path:
