@@ -1,10 +1,10 @@
 """The training loop: one stage from its start (or the resumed checkpoint) to its last step.
 
 :func:`train_stage` is the same loop for every stage (:func:`llm.engine.objectives.plan`): the
-seeded batch order, gradient accumulation over micro-batches (:func:`accumulate_gradients`),
-clipping, AdamW with linear warm-up (:func:`optimizer_at_start`), logging, held-out evaluation
-(:func:`evaluate`) and checkpoints. It only trains: the summary is a separate step
-(:mod:`llm.evaluation.summary`).
+layout (:func:`layout`: FSDP2, DDP or one process), the seeded batch order, gradient accumulation
+over micro-batches (:func:`accumulate_gradients`), clipping, AdamW with linear warm-up
+(:func:`optimizer_at_start`), logging, held-out evaluation (:func:`evaluate`) and checkpoints.
+It only trains: the summary is a separate step (:mod:`llm.evaluation.summary`).
 """
 
 from __future__ import annotations
