@@ -9,8 +9,8 @@
 # rows in length-sorted chunks of 16; micro-batches of 16 pairs; without deterministic kernels;
 # with torch.compile), upo against TRL's DPOTrainer at the offline and the HH shape
 # (bench_vs_trl.py; one line and exit 0 where TRL is not installed), a one-process torchrun,
-# and LoRA against full fine-tuning on a Qwen2-0.5B-shaped model (needs peft; on a machine
-# without a package index, carry its wheel in .whl/).
+# LoRA against full fine-tuning on a Qwen2-0.5B-shaped model (needs peft; on a machine
+# without a package index, carry its wheel in .whl/), and FSDP2 on every GPU on the same shape.
 # Logs and the benchmarks' JSON figures go to OUT_DIR (default: gpu_check/).
 # ONLY="name ..." runs just those steps.
 set -u
@@ -65,6 +65,12 @@ step torchrun_1 90 python3 -m torch.distributed.run --standalone --nproc_per_nod
 step lora_memory_05b 240 python3 bench/bench_lora_memory.py --device cuda --hidden 896 \
   --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --rows 8 --length 512 \
   --lora-r 16 --json "$out/lora_memory_05b.json"
+# FSDP2 (--fsdp's layout) on every GPU present, the same Qwen2-0.5B shape: one JSON line per GPU
+# with the global tokens/s and that GPU's peak memory (bench/bench_fsdp.py).
+gpus=$(python3 -c "import torch; print(max(1, torch.cuda.device_count()))")
+step fsdp_05b 240 python3 -m torch.distributed.run --standalone --nproc_per_node "$gpus" \
+  bench/bench_fsdp.py --device cuda --hidden 896 --layers 24 --heads 14 --kv-heads 2 \
+  --intermediate 4864 --vocab 151936 --rows 8 --length 512
 
 python3 - "$out" "${status[@]}" <<'EOF'
 import json, sys

@@ -228,6 +228,11 @@ class TrainConfig:
                "restarting at each and attention kept inside it (default: one right-padded row "
                "per sequence); a --resume keeps it, as it changes float rounding (speed "
                "measured in llm/README.md)", reference_key=True)
+    fsdp: bool = _f(
+        False, "shard the model, its gradients and AdamW's state over torchrun's processes with "
+               "FSDP2, each holding 1/N (launch: torchrun --nproc_per_node N -m llm.train --fsdp "
+               "...); checkpoints are sharded too, so a --resume keeps it and the number of "
+               "processes")
     spec: LossSpec = field(init=False, repr=False, compare=False,
                            metadata={"help": "the resolved loss-family member"})
 
@@ -257,6 +262,7 @@ class TrainConfig:
         self._check_device()
         self._check_saved_models()
         self._check_lora()
+        self._check_sharding()
 
     def _check_admissible(self) -> None:
         """Theorem 3.1's conditions on the f of fdpo/iupo (:func:`llm.losses.check_admissible`),
@@ -380,6 +386,21 @@ class TrainConfig:
         if not self.lora_target_modules.replace(",", "").strip():
             raise ConfigError("lora_target_modules is empty; name layers (q_proj,v_proj) or "
                               "pass all-linear")
+
+    def _check_sharding(self) -> None:
+        """What ``--fsdp`` does not support, refused: LoRA (its frozen base would be sharded
+        beside unsharded adapters; not supported yet), ``--forward-rows`` and ``--compile``
+        (ranks whose row counts differ would run different numbers of sharded forwards; the
+        compiled body is untested under FSDP2)."""
+        if not self.fsdp:
+            return
+        if self.lora_r:
+            raise ConfigError("--fsdp with --lora-r is not supported yet; LoRA keeps the "
+                              "frozen model whole and trains only adapters: drop --fsdp")
+        for name in ("forward_rows", "compile"):
+            if getattr(self, name):
+                raise ConfigError(f"--fsdp with --{name.replace('_', '-')} is not supported; "
+                                  "drop one of them")
 
     @property
     def truth_divergence(self):  # -> upo_theory.Divergence

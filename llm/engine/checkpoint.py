@@ -10,19 +10,22 @@ A checkpoint (``<run_dir>/checkpoint``) is such a folder plus ``state.pt``: opti
 RNG states, stage and step. Saving keeps the one before it as ``checkpoint.prev`` until the next
 is complete (``checkpoint`` → ``checkpoint.prev``, then ``checkpoint.tmp`` → ``checkpoint``), so a
 run killed at any moment, or a checkpoint damaged later (a full disk, a truncated file), leaves an
-intact one. :func:`load_checkpoint` takes the newest intact checkpoint, reading its state as
+intact one. With ``--fsdp`` a checkpoint holds the ranks' shards instead of a model folder
+(:func:`save_sharded_checkpoint`, :mod:`llm.engine.sharding`), with the same manifest, rename and
+fallback. :func:`load_checkpoint` takes the newest intact checkpoint, reading its state as
 data only, and says in one line when it falls back from a damaged one, which it keeps aside as
 ``checkpoint.damaged``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ from upo_theory import UserError, parse_json
 
 from ..config import STAGE_ORDER
 from .atomic import fsync_folder, fsync_tree, write_atomically
+from .distributed import World
+from .sharding import SHARD_METADATA, read_shard_metadata, save_shards
 
 CHECKPOINT = "checkpoint"
 PREVIOUS = CHECKPOINT + ".prev"
@@ -74,28 +79,55 @@ class TrainingState:
 
 
 def save_model(model, tokenizer, folder: Path, config_json: str,
-               state: dict[str, Any] | None = None, keep_previous: bool = False) -> Path:
+               state: dict[str, Any] | None = None, keep_previous: bool = False,
+               weights: dict[str, torch.Tensor] | None = None) -> Path:
     """Save model, tokenizer, run config (and a ``state``) as ``folder``, atomically.
 
-    With ``keep_previous`` the folder it replaces stays as ``<name>.prev``; otherwise it goes.
-    A full disk (or a file-size limit) while writing is a :class:`SaveError`: the partial
+    ``weights`` are saved instead of the model's own state dict (a sharded model's, gathered
+    whole). With ``keep_previous`` the folder it replaces stays as ``<name>.prev``; otherwise it
+    goes. A full disk (or a file-size limit) while writing is a :class:`SaveError`: the partial
     ``<name>.tmp`` is removed and the folder it would have replaced is untouched.
     """
-    temporary = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
-        model.save_pretrained(temporary, safe_serialization=True)
+    shutil.rmtree(unfinished(folder), ignore_errors=True)
+    with writing(folder) as temporary:
+        model.save_pretrained(temporary, safe_serialization=True, state_dict=weights)
         tokenizer.save_pretrained(temporary)
-        (temporary / RUN_CONFIG).write_text(config_json)
-        if state is not None:
-            torch.save(state, temporary / STATE)
-        fsync_tree(temporary)
+        finish(temporary, config_json, state)
+    return seal(folder, state, keep_previous)
+
+
+def unfinished(folder: Path) -> Path:
+    """The temporary sibling ``<name>.tmp`` a save of ``folder`` is written into."""
+    return folder.with_name(folder.name + ".tmp")
+
+
+@contextlib.contextmanager
+def writing(folder: Path) -> Iterator[Path]:
+    """Write the files of ``folder`` into :func:`unfinished` (yielded); when writing fails the
+    partial folder is removed, and a failure for want of room is a :class:`SaveError`."""
+    temporary = unfinished(folder)
+    try:
+        yield temporary
     except Exception as error:  # safetensors and torch report a failed write in their own types
         shutil.rmtree(temporary, ignore_errors=True)
         if not _no_room(error):
             raise
         raise SaveError(f"no room to write {folder} ({_reason(error)}); the copy before it is "
                         "intact: free disk space, then pass --resume") from None
+
+
+def finish(temporary: Path, config_json: str, state: dict[str, Any] | None) -> None:
+    """Add the run config (and ``state``) to a folder being written, and fsync its files."""
+    (temporary / RUN_CONFIG).write_text(config_json)
+    if state is not None:
+        torch.save(state, temporary / STATE)
+    fsync_tree(temporary)
+
+
+def seal(folder: Path, state: dict[str, Any] | None, keep_previous: bool) -> Path:
+    """Write the manifest of the written :func:`unfinished` folder last, then rename it to
+    ``folder`` (the folder it replaces kept as ``<name>.prev`` with ``keep_previous``)."""
+    temporary = unfinished(folder)
     where = None if state is None else {"stage": state["stage"], "step": state["step"]}
     write_atomically(temporary / MANIFEST, json.dumps(
         {"files": {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
@@ -105,18 +137,46 @@ def save_model(model, tokenizer, folder: Path, config_json: str,
     return folder
 
 
-def save_checkpoint(run_dir: Path, model, tokenizer, optimizer, scheduler,
-                    where: TrainingState, config_json: str) -> Path:
-    """Write the checkpoint of ``run_dir``, keeping the one before it; return its folder."""
-    state = {
-        "optimizer": optimizer.state_dict(),
+def training_state(optimizer_state: dict[str, Any], scheduler, where: TrainingState
+                   ) -> dict[str, Any]:
+    """A checkpoint's ``state.pt``: optimizer, scheduler, RNG states, stage and step."""
+    return {
+        **optimizer_state,
         "scheduler": scheduler.state_dict(),
         "rng": {"torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         "stage": where.stage, "step": where.step,
     }
+
+
+def save_checkpoint(run_dir: Path, model, tokenizer, optimizer, scheduler,
+                    where: TrainingState, config_json: str) -> Path:
+    """Write the checkpoint of ``run_dir``, keeping the one before it; return its folder."""
+    state = training_state({"optimizer": optimizer.state_dict()}, scheduler, where)
     return save_model(model, tokenizer, run_dir / CHECKPOINT, config_json, state,
                       keep_previous=True)
+
+
+def save_sharded_checkpoint(run_dir: Path, model, optimizer, scheduler, where: TrainingState,
+                            config_json: str, world: World) -> Path:
+    """Write the checkpoint of ``run_dir`` of an FSDP-sharded ``model`` (every rank calls it):
+    each rank's shard with DCP (:func:`llm.engine.sharding.save_shards`), then, from the main
+    process, ``state.pt`` (AdamW's hyper-parameters, scheduler, RNG, stage, step, world size),
+    the manifest and the rename, the checkpoint before it kept."""
+    folder = run_dir / CHECKPOINT
+    if world.main:
+        shutil.rmtree(unfinished(folder), ignore_errors=True)
+    world.barrier()
+    with writing(folder) as temporary:
+        groups = save_shards(model, optimizer, temporary)
+        state = training_state({"param_groups": groups, "world_size": world.size}, scheduler,
+                               where)
+        if world.main:
+            finish(temporary, config_json, state)
+    if world.main:
+        seal(folder, state, keep_previous=True)
+    world.barrier()
+    return folder
 
 
 def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
@@ -144,10 +204,14 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
             damaged[name] = problem or "no stage and step in its manifest"
     chosen, state = None, None
     for _, folder in sorted(intact, key=lambda item: item[0], reverse=True):
+        reading = STATE
         try:
             state = torch.load(folder / STATE, weights_only=True)
+            if "world_size" in state:  # sharded: DCP's metadata must be plain records too
+                reading = SHARD_METADATA
+                read_shard_metadata(folder)
         except Exception as error:  # whatever makes it unreadable as data is damage
-            damaged[folder.name] = f"{STATE} is not plain data ({type(error).__name__})"
+            damaged[folder.name] = f"{reading} is not plain data ({type(error).__name__})"
             continue
         chosen = folder
         break
@@ -195,7 +259,7 @@ def _swap_in(folder: Path, keep_previous: bool) -> None:
     if folder.exists():
         shutil.rmtree(previous, ignore_errors=True)
         os.replace(folder, previous)
-    os.replace(folder.with_name(folder.name + ".tmp"), folder)
+    os.replace(unfinished(folder), folder)
     fsync_folder(folder.parent)
     if not keep_previous:
         shutil.rmtree(previous, ignore_errors=True)

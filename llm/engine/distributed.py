@@ -55,6 +55,14 @@ class World:
             torch_dist.all_reduce(values, op=torch_dist.ReduceOp.SUM)
         return values
 
+    def most(self, count: int) -> int:
+        """The largest ``count`` over all processes."""
+        if not self.distributed:
+            return count
+        value = torch.tensor(count, device=self.device)
+        torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
+        return int(value)
+
     def barrier(self) -> None:
         if self.distributed:
             torch_dist.barrier()
@@ -85,15 +93,19 @@ def check_batches_divide(batch_sizes: dict[str, int], processes: int) -> None:
 
 
 def init_world(device: str, batch_sizes: dict[str, int] | None = None,
-               deterministic: bool = True) -> World:
+               deterministic: bool = True, sharded: bool = False) -> World:
     """Join the ``torchrun`` process group when launched by it; otherwise a world of one.
 
-    ``batch_sizes`` (flag: global batch) are checked against the number of processes first. On
+    ``batch_sizes`` (flag: global batch) are checked against the number of processes first, and
+    ``sharded`` (``--fsdp``) needs more than one process. On
     CUDA, float32 matrix products may use TF32, and with ``deterministic`` every kernel is a
     deterministic one (cuBLAS gets a fixed workspace, set before its first use), so that a run
     repeats, and resumes, bit for bit.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
+    if sharded and size == 1:
+        raise UserError("--fsdp shards the model over several processes; launch it with "
+                        "torchrun --nproc_per_node N -m llm.train --fsdp ...")
     check_batches_divide(batch_sizes or {}, size)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device, local_rank)

@@ -1,15 +1,14 @@
 """The training loop: one stage from its start (or the resumed checkpoint) to its last step.
 
 :func:`train_stage` is the same loop for every stage (:func:`llm.engine.objectives.plan`): the
-seeded batch order, gradient accumulation over micro-batches (:func:`accumulate_gradients`),
-clipping, AdamW with linear warm-up (:func:`optimizer_at_start`), logging, held-out evaluation
-(:func:`evaluate`) and checkpoints. It only trains: the summary is a separate step
-(:mod:`llm.evaluation.summary`).
+layout (:func:`layout`: FSDP2, DDP or one process), the seeded batch order, gradient accumulation
+over micro-batches (:func:`accumulate_gradients`), clipping, AdamW with linear warm-up
+(:func:`optimizer_at_start`), logging, held-out evaluation (:func:`evaluate`) and checkpoints.
+It only trains: the summary is a separate step (:mod:`llm.evaluation.summary`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from .objectives import Stage
 from .reference import ReferenceLogps
 from .scoring import forward_work
 from .session import TrainingSession
+from .sharding import as_float, gradient_sync, load_sharded_state, shard
 from .throughput import Throughput, peak_flops
 
 COMPILED_WIDTH = 64
@@ -53,7 +53,7 @@ def train_stage(session: TrainingSession, stage: Stage,
     ``call(step)`` every ``every`` steps (on the main process, which writes the metrics)."""
     config, world, model = session.config, session.world, session.model
     stage = stage.with_reference(reference)
-    trained = DistributedDataParallel(session.scorer) if world.distributed else session.scorer
+    trained = layout(session)
     optimizer, scheduler, step = optimizer_at_start(session, stage)
     if step == 0 and stage.objective.evaluates_start:  # the curves start from π_ref itself
         session.logger.log({"step": 0, "stage": stage.name, "split": "eval",
@@ -68,7 +68,7 @@ def train_stage(session: TrainingSession, stage: Stage,
             optimizer.zero_grad(set_to_none=True)
             metrics = accumulate_gradients(session, stage, trained, ids, speed)
             clip = config.grad_clip if config.grad_clip > 0 else float("inf")
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+            grad_norm = as_float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
             if not (np.isfinite(metrics["loss"]) and np.isfinite(grad_norm)):  # same on every rank
                 # the weights of the last good step
                 session.checkpoint(stage, step, optimizer, scheduler)
@@ -101,6 +101,16 @@ def train_stage(session: TrainingSession, stage: Stage,
                 raise Stopped
 
 
+def layout(session: TrainingSession) -> torch.nn.Module:
+    """The scorer as it trains: sharded with FSDP2 (``--fsdp``; in place, so evaluation and the
+    checkpoints see it too), wrapped in DistributedDataParallel under ``torchrun``, else as is."""
+    if session.config.fsdp:
+        return shard(session.scorer, session.world)
+    if session.world.distributed:
+        return DistributedDataParallel(session.scorer)
+    return session.scorer
+
+
 def optimizer_at_start(session: TrainingSession, stage: Stage
                        ) -> tuple[torch.optim.Optimizer, Any, int]:
     """AdamW with linear warm-up for ``stage``, and the step it starts at (restored on resume).
@@ -115,7 +125,11 @@ def optimizer_at_start(session: TrainingSession, stage: Stage
     resumed = session.resume_state(stage)
     if resumed is None:
         return optimizer, scheduler, 0
-    optimizer.load_state_dict(resumed["optimizer"])
+    if session.config.fsdp:  # the model's and AdamW's shards
+        load_sharded_state(session.model, optimizer, resumed["model_dir"],
+                           resumed["param_groups"])
+    else:
+        optimizer.load_state_dict(resumed["optimizer"])
     scheduler.load_state_dict(resumed["scheduler"])
     restore_rng(resumed)
     return optimizer, scheduler, resumed["step"]
@@ -142,7 +156,7 @@ def accumulate_gradients(session: TrainingSession, stage: Stage, scorer, ids: li
 
     Each micro-batch's loss sum is divided by the weight (pairs or tokens) of the whole global
     batch, so the accumulated gradient is the global batch's, whatever the micro-batch size;
-    DDP synchronises only after the last one. Returns the metrics averaged over every rank.
+    DDP and FSDP2 synchronise only after the last one. Returns the metrics averaged over every rank.
     """
     world = session.world
     batches = micro_batches(session, stage, ids, "train", session.config.micro_batch_size)
@@ -151,7 +165,7 @@ def accumulate_gradients(session: TrainingSession, stage: Stage, scorer, ids: li
     sums: dict[str, torch.Tensor] = {}
     for k, (group, batch) in enumerate(batches):
         last = k == len(batches) - 1
-        with scorer.no_sync() if world.distributed and not last else contextlib.nullcontext():
+        with gradient_sync(scorer, world, last):
             with world.autocast():
                 logps, counts = scorer(batch, session.config.forward_rows)
             scored = stage.objective(logps, counts, group, "train")
@@ -167,16 +181,23 @@ def accumulate_gradients(session: TrainingSession, stage: Stage, scorer, ids: li
 
 @torch.no_grad()
 def evaluate(session: TrainingSession, stage: Stage) -> dict[str, float]:
-    """The stage's metrics on the held-out pairs, each rank scoring a strided share."""
+    """The stage's metrics on the held-out pairs, each rank scoring a strided share. With
+    ``--fsdp`` every rank runs as many forwards as the busiest (repeating its last batch,
+    unscored), since each sharded forward is a collective."""
     world, model = session.world, session.model
     model.eval()
     mine = list(range(world.rank, len(session.data.eval), world.size))
     size = session.config.micro_batch_size or 2 * session.config.batch_size
+    batches = micro_batches(session, stage, mine, "eval", size)
+    rounds = world.most(len(batches)) if session.config.fsdp else len(batches)
     sums: dict[str, torch.Tensor] = {}
     weight = 0.0
-    for group, batch in micro_batches(session, stage, mine, "eval", size):
+    for k in range(rounds):
+        group, batch = batches[min(k, len(batches) - 1)]
         with world.autocast():
             logps, counts = session.scorer.score(batch, session.config.forward_rows)
+        if k >= len(batches):
+            continue
         for name, value in stage.objective(logps, counts, group, "eval").sums.items():
             sums[name] = sums.get(name, 0.0) + value.double()
         weight += stage.objective.weight(batch)

@@ -51,6 +51,11 @@ class SequenceScorer(nn.Module):
         # what is saved and what DDP synchronises
         object.__setattr__(self, "_body", torch.compile(body, dynamic=True) if compile else body)
 
+    @property
+    def config(self) -> Any:
+        """The wrapped model's config (what :func:`~llm.data.packing.attention_width` reads)."""
+        return self.model.config
+
     def forward(self, batch: Batch | PackedBatch, chunk_rows: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sequence sums and counts; a packed batch runs its rows in one pass
@@ -129,9 +134,10 @@ def score_batches(model: nn.Module, batches: Iterable[Batch | PackedBatch],
                   ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per batch, (summed response log-probs as float64, token counts) on the CPU, shape (R,).
 
-    The model runs in eval mode (its mode is restored after) under ``autocast()``.
+    ``model`` is a causal LM or a :class:`SequenceScorer` (an FSDP-sharded one, whose forward
+    gathers its shards). It runs in eval mode (its mode is restored after) under ``autocast()``.
     """
-    scorer = SequenceScorer(model)
+    scorer = model if isinstance(model, SequenceScorer) else SequenceScorer(model)
     was_training = model.training
     model.eval()
     try:

@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from ..config import STAGE_ORDER, TrainConfig
+from ..config import STAGE_ORDER, ConfigError, TrainConfig
 from ..data.training_data import BatchNeed, TrainingData, load_training_data
 from .atomic import write_atomically
-from .checkpoint import TrainingState, save_checkpoint, save_model
+from .checkpoint import TrainingState, save_checkpoint, save_model, save_sharded_checkpoint
 from .distributed import World
 from .lora import MERGED, fold_adapters, load_adapters, merge_adapters, with_saved_adapters
 from .metrics import MetricsLogger
@@ -32,6 +32,10 @@ from .objectives import Stage
 from .reference import ReferenceLogps, load_or_compute_reference
 from .run_folder import CONFIG, RunLock, check_resumable, restore
 from .scoring import SequenceScorer
+from .sharding import full_weights, is_sharded
+
+FINAL = "final"
+"""With ``--fsdp``, the trained model, saved whole (its checkpoints hold shards)."""
 
 
 @dataclass
@@ -76,6 +80,10 @@ class TrainingSession:
         world.barrier()
         torch.manual_seed(config.seed)
         resumed = restore(folder, world, say) if config.resume else None
+        if config.fsdp and resumed is not None and resumed.get("world_size") != world.size:
+            raise ConfigError(f"{resumed['model_dir']} holds the shards of "
+                              f"{resumed.get('world_size')} processes, not {world.size}; resume "
+                              f"with torchrun --nproc_per_node {resumed.get('world_size')}")
         model, tokenizer = _starting_model(config, folder, stages, resumed)
         data = load_training_data(config, tokenizer, world.size, world.main,
                                   [BatchNeed(s.name, s.batch_size, s.batch_flag) for s in stages])
@@ -122,18 +130,41 @@ class TrainingSession:
         return None
 
     def checkpoint(self, stage: Stage, step: int, optimizer, scheduler) -> None:
-        """Write the checkpoint at ``step`` of ``stage`` (main process), then wait for all."""
-        if self.world.main:
+        """Write the checkpoint at ``step`` of ``stage`` (main process; with ``--fsdp`` every
+        rank its shard), then wait for all."""
+        if self.config.fsdp:
+            save_sharded_checkpoint(self.folder, self.model, optimizer, scheduler,
+                                    TrainingState(stage.name, step), self.config.to_json(),
+                                    self.world)
+        elif self.world.main:
             save_checkpoint(self.folder, self.model, self.tokenizer, optimizer, scheduler,
                             TrainingState(stage.name, step), self.config.to_json())
         self.world.barrier()
 
     def save_stage_model(self, stage: Stage) -> None:
         """Save the model as the stage leaves it, where the stage says (``sft/``)."""
-        if stage.saves_to is not None and self.world.main:
-            save_model(self.model, self.tokenizer, self.folder / stage.saves_to,
-                       self.config.to_json())
+        if stage.saves_to is not None:
+            self._save_whole(self.folder / stage.saves_to)
+
+    def _save_whole(self, folder: Path) -> None:
+        """Save the model as ``folder`` (main process; a sharded one gathered whole first, by
+        every rank), then wait for all."""
+        weights = full_weights(self.model) if is_sharded(self.scorer) else None
+        if self.world.main:
+            save_model(self.model, self.tokenizer, folder, self.config.to_json(),
+                       weights=weights)
         self.world.barrier()
+
+    def unshard(self) -> None:
+        """With ``--fsdp``, after the last stage: save the trained model whole as
+        ``<run>/final`` (``save_pretrained``), and continue on the main process with that
+        unsharded copy (the summary's truth evaluation runs there alone)."""
+        if not is_sharded(self.scorer):
+            return
+        self._save_whole(self.folder / FINAL)
+        if self.world.main:
+            self.model = load_model(str(self.folder / FINAL))[0].to(self.world.device)
+            self.scorer = SequenceScorer(self.model)
 
     def fold_adapters(self, stage: Stage) -> None:
         """With LoRA, when a stage follows ``stage``: merge its adapters into the weights and
@@ -166,6 +197,7 @@ class TrainingSession:
         computed once, before the stage. π_ref is the model as it is now, when the stage starts,
         or, when the run resumes within the stage (its model has moved on), π_ref loaded again."""
         within = self.resume_state(stage) is not None
+        policy = self.scorer if is_sharded(self.scorer) else self.model  # sharded: its forward
         if self.config.lora_r:  # π_ref is this model with its adapters disabled
             with self.model.disable_adapter():
                 return load_or_compute_reference(
@@ -173,7 +205,7 @@ class TrainingSession:
                     self.tokenizer.pad_token_id, lambda: self.model, self.say)
         return load_or_compute_reference(
             self.config, self.world, self.folder, self.data, self.tokenizer.pad_token_id,
-            lambda: self.reference_model().to(self.world.device) if within else self.model,
+            lambda: self.reference_model().to(self.world.device) if within else policy,
             self.say)
 
 
@@ -190,8 +222,8 @@ def _starting_model(config: TrainConfig, folder: Path, stages: list[Stage],
     """The model and tokenizer a run starts or resumes from. With LoRA: the start with the
     saved adapters of the stages before the resumed one merged in, then the checkpoint's
     adapters (or fresh ones)."""
-    if not config.lora_r:
-        return (load_model(str(resumed["model_dir"])) if resumed is not None
+    if not config.lora_r:  # with --fsdp the checkpoint's shards are loaded once it is sharded
+        return (load_model(str(resumed["model_dir"])) if resumed is not None and not config.fsdp
                 else initial_model(config))
     start, tokenizer = initial_model(config)
     earlier, checkpoint = [], None

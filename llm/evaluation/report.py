@@ -395,9 +395,10 @@ def _findings(best: Sequence[dict], equal: Sequence[dict] | None,
                          f", at a KL from π_ref {_verdict(d['kl'], d['holm']['kl'])}")
             lines.append(line + ".")
     for where, comparisons in matched:
-        for c in comparisons:
-            lines.append(f"- at matched KL, {where}, {c['method']}: true reward "
-                         f"{_verdict(c['difference'], c['holm'])} at KL {c['kl']:.3g}.")
+        for method in dict.fromkeys(c["method"] for c in comparisons):
+            verdicts = "; ".join(f"at KL {c['kl']:.3g} {_verdict(c['difference'], c['holm'])}"
+                                 for c in comparisons if c["method"] == method)
+            lines.append(f"- at matched KL, {where}, {method}: true reward {verdicts}.")
     lines.append("\nAt the same β a method that moves further from π_ref is regularised less, "
                  "not necessarily better; the comparison at matched divergence is the one that "
                  "separates the form of the loss from how far it lets the policy move.")
@@ -484,6 +485,8 @@ def frontier(curves: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
             continue
         reach = min(min(points[method, s][:, 0].max(), points[BASELINE, s][:, 0].max())
                     for s in seeds)
+        if not reach > 0:  # some seed of one of them never moved from π_ref
+            continue
         targets = [f * reach for f in MATCHED_FRACTIONS]
         entries = []
         for k in targets:

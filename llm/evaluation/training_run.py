@@ -32,7 +32,7 @@ def run_training(config: TrainConfig) -> Path:
     transformers.utils.logging.disable_progress_bar()  # our bars are enough
     stages = plan(config)
     world = init_world(config.device, {s.batch_flag: s.batch_size for s in stages},
-                       config.deterministic)
+                       config.deterministic, config.fsdp)
     if config.threads > 0 and world.device.type == "cpu":
         torch.set_num_threads(config.threads)
     try:
@@ -51,6 +51,7 @@ def run_training(config: TrainConfig) -> Path:
                 train_stage(session, stage, reference, probe)
                 session.save_stage_model(stage)
                 session.fold_adapters(stage)  # LoRA: the next stage's pi_ref is this model
+            session.unshard()  # --fsdp: final/, and the summary's model whole
             if world.main:
                 write_summary(session, truth)  # still holding the run folder's lock
             world.barrier()

@@ -1,0 +1,84 @@
+"""Tokens per second and peak memory per process of FSDP2 training steps (``--fsdp``'s layout).
+
+    torchrun --nproc_per_node 2 bench/bench_fsdp.py                  # CPU, gloo: a small model
+    torchrun --nproc_per_node "$(nvidia-smi -L | wc -l)" bench/bench_fsdp.py --device cuda \\
+        --hidden 896 --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936
+
+The model is built from a ``Qwen2Config`` on every rank (random weights, the same seed; no
+download), wrapped and sharded as ``llm.train --fsdp`` does (:class:`llm.engine.scoring
+.SequenceScorer`, :func:`llm.engine.sharding.shard`) and trained for a few AdamW steps on random
+token rows (each rank its own rows). Each rank prints one JSON line: the global tokens per second
+and its peak memory (CUDA: ``torch.cuda.max_memory_allocated``; CPU: peak resident set size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import torch
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--kv-heads", type=int, default=2)
+    parser.add_argument("--intermediate", type=int, default=704)
+    parser.add_argument("--vocab", type=int, default=32000)
+    parser.add_argument("--rows", type=int, default=4, help="sequences per step on each rank")
+    parser.add_argument("--length", type=int, default=256, help="tokens per sequence")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from llm.data.batching import Batch
+    from llm.engine.distributed import close_world, init_world
+    from llm.engine.scoring import SequenceScorer
+    from llm.engine.sharding import shard
+
+    args = parse(argv)
+    world = init_world(args.device)  # one process too: a one-way shard, to compare against
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(Qwen2Config(
+        vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
+        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
+        intermediate_size=args.intermediate, tie_word_embeddings=True)).to(world.device)
+    scorer = shard(SequenceScorer(model), world)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    torch.manual_seed(1 + world.rank)
+    ids = torch.randint(0, args.vocab, (args.rows, args.length), device=world.device)
+    mask = torch.zeros_like(ids, dtype=torch.bool)
+    mask[:, args.length // 2: -1] = True  # the second half scored, as responses are
+    batch = Batch(ids, torch.ones_like(ids), torch.roll(ids, -1, dims=1), mask)
+    for step in range(args.steps + 1):
+        if step == 1:  # the first step (allocations, lazy init) is not timed
+            world.barrier()
+            started = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        with world.autocast():
+            sums, counts = scorer(batch)
+        (-sums.sum() / counts.sum()).backward()
+        optimizer.step()
+    if world.device.type == "cuda":
+        torch.cuda.synchronize(world.device)
+    seconds = (time.perf_counter() - started) / args.steps
+    peak = (torch.cuda.max_memory_allocated(world.device) if world.device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: KiB
+    print(json.dumps({"rank": world.rank, "processes": world.size,
+                      "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
+                      "step_s": round(seconds, 4),
+                      "tokens_per_s": round(world.size * args.rows * args.length / seconds),
+                      "peak_mib": round(peak / 2**20)}), flush=True)
+    close_world(world)
+
+
+if __name__ == "__main__":
+    main()
