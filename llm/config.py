@@ -223,11 +223,12 @@ class TrainConfig:
     lora_merge: bool = _f(False, "with --lora-r: also save <run>/merged, the final model with "
                                  "its adapters merged in (a plain save_pretrained folder)",
                       resumable=True)
-    packing: bool = _f(
-        False, "lay batches out padding-free: sequences end to end in a few rows, position ids "
-               "restarting at each and attention kept inside it (default: one right-padded row "
-               "per sequence); a --resume keeps it, as it changes float rounding (speed "
-               "measured in llm/README.md)", reference_key=True)
+    packing: bool | None = _f(
+        None, "lay batches out padding-free: sequences end to end in a few rows, position ids "
+              "restarting at each and attention kept inside it; --no-packing: one right-padded "
+              "row per sequence; default: packed for the architectures it is tested on (GPT-2, "
+              "Llama, Qwen2, GPT-NeoX) unless --forward-rows; a --resume keeps it, as it "
+              "changes float rounding (speed measured in llm/README.md)", reference_key=True)
     fsdp: bool = _f(
         False, "shard the model, its gradients and AdamW's state over torchrun's processes with "
                "FSDP2, each holding 1/N (launch: torchrun --nproc_per_node N -m llm.train --fsdp "
@@ -391,13 +392,14 @@ class TrainConfig:
         """What ``--fsdp`` does not support, refused: LoRA (its frozen base would be sharded
         beside unsharded adapters; not supported yet), ``--forward-rows`` and ``--compile``
         (ranks whose row counts differ would run different numbers of sharded forwards; the
-        compiled body is untested under FSDP2)."""
+        compiled body is untested under FSDP2) and ``--truth-every`` (the main process samples
+        alone, which a sharded model cannot)."""
         if not self.fsdp:
             return
         if self.lora_r:
             raise ConfigError("--fsdp with --lora-r is not supported yet; LoRA keeps the "
                               "frozen model whole and trains only adapters: drop --fsdp")
-        for name in ("forward_rows", "compile"):
+        for name in ("forward_rows", "compile", "truth_every"):
             if getattr(self, name):
                 raise ConfigError(f"--fsdp with --{name.replace('_', '-')} is not supported; "
                                   "drop one of them")

@@ -21,13 +21,14 @@ from .evaluation.sweep import (
     TRAIN_DEFAULTS,
     ExperimentConfig,
     Setting,
+    next_rate,
     run_experiment,
     selection,
     sweep,
 )
 
 __all__ = ["BETAS", "LRS", "METHODS", "QUICK", "SWEPT", "TRAIN_DEFAULTS", "ExperimentConfig",
-           "Setting", "build_parser", "main", "run_experiment", "selection", "sweep"]
+           "Setting", "build_parser", "main", "next_rate", "run_experiment", "selection", "sweep"]
 PROG = "python -m llm.experiment"
 
 

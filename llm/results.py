@@ -18,6 +18,9 @@ from .evaluation.report import (
     Estimate,
     ResultsError,
     chosen_rates,
+    envelope,
+    frontier,
+    holm,
     markdown,
     paired_differences,
     read_csv,
@@ -26,7 +29,8 @@ from .evaluation.report import (
 )
 
 __all__ = ["BASELINE", "Estimate", "ReportConfig", "ResultsError", "build_parser", "chosen_rates",
-           "main", "markdown", "paired_differences", "read_csv", "summarise", "write_report"]
+           "envelope", "frontier", "holm", "main", "markdown", "paired_differences", "read_csv",
+           "summarise", "write_report"]
 PROG = "python -m llm.results"
 
 

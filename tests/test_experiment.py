@@ -30,11 +30,113 @@ def test_the_sweep_has_every_method_at_every_beta_and_seed_at_its_rate():
     assert [s.seed for s in settings[:9]] == [0] * 9  # whole seeds first
 
 
+def test_equal_rate_adds_each_method_at_the_baselines_rate_once():
+    rates = {"IPO": 1e-4, "JS-IUPO paper form": 3e-5, "JS-IUPO per-response form": 1e-4}
+    settings = experiment.sweep((0.2,), (0, 1), rates, equal_rate=True)
+    names = [s.run_name for s in settings]
+    assert len(names) == len(set(names)) == 2 * 4  # the paper form twice, the others once
+    paper = {s.lr for s in settings if s.method == "JS-IUPO paper form"}
+    assert paper == {3e-5, 1e-4}
+    assert {s.lr for s in settings if s.method != "JS-IUPO paper form"} == {1e-4}
+
+
 def test_the_selection_validates_every_method_at_every_rate_off_the_eval_pairs():
-    settings = experiment.selection((3e-4, 1e-3), 0.2)
+    grid = {label: (3e-4, 1e-3) for label, *_ in experiment.METHODS}
+    settings = experiment.selection(grid, 0.2, (100,))
     assert len(settings) == 6 and {s.holdout for s in settings} == {"validation"}
-    assert len({s.run_name for s in settings}) == 6
+    assert len({s.run_name for s in settings}) == 6 and {s.seed for s in settings} == {100}
     assert all(s.run_name.startswith("select-") for s in settings)
+    config = experiment.ExperimentConfig()
+    held = config.holdout(100)
+    assert (held["holdout"], held["eval_pairs"], held["eval_fraction"]) == (
+        "validation", config.validation_pairs, config.validation_fraction)
+    assert config.holdout(0) == {}
+    sft = config.sft_config(100)  # the selection seed's SFT never sees its validation prompts
+    assert sft.holdout == "validation" and sft.run_name == "sft-select-s100"
+    assert config.sft_config(0).holdout == "eval"
+
+
+@given(st.integers(-8, 2), st.sampled_from((1, 3)))
+def test_the_rate_ladder_steps_1_3_10_and_back(exponent, mantissa):
+    lr = float(f"{mantissa}e{exponent}")
+    up, down = experiment.next_rate(lr, up=True), experiment.next_rate(lr, up=False)
+    assert down < lr < up and 2.99 < up / lr < 3.34 and 2.99 < lr / down < 3.34
+    assert experiment.next_rate(up, up=False) == lr == experiment.next_rate(down, up=True)
+
+
+def _selection_row(lr, accuracy, loss, pairs=1000, method="m"):
+    return dict(method=method, lr=lr, eval_accuracy=accuracy, eval_loss=loss, eval_pairs=pairs)
+
+
+def test_a_tie_within_one_standard_error_goes_to_the_lower_validation_loss():
+    se = math.sqrt(0.7 * 0.3 / 1000)  # 0.0145
+    rows = [_selection_row(3e-5, 0.70, 4.9), _selection_row(1e-4, 0.70 - 0.9 * se, 4.7),
+            _selection_row(3e-4, 0.70 - 1.1 * se, 4.5)]
+    assert results.chosen_rates(rows) == {"m": 1e-4}  # 3e-4 is more than one s.e. behind
+    rows[1]["eval_loss"] = 5.0
+    assert results.chosen_rates(rows) == {"m": 3e-5}
+    # with ten times the pairs the standard error shrinks and nothing ties
+    assert results.chosen_rates([{**r, "eval_pairs": 10_000} for r in rows]) == {"m": 3e-5}
+
+
+@given(st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=8))
+def test_holm_adjusts_like_its_definition(p_values):
+    adjusted = results.holm(p_values)
+    m = len(p_values)
+    for i, p in enumerate(p_values):  # max over the p-values ranked at or below it
+        ranked = sorted(p_values)
+        expected = max(min(1.0, (m - r) * ranked[r]) for r in range(m) if ranked[r] <= p)
+        assert adjusted[i] == pytest.approx(expected, abs=1e-11)
+        assert p <= adjusted[i] + 1e-12 <= 1 + 1e-12
+
+
+@given(st.lists(st.floats(-5, 5), min_size=2, max_size=12), st.integers(1, 6))
+def test_a_family_widens_the_interval_and_the_p_value_is_the_t_tests(values, family):
+    estimate = results.Estimate.of(values, family)
+    if np.std(values) > 1e-6:
+        half = (scipy.stats.t.ppf(1 - 0.05 / (2 * family), len(values) - 1)
+                * scipy.stats.sem(values))
+        assert estimate.half_width == pytest.approx(half, rel=1e-9)
+        assert estimate.p_value == pytest.approx(
+            scipy.stats.ttest_1samp(values, 0.0).pvalue, rel=1e-6, abs=1e-12)
+
+
+def _brute_envelope(points, k):
+    """The best reward of a policy or a mixture of two whose KL is at most k."""
+    best = max(r for kl, r in points if kl <= k)
+    for k1, r1 in points:
+        for k2, r2 in points:
+            if k1 <= k < k2:
+                best = max(best, r1 + (r2 - r1) * (k - k1) / (k2 - k1))
+    return best
+
+
+@given(st.lists(st.tuples(st.floats(0.001, 3.0), st.floats(-2.0, 2.0)), min_size=1,
+                max_size=9), st.floats(0.0, 1.0))
+def test_the_frontier_is_the_best_mixture_within_the_divergence(points, fraction):
+    points = [(0.0, 0.0), *points]
+    array = np.array(points)
+    k = fraction * array[:, 0].max()
+    assert float(results.envelope(array, k)) == pytest.approx(_brute_envelope(points, k),
+                                                              abs=1e-9)
+
+
+def test_matched_divergence_compares_the_frontiers_seed_by_seed():
+    curves = []
+    for seed in range(4):
+        for method, lift in (("IPO", 0.0), ("JS", 0.1)):
+            for beta, kl in ((0.1, 0.8), (0.5, 0.2)):
+                curves.append({"method": method, "beta": beta, "seed": seed, "lr": 1e-4,
+                               "split": "truth", "step": 10, "kl": kl,
+                               "reward_policy": kl + lift + 0.3 * seed, "reward_reference": 0.0})
+    rows = [{"method": c["method"], "beta": c["beta"], "seed": c["seed"], "lr": 1e-4}
+            for c in curves]
+    comparisons = results.frontier(curves, rows)
+    assert [c["kl"] for c in comparisons] == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    # +0.1 at every point and on the segments between them, on every seed
+    assert [c["difference"].mean for c in comparisons] == pytest.approx([0.1] * 4)
+    assert all(c["difference"].sd == pytest.approx(0.0, abs=1e-12) for c in comparisons)
+    assert all(c["difference"].family == 4 for c in comparisons)
 
 
 def _row(method, beta, seed, accuracy, reward=1.0):
@@ -73,6 +175,8 @@ def test_the_summary_keeps_the_baseline_first_and_orders_by_beta():
 
 @pytest.mark.parametrize("change", [{"betas": ()}, {"betas": (0.1, -1.0)}, {"seeds": ()},
                                     {"lrs": (float("inf"),)}, {"jobs": 0},
+                                    {"select_seeds": (0,)}, {"select_seeds": ()},
+                                    {"validation_fraction": 1.0}, {"max_extensions": -1},
                                     {"train": TrainConfig(truth_eval_prompts=0)}])
 def test_bad_experiment_configs_are_refused(change):
     with pytest.raises(ConfigError):
@@ -103,7 +207,7 @@ def test_cli_user_error_exits_2(capsys):
 def test_quick_experiment_writes_the_csv_files_the_report_and_the_figures(tmp_path):
     train = TrainConfig(**{**experiment.TRAIN_DEFAULTS, "out_dir": str(tmp_path / "exp")})
     config = experiment.ExperimentConfig(train=train, betas=(0.2,), seeds=(0, 1),
-                                         lrs=(1e-3,), quick=True)
+                                         lrs=(1e-3,), quick=True, max_extensions=0)
     out = experiment.run_experiment(config)
     rows = results.read_csv(out / "runs.csv")
     assert len(rows) == 6 and {r["method"] for r in rows} == {
@@ -114,12 +218,17 @@ def test_quick_experiment_writes_the_csv_files_the_report_and_the_figures(tmp_pa
     assert len(results.read_csv(out / "selection.csv")) == 3
     assert {r["seed"] for r in results.read_csv(out / "curves.csv")} == {0.0, 1.0}
     report = (out / "experiment.md").read_text()
-    assert report.count("| 0.2 |") == 3 + 2  # three rows of results, two of differences
+    assert report.count("| 0.2 |") == 3 + 2 + 3  # results, differences, settling
+    truth = [c for c in results.read_csv(out / "curves.csv") if c["split"] == "truth"]
+    assert {c["step"] for c in truth} == {2.0, 4.0}  # --truth-every 2 of 4 steps
+    assert all(c["kl"] == r["kl"] for r in rows for c in truth  # the last probe is the final
+               if c["step"] == 4 and (c["method"], c["seed"]) == (r["method"], r["seed"]))
     assert (out / "curves.png").stat().st_size > 10_000
     assert (out / "frontier.png").is_file()
     summaries = [json.loads(p.read_text()) for p in out.glob("*/summary.json")]
     setup = json.loads((out / "setup.json").read_text())
-    assert setup["runs"] == len(summaries) == 2 + 3 + 6  # SFT per seed, selection, sweep
+    # SFT per seed and for the selection seed, selection, sweep
+    assert setup["runs"] == len(summaries) == 2 + 1 + 3 + 6
     assert setup["run_minutes"] == round(sum(s["seconds"] for s in summaries) / 60)
     assert f"took {setup['run_minutes']} minutes of run time" in report
     before = report

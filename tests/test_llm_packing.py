@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from test_llm_resume import tiny as resumable_tiny
 
 from llm.config import ConfigError, TrainConfig
 from llm.data.batching import TokenizedPair, collate, preference_batch
-from llm.data.packing import pack, pack_rows, packed_preference_batch
+from llm.data.packing import PACKED_MODEL_TYPES, pack, pack_rows, packed_preference_batch, packs
 from llm.engine.checkpoint import load_checkpoint
 from llm.engine.distributed import World
 from llm.engine.loop import accumulate_gradients
@@ -46,24 +47,37 @@ ONE_OFF = [(8, 7, 5), (7, 5, 7), (1, 4, 2), (7, 4, 6)]
 
 def tiny_model(family: str) -> torch.nn.Module:
     """A one-layer model of ``family`` in float64, seeded, without dropout."""
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    import transformers
 
     torch.manual_seed(0)
     if family == "gpt2":
-        model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=64,
-                                           vocab_size=VOCAB, resid_pdrop=0.0, embd_pdrop=0.0,
-                                           attn_pdrop=0.0))
-    else:
-        model = LlamaForCausalLM(LlamaConfig(vocab_size=VOCAB, hidden_size=16,
-                                             intermediate_size=32, num_hidden_layers=1,
-                                             num_attention_heads=2, num_key_value_heads=1,
-                                             max_position_embeddings=64))
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+            n_layer=1, n_embd=16, n_head=2, n_positions=64, vocab_size=VOCAB, resid_pdrop=0.0,
+            embd_pdrop=0.0, attn_pdrop=0.0))
+    elif family == "gpt_neox":
+        model = transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
+            vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+            num_attention_heads=2, max_position_embeddings=64, hidden_dropout=0.0,
+            attention_dropout=0.0))
+    else:  # llama, qwen2: the same shape through each family's own classes
+        config = transformers.AutoConfig.for_model(
+            family, vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64)
+        model = transformers.AutoModelForCausalLM.from_config(config)
     return model.double()
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama"])
+@pytest.fixture(scope="module", params=PACKED_MODEL_TYPES)
 def model(request) -> torch.nn.Module:
     return tiny_model(request.param)
+
+
+def test_the_default_packs_the_tested_architectures_only():
+    gpt2 = tiny_model("gpt2")
+    assert packs(None, gpt2) and not packs(None, gpt2, forward_rows=4)
+    assert packs(True, gpt2) and not packs(False, gpt2)
+    other = types.SimpleNamespace(config=types.SimpleNamespace(model_type="bloom"))
+    assert not packs(None, other) and packs(True, other)
 
 
 def make_pairs(shape: list[tuple[int, int, int]], seed: int = 0) -> list[TokenizedPair]:
@@ -176,6 +190,7 @@ def test_packing_layout_for_sft_rows_equals_collate(model):
 def test_forward_rows_needs_no_packing():
     with pytest.raises(ConfigError, match="--no-packing"):
         TrainConfig(forward_rows=4, packing=True)
+    assert TrainConfig(forward_rows=4).packing is None  # the default then pads
     assert TrainConfig(forward_rows=4).forward_rows == 4
     assert "packing" not in TrainConfig.marked("resumable")
     assert "packing" in TrainConfig.marked("reference_key")

@@ -166,3 +166,41 @@ def test_reference_samples_do_not_depend_on_the_policy(tokenizer):
                for policy in (quick_stopper, tiny_gpt2(2, init_scale=0.3))]
     assert results[0]["reward_reference"] == results[1]["reward_reference"]
     assert results[0]["kl"] != results[1]["kl"]
+
+
+def test_truth_probes_over_training_leave_a_resumed_run_exact(tmp_path):
+    """--truth-every samples from the policy mid-training; it must not move any random state
+    (with dropout, which draws from it every step): the run ends with the weights of a run
+    without probes; stopped after pref step 2 (a probe) and resumed, it ends as the whole run
+    does, its truth rows included; the summary's truth evaluation is the last step's probe."""
+    import json
+
+    from llm_helpers import tiny
+    from safetensors.torch import load_file
+
+    from llm.engine.metrics import read_metrics
+    from llm.train import run_training
+
+    config = tiny(tmp_path / "whole", data="offline", data_path=None, offline_train_pairs=48,
+                  offline_eval_pairs=8, eval_pairs=8, truth_eval_prompts=4,
+                  truth_max_new_tokens=4, truth_every=2, pref_steps=4, save_every=1,
+                  run_name="run", dropout=0.1)
+    whole = run_training(config)
+    unprobed = run_training(config.replace(out_dir=str(tmp_path / "unprobed"), truth_every=0))
+    stopped = config.replace(out_dir=str(tmp_path / "stopped"), stop_after=3 + 2)
+    run_training(stopped)
+    resumed = run_training(stopped.replace(resume=True, stop_after=None))
+
+    def outcome(folder):
+        rows = [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(folder)]
+        return load_file(folder / "checkpoint" / "model.safetensors"), rows
+
+    (weights, rows), (expected_weights, expected_rows) = outcome(resumed), outcome(whole)
+    assert all(torch.equal(weights[k], v) for k, v in expected_weights.items())
+    assert rows == expected_rows
+    plain, _ = outcome(unprobed)
+    assert all(torch.equal(plain[k], v) for k, v in expected_weights.items())
+    probes = [r for r in rows if r["split"] == "truth"]
+    assert [r["step"] for r in probes] == [2, 4] and probes[0]["kl"] != probes[1]["kl"]
+    summary = json.loads((whole / "summary.json").read_text())
+    assert summary["truth"]["kl"] == probes[-1]["kl"]

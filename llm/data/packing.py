@@ -35,6 +35,22 @@ wider row's quadratic attention with it when it trades rows for width; any layou
 log-probabilities."""
 
 
+PACKED_MODEL_TYPES: tuple[str, ...] = ("gpt2", "llama", "qwen2", "gpt_neox")
+"""The ``model_type`` of every architecture whose packed log-probabilities and gradients are
+tested equal to the padded layout's (``tests/test_llm_packing.py``); the default layout packs
+these and pads the rest (a model whose attention ignored restarting position ids would let
+sequences see each other, silently)."""
+
+
+def packs(requested: bool | None, model, forward_rows: int = 0) -> bool:
+    """Whether a run lays its batches out packed: as ``--packing``/``--no-packing`` say, else
+    (``None``, the default) where it is tested and pays: an architecture of
+    :data:`PACKED_MODEL_TYPES`, unless ``--forward-rows`` asks to cut padded rows."""
+    if requested is not None:
+        return requested
+    return getattr(model.config, "model_type", None) in PACKED_MODEL_TYPES and not forward_rows
+
+
 def attention_width(model) -> int:
     """6 d for ``model`` of hidden size d: per position and layer the projections cost 24 d²
     FLOPs, the attention scores and their weighted sum 4 d W over a row of width W."""

@@ -142,7 +142,7 @@ def micro_batches(session: TrainingSession, stage: Stage, ids: list[int], split:
     run's device."""
     pairs = getattr(session.data, split)
     pad = COMPILED_WIDTH if session.config.compile else 1
-    packing = attention_width(session.model) if session.config.packing else 0
+    packing = attention_width(session.model) if session.packing else 0
     groups = length_groups([pairs[i].length for i in ids], size)
     return [([ids[k] for k in group],
              stage.objective.batch([pairs[ids[k]] for k in group], session.tokenizer.pad_token_id,

@@ -57,10 +57,10 @@ class ReferenceLogps:
 def load_or_compute_reference(config: TrainConfig, world: World, folder: Path,
                               data: TrainingData, pad_id: int,
                               reference_model: Callable[[], torch.nn.Module],
-                              say: Callable[[str], None]) -> ReferenceLogps:
+                              say: Callable[[str], None], packing: bool) -> ReferenceLogps:
     """π_ref's log-probs of the pairs the preference stage visits and of the held-out pairs:
     from the run's cache, else the shared ``--reference-cache``, else computed with
-    ``reference_model()`` (and then cached in both)."""
+    ``reference_model()`` in the run's layout (``packing``) and then cached in both."""
     path = folder / REFERENCE_CACHE
     rows = len(data.train) + len(data.eval)
     cached = load_reference_cache(path, rows, say)
@@ -75,7 +75,7 @@ def load_or_compute_reference(config: TrainConfig, world: World, folder: Path,
         needed = visited_pairs(len(data.train), config.batch_size, config.seed,
                                config.pref_steps)
         scored = reference_logps(model, [data.train[i] for i in needed] + data.eval, pad_id,
-                                 world, packing=config.packing)
+                                 world, packing=packing)
         cached = torch.full((rows, 4), float("nan"), dtype=torch.float64)
         cached[needed] = scored[: len(needed)]
         cached[len(data.train):] = scored[len(needed):]

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..config import STAGE_ORDER, ConfigError, TrainConfig
+from ..data.packing import packs
 from ..data.training_data import BatchNeed, TrainingData, load_training_data
 from .atomic import write_atomically
 from .checkpoint import TrainingState, save_checkpoint, save_model, save_sharded_checkpoint
@@ -54,6 +55,12 @@ class TrainingSession:
     resumed: dict[str, Any] | None
     started: float
     lock: RunLock | None = None
+
+    @property
+    def packing(self) -> bool:
+        """Whether batches are packed (``--packing``, or by default where it is tested:
+        :func:`llm.data.packing.packs`)."""
+        return packs(self.config.packing, self.model, self.config.forward_rows)
 
     @classmethod
     def open(cls, config: TrainConfig, world: World, stages: list[Stage]) -> TrainingSession:
@@ -202,11 +209,11 @@ class TrainingSession:
             with self.model.disable_adapter():
                 return load_or_compute_reference(
                     self.config, self.world, self.folder, self.data,
-                    self.tokenizer.pad_token_id, lambda: self.model, self.say)
+                    self.tokenizer.pad_token_id, lambda: self.model, self.say, self.packing)
         return load_or_compute_reference(
             self.config, self.world, self.folder, self.data, self.tokenizer.pad_token_id,
             lambda: self.reference_model().to(self.world.device) if within else policy,
-            self.say)
+            self.say, self.packing)
 
 
 def _say(text: str) -> None:

@@ -22,7 +22,7 @@ A checkpoint (:func:`save_sharded_checkpoint`) is written with ``torch.distribut
 RNG, stage, step and world size: plain data), then the manifest, and renames the folder into
 place as :mod:`llm.engine.checkpoint` does for every saved folder, the previous checkpoint kept as
 the fallback. DCP's own loading unpickles whatever a checkpoint holds (``pickle.load`` of
-``.metadata``, ``torch.load(weights_only=False)`` of non-tensor items), so
+``.metadata``, an unrestricted ``torch.load`` of non-tensor items), so
 :func:`load_sharded_state` reads through :class:`SafeReader`, whose unpickler admits DCP's
 metadata classes only, and :class:`TensorsOnly`, which refuses non-tensor items: a run folder
 someone hands over cannot run code. A resume needs the world size the checkpoint was written

@@ -460,12 +460,17 @@ def envelope(points: np.ndarray, k: np.ndarray | float) -> np.ndarray:
     order = np.lexsort((points[:, 1], points[:, 0]))
     hull: list[np.ndarray] = []
     for p in points[order]:  # the upper hull, left to right (Andrew's monotone chain)
-        while len(hull) >= 2 and np.cross(hull[-1] - hull[-2], p - hull[-2]) >= 0:
+        while len(hull) >= 2 and _turn(hull[-2], hull[-1], p) >= 0:
             hull.pop()
         hull.append(p)
     vertices = np.array(hull)
     peak = vertices[np.argmax(vertices[:, 1]), 0]
     return np.interp(np.minimum(k, peak), vertices[:, 0], vertices[:, 1])
+
+
+def _turn(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+    """The z of (b − a) × (c − a): ≥ 0 where a, b, c do not turn clockwise (b is not above)."""
+    return float((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
 
 
 MATCHED_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
