@@ -226,9 +226,10 @@ class TrainConfig:
     packing: bool | None = _f(
         None, "lay batches out padding-free: sequences end to end in a few rows, position ids "
               "restarting at each and attention kept inside it; --no-packing: one right-padded "
-              "row per sequence; default: packed for the architectures it is tested on (GPT-2, "
-              "Llama, Qwen2, GPT-NeoX) unless --forward-rows; a --resume keeps it, as it "
-              "changes float rounding (speed measured in llm/README.md)", reference_key=True)
+              "row per sequence; default: packed on the CPU for the architectures it is tested "
+              "on (GPT-2, Llama, Qwen2, GPT-NeoX) unless --forward-rows, padded on CUDA "
+              "(unmeasured there); a --resume keeps it, as it changes float rounding (speed "
+              "measured in llm/README.md)", reference_key=True)
     fsdp: bool = _f(
         False, "shard the model, its gradients and AdamW's state over torchrun's processes with "
                "FSDP2, each holding 1/N (launch: torchrun --nproc_per_node N -m llm.train --fsdp "

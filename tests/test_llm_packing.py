@@ -73,11 +73,12 @@ def model(request) -> torch.nn.Module:
 
 
 def test_the_default_packs_the_tested_architectures_only():
-    gpt2 = tiny_model("gpt2")
-    assert packs(None, gpt2) and not packs(None, gpt2, forward_rows=4)
-    assert packs(True, gpt2) and not packs(False, gpt2)
+    gpt2, cpu, cuda = tiny_model("gpt2"), torch.device("cpu"), torch.device("cuda")
+    assert packs(None, gpt2, cpu) and not packs(None, gpt2, cpu, forward_rows=4)
+    assert not packs(None, gpt2, cuda) and packs(True, gpt2, cuda)  # unmeasured on CUDA
+    assert packs(True, gpt2, cpu) and not packs(False, gpt2, cpu)
     other = types.SimpleNamespace(config=types.SimpleNamespace(model_type="bloom"))
-    assert not packs(None, other) and packs(True, other)
+    assert not packs(None, other, cpu) and packs(True, other, cpu)
 
 
 def make_pairs(shape: list[tuple[int, int, int]], seed: int = 0) -> list[TokenizedPair]:

@@ -42,13 +42,16 @@ these and pads the rest (a model whose attention ignored restarting position ids
 sequences see each other, silently)."""
 
 
-def packs(requested: bool | None, model, forward_rows: int = 0) -> bool:
+def packs(requested: bool | None, model, device: torch.device, forward_rows: int = 0) -> bool:
     """Whether a run lays its batches out packed: as ``--packing``/``--no-packing`` say, else
-    (``None``, the default) where it is tested and pays: an architecture of
-    :data:`PACKED_MODEL_TYPES`, unless ``--forward-rows`` asks to cut padded rows."""
+    (``None``, the default) where it is tested and measured to pay: an architecture of
+    :data:`PACKED_MODEL_TYPES` on the CPU (the step in 0.54 of the padded time at the HH shape,
+    0.81 at the offline one; on CUDA it is unmeasured, so CUDA runs stay padded until
+    ``bench/gpu_check.sh`` measures it), unless ``--forward-rows`` asks to cut padded rows."""
     if requested is not None:
         return requested
-    return getattr(model.config, "model_type", None) in PACKED_MODEL_TYPES and not forward_rows
+    return (getattr(model.config, "model_type", None) in PACKED_MODEL_TYPES
+            and device.type == "cpu" and not forward_rows)
 
 
 def attention_width(model) -> int:

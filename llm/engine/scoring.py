@@ -14,7 +14,7 @@ which are never scored), which lets PyTorch's SDPA pick its fused causal kernels
 on CUDA). Per-row sums are taken by placing the token log-probabilities in a dense (R, T) tensor
 and summing it, which is deterministic on CUDA (``index_add`` accumulates with atomics).
 
-A :class:`~llm.data.packing.PackedBatch` (``--packing``, off by default) holds no padding
+A :class:`~llm.data.packing.PackedBatch` (the CPU's default, ``--packing``) holds no padding
 to speak of: the body runs on its rows with position ids that restart at each sequence, which
 transformers turns into a block-causal mask, and each sequence's sum is a row of an (S, L) table
 filled at unique slots (deterministic too).

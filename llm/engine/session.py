@@ -60,7 +60,7 @@ class TrainingSession:
     def packing(self) -> bool:
         """Whether batches are packed (``--packing``, or by default where it is tested:
         :func:`llm.data.packing.packs`)."""
-        return packs(self.config.packing, self.model, self.config.forward_rows)
+        return packs(self.config.packing, self.model, self.world.device, self.config.forward_rows)
 
     @classmethod
     def open(cls, config: TrainConfig, world: World, stages: list[Stage]) -> TrainingSession:
