@@ -7,8 +7,9 @@
 The model is built from a ``Qwen2Config`` on every rank (random weights, the same seed; no
 download), wrapped and sharded as ``llm.train --fsdp`` does (:class:`llm.engine.scoring
 .SequenceScorer`, :func:`llm.engine.sharding.shard`) and trained for a few AdamW steps on random
-token rows (each rank its own rows). Each rank prints one JSON line: the global tokens per second
-and its peak memory (CUDA: ``torch.cuda.max_memory_allocated``; CPU: peak resident set size).
+token rows (each rank its own rows). Each rank prints one JSON line: the global tokens per second,
+the bytes of weights, gradients and AdamW moments it holds (its shards: ``state_mib``) and its peak
+memory (CUDA: ``torch.cuda.max_memory_allocated``; CPU: peak resident set size).
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--length", type=int, default=256, help="tokens per sequence")
     parser.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up)")
     return parser.parse_args(argv)
+
+
+def held_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of weights, gradients and AdamW moments this process holds (its local shards)."""
+    from torch.distributed.tensor import DTensor
+
+    def local(t: torch.Tensor) -> torch.Tensor:
+        return t.to_local() if isinstance(t, DTensor) else t
+
+    tensors = [t for p in model.parameters() for t in (p, p.grad) if t is not None]
+    tensors += [t for moments in optimizer.state.values() for t in moments.values()
+                if torch.is_tensor(t) and t.dim() > 0]
+    return sum(local(t).numel() * local(t).element_size() for t in tensors)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: KiB
     print(json.dumps({"rank": world.rank, "processes": world.size,
                       "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
+                      "state_mib": round(held_bytes(model, optimizer) / 2**20, 1),
                       "step_s": round(seconds, 4),
                       "tokens_per_s": round(world.size * args.rows * args.length / seconds),
                       "peak_mib": round(peak / 2**20)}), flush=True)

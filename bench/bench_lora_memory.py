@@ -56,6 +56,7 @@ def measure(args: argparse.Namespace) -> dict[str, float | str]:
 
     from llm.config import TrainConfig
     from llm.engine.lora import add_adapters
+    from llm.data.batching import Batch
     from llm.engine.scoring import SequenceScorer
 
     device = torch.device(args.device)
@@ -76,13 +77,14 @@ def measure(args: argparse.Namespace) -> dict[str, float | str]:
     ids = torch.randint(0, args.vocab, (args.rows, args.length), device=device)
     mask = torch.zeros_like(ids, dtype=torch.bool)
     mask[:, args.length // 2: -1] = True  # the second half scored, as responses are
+    batch = Batch(ids, torch.ones_like(ids), torch.roll(ids, -1, dims=1), mask)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast("cpu", enabled=False))
     started = time.perf_counter()
     for _ in range(args.steps):
         optimizer.zero_grad(set_to_none=True)
         with autocast:
-            sums, counts = scorer(ids, torch.roll(ids, -1, dims=1), mask)
+            sums, counts = scorer(batch)
         (-sums.sum() / counts.sum()).backward()
         optimizer.step()
     seconds = (time.perf_counter() - started) / args.steps

@@ -1,0 +1,45 @@
+"""The benchmark scripts run, at a tiny size, and print what they promise: a smoke test that
+catches a script left behind by an interface change (their figures are measured, not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+TINY_QWEN = ["--hidden", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
+             "--intermediate", "128", "--vocab", "1000", "--length", "32", "--steps", "1"]
+
+
+def run(*args: str) -> str:
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_the_lora_memory_bench_prints_both_modes(tmp_path):
+    out = tmp_path / "lora.json"
+    text = run(str(BENCH / "bench_lora_memory.py"), *TINY_QWEN, "--json", str(out))
+    rows = [line for line in text.splitlines() if line.startswith(("| full", "| lora"))]
+    assert len(rows) == 2
+    assert out.is_file()
+
+
+@pytest.mark.slow
+def test_the_fsdp_bench_runs_on_two_gloo_processes():
+    text = run("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(BENCH / "bench_fsdp.py"), *TINY_QWEN)
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert len(lines) == 2 and all(line["tokens_per_s"] > 0 for line in lines)
+
+
+@pytest.mark.slow
+def test_the_step_bench_prints_the_padded_and_packed_layouts():
+    text = run(str(BENCH / "bench_llm_step.py"), "--shape", "offline", "--preset", "small",
+               "--batch-size", "2", "--repeats", "1", "--warmup", "0", "--threads", "1")
+    assert "packed" in text and "padded" in text
