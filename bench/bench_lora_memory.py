@@ -55,8 +55,8 @@ def measure(args: argparse.Namespace) -> dict[str, float | str]:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from llm.config import TrainConfig
-    from llm.engine.lora import add_adapters
     from llm.data.batching import Batch
+    from llm.engine.lora import add_adapters
     from llm.engine.scoring import SequenceScorer
 
     device = torch.device(args.device)

@@ -61,6 +61,8 @@ MARKS: dict[str, str] = {
     "reference_key": "pi_ref's log-probabilities depend on it (the --reference-cache key)",
     "swept": "llm.experiment sets it for each run itself",
     "bound": "its numeric range, checked when the config is made: '>0' or '>=0'",
+    "auto": "None chooses when the run starts, and the run saves its choice; a --resume that "
+            "leaves it None takes the saved one",
 }
 """The facts a :class:`TrainConfig` field carries in its metadata besides ``help`` and ``choices``
 (which :func:`upo_theory.config_parser` reads); each list of fields that shares one is derived
@@ -229,7 +231,7 @@ class TrainConfig:
               "row per sequence; default: packed on the CPU for the architectures it is tested "
               "on (GPT-2, Llama, Qwen2, GPT-NeoX) unless --forward-rows, padded on CUDA "
               "(unmeasured there); a --resume keeps it, as it changes float rounding (speed "
-              "measured in llm/README.md)", reference_key=True)
+              "measured in llm/README.md)", reference_key=True, auto=True)
     fsdp: bool = _f(
         False, "shard the model, its gradients and AdamW's state over torchrun's processes with "
                "FSDP2, each holding 1/N (launch: torchrun --nproc_per_node N -m llm.train --fsdp "

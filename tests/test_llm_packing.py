@@ -230,3 +230,21 @@ def test_a_killed_packed_run_resumes_bit_for_bit(tmp_path):
     assert load_checkpoint(stopped)["step"] == 2
     resumed = run_training(resumable_tiny(tmp_path / "run", resume=True, **changes))
     assert_same_as(resumed, whole)
+
+
+def test_a_run_saves_its_layout_and_a_resume_keeps_it(tmp_path):
+    """The default layout is decided when the run starts and saved in config.json; a --resume
+    that leaves --packing to the default continues in the saved layout."""
+    import json
+
+    from llm_helpers import tiny
+
+    from llm.train import run_training
+
+    config = tiny(tmp_path, run_name="run", pref_steps=2, stop_after=4)
+    assert config.packing is None
+    folder = run_training(config)
+    assert json.loads((folder / "config.json").read_text())["packing"] is True
+    run_training(config.replace(resume=True, stop_after=None))
+    assert (folder / "summary.json").is_file()
+    assert json.loads((folder / "config.json").read_text())["packing"] is True

@@ -26,6 +26,8 @@ from .checkpoint import CHECKPOINTS, RUN_CONFIG, load_checkpoint
 from .distributed import World
 
 RESUMABLE_CHANGES = frozenset(TrainConfig.marked("resumable"))
+AUTO = frozenset(TrainConfig.marked("auto"))
+"""Fields whose None the run resolves and saves (a --resume leaving them None keeps the saved)."""
 """Settings a ``--resume`` may change: they change how, not what, the run computes (a run folder
 may also be moved or renamed and resumed where it is). Marked on the fields of
 :class:`~llm.config.TrainConfig` (``metadata["resumable"]``)."""
@@ -157,7 +159,8 @@ def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None
     new = config.to_dict()
     defaults = TrainConfig.defaults()  # a setting newer than the saved run had its default
     changed = sorted(k for k in new
-                     if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k])
+                     if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k]
+                     and not (k in AUTO and new[k] is None))
     if old and changed:
         raise ConfigError(f"--resume with changed settings {changed}; use the saved ones "
                           f"in {saved}")

@@ -31,7 +31,7 @@ from .metrics import MetricsLogger
 from .model import load_model, offline_gpt2, offline_gpt2_tokenizer, set_dropout
 from .objectives import Stage
 from .reference import ReferenceLogps, load_or_compute_reference
-from .run_folder import CONFIG, RunLock, check_resumable, restore
+from .run_folder import CONFIG, RunLock, check_resumable, restore, saved_settings
 from .scoring import SequenceScorer
 from .sharding import full_weights, is_sharded
 
@@ -58,9 +58,8 @@ class TrainingSession:
 
     @property
     def packing(self) -> bool:
-        """Whether batches are packed (``--packing``, or by default where it is tested:
-        :func:`llm.data.packing.packs`)."""
-        return packs(self.config.packing, self.model, self.world.device, self.config.forward_rows)
+        """Whether batches are packed (resolved when the run started: :func:`_resolved_layout`)."""
+        return bool(self.config.packing)
 
     @classmethod
     def open(cls, config: TrainConfig, world: World, stages: list[Stage]) -> TrainingSession:
@@ -99,6 +98,7 @@ class TrainingSession:
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         model.to(world.device)
+        config = _resolved_layout(config, model, world, folder)
         scorer = SequenceScorer(model, compile=config.compile)
         if world.main:  # the folder becomes a run
             write_atomically(folder / CONFIG, config.to_json())
@@ -214,6 +214,19 @@ class TrainingSession:
             self.config, self.world, self.folder, self.data, self.tokenizer.pad_token_id,
             lambda: self.reference_model().to(self.world.device) if within else policy,
             self.say, self.packing)
+
+
+def _resolved_layout(config: TrainConfig, model, world: World, folder: Path) -> TrainConfig:
+    """``config`` with its batch layout decided (``--packing`` left to the default): a resumed
+    run keeps the layout it saved, whatever device or ``--forward-rows`` it resumes with (its
+    cached π_ref log-probs and its rounding are that layout's); a new run takes
+    :func:`llm.data.packing.packs`. The run's ``config.json`` then records the choice."""
+    if config.packing is not None:
+        return config
+    saved = saved_settings(folder, _silent).get("packing") if config.resume else None
+    if isinstance(saved, bool):
+        return config.replace(packing=saved)
+    return config.replace(packing=packs(None, model, world.device, config.forward_rows))
 
 
 def _say(text: str) -> None:

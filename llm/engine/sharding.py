@@ -141,7 +141,9 @@ _METADATA_CLASSES = {
     "torch.distributed.checkpoint.filesystem": {"_StorageInfo"},
     "torch.serialization": {"_get_layout"},
     "torch": {"Size"},
-    "pathlib": {"PosixPath"},
+    # the checkpoint's path (DCP keeps a Path whatever it is given); Python 3.13 moved the class
+    "pathlib": {"PosixPath", "WindowsPath"},
+    "pathlib._local": {"PosixPath", "WindowsPath"},
 }
 """What DCP's ``.metadata`` pickle may name (besides torch's dtypes): plain records."""
 

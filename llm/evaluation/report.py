@@ -207,14 +207,20 @@ def chosen_rates(selection: Sequence[dict]) -> dict[str, float]:
             for method, tied in _tied_rates(selection).items()}
 
 
-def _tied_rates(selection: Sequence[dict]) -> dict[str, list[dict]]:
-    """Per method, the rates tied with its best validation accuracy (see :func:`chosen_rates`)."""
+def rate_means(selection: Sequence[dict]) -> list[dict]:
+    """Per (method, rate): the validation accuracy and loss averaged over the selection seeds,
+    and the validation pairs of all of them."""
     grouped: dict[tuple[str, float], list[dict]] = defaultdict(list)
     for row in selection:
         grouped[row["method"], row["lr"]].append(row)
-    rates = [{"method": m, "lr": lr, "accuracy": float(np.mean([r["eval_accuracy"] for r in g])),
-              "loss": float(np.mean([r["eval_loss"] for r in g])),
-              "pairs": int(sum(r["eval_pairs"] for r in g))} for (m, lr), g in grouped.items()]
+    return [{"method": m, "lr": lr, "accuracy": float(np.mean([r["eval_accuracy"] for r in g])),
+             "loss": float(np.mean([r["eval_loss"] for r in g])),
+             "pairs": int(sum(r["eval_pairs"] for r in g))} for (m, lr), g in grouped.items()]
+
+
+def _tied_rates(selection: Sequence[dict]) -> dict[str, list[dict]]:
+    """Per method, the rates tied with its best validation accuracy (see :func:`chosen_rates`)."""
+    rates = rate_means(selection)
     out = {}
     for method in dict.fromkeys(r["method"] for r in rates):
         mine = [r for r in rates if r["method"] == method]
@@ -240,6 +246,8 @@ def markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
     equal = rate_rows(rows, selection, equal=True)
     rates = chosen_rates(selection)
     at_best = f"each method at its own rate ({_rates_text(rates)})"
+    if len(set(rates.values())) == 1:
+        at_best = f"every method at the same rate, {rates[BASELINE]:g} (each one's own choice)"
     at_equal = f"every method at {BASELINE}'s rate, {rates[BASELINE]:g}"
     parts = [_setup_text(best, setup), _selection_table(selection), _summary_table(best),
              _figures(best), _differences_table(best, at_best)]
@@ -296,8 +304,10 @@ def _setup_text(rows: Sequence[dict], setup: dict) -> str:
         "by `python -m llm.results`.\n\n"
         "Intervals are confidence intervals of the mean over seeds (t, n − 1 degrees of "
         "freedom), 95 % for one estimate; a family of m comparisons has intervals at "
-        "1 − 0.05/m and Holm-adjusted p-values. Each seed has its own SFT model, data order and "
-        "evaluation samples, so the spread between seeds holds all of these.\n")
+        "1 − 0.05/m (Bonferroni) and Holm-adjusted p-values, and its verdicts (higher, lower, "
+        "not distinguishable) follow the Holm p-values, which are less conservative: an "
+        "interval may touch 0 where Holm still decides. Each seed has its own SFT model, data "
+        "order and evaluation samples, so the spread between seeds holds all of these.\n")
 
 
 def _selection_table(selection: Sequence[dict]) -> str:
@@ -306,7 +316,8 @@ def _selection_table(selection: Sequence[dict]) -> str:
     seeds = sorted({int(r["seed"]) for r in selection})
     pairs = sorted({int(r["eval_pairs"]) for r in selection})
     beta = selection[0]["beta"] if selection else float("nan")
-    lines = [f"## Learning rates\n\nFinal accuracy (and loss) on validation pairs: "
+    lines = [f"## Learning rates\n\nFinal accuracy (and loss), the mean over the selection "
+             "seeds, on validation pairs: "
              f"{'/'.join(map(str, pairs))} pairs from held-out training prompts of selection "
              f"seed(s) {', '.join(map(str, seeds))}, which no evaluated run uses (each its own SFT "
              f"model and data), β = {beta:g}. Rates within one binomial standard error of a "
@@ -314,11 +325,12 @@ def _selection_table(selection: Sequence[dict]) -> str:
              "chosen; a choice on the edge of the rates tried extends them.\n",
              "| method | " + " | ".join(f"lr {r:g}" for r in rates) + " | chosen |",
              "|---|" + "---|" * (len(rates) + 1)]
+    means = rate_means(selection)
     for method in method_order(selection):
-        mine = {r["lr"]: r for r in selection if r["method"] == method}
+        mine = {r["lr"]: r for r in means if r["method"] == method}
         ties = {t["lr"] for t in tied[method]}
-        cells = [f"{mine[r]['eval_accuracy']:.3f}{'*' if r in ties else ''} "
-                 f"({mine[r]['eval_loss']:.3g})" if r in mine else "—" for r in rates]
+        cells = [f"{mine[r]['accuracy']:.3f}{'*' if r in ties else ''} "
+                 f"({mine[r]['loss']:.3g})" if r in mine else "—" for r in rates]
         edge = " (edge)" if chosen[method] in (min(mine), max(mine)) else ""
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {chosen[method]:g}{edge} |")
     if any(chosen[m] in (min(r["lr"] for r in selection if r["method"] == m),
@@ -351,7 +363,8 @@ def _differences_table(rows: Sequence[dict], where: str) -> str:
     family = max((d[n].family for d in differences for n in shown if n in d), default=1)
     lines = [f"## Against {BASELINE}, seed by seed: {where}\n\nMethod − {BASELINE} on the "
              "same seed (same SFT model, data order and samples): mean [interval at "
-             f"1 − 0.05/{family}, simultaneous over the {family} β] (Holm-adjusted p).\n",
+             f"1 − 0.05/m, simultaneous over the m = {family} β each method is compared at] "
+             "(Holm-adjusted p).\n",
              "| β | method | seeds | " + " | ".join(f"Δ {labels[n]}" for n in shown) + " |",
              "|---|---|---|" + "---|" * len(shown)]
     for d in differences:
@@ -437,13 +450,14 @@ def _settling(curves: Sequence[dict], rows: Sequence[dict]) -> str:
 def frontier_points(curves: Sequence[dict], rows: Sequence[dict]
                     ) -> dict[tuple[str, int], np.ndarray]:
     """Per (method, seed): its points (KL, true reward) over β and training, π_ref's at KL 0,
-    from the truth rows of ``curves`` of the runs in ``rows``."""
+    from the truth rows of ``curves`` of the runs in ``rows`` (a negative Monte-Carlo KL, a
+    policy that has hardly moved, counts as 0)."""
     runs = {(r["method"], r["beta"], r["seed"], r["lr"]) for r in rows}
     points: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
     for c in curves:
         if c["split"] == "truth" and (c["method"], c["beta"], c["seed"], c["lr"]) in runs:
-            key = (c["method"], int(c["seed"]))
-            points[key] += [(c["kl"], c["reward_policy"]), (0.0, c["reward_reference"])]
+            key = (c["method"], int(c["seed"]))  # a Monte-Carlo KL can fall below 0: it is 0
+            points[key] += [(max(c["kl"], 0.0), c["reward_policy"]), (0.0, c["reward_reference"])]
     return {key: np.unique(np.array(p, dtype=float), axis=0) for key, p in points.items()}
 
 
@@ -515,7 +529,10 @@ def _matched_text(matched: Sequence[tuple[str, list[dict]]]) -> str:
              "training, π_ref at KL 0, held at its peak past it; compared seed by seed at "
              "fractions of the largest KL both methods reach on every seed. Mean [interval at "
              f"1 − 0.05/{len(MATCHED_FRACTIONS)}, simultaneous over the divergences] "
-             "(Holm-adjusted p).\n"]
+             "(Holm-adjusted p). The points are Monte-Carlo estimates, so an envelope of them "
+             "leans upward (it takes the luckiest point near each divergence); both methods have "
+             "as many points, at the same β and steps, so the lean is alike, but R(k) is an "
+             "estimate of the reachable reward, not a bound.\n"]
     for where, comparisons in matched:
         if not comparisons:
             continue

@@ -92,7 +92,8 @@ class Setting:
         """Every setting that changes the run is in its name, so a finished run is reused only
         for the same setting (a changed learning-rate choice trains anew)."""
         if self.holdout == "validation":
-            return f"select-{self.loss}-{self.f}-{self.form}-lr{self.lr:g}"
+            return (f"select-{self.loss}-{self.f}-{self.form}-b{self.beta:g}-lr{self.lr:g}"
+                    f"-s{self.seed}")
         return f"{self.loss}-{self.f}-{self.form}-b{self.beta:g}-lr{self.lr:g}-s{self.seed}"
 
 
@@ -200,9 +201,11 @@ class ExperimentConfig:
         return Path(self.train.out_dir)
 
     def sft_name(self, seed: int) -> str:
+        """The SFT model a seed's runs start from: its own, or (``--no-sft-per-seed``) the
+        first evaluation seed's; a selection seed always has its own, on its training split."""
         if seed in self.select_seeds:
             return f"sft-select-s{seed}"
-        return f"sft-s{seed if self.sft_per_seed else 0}"
+        return f"sft-s{seed if self.sft_per_seed else self.seeds[0]}"
 
     def run_config(self, **fields) -> TrainConfig:
         """The :class:`TrainConfig` of one run of this experiment."""
@@ -301,7 +304,7 @@ def run_experiment(config: ExperimentConfig) -> Path:
     """SFT, the learning-rate selection, the sweep, then the results; returns the folder."""
     started = time.perf_counter()
     check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
-    sft_seeds = sorted(config.seeds) if config.sft_per_seed else [0]
+    sft_seeds = sorted(config.seeds) if config.sft_per_seed else [config.seeds[0]]
     sft = [config.sft_config(seed) for seed in [*sft_seeds, *config.select_seeds]]
     train_all(sft, config.jobs)
     rates, selection_rows = choose_rates(config)

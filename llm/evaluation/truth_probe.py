@@ -41,8 +41,14 @@ class TruthProbe:
 
     def final(self, last_step: int) -> dict[str, float]:
         """The truth metrics of the trained policy: the logged probe of the last step where
-        there is one (the policy has not moved since), else a new evaluation."""
+        there is one (the policy has not moved since), else a new evaluation, logged as the
+        last step's probe when the run probes (``--truth-every``), so its points over training
+        end at the trained policy."""
         for row in reversed(self.session.logger.history):
             if row["stage"] == "pref" and row["split"] == "truth" and row["step"] == last_step:
                 return {k: v for k, v in row.items() if k not in LOGGED}
-        return self()
+        scores = self()
+        if self.session.config.truth_every > 0:
+            self.session.logger.log({"step": last_step, "stage": "pref", "split": "truth",
+                                     **scores})
+        return scores
