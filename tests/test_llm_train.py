@@ -118,6 +118,20 @@ def test_nan_loss_stops_with_the_step_after_keeping_a_good_checkpoint(tmp_path, 
     assert all(torch.isfinite(t).all() for t in weights(run_dir).values())
 
 
+def test_nan_at_a_stages_first_step_points_to_its_start(tmp_path, monkeypatch):
+    real = llm.engine.objectives.pair_losses
+
+    def poisoned(*args, **kwargs):
+        losses, statistic = real(*args, **kwargs)
+        return (losses * float("nan") if losses.requires_grad else losses), statistic
+
+    monkeypatch.setattr(llm.engine.objectives, "pair_losses", poisoned)
+    config = tiny(tmp_path, stage="pref", pref_steps=5, save_every=100)
+    with pytest.raises(TrainingDivergedError, match="step 1; the last good state is the pref"):
+        run_training(config)
+    assert not (tmp_path / config.resolved_run_name() / "checkpoint").exists()
+
+
 def test_init_reuses_a_saved_sft_model_as_start_and_reference(tmp_path):
     sft_dir = run_training(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
     pref_dir = run_training(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="pref"))

@@ -70,12 +70,9 @@ def train_stage(session: TrainingSession, stage: Stage,
             clip = config.grad_clip if config.grad_clip > 0 else float("inf")
             grad_norm = as_float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
             if not (np.isfinite(metrics["loss"]) and np.isfinite(grad_norm)):  # same on every rank
-                # the weights of the last good step
-                session.checkpoint(stage, step, optimizer, scheduler)
                 raise TrainingDivergedError(
                     f"{stage.name} loss {metrics['loss']}, gradient norm {grad_norm} at step "
-                    f"{step + 1}; the last good state (step {step}) is checkpointed in "
-                    f"{session.folder / 'checkpoint'}")
+                    f"{step + 1}; {keep_last_good(session, stage, step, optimizer, scheduler)}")
             learning_rate = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
@@ -109,6 +106,18 @@ def layout(session: TrainingSession) -> torch.nn.Module:
     if session.world.distributed:
         return DistributedDataParallel(session.scorer)
     return session.scorer
+
+
+def keep_last_good(session: TrainingSession, stage: Stage, step: int, optimizer, scheduler
+                   ) -> str:
+    """Checkpoint the weights of the last good step before a diverged one; where they are. At a
+    stage's first step they are the stage's start, already saved (and AdamW has no state yet,
+    which a sharded checkpoint could not restore)."""
+    if step == 0:
+        return (f"the last good state is the {stage.name} stage's start; a --resume starts the "
+                "stage again")
+    session.checkpoint(stage, step, optimizer, scheduler)
+    return f"the last good state (step {step}) is checkpointed in {session.folder / 'checkpoint'}"
 
 
 def optimizer_at_start(session: TrainingSession, stage: Stage
