@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -86,12 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     seconds = (time.perf_counter() - started) / args.steps
     peak = (torch.cuda.max_memory_allocated(world.device) if world.device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: KiB
-    print(json.dumps({"rank": world.rank, "processes": world.size,
+    line = json.dumps({"rank": world.rank, "processes": world.size,
                       "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
                       "state_mib": round(held_bytes(model, optimizer) / 2**20, 1),
                       "step_s": round(seconds, 4),
                       "tokens_per_s": round(world.size * args.rows * args.length / seconds),
-                      "peak_mib": round(peak / 2**20)}), flush=True)
+                      "peak_mib": round(peak / 2**20)})
+    os.write(1, (line + "\n").encode())  # one write: the ranks' lines never interleave
     close_world(world)
 
 
