@@ -78,6 +78,18 @@ def _train(args: list[str]) -> None:
     os._exit(main(args))
 
 
+def _no_tqdm_monitor(monkeypatch) -> None:
+    """Stop tqdm's monitor thread and keep it from starting again: every 10 s it takes tqdm's
+    lock, and a child forked while it holds it waits for that lock forever at its first
+    progress bar (a test that hung once)."""
+    import tqdm
+
+    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
+    if tqdm.tqdm.monitor is not None:
+        tqdm.tqdm.monitor.exit()
+        tqdm.tqdm.monitor = None
+
+
 def _attempts(config: TrainConfig, rng: random.Random, seconds: float, kills: int) -> int:
     """Start the run, SIGKILL it at a random moment, resume, ... up to ``kills`` times, then let
     the last attempt finish; returns how many kills landed (an attempt may finish first)."""
@@ -93,7 +105,11 @@ def _attempts(config: TrainConfig, rng: random.Random, seconds: float, kills: in
             if child.is_alive():
                 os.kill(child.pid, signal.SIGKILL)
                 landed += 1
-        child.join()
+        child.join(60 * seconds + 60)
+        if child.is_alive():
+            os.kill(child.pid, signal.SIGKILL)
+            child.join()
+            raise AssertionError(f"attempt {attempt} hung; killed it")
         if child.exitcode == 0:
             return landed
         assert child.exitcode == -signal.SIGKILL, child.exitcode
@@ -103,6 +119,7 @@ def _attempts(config: TrainConfig, rng: random.Random, seconds: float, kills: in
 @pytest.mark.slow
 def test_runs_killed_at_random_moments_resume_bit_for_bit(tmp_path, whole, monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    _no_tqdm_monitor(monkeypatch)
     started = time.perf_counter()
     run_training(tiny(tmp_path / "timing"))
     seconds = time.perf_counter() - started  # kills land anywhere within one run's length
