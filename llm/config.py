@@ -265,8 +265,8 @@ class TrainConfig:
         self._check_paths()
         self._check_device()
         self._check_saved_models()
+        self._check_sharding()  # a combination never supported comes before what is missing
         self._check_lora()
-        self._check_sharding()
 
     def _check_admissible(self) -> None:
         """Theorem 3.1's conditions on the f of fdpo/iupo (:func:`llm.losses.check_admissible`),
