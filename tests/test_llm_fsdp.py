@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,14 +84,20 @@ class Payload:
         return (Path.write_text, (self.proof, "ran"))
 
 
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory) -> Path:
+    """The sharded run stopped after pref step 1 (each test resumes a copy of it)."""
+    return torchrun(config(tmp_path_factory.mktemp("stopped"), stop_after=STOP_AFTER))[0]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tampered", [False, True])
-def test_a_stopped_fsdp_run_resumes_bitwise(whole, tmp_path, tampered):
+def test_a_stopped_fsdp_run_resumes_bitwise(whole, stopped, tmp_path, tampered):
     """Stopped after pref step 1 and resumed, the run ends bit for bit where the uninterrupted
     one ends. With a pickle in place of the newest checkpoint's DCP metadata (its manifest entry
     recomputed, as someone who tampers would), no code runs: the checkpoint is reported damaged
     and the one before it (SFT's last step) used."""
-    stopped, _ = torchrun(config(tmp_path, stop_after=STOP_AFTER))
+    stopped = Path(shutil.copytree(stopped, tmp_path / "run"))
     proof = tmp_path / "proof"
     if tampered:
         metadata = stopped / "checkpoint" / ".metadata"
