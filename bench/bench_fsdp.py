@@ -21,6 +21,7 @@ import resource
 import time
 
 import torch
+from memory import held_bytes  # bench/, beside this script
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,19 +37,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--length", type=int, default=256, help="tokens per sequence")
     parser.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up)")
     return parser.parse_args(argv)
-
-
-def held_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
-    """Bytes of weights, gradients and AdamW moments this process holds (its local shards)."""
-    from torch.distributed.tensor import DTensor
-
-    def local(t: torch.Tensor) -> torch.Tensor:
-        return t.to_local() if isinstance(t, DTensor) else t
-
-    tensors = [t for p in model.parameters() for t in (p, p.grad) if t is not None]
-    tensors += [t for moments in optimizer.state.values() for t in moments.values()
-                if torch.is_tensor(t) and t.dim() > 0]
-    return sum(local(t).numel() * local(t).element_size() for t in tensors)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,6 +24,7 @@ import sys
 import time
 
 import torch
+from memory import held_bytes  # bench/, beside this script
 
 MODES = ("full", "lora")
 
@@ -88,10 +89,7 @@ def measure(args: argparse.Namespace) -> dict[str, float | str]:
         (-sums.sum() / counts.sum()).backward()
         optimizer.step()
     seconds = (time.perf_counter() - started) / args.steps
-    state = sum(t.numel() * t.element_size() for p in model.parameters()
-                for t in (p, p.grad) if t is not None)
-    state += sum(t.numel() * t.element_size() for moments in optimizer.state.values()
-                 for t in moments.values() if torch.is_tensor(t))
+    state = held_bytes(model, optimizer)
     result: dict[str, float | str] = {
         "mode": args.mode, "device": device.type,
         "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,

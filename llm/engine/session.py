@@ -221,12 +221,11 @@ def _resolved_layout(config: TrainConfig, model, world: World, folder: Path) -> 
     run keeps the layout it saved, whatever device or ``--forward-rows`` it resumes with (its
     cached π_ref log-probs and its rounding are that layout's); a new run takes
     :func:`llm.data.packing.packs`. The run's ``config.json`` then records the choice."""
-    if config.packing is not None:
-        return config
-    saved = saved_settings(folder, _silent).get("packing") if config.resume else None
-    if isinstance(saved, bool):
-        return config.replace(packing=saved)
-    return config.replace(packing=packs(None, model, world.device, config.forward_rows))
+    requested = config.packing
+    if requested is None and config.resume:
+        saved = saved_settings(folder, _silent).get("packing")
+        requested = saved if isinstance(saved, bool) else None
+    return config.replace(packing=packs(requested, model, world.device, config.forward_rows))
 
 
 def _say(text: str) -> None:

@@ -230,6 +230,16 @@ def _tied_rates(selection: Sequence[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def curves_of(curves: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
+    """The points of ``curves`` that belong to the runs in ``rows`` (a run: method, β, seed and
+    learning rate)."""
+    def run(r: dict) -> tuple:
+        return r["method"], r["beta"], r["seed"], r["lr"]
+
+    runs = {run(r) for r in rows}
+    return [c for c in curves if run(c) in runs]
+
+
 def rate_rows(rows: Sequence[dict], selection: Sequence[dict], equal: bool) -> list[dict]:
     """The runs at each method's chosen rate, or (``equal``) at the baseline's chosen rate."""
     rates = chosen_rates(selection)
@@ -421,9 +431,7 @@ def _findings(best: Sequence[dict], equal: Sequence[dict] | None,
 def _settling(curves: Sequence[dict], rows: Sequence[dict]) -> str:
     """How much each (method, β)'s mean eval curves still move over the last quarter, against
     the criterion :data:`SETTLED`."""
-    runs = {(r["method"], r["beta"], r["seed"], r["lr"]) for r in rows}
-    evals = [c for c in curves if c["split"] == "eval"
-             and (c["method"], c["beta"], c["seed"], c["lr"]) in runs]
+    evals = [c for c in curves_of(curves, rows) if c["split"] == "eval"]
     if not evals:
         return ""
     last = max(c["step"] for c in evals)
@@ -452,10 +460,9 @@ def frontier_points(curves: Sequence[dict], rows: Sequence[dict]
     """Per (method, seed): its points (KL, true reward) over β and training, π_ref's at KL 0,
     from the truth rows of ``curves`` of the runs in ``rows`` (a negative Monte-Carlo KL, a
     policy that has hardly moved, counts as 0)."""
-    runs = {(r["method"], r["beta"], r["seed"], r["lr"]) for r in rows}
     points: dict[tuple[str, int], list[tuple[float, float]]] = defaultdict(list)
-    for c in curves:
-        if c["split"] == "truth" and (c["method"], c["beta"], c["seed"], c["lr"]) in runs:
+    for c in curves_of(curves, rows):
+        if c["split"] == "truth":
             key = (c["method"], int(c["seed"]))  # a Monte-Carlo KL can fall below 0: it is 0
             points[key] += [(max(c["kl"], 0.0), c["reward_policy"]), (0.0, c["reward_reference"])]
     return {key: np.unique(np.array(p, dtype=float), axis=0) for key, p in points.items()}
@@ -590,9 +597,7 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
                            f"({type(error).__name__}: {str(error)[:120]}); finish or rerun "
                            "python -m llm.experiment there") from None
     (folder / "experiment.md").write_text(report)
-    best = {(r["method"], r["beta"], r["seed"], r["lr"]) for r in rate_rows(rows, selection,
-                                                                              equal=False)}
-    plot_curves([c for c in curves if (c["method"], c["beta"], c["seed"], c["lr"]) in best],
+    plot_curves(curves_of(curves, rate_rows(rows, selection, equal=False)),
                 folder / "curves.png")  # mean with a band
     plot_frontier(rate_rows(rows, selection, equal=False), folder / "frontier.png", curves)
     return folder / "experiment.md"
