@@ -51,3 +51,51 @@ def model_argv(folder: Path, out: Path, name: str, *extra: str, lr: str = "1e-3"
             "1", "--eval-every", "2", "--save-every", "1", "--max-length", "48",
             "--eval-fraction", "0.25", "--warmup-steps", "1", "--sft-lr", lr, "--lr", lr,
             "--truth-eval-prompts", "0", "--device", "cpu", *extra]
+
+
+def config_argv(config: TrainConfig) -> list[str]:
+    """The ``llm.train`` command line of ``config`` (a flag per set field, ``True`` as a bare
+    flag, ``None`` and ``False`` left out)."""
+    args: list[str] = []
+    for name, value in config.to_dict().items():
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        args += [flag] if value is True else [flag, str(value)]
+    return args
+
+
+def metric_rows(run_dir: Path) -> list[dict]:
+    """A run's metric rows without the wall-clock ``tokens_per_s``."""
+    from llm.engine.metrics import read_metrics
+
+    return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(run_dir)]
+
+
+def resumable(out_dir: Path, **changes) -> TrainConfig:
+    """A tiny run with a checkpoint after every step (so kills land in saves and between)."""
+    return tiny(out_dir, **{"pref_steps": 4, "save_every": 1, "run_name": "run",
+                            "device": "auto", **changes})
+
+
+def outcome(run_dir: Path) -> tuple[dict, list[dict]]:
+    """Final weights and the metric rows (without the wall-clock ``tokens_per_s``)."""
+    from safetensors.torch import load_file
+
+    from llm.engine.checkpoint import CHECKPOINT
+
+    rows = metric_rows(run_dir)
+    csv_lines = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == len(rows) + 1  # the CSV holds the same rows, once each
+    return load_file(run_dir / CHECKPOINT / "model.safetensors"), rows
+
+
+def assert_same_as(run_dir: Path, whole: Path) -> None:
+    """``run_dir`` ended bit for bit as the uninterrupted run ``whole``: weights and metrics."""
+    import torch
+
+    (weights, rows), (expected_weights, expected_rows) = outcome(run_dir), outcome(whole)
+    assert weights.keys() == expected_weights.keys()
+    for name, tensor in expected_weights.items():
+        assert torch.equal(weights[name], tensor), name
+    assert rows == expected_rows

@@ -18,9 +18,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llm_helpers import assert_same_as
+from llm_helpers import resumable as resumable_tiny
 from llm_helpers import tiny as tiny_run
-from test_llm_resume import assert_same_as
-from test_llm_resume import tiny as resumable_tiny
 
 from llm.config import ConfigError, TrainConfig
 from llm.data.batching import TokenizedPair, collate, preference_batch

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_docs import PLAIN, QUOTED, RAW
+from docs_helpers import PLAIN, QUOTED, RAW
 
 from docs.build import build
 from docs.config import BuildConfig

@@ -7,10 +7,10 @@ TRL's metrics logged. Skipped where TRL is not installed (CI installs the ``trl`
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from llm_helpers import FIXTURES
 
 trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
@@ -19,7 +19,6 @@ import llm.trl  # noqa: E402
 from llm.engine.model import offline_gpt2, offline_gpt2_tokenizer  # noqa: E402
 from llm.trl import UPOTrainer, completion_logps  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
 BETA = 0.1
 USER_JS = "u*log(u) - (u + 1)*log((u + 1)/2)"
 """JS written out as a user would: the same generator as the registered ``js``."""

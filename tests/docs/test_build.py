@@ -13,20 +13,12 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from docs_helpers import PLAIN, QUOTED, RAW, ROOT
 
 from docs.__main__ import main
 from docs.build import build
 from docs.config import BuildConfig, BuildError
 from upo_theory import CENTRAL_PROOF, derive, get_divergence, registered
-
-ROOT = Path(__file__).resolve().parents[1]
-RAW = re.compile(r"\\(frac|left|right|mathbb|mathrm|beta|pi|sum)\b|\$|:func:|:class:|:mod:"
-                 r"|:meth:|:math:")
-"""LaTeX or reST markup left in prose."""
-PLAIN = re.compile(r"sum_\{|\w_w\b|\bE_mu\b")
-"""A plain-text formula (``sum_{i,j}``, ``pi_w``) in prose: the site's own pages write LaTeX."""
-QUOTED = ("api", "use/runs.html")
-"""Pages whose prose is the code's own text (docstrings, llm/README.md), quoted as written."""
 
 
 class _Scan(HTMLParser):

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from llm_helpers import tiny as tiny_run
+from llm_helpers import assert_same_as
+from llm_helpers import config_argv as argv
+from llm_helpers import resumable as tiny
 from safetensors.torch import load_file
 
 from llm.config import TrainConfig
@@ -24,39 +26,6 @@ from llm.train import main, run_training
 
 STOP_AFTER = 5
 """The stopped run's last global step: pref step 2 (SFT has 3), so checkpoint.prev is pref 1."""
-
-
-def tiny(out_dir: Path, **changes) -> TrainConfig:
-    """A tiny run with a checkpoint after every step (so kills land in saves and between)."""
-    return tiny_run(out_dir, **{"pref_steps": 4, "save_every": 1, "run_name": "run",
-                                "device": "auto", **changes})
-
-
-def argv(config: TrainConfig) -> list[str]:
-    """The command line of ``config``."""
-    args: list[str] = []
-    for name, value in config.to_dict().items():
-        if value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        args += [flag] if value is True else [flag, str(value)]
-    return args
-
-
-def outcome(run_dir: Path) -> tuple[dict[str, torch.Tensor], list[dict]]:
-    """Final weights and the metric rows (without the wall-clock ``tokens_per_s``)."""
-    rows = [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(run_dir)]
-    csv_lines = (run_dir / "metrics.csv").read_text().splitlines()
-    assert len(csv_lines) == len(rows) + 1  # the CSV holds the same rows, once each
-    return load_file(run_dir / CHECKPOINT / "model.safetensors"), rows
-
-
-def assert_same_as(run_dir: Path, whole: Path) -> None:
-    (weights, rows), (expected_weights, expected_rows) = outcome(run_dir), outcome(whole)
-    assert weights.keys() == expected_weights.keys()
-    for name, tensor in expected_weights.items():
-        assert torch.equal(weights[name], tensor), name
-    assert rows == expected_rows
 
 
 @pytest.fixture(scope="module")

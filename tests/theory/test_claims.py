@@ -425,7 +425,7 @@ def test_the_readme_quotes_the_report(report: list[ClaimResult]) -> None:
     and Pearson's optimum under the literal reading are the report's."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     start = readme.index("What the verification report")
     summary = " ".join(readme[start:readme.index("\n## ", start)].split())
     quoted = re.findall(r"\((\d+) statements, (\d+) instances", summary)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from llm_helpers import model_argv, saved_causal_lm
+from llm_helpers import metric_rows, model_argv, saved_causal_lm
 from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
@@ -34,8 +34,7 @@ def argv(folder: Path, out: Path, name: str, *extra: str) -> list[str]:
 
 
 def outcome(run_dir: Path) -> tuple[dict[str, torch.Tensor], list[dict]]:
-    rows = [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(run_dir)]
-    return load_file(run_dir / CHECKPOINT / ADAPTERS), rows
+    return load_file(run_dir / CHECKPOINT / ADAPTERS), metric_rows(run_dir)
 
 
 @pytest.mark.slow

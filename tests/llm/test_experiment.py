@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from llm import experiment, results
 from llm.config import ConfigError, TrainConfig
 
-COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "results"
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "results"
 
 
 def test_the_sweep_has_every_method_at_every_beta_and_seed_at_its_rate():

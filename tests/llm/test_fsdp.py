@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 from cli_helpers import assert_user_error, call
-from llm_helpers import tiny
+from llm_helpers import config_argv, metric_rows, tiny
 from safetensors.torch import load_file
 
 from llm.config import TrainConfig
-from llm.engine.metrics import read_metrics
 from llm.train import main
 
 STOP_AFTER = 4
@@ -35,11 +34,7 @@ def torchrun(run: TrainConfig, *extra: str) -> tuple[Path, str]:
     """Run ``run`` in two gloo processes; (its folder, its stderr)."""
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
             "2", "-m", "llm.train"]
-    for name, value in run.to_dict().items():
-        if value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        args += [flag] if value is True else [flag, str(value)]
+    args += config_argv(run)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=300,
                             env=env)
@@ -47,9 +42,7 @@ def torchrun(run: TrainConfig, *extra: str) -> tuple[Path, str]:
     return Path(run.out_dir) / run.resolved_run_name(), result.stderr
 
 
-def rows(folder: Path) -> list[dict]:
-    """The metric rows without the wall-clock ``tokens_per_s``."""
-    return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in read_metrics(folder)]
+rows = metric_rows
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from llm_helpers import FIXTURES
 
 from llm.config import PRETRAINED_LR, TrainConfig
 from llm.engine.model import (
@@ -15,8 +16,6 @@ from llm.engine.model import (
     offline_gpt2_tokenizer,
 )
 from llm.train import main as train_main
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def saved_gpt2(folder: Path, tokenizer: bool = True, vocab: int = GPT2_VOCAB) -> Path:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from llm_helpers import FIXTURES
 
 from llm.data.pairs import DataError, load_pairs
 from llm.train import main as train_main
@@ -19,7 +20,6 @@ from llm.train import main as train_main
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SHP_SCHEMA = pa.schema([
     ("post_id", pa.string()), ("domain", pa.string()), ("upvote_ratio", pa.float64()),
     ("history", pa.string()), ("c_root_id_A", pa.string()), ("c_root_id_B", pa.string()),

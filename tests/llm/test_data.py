@@ -2,11 +2,11 @@
 numbers."""
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from llm_helpers import FIXTURES
 
 from llm.data.pairs import (
     ASSISTANT,
@@ -21,7 +21,6 @@ from llm.data.pairs import (
     split_by_prompt,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
 words = st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12)
 
 
