@@ -62,7 +62,7 @@ step fsdp_05b 90 python3 -m torch.distributed.run --standalone --nproc_per_node 
 step lora_memory_05b 90 python3 bench/bench_lora_memory.py --device cuda --hidden 896 \
   --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --rows 8 --length 512 \
   --lora-r 16 --json "$out/lora_memory_05b.json"
-step tests_cuda 150 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_llm_cuda.py
+step tests_cuda 150 python3 -m pytest -q -p no:cacheprovider -m cuda tests/llm/test_cuda.py
 step default_run 60 python3 -m llm.train --out-dir "$out/runs" --run-name default
 step torchrun_1 60 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m llm.train \
   --out-dir "$out/runs" --run-name torchrun --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
@@ -75,9 +75,9 @@ step bench_nondet 60 python3 "${hh[@]}" --forward-rows 16 --no-deterministic --n
 step bench_compiled 150 python3 "${hh[@]}" --forward-rows 16 --compile --no-plain \
   --json "$out/bench_compiled.json"
 step tests_cpu 100 python3 -m pytest -q -p no:cacheprovider -x -n 8 -m "not cuda and not slow" \
-  tests/test_llm_train.py tests/test_llm_speed.py tests/test_llm_batching.py \
-  tests/test_llm_packing.py \
-  tests/test_llm_losses.py tests/test_truth.py tests/test_llm_config.py
+  tests/llm/test_train.py tests/llm/test_speed.py tests/llm/test_batching.py \
+  tests/llm/test_packing.py \
+  tests/llm/test_losses.py tests/llm/test_truth.py tests/llm/test_config.py
 
 python3 - "$out" "${status[@]}" <<'EOF'
 import json, sys

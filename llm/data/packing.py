@@ -17,7 +17,7 @@ sequence's first token and is not a response position. ``response_slot`` places 
 position (row-major order) at ``s * L + k`` of an (S, L) table, sequence ``s``'s ``k``-th
 response token (L the longest response), whose row sums are ``log π(y|x) = Σ_k log π(y_k | x,
 y_<k)`` of each sequence in the batch's order; :class:`~llm.engine.scoring.SequenceScorer`
-computes them. The values equal the padded layout's up to float rounding (tests/test_llm_packing).
+computes them. The values equal the padded layout's up to float rounding (tests/llm/test_packing.py).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ log-probabilities."""
 
 PACKED_MODEL_TYPES: tuple[str, ...] = ("gpt2", "llama", "qwen2", "gpt_neox")
 """The ``model_type`` of every architecture whose packed log-probabilities and gradients are
-tested equal to the padded layout's (``tests/test_llm_packing.py``); the default layout packs
+tested equal to the padded layout's (``tests/llm/test_packing.py``); the default layout packs
 these and pads the rest (a model whose attention ignored restarting position ids would let
 sequences see each other, silently)."""
 

@@ -8,7 +8,7 @@ forward (the embeddings, the final norm and the LM head are in that root group).
 1/N of the parameters, gradients and AdamW moments; a block's parameters are gathered for its
 forward and backward only. On CUDA the gathered parameters are bf16 and gradients are reduced in
 float32 (``MixedPrecisionPolicy``); on the CPU everything stays float32, so an FSDP run's losses
-match a DDP run's to float32 rounding (``tests/test_llm_fsdp.py``). Every rank takes its
+match a DDP run's to float32 rounding (``tests/llm/test_fsdp.py``). Every rank takes its
 contiguous slice of each global batch, as with DDP (:meth:`llm.engine.distributed.World.shard`).
 
 π_ref needs nothing here: its log-probs are data computed once before the preference stage

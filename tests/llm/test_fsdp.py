@@ -56,7 +56,7 @@ def test_fsdp_matches_ddp_with_the_same_global_batch(whole, tmp_path):
     """Same losses and metrics as DDP to float32 rounding: measured at most 7e-7 relative on the
     losses (the gradient norms' reduction order differs: 2.4e-5 relative), and 1.4e-5 absolute
     on the final weights; asserted with rel 1e-5 and atol 5e-5, DDP's own tolerance against one
-    process (tests/test_llm_train.py)."""
+    process (tests/llm/test_train.py)."""
     ddp, _ = torchrun(config(tmp_path, fsdp=False))
     sharded, plain = rows(whole), rows(ddp)
     assert [(r["stage"], r["step"], r["split"]) for r in sharded] == [

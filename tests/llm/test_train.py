@@ -27,7 +27,7 @@ PREF_NAMES = {"loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
 
 
 def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    return tiny_run(tmp_path, **changes)  # tests/test_llm_cuda.py runs the trainer on a GPU
+    return tiny_run(tmp_path, **changes)  # tests/llm/test_cuda.py runs the trainer on a GPU
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
