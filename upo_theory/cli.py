@@ -38,6 +38,17 @@ from .errors import UserError
 C = TypeVar("C")
 
 
+def option(default: Any, help: str, **metadata: Any) -> Any:
+    """A config field with its help text and any of the metadata above (``choices``,
+    ``shortcuts``, ``positional``, ...) or a command's own marks: the one way every config of the
+    project (``sim``, ``llm``, ``docs``) writes a field. A list, dict or set default is given
+    through a factory, so no two configs share it."""
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default),
+                                 metadata={"help": help, **metadata})
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
 def _unwrap(hint: Any) -> tuple[Any, bool, bool]:
     """(scalar type, optional?, tuple of many?) of a field's type hint."""
     optional = False
