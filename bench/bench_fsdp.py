@@ -22,17 +22,13 @@ import time
 
 import torch
 from memory import held_bytes  # bench/, beside this script
+from qwen2_shape import add_shape_options, qwen2_model
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--kv-heads", type=int, default=2)
-    parser.add_argument("--intermediate", type=int, default=704)
-    parser.add_argument("--vocab", type=int, default=32000)
+    add_shape_options(parser, hidden=256, layers=4, heads=4, kv_heads=2, intermediate=704)
     parser.add_argument("--rows", type=int, default=4, help="sequences per step on each rank")
     parser.add_argument("--length", type=int, default=256, help="tokens per sequence")
     parser.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up)")
@@ -40,8 +36,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     from llm.data.batching import Batch
     from llm.engine.distributed import close_world, init_world
     from llm.engine.scoring import SequenceScorer
@@ -49,11 +43,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse(argv)
     world = init_world(args.device)  # one process too: a one-way shard, to compare against
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(
-        vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
-        intermediate_size=args.intermediate, tie_word_embeddings=True)).to(world.device)
+    model = qwen2_model(args).to(world.device)
     scorer = shard(SequenceScorer(model), world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     torch.manual_seed(1 + world.rank)

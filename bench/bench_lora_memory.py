@@ -25,6 +25,7 @@ import time
 
 import torch
 from memory import held_bytes  # bench/, beside this script
+from qwen2_shape import add_shape_options, qwen2_model
 
 MODES = ("full", "lora")
 
@@ -32,12 +33,7 @@ MODES = ("full", "lora")
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--hidden", type=int, default=512)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--kv-heads", type=int, default=2)
-    parser.add_argument("--intermediate", type=int, default=1408)
-    parser.add_argument("--vocab", type=int, default=32000)
+    add_shape_options(parser, hidden=512, layers=8, heads=8, kv_heads=2, intermediate=1408)
     parser.add_argument("--rows", type=int, default=2, help="sequences per step")
     parser.add_argument("--length", type=int, default=128, help="tokens per sequence")
     parser.add_argument("--steps", type=int, default=3)
@@ -53,19 +49,13 @@ def rss_mib() -> float:
 
 
 def measure(args: argparse.Namespace) -> dict[str, float | str]:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     from llm.config import TrainConfig
     from llm.data.batching import Batch
     from llm.engine.lora import add_adapters
     from llm.engine.scoring import SequenceScorer
 
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(
-        vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
-        intermediate_size=args.intermediate, tie_word_embeddings=True))
+    model = qwen2_model(args)
     if args.mode == "lora":
         model = add_adapters(model, TrainConfig(lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
                                                 out_dir="/tmp"))
