@@ -4,15 +4,20 @@ SymPy has no notion of a budget: ``simplify``, ``limit`` or ``solve`` on an unlu
 run for minutes and grow to gigabytes, and they catch ``Exception`` internally, so a limit must be
 something they cannot swallow.
 
-* :func:`time_limited` interrupts a call after some seconds with a ``BaseException`` raised from
-  ``SIGALRM`` (main thread only); the caller then gets None and goes on without that result. Such
-  limits nest: an inner limit never outlives an outer one.
+Every limit counts the CPU time the work spends, not the wall clock, so whether an expression is
+within budget does not depend on what else the machine is doing (under load the same refusal
+only takes longer to come).
+
+* :func:`time_limited` interrupts a call after some CPU seconds with a ``BaseException`` raised
+  from ``SIGPROF`` (main thread only); the caller then gets None and goes on without that result.
+  Such limits nest: an inner limit never outlives an outer one.
 * :func:`within_budget` runs a call in a forked child process whose address space is capped with
-  ``RLIMIT_AS`` and whose wall-clock time is capped by the parent, which kills it when the time is
-  up. Nothing the child does can hang the parent or exhaust the machine; its result (or its
-  :class:`~upo_theory.UserError`) comes back pickled. A user's generator f is parsed and derived
-  this way (:func:`upo_theory.get_divergence`), so an f that needs more than
-  :data:`USER_F_SECONDS` or :data:`USER_F_BYTES` is refused with one line.
+  ``RLIMIT_AS`` and whose CPU time is capped by the same timer (``RLIMIT_CPU`` behind it, for work
+  that never returns to Python), with a generous wall-clock backstop in the parent
+  (:data:`WALL_BACKSTOP`). Nothing the child does can hang the parent or exhaust the machine;
+  its result (or its :class:`~upo_theory.UserError`) comes back pickled. A user's generator f
+  is parsed and derived this way (:func:`upo_theory.get_divergence`), so an f that needs more
+  than :data:`USER_F_SECONDS` or :data:`USER_F_BYTES` is refused with one line.
 
 Where ``fork`` is unavailable (not Linux or macOS) the call runs in the process itself, with the
 time limit only.
@@ -34,9 +39,14 @@ from .errors import UserError
 R = TypeVar("R")
 
 USER_F_SECONDS = 6.0
-"""Wall-clock seconds that parsing and deriving one user f may take (refused in under 10 s)."""
+"""CPU seconds that parsing and deriving one user f may take (refused in under 10 s on an idle
+machine)."""
 USER_F_BYTES = 2 * 1024**3
 """Memory (address space beyond what the process already holds) that the work may add."""
+
+WALL_BACKSTOP = 10.0
+"""The parent waits at most this many times the CPU budget (plus 10 s) of wall-clock time for a
+child that is starved of CPU, then refuses as for time."""
 
 _IN_CHILD = False
 
@@ -50,37 +60,38 @@ class _OutOfTime(BaseException):
 
 
 def time_limited(fn: Callable[[], R], seconds: float) -> R | None:
-    """``fn()``, or None if it runs past ``seconds`` (enforced in the main thread only).
+    """``fn()``, or None if it runs past ``seconds`` of CPU time (enforced in the main thread
+    only).
 
     An enclosing limit keeps counting: the inner call gets at most the time the outer one has
     left, and the outer timer is re-armed with what remains when the inner call ends.
     """
     if threading.current_thread() is not threading.main_thread():
         return fn()
-    outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
-    start = time.monotonic()
+    outer_left = signal.getitimer(signal.ITIMER_PROF)[0]
+    start = time.process_time()
 
     def _raise(signum: int, frame: object) -> None:
         raise _OutOfTime
 
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_left) if outer_left else seconds)
+    previous = signal.signal(signal.SIGPROF, _raise)
+    signal.setitimer(signal.ITIMER_PROF, min(seconds, outer_left) if outer_left else seconds)
     try:
         return fn()
     except _OutOfTime:
         return None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
         if outer_left:
-            left = outer_left - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+            left = outer_left - (time.process_time() - start)
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
 
 
 def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = None,
                   memory: int | None = None, what: str = "this work") -> R:
-    """``work(*args)`` in a child process limited to ``seconds`` and ``memory`` more bytes
-    (default :data:`USER_F_SECONDS` and :data:`USER_F_BYTES`).
+    """``work(*args)`` in a child process limited to ``seconds`` of CPU time and ``memory`` more
+    bytes (default :data:`USER_F_SECONDS` and :data:`USER_F_BYTES`).
 
     Raises
     ------
@@ -100,17 +111,18 @@ def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = No
     child.start()
     send.close()
     try:
-        if not receive.poll(seconds):
-            raise BudgetExceeded(f"{what} needs more than {seconds:g} s of SymPy work; "
-                                 "simplify the expression")
-        kind, payload = receive.recv()
-    except (EOFError, OSError):  # the child died without a word: killed for memory
+        kind, payload = (receive.recv() if receive.poll(WALL_BACKSTOP * seconds + 10)
+                         else ("time", None))
+    except (EOFError, OSError):  # the child died without a word: killed for CPU or memory
         kind, payload = "memory", None
     finally:
         receive.close()
         if child.is_alive():
             child.kill()
         child.join()
+    if kind == "time" or (kind == "memory" and child.exitcode == -signal.SIGXCPU):
+        raise BudgetExceeded(f"{what} needs more than {seconds:g} s of SymPy work; "
+                             "simplify the expression")
     if kind == "ok":
         return payload
     if kind == "user":
@@ -128,7 +140,8 @@ def _child(send: Any, work: Callable[..., Any], args: tuple[Any, ...], seconds: 
     _limit_memory(memory)
     _limit_cpu(seconds)
     try:
-        result: tuple[str, Any] = ("ok", work(*args))
+        done = time_limited(lambda: ("ok", work(*args)), seconds)
+        result: tuple[str, Any] = ("time", None) if done is None else done
     except UserError as error:
         result = ("user", error)
     except MemoryError:
