@@ -1,7 +1,7 @@
 """The options of ``python -m sim.bandit`` as one validated dataclass, and the problem they name.
 
 :class:`BanditConfig` is what the command line is generated from (one flag per field, by
-:func:`upo_theory.config_parser`); :func:`load_problem` turns it into the problem and the
+:func:`upo_theory.cli.config_parser`); :func:`load_problem` turns it into the problem and the
 (optional) finite dataset. The docs use the same two to show the command's default problem.
 
 The size guard: the command's work grows with the C·K² entries of the preference arrays
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from upo_theory import PSIS, Problem, ProblemError, available_memory, check_figure_path
+from upo_theory import PSIS, Problem, ProblemError
+from upo_theory.cli import available_memory, check_figure_path
 
 from .problems import (
     CATALOGUE,

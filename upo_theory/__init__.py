@@ -15,7 +15,7 @@ names below, never a submodule (``tests/test_import_contract.py`` enforces it).
 """
 
 from .admission import get_divergence
-from .budget import BudgetExceeded, available_memory
+from .budget import BudgetExceeded
 from .claims import (
     CENTRAL_CLAIMS,
     CENTRAL_PROOF,
@@ -24,14 +24,6 @@ from .claims import (
     ClaimResult,
     verify_all,
     verify_divergence,
-)
-from .cli import (
-    build_config,
-    check_figure_path,
-    check_writable,
-    config_parser,
-    parse_config,
-    run_cli,
 )
 from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
 from .divergences import REGISTRY, Divergence, is_registered, registered
@@ -110,13 +102,8 @@ __all__ = [
     "U",
     "UserError",
     "admissible_kernel",
-    "available_memory",
-    "build_config",
     "check_beta",
-    "check_figure_path",
     "check_psi",
-    "check_writable",
-    "config_parser",
     "derive",
     "generator_function",
     "get_divergence",
@@ -131,13 +118,11 @@ __all__ = [
     "pair_loss_grad",
     "pair_statistic",
     "pair_statistic_grads",
-    "parse_config",
     "parse_generator",
     "parse_json",
     "population_loss",
     "random_preference_table",
     "registered",
-    "run_cli",
     "solve_kkt",
     "total_variation",
     "upo_optimum",
