@@ -38,12 +38,19 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("problem",),
     ("optimum", "table_loss", "exact_problem"),
     ("minimise",),
+    ("verdicts",),
+    ("claim_terms",),
+    ("repair_claims", "extended_claims"),
+    ("paper_claims",),
     ("claims",),
     ("report",),
     ("cli",),
     ("__init__", "__main__"),
 )
-"""``upo_theory``'s modules, bottom layer first: errors at the bottom, the command line on top."""
+"""``upo_theory``'s modules, bottom layer first: errors at the bottom, the command line on top.
+The claims: how a verdict is reached, the terms they are stated in, the catalogue (the paper's
+central claim for its own statistic leans on an extended check, the two forms' equality), and the
+catalogue in report order with its entry points."""
 LLM_FLOORS: tuple[tuple[str, ...], ...] = (
     ("losses",),
     ("config",),

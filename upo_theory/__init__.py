@@ -76,15 +76,10 @@ from .table_loss import PairTable, TableLoss, gradient_norm_at, population_loss
 
 # isort: split
 # The claims
-from .claims import (
-    CENTRAL_CLAIMS,
-    CENTRAL_PROOF,
-    CLAIM_GROUPS,
-    CLAIM_STATUSES,
-    ClaimResult,
-    verify_all,
-    verify_divergence,
-)
+from .claim_terms import CENTRAL_CLAIMS
+from .claims import verify_all, verify_divergence
+from .repair_claims import CENTRAL_PROOF
+from .verdicts import CLAIM_GROUPS, CLAIM_STATUSES, ClaimResult
 
 # isort: split
 # A user's mistakes, and a user's JSON
