@@ -1,9 +1,9 @@
 """Every name the documentation takes from the project's code, in one place.
 
-The generated pages read the code's own objects: ``upo_theory``'s public names (its ``__all__``),
-the simulator's public modules and ``llm``'s. When a module of ``sim`` or ``llm`` moves, this is
-the one file of ``docs/`` to change. The gallery scripts (``docs/gallery/``) are examples of the
-public API and import it themselves.
+The generated pages read the code's own objects: ``upo_theory``'s public names (its ``__all__``)
+and its command line's (``upo_theory.cli``), the simulator's public modules and ``llm``'s. When a
+module of ``sim`` or ``llm`` moves, this is the one file of ``docs/`` to change. The gallery
+scripts (``docs/gallery/``) are examples of the public API and import it themselves.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from upo_theory import (
     Divergence,
     T,
     UserError,
-    check_writable,
-    config_parser,
     derive,
     get_divergence,
-    parse_config,
     registered,
-    run_cli,
     verify_all,
 )
+from upo_theory.cli import check_writable, config_parser, parse_config, run_cli
 
 __all__ = [
     "API_PACKAGES", "CENTRAL_CLAIMS", "CLAIM_GROUPS", "CLAIM_STATUSES", "CLI_MODULES", "FORMS",

@@ -26,14 +26,11 @@ from upo_theory import (
     LOSS_NAMES,
     LossSpec,
     UserError,
-    available_memory,
-    check_writable,
-    config_parser,
     get_divergence,
     loss_spec,
-    parse_config,
     parse_json,
 )
+from upo_theory.cli import available_memory, check_writable, config_parser, parse_config
 
 from .losses import check_admissible
 

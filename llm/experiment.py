@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from upo_theory import config_parser, parse_config, run_cli
+from upo_theory.cli import config_parser, parse_config, run_cli
 
 from .evaluation.sweep import (
     BETAS,

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import check_figure_path, config_parser, parse_config, run_cli
+from upo_theory.cli import check_figure_path, config_parser, parse_config, run_cli
 
 from .evaluation.figures import PlotError, plot_curves, plot_frontier, plot_runs
 

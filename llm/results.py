@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import config_parser, parse_config, run_cli
+from upo_theory.cli import config_parser, parse_config, run_cli
 
 from .evaluation.report import (
     BASELINE,

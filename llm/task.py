@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import check_writable, config_parser, parse_config, run_cli
+from upo_theory.cli import check_writable, config_parser, parse_config, run_cli
 
 from .data.offline_task import (
     BEST_REWARD,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 
-from upo_theory import run_cli
+from upo_theory.cli import run_cli
 
 from .config import PROG, TrainConfig, build_parser, parse_args
 from .engine.loop import TrainingDivergedError

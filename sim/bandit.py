@@ -18,14 +18,8 @@ import dataclasses
 import json
 import sys
 
-from upo_theory import (
-    ProblemError,
-    admissible_kernel,
-    config_parser,
-    get_divergence,
-    parse_config,
-    run_cli,
-)
+from upo_theory import ProblemError, admissible_kernel, get_divergence
+from upo_theory.cli import config_parser, parse_config, run_cli
 
 from .compare import Comparison, Sweep, beta_sweep, compare
 from .config import WARN_SECONDS, BanditConfig, load_problem

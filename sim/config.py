@@ -1,7 +1,7 @@
 """The options of ``python -m sim.bandit`` as one validated dataclass, and the problem they name.
 
 :class:`BanditConfig` is what the command line is generated from (one flag per field, by
-:func:`upo_theory.config_parser`); :func:`load_problem` turns it into the problem and the
+:func:`upo_theory.cli.config_parser`); :func:`load_problem` turns it into the problem and the
 (optional) finite dataset. The docs use the same two to show the command's default problem.
 
 The size guard: the command's work grows with the C·K² entries of the preference arrays
@@ -14,12 +14,13 @@ has available or more than :data:`REFUSE_SECONDS`; ``--no-size-guard`` runs it a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from upo_theory import PSIS, Problem, ProblemError, available_memory, check_figure_path
+from upo_theory import PSIS, Problem, ProblemError
+from upo_theory.cli import available_memory, check_figure_path, option
 
 from .problems import (
     CATALOGUE,
@@ -32,37 +33,31 @@ from .problems import (
 from .training import OPTIMISERS, TrainingError
 
 
-def _opt(help_text: str, **extra: object) -> dict:
-    return {"metadata": {"help": help_text, **extra}}
-
-
 @dataclass(frozen=True)
 class BanditConfig:
     """Everything one run needs; each field is one command-line flag."""
 
-    f: str = field(default="js", **_opt("generator f: a registered name or an expression in u"))
-    alpha: float | None = field(default=None, **_opt("alpha for the alpha-divergence, in (0, 1)"))
-    beta: float | None = field(default=None, **_opt("beta > 0 (default 0.2, or the file's)"))
-    psi: str = field(default="identity", **_opt("Psi of the headline optimum", choices=PSIS))
-    actions: int = field(default=4, **_opt("number of actions K >= 2"))
-    contexts: int = field(default=1, **_opt("number of contexts C >= 1"))
-    prefs: str = field(default="bt", **_opt("preference generator", choices=tuple(GENERATORS)))
-    mu: str = field(default="uniform", **_opt("behaviour policy", choices=("uniform", "ref")))
-    pairs: int = field(default=0, **_opt("finite dataset of N sampled pairs (0: population)"))
-    steps: int = field(default=200, **_opt("GD/Adam steps for the training curves (0: none)"))
-    lr: float = field(default=0.05, **_opt("learning rate of the trajectories"))
-    optimiser: str = field(default="adam", **_opt("trajectory optimiser", choices=OPTIMISERS))
-    seed: int = field(default=0, **_opt("seed of the problem and the dataset"))
-    problem: str | None = field(default=None, **_opt("problem file (JSON: pi_ref, mu, prefs, "
-                                                      "beta, optional pairs)"))
-    scenario: str | None = field(default=None, **_opt("a named scenario",
-                                                      choices=tuple(CATALOGUE)))
-    sweep: str | None = field(default=None, **_opt("comma-separated betas for a beta sweep"))
-    json: bool = field(default=False, **_opt("print inputs and every result as JSON"))
-    plot: str | None = field(default=None, **_opt("write figures: PATH (policies), "
-                                                  "PATH_curves, PATH_sweep"))
-    size_guard: bool = field(default=True, **_opt(
-        "refuse a problem estimated to exceed the available memory or 30 minutes"))
+    f: str = option("js", "generator f: a registered name or an expression in u")
+    alpha: float | None = option(None, "alpha for the alpha-divergence, in (0, 1)")
+    beta: float | None = option(None, "beta > 0 (default 0.2, or the file's)")
+    psi: str = option("identity", "Psi of the headline optimum", choices=PSIS)
+    actions: int = option(4, "number of actions K >= 2")
+    contexts: int = option(1, "number of contexts C >= 1")
+    prefs: str = option("bt", "preference generator", choices=tuple(GENERATORS))
+    mu: str = option("uniform", "behaviour policy", choices=("uniform", "ref"))
+    pairs: int = option(0, "finite dataset of N sampled pairs (0: population)")
+    steps: int = option(200, "GD/Adam steps for the training curves (0: none)")
+    lr: float = option(0.05, "learning rate of the trajectories")
+    optimiser: str = option("adam", "trajectory optimiser", choices=OPTIMISERS)
+    seed: int = option(0, "seed of the problem and the dataset")
+    problem: str | None = option(None, "problem file (JSON: pi_ref, mu, prefs, beta, optional "
+                                       "pairs)")
+    scenario: str | None = option(None, "a named scenario", choices=tuple(CATALOGUE))
+    sweep: str | None = option(None, "comma-separated betas for a beta sweep")
+    json: bool = option(False, "print inputs and every result as JSON")
+    plot: str | None = option(None, "write figures: PATH (policies), PATH_curves, PATH_sweep")
+    size_guard: bool = option(
+        True, "refuse a problem estimated to exceed the available memory or 30 minutes")
 
     def __post_init__(self) -> None:
         for name in ("actions", "contexts"):

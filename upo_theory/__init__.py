@@ -10,71 +10,89 @@ simulator: the problem (:class:`Problem`), its exact optimum by the KKT conditio
 (:func:`upo_optimum`), the loss on a pair table with its gradient (:class:`TableLoss`) and its
 minimiser (:func:`minimise`).
 
-This module is the core's public face: ``sim``, ``llm``, ``docs`` and ``bench`` import only the
-names below, never a submodule (``tests/test_import_contract.py`` enforces it).
+This module is the core's public face, by topic; ``sim``, ``llm``, ``docs`` and ``bench`` import
+only these names and those of the command line's face, :mod:`upo_theory.cli` (config fields,
+parsers, the one error path), never another submodule (``tests/test_import_contract.py``
+enforces it).
+
+Divergences and their SymPy derivations (Section 2.2, Theorem 3.1)
+    :func:`get_divergence` (a registered name or a user's f in :data:`U`), :func:`registered`,
+    :data:`REGISTRY`, :class:`Divergence`, :func:`parse_generator`; :func:`derive` gives the
+    :class:`Derivation` (f', f'', (f')⁻¹, f'(e^t) in the log-ratio :data:`T`, each
+    :class:`Condition` of Theorem 3.1); :func:`kernel_for` its log-space kernel,
+    :func:`generator_function` f itself and :func:`mixture_integrand` the integrand of D_f under
+    a mixture.
+The loss family (eqs. 4, 5, 10, 17, 23–24)
+    :class:`LossSpec` and :func:`loss_spec` over :data:`LOSS_NAMES`, :data:`PSIS`,
+    :data:`FORMS` (:data:`FIXED_DIVERGENCE`: the losses whose f is fixed); the pair statistic
+    and the per-pair loss with their derivatives (:func:`pair_statistic`,
+    :func:`pair_statistic_grads`, :func:`pair_loss`, :func:`pair_loss_grad`).
+The tabular engine (eqs. 11–17, 24)
+    the problem (:class:`Problem`, :func:`random_preference_table`, :func:`check_beta`,
+    :func:`total_variation`); its optimum (:func:`upo_optimum`, :func:`solve_kkt`,
+    :func:`admissible_kernel`, :class:`OptimumResult`); the loss on a pair table
+    (:class:`PairTable`, :class:`TableLoss`, :func:`population_loss`,
+    :func:`gradient_norm_at`); its minimiser (:func:`minimise`, :class:`Minimum`).
+The claims
+    :func:`verify_all` (the verification report), :func:`verify_divergence` (one f's claims),
+    :class:`ClaimResult`, :data:`CLAIM_GROUPS`, :data:`CLAIM_STATUSES`, :data:`CENTRAL_CLAIMS`
+    and the central claim's proof, :data:`CENTRAL_PROOF`.
+A user's mistakes, and a user's JSON
+    :class:`UserError`, raised for every mistake in what a user gave, and its kinds that
+    callers catch: :class:`ExpressionError`, :class:`BudgetExceeded`,
+    :class:`NotDifferentiableError`, :class:`LossSpecError`, :class:`ProblemError`,
+    :class:`InadmissibleError`; :func:`parse_json`, JSON text read with bounds.
 """
 
+# Divergences and their SymPy derivations
 from .admission import get_divergence
-from .budget import BudgetExceeded, available_memory
-from .claims import (
-    CENTRAL_CLAIMS,
-    CENTRAL_PROOF,
-    CLAIM_GROUPS,
-    CLAIM_STATUSES,
-    ClaimResult,
-    verify_all,
-    verify_divergence,
-)
-from .cli import (
-    build_config,
-    check_figure_path,
-    check_writable,
-    config_parser,
-    parse_config,
-    run_cli,
-)
-from .derivation import OPTIMUM_CONDITIONS, Check, Condition, Derivation, T, derive
-from .divergences import REGISTRY, Divergence, is_registered, registered
-from .errors import UserError
-from .expressions import ExpressionError, U, parse_generator
-from .generator import GeneratorFunction, generator_function, mixture_integrand
-from .json_text import parse_json
-from .kernels import LogSpaceKernel, NotDifferentiableError, kernel_for
+from .derivation import Condition, Derivation, T, derive
+from .divergences import REGISTRY, Divergence, registered
+from .expressions import U, parse_generator
+from .generator import generator_function, mixture_integrand
+from .kernels import kernel_for
+
+# isort: split
+# The loss family
 from .losses import (
     FIXED_DIVERGENCE,
     FORMS,
     LOSS_NAMES,
     PSIS,
     LossSpec,
-    LossSpecError,
     loss_spec,
     pair_loss,
     pair_loss_grad,
     pair_statistic,
     pair_statistic_grads,
 )
-from .minimise import BOUNDARY, MinimiseError, Minimum, minimise
-from .optimum import (
-    InadmissibleError,
-    KKTResiduals,
-    OptimumResult,
-    admissible_kernel,
-    kkt_residuals,
-    solve_kkt,
-    upo_optimum,
-)
-from .problem import (
-    Problem,
-    ProblemError,
-    check_beta,
-    check_psi,
-    random_preference_table,
-    total_variation,
-)
+
+# isort: split
+# The tabular engine
+from .minimise import Minimum, minimise
+from .optimum import OptimumResult, admissible_kernel, solve_kkt, upo_optimum
+from .problem import Problem, check_beta, random_preference_table, total_variation
 from .table_loss import PairTable, TableLoss, gradient_norm_at, population_loss
 
+# isort: split
+# The claims
+from .claim_terms import CENTRAL_CLAIMS
+from .claims import verify_all, verify_divergence
+from .repair_claims import CENTRAL_PROOF
+from .verdicts import CLAIM_GROUPS, CLAIM_STATUSES, ClaimResult
+
+# isort: split
+# A user's mistakes, and a user's JSON
+from .budget import BudgetExceeded
+from .errors import UserError
+from .expressions import ExpressionError
+from .json_text import parse_json
+from .kernels import NotDifferentiableError
+from .losses import LossSpecError
+from .optimum import InadmissibleError
+from .problem import ProblemError
+
 __all__ = [
-    "BOUNDARY",
     "CENTRAL_CLAIMS",
     "CENTRAL_PROOF",
     "CLAIM_GROUPS",
@@ -82,23 +100,17 @@ __all__ = [
     "FIXED_DIVERGENCE",
     "FORMS",
     "LOSS_NAMES",
-    "OPTIMUM_CONDITIONS",
     "PSIS",
     "REGISTRY",
     "BudgetExceeded",
-    "Check",
     "ClaimResult",
     "Condition",
     "Derivation",
     "Divergence",
     "ExpressionError",
-    "GeneratorFunction",
     "InadmissibleError",
-    "KKTResiduals",
-    "LogSpaceKernel",
     "LossSpec",
     "LossSpecError",
-    "MinimiseError",
     "Minimum",
     "NotDifferentiableError",
     "OptimumResult",
@@ -110,20 +122,12 @@ __all__ = [
     "U",
     "UserError",
     "admissible_kernel",
-    "available_memory",
-    "build_config",
     "check_beta",
-    "check_figure_path",
-    "check_psi",
-    "check_writable",
-    "config_parser",
     "derive",
     "generator_function",
     "get_divergence",
     "gradient_norm_at",
-    "is_registered",
     "kernel_for",
-    "kkt_residuals",
     "loss_spec",
     "minimise",
     "mixture_integrand",
@@ -131,13 +135,11 @@ __all__ = [
     "pair_loss_grad",
     "pair_statistic",
     "pair_statistic_grads",
-    "parse_config",
     "parse_generator",
     "parse_json",
     "population_loss",
     "random_preference_table",
     "registered",
-    "run_cli",
     "solve_kkt",
     "total_variation",
     "upo_optimum",

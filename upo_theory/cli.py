@@ -18,6 +18,13 @@ command's own defaults for the nested fields). Types: ``int``, ``float``, ``str`
 A user's mistake raises :class:`UserError` (or a subclass); :func:`run_cli` turns it into one
 line on stderr, ``<prog>: error: <message>``, and exit status 2, never a traceback.
 :func:`check_writable` refuses an output path that cannot be written before any work starts.
+
+The core's command-line face, beside its mathematical one (:mod:`upo_theory`): the commands of
+``sim``, ``llm`` and ``docs`` import from here the way a config field is written
+(:func:`option`), the parser and its parsing (:func:`config_parser`, :func:`parse_config`), the
+one error path (:func:`run_cli`), and the checks made before any work starts: an output path
+(:func:`check_writable`, :func:`check_figure_path`) and a problem's size against the machine's
+memory (:func:`available_memory`, from :mod:`~upo_theory.budget`).
 """
 
 from __future__ import annotations
@@ -33,7 +40,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .budget import available_memory
 from .errors import UserError
+
+__all__ = [
+    "available_memory",
+    "check_figure_path",
+    "check_writable",
+    "config_parser",
+    "option",
+    "parse_config",
+    "run_cli",
+]
 
 C = TypeVar("C")
 
@@ -186,12 +204,12 @@ def parse_config(cls: type[C], argv: Sequence[str] | None,
     given = vars(parser.parse_args(_join_dash_values(
         parser, sys.argv[1:] if argv is None else argv)))
     try:
-        return build_config(cls, given)
+        return _build_config(cls, given)
     except UserError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
 
 
-def build_config(cls: type[C], values: dict[str, Any]) -> C:
+def _build_config(cls: type[C], values: dict[str, Any]) -> C:
     """``cls`` from a flat dict of option values (nested configs gathered from their fields)."""
     nested = _nested(cls)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}

@@ -6,9 +6,9 @@ Stationarity of eq. (11) on the simplex: ``β f'(π*(y)/π_ref(y)) = Ψ̄(y) −
     log π*(y) = log π_ref(y) + log (f')⁻¹(y(λ))     if y(λ) > inf f'   (η = 0)
     π*(y)     = 0                                    if y(λ) ≤ inf f'   (η = β inf f' − Ψ̄ + λ ≥ 0)
 
-``log (f')⁻¹`` is the kernel's (:meth:`upo_theory.LogSpaceKernel.log_inverse`), which is −inf at
-or below inf f': where 0 ∈ dom f' (Pearson χ²) the inequality multipliers come out of the same
-formula and π* can put exactly zero mass on actions. λ is the root of ``g(λ) = Σ π*(y) − 1``,
+``log (f')⁻¹`` is the kernel's (:meth:`upo_theory.kernels.LogSpaceKernel.log_inverse`), which is
+−inf at or below inf f': where 0 ∈ dom f' (Pearson χ²) the inequality multipliers come out of the
+same formula and π* can put exactly zero mass on actions. λ is the root of ``g(λ) = Σ π*(y) − 1``,
 decreasing in λ, bracketed by ``u ≡ 1`` at either end of Ψ̄ (g ≥ 0 at ``min Ψ̄ − β f'(1)``,
 g ≤ 0 at ``max Ψ̄ − β f'(1)``); the lower end is raised to where the top action alone has mass 1,
 ``max Ψ̄ − β f'(1/π_ref(top))``, which lies above the pole ``max Ψ̄ − β sup f'`` where sup f' is
@@ -87,7 +87,7 @@ class OptimumResult:
 
     @functools.cached_property
     def residuals(self) -> KKTResiduals:
-        return kkt_residuals(kernel_for(self.divergence), self.log_policy, self.log_pi_ref,
+        return _kkt_residuals(kernel_for(self.divergence), self.log_policy, self.log_pi_ref,
                              self.psibar, self.beta, self.lam)
 
 
@@ -176,7 +176,7 @@ def upo_optimum(
     return dataclasses.replace(result, psi=psi)
 
 
-def kkt_residuals(
+def _kkt_residuals(
     kernel: LogSpaceKernel, log_policy: np.ndarray, log_ref: np.ndarray, psibar: np.ndarray,
     beta: float, lam: np.ndarray,
 ) -> KKTResiduals:

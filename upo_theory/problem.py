@@ -64,7 +64,7 @@ class Problem:
 
     def psi_values(self, psi: str) -> np.ndarray:
         """Ψ(p*(y ≻ y')) for Ψ ∈ {identity, logit}, shape (C, K, K)."""
-        check_psi(psi)
+        _check_psi(psi)
         if psi == "identity":
             return self.prefs
         if np.any((self.prefs <= 0) | (self.prefs >= 1)):
@@ -94,7 +94,7 @@ def check_beta(beta: float) -> None:
         raise ProblemError(f"beta={beta!r} must be a positive number, e.g. beta=0.1")
 
 
-def check_psi(psi: str) -> None:
+def _check_psi(psi: str) -> None:
     """Raise :class:`ProblemError` unless Ψ is one of :data:`PSIS`."""
     if psi not in PSIS:
         raise ProblemError(f"psi={psi!r} is unknown; choose one of {PSIS}")

@@ -5,14 +5,8 @@
 
 from __future__ import annotations
 
-from .claims import (
-    CENTRAL_CLAIMS,
-    CENTRAL_PAPER,
-    CENTRAL_PER_RESPONSE,
-    CLAIM_GROUPS,
-    CLAIM_STATUSES,
-    ClaimResult,
-)
+from .claim_terms import CENTRAL_CLAIMS, CENTRAL_PAPER, CENTRAL_PER_RESPONSE
+from .verdicts import CLAIM_GROUPS, CLAIM_STATUSES, ClaimResult
 
 
 def claim_dict(r: ClaimResult) -> dict[str, object]:
@@ -40,7 +34,7 @@ def headline(results: list[ClaimResult]) -> str:
 
 
 def by_group(results: list[ClaimResult]) -> dict[str, list[ClaimResult]]:
-    """The results of each group (:data:`~upo_theory.claims.CLAIM_GROUPS`), the paper's first."""
+    """The results of each group (:data:`~upo_theory.verdicts.CLAIM_GROUPS`), the paper's first."""
     return {group: [r for r in results if r.group == group] for group in CLAIM_GROUPS}
 
 
@@ -79,7 +73,7 @@ def _items(values: dict[str, str] | None) -> str:
 
 
 def report_text(results: list[ClaimResult]) -> str:
-    """The central claim, then the three groups (:data:`~upo_theory.claims.CLAIM_GROUPS`: the
+    """The central claim, then the three groups (:data:`~upo_theory.verdicts.CLAIM_GROUPS`: the
     paper's claims, the project's repair, the extended checks), each headed by its counts
     (:func:`headline`): one row per instance (per divergence where it applies), with its scope,
     and the counterexample of every REFUTED row or the reason of every row not PROVEN."""
@@ -112,4 +106,4 @@ HALF_ALPHA = "alpha(alpha=1/2)"
 """The α-divergence's label at α = ½: f = 2u − 4√u + 2, twice Hellinger's (√u − 1)²."""
 SHORT_NAMES: dict[str, str] = {"paper": "the paper's claims", "repair": "the project's repair",
                                "extended": "extended checks"}
-"""How the report's last line names each group of :data:`~upo_theory.claims.CLAIM_GROUPS`."""
+"""How the report's last line names each group of :data:`~upo_theory.verdicts.CLAIM_GROUPS`."""

@@ -42,7 +42,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upo_theory import check_writable, loss_spec, parse_json
+from upo_theory import loss_spec, parse_json
+from upo_theory.cli import check_writable
 
 from ..config import ConfigError, TrainConfig
 from .curves import method_label, run_curve

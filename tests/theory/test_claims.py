@@ -13,7 +13,6 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import upo_theory.claims as claims
 from upo_theory import (
     ClaimResult,
     Problem,
@@ -25,22 +24,27 @@ from upo_theory import (
     registered,
     solve_kkt,
 )
-from upo_theory.claims import (
-    ANTISYMMETRIC_F,
+from upo_theory.claim_terms import (
     BT_EXAMPLE,
     CENTRAL_PAPER,
     CENTRAL_PER_RESPONSE,
-    CLAIM_GROUPS,
     CYCLIC_EXAMPLE,
     EXAMPLE,
+)
+from upo_theory.claims import verify_all
+from upo_theory.derivation import derive
+from upo_theory.exact_problem import ExactProblem
+from upo_theory.extended_claims import (
+    ANTISYMMETRIC_F,
+    PEARSON_EXAMPLE,
+    REACH_BETAS,
     forms_equal,
     paper_form_antisymmetric,
     target_reachable,
-    verify_all,
 )
-from upo_theory.derivation import derive
-from upo_theory.exact_problem import ExactProblem
+from upo_theory.repair_claims import LARGE_K, _random_problem, per_response_gap
 from upo_theory.report import by_group, headline
+from upo_theory.verdicts import CLAIM_GROUPS
 
 ADMISSIBLE = ("rkl", "fkl", "js", "alpha", "hellinger", "neyman")
 LABELS = {d.name: d.label for d in registered()}
@@ -195,7 +199,7 @@ def test_the_engine_loss_is_the_quadratic_whose_hessian_the_docs_state(
     Hessian in v is 4 sum_{i<j} mu_i mu_j (e_i - e_j)(e_i - e_j)^T (here by finite differences of
     that quadratic, which is exact for a quadratic up to rounding)."""
     rng = np.random.default_rng(seed)
-    problem = claims._random_problem(rng, k, beta)
+    problem = _random_problem(rng, k, beta)
     theta = rng.normal(size=(1, k))
     pi = np.exp(theta[0]) / np.exp(theta[0]).sum()
     mu, p = problem.mu[0], problem.prefs[0]
@@ -225,7 +229,7 @@ def test_no_spurious_stationary_points_in_the_logits(report: list[ClaimResult]) 
     assert float(next(iter(r.witness.values()))) < 1e-9
     rng = np.random.default_rng(11)
     for name in ADMISSIBLE:
-        problem = claims._random_problem(rng, 6, 0.3)
+        problem = _random_problem(rng, 6, 0.3)
         star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
                          get_divergence(name)).policy
         found = minimise(population_loss(loss_spec("iupo", name, "per_response"), problem),
@@ -238,7 +242,7 @@ def test_the_per_response_minimiser_is_pi_star_up_to_fifty_actions(
 ) -> None:
     r = _by(report, "per-response minimiser is pi* on random problems up to K = 50")[None]
     assert (r.group, r.status) == ("repair", "PROVEN") and "not a proof" in r.detail
-    assert len(r.witness) == len(claims.LARGE_K) and max(
+    assert len(r.witness) == len(LARGE_K) and max(
         float(v.split()[-1]) for v in r.witness.values()) < 1e-8
 
 
@@ -249,7 +253,7 @@ def test_the_general_k_argument_on_many_random_problems(k: int) -> None:
     for seed in range(3):
         rng = np.random.default_rng(1000 * k + seed)
         for name in ADMISSIBLE:
-            tv, converged = claims.per_response_gap(k, name, rng, beta=float(rng.uniform(0.1, 2)))
+            tv, converged = per_response_gap(k, name, rng, beta=float(rng.uniform(0.1, 2)))
             assert converged and tv < 1e-8, (k, name, seed, tv)
 
 
@@ -439,8 +443,8 @@ def test_the_readme_quotes_the_report(report: list[ClaimResult]) -> None:
              "neyman": "Neyman"}
     assert "(" + ", ".join(names[d] for d in unreachable) + ")" in summary
     thresholds = [reach["js"].counterexample[f"threshold at beta = {b}"]
-                  for b in claims.REACH_BETAS]
-    betas = ", ".join(f"{float(b):g}" for b in claims.REACH_BETAS)
+                  for b in REACH_BETAS]
+    betas = ", ".join(f"{float(b):g}" for b in REACH_BETAS)
     assert f"for JS at β = {betas} exactly when" in summary
     assert "is at least " + ", ".join(thresholds) + "." in summary
     pearson = _by(report, "Pearson chi^2 under the literal reading of '0 not in dom f'' "
@@ -464,7 +468,7 @@ def test_pearson_under_the_literal_reading_has_an_optimum_with_zeros(
     assert (r.group, r.status) == ("extended", "REFUTED")
     assert r.counterexample["pi* (exact KKT)"] == "0, 0, 1"
     assert float(sp.Rational(r.counterexample["the formula with full support"].split(",")[0])) < 0
-    problem = _sim_problem(claims.PEARSON_EXAMPLE)
+    problem = _sim_problem(PEARSON_EXAMPLE)
     assert problem.beta == 0.05
     star = solve_kkt(problem.psibar("identity"), np.log(problem.pi_ref), problem.beta,
                      get_divergence("pearson")).policy[0]

@@ -9,6 +9,7 @@ import pytest
 import upo_theory.claims as claims
 from upo_theory import CENTRAL_CLAIMS, CLAIM_GROUPS, CLAIM_STATUSES, verify_all
 from upo_theory.__main__ import main
+from upo_theory.claim_terms import CENTRAL_PAPER, CENTRAL_PER_RESPONSE
 
 
 def test_json_for_js_has_the_derived_objects(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,8 +87,8 @@ def test_json_report_carries_group_and_scope(capsys: pytest.CaptureFixture[str])
     assert all(c["scope"].startswith("for ") for c in rows)
     assert {c["claim"] for c in rows} >= set(CENTRAL_CLAIMS)
     groups = {c["claim"]: c["group"] for c in rows}
-    assert groups[claims.CENTRAL_PER_RESPONSE] == "repair"
-    assert groups[claims.CENTRAL_PAPER] == "paper"
+    assert groups[CENTRAL_PER_RESPONSE] == "repair"
+    assert groups[CENTRAL_PAPER] == "paper"
 
 
 def test_a_generator_starting_with_a_minus_sign_is_a_value(
