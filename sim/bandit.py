@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
+
+import numpy as np
 
 from upo_theory import ProblemError, admissible_kernel, get_divergence
 from upo_theory.cli import config_parser, parse_config, run_cli
@@ -39,7 +42,13 @@ def parse_args(argv: list[str] | None = None) -> BanditConfig:
 
 
 def run(config: BanditConfig) -> tuple[Comparison, Sweep | None]:
-    """Solve, train and compare (and sweep β if asked)."""
+    """Solve, train and compare (and sweep β if asked). NumPy's overflow warnings are silenced:
+    a non-finite loss or objective is refused explicitly, in one line, where it matters."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _run(config)
+
+
+def _run(config: BanditConfig) -> tuple[Comparison, Sweep | None]:
     divergence = get_divergence(config.f, config.alpha)
     admissible_kernel(divergence)
     problem, pairs = load_problem(config)
@@ -95,6 +104,18 @@ def format_table(comparison: Comparison, sweep: Sweep | None = None) -> str:
     return "\n".join(lines)
 
 
+def json_safe(value):
+    """``value`` with every non-finite float as None: JSON has no NaN or infinity (a distance to
+    an optimum that does not exist is NaN in the results, ``null`` in the JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     return run_cli(PROG, lambda: report(config))
@@ -107,7 +128,7 @@ def report(config: BanditConfig) -> int:
         out = {"config": dataclasses.asdict(config), **comparison.to_json()}
         if sweep is not None:
             out["sweep"] = sweep.to_json()
-        print(json.dumps(out, indent=1))
+        print(json.dumps(json_safe(out), indent=1, allow_nan=False))
     else:
         print(format_table(comparison, sweep))
     paths = config.plot_paths()  # after the report: a failed write loses no result

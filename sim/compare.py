@@ -11,6 +11,7 @@ p* ∈ {0, 1}, as in Azar et al.'s dataset) its distances are NaN.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,12 +144,38 @@ def compare(
             float(upo_value(problem, divergence, psi, trained.policy).mean()),
             gradient_norm_at(loss, own.policy) if own else float("nan"), path,
         ))
-    return Comparison(
-        problem, divergence, psi, optimum,
-        float(upo_value(problem, divergence, psi, optimum.policy).mean()),
-        float(upo_value(problem, divergence, psi, problem.pi_ref).mean()),
-        tuple(outcomes), pairs,
-    )
+    j_star, j_ref = (float(upo_value(problem, divergence, psi, policy).mean())
+                     for policy in (optimum.policy, problem.pi_ref))
+    check_objective(problem, divergence, psi, j_star, j_ref)
+    return Comparison(problem, divergence, psi, optimum, j_star, j_ref, tuple(outcomes), pairs)
+
+
+TRUSTED = 1e-9
+"""Slack, relative to the objective's scale, for :func:`check_objective`'s two bounds."""
+
+
+def check_objective(problem: Problem, divergence: Divergence, psi: str, j_star: float,
+                    j_ref: float) -> None:
+    """Refuse an optimum whose objective cannot be trusted in float64, before it is printed.
+
+    π* maximises J of eq. (11) over the simplex, where π_ref is feasible, so J(π*) ≥ J(π_ref);
+    and the divergence is never negative (Jensen: Σ π_ref f(π/π_ref) ≥ f(1) = 0), so J(π*) is at
+    most the best reward max_y Ψ̄(y). An f whose values near u = 1 cancel catastrophically
+    (``exp(50*u) - exp(50)``) breaks one of the two; its numbers say nothing.
+
+    Raises
+    ------
+    ProblemError
+        When either bound fails by more than :data:`TRUSTED` of the objective's scale.
+    """
+    best = float(problem.psibar(psi).max(axis=1).mean())
+    scale = TRUSTED * max(1.0, abs(j_ref), abs(best))
+    if not (math.isfinite(j_star) and j_ref - scale <= j_star <= best + scale):
+        raise ProblemError(
+            f"f {divergence.label!r} cannot be evaluated precisely enough in float64: J(pi*) = "
+            f"{j_star:.6g} against J(pi_ref) = {j_ref:.6g} and a best reward of {best:.6g} "
+            "(the optimum maximises J and the divergence is never negative); rescale f so "
+            "that its values near u = 1 do not cancel")
 
 
 def beta_sweep(

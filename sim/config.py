@@ -64,7 +64,7 @@ class BanditConfig:
             if getattr(self, name) < (2 if name == "actions" else 1):
                 raise ProblemError(f"--{name} {getattr(self, name)} is too small; give "
                                    f"{'K >= 2' if name == 'actions' else 'C >= 1'}")
-        for name in ("pairs", "steps"):
+        for name in ("pairs", "steps", "seed"):
             if getattr(self, name) < 0:
                 raise ProblemError(f"--{name} {getattr(self, name)} is negative; give 0 or more")
         if self.beta is not None and not 0 < self.beta < math.inf:
@@ -77,8 +77,12 @@ class BanditConfig:
         for path in self.plot_paths().values():
             check_figure_path(path, "--plot")
         if self.size_guard and self.problem is None and self.scenario is None:
+            by_pairs = 16.0 * self.pairs * self.actions > BYTES_PER_ENTRY * self.contexts * (
+                float(self.actions) ** 2)  # the dataset's memory is most of it
             check_cost(self.cost(self.contexts, self.actions),
-                       f"--actions {self.actions} --contexts {self.contexts}")
+                       f"--pairs {self.pairs}" if by_pairs
+                       else f"--actions {self.actions} --contexts {self.contexts}",
+                       "lower --pairs" if by_pairs else "lower --actions or --contexts")
 
     def plot_paths(self) -> dict[str, Path]:
         """The figures ``--plot PATH`` writes: policies, and curves and sweep when asked for."""

@@ -13,6 +13,8 @@ known answers (among them Azar et al.'s three-action example) is shared by tests
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,7 +173,9 @@ def from_json(path: str | Path) -> Scenario:
     of ``[x, y_w, y_l]`` index triples (a finite dataset).
     """
     try:
-        data = parse_json(Path(path).read_text())
+        data = parse_json(_read_problem_file(Path(path)))
+    except ProblemError:
+        raise
     except OSError as err:
         raise ProblemError(f"cannot read problem file {path}: {err.strerror}") from None
     except json.JSONDecodeError as err:
@@ -187,6 +191,10 @@ def from_json(path: str | Path) -> Scenario:
     if missing:
         raise ProblemError(f"problem file {path} lacks {missing}; give pi_ref, mu, prefs and beta")
     try:
+        for key in ("pi_ref", "mu", "prefs", "beta"):
+            _check_numbers(key, data[key], integers=False)
+        if "pairs" in data:
+            _check_numbers("pairs", data["pairs"], integers=True)
         problem = Problem(data["pi_ref"], data["mu"], data["prefs"], data["beta"],
                           str(data.get("name", Path(path).stem)))
         pairs = None
@@ -202,6 +210,39 @@ def from_json(path: str | Path) -> Scenario:
         raise ProblemError(f"problem file {path}: malformed arrays ({err}); give numeric lists "
                            "of matching shapes") from None
     return Scenario(problem.name, problem, f"read from {path}", pairs)
+
+
+MAX_PROBLEM_BYTES = 256 * 2**20
+"""The largest problem file read (far past what the size guard lets the simulator solve)."""
+
+
+def _read_problem_file(path: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_PROBLEM_BYTES` (``/dev/zero`` or a
+    FIFO never ends: it is refused, never read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open must not wait for a writer
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ProblemError(f"problem file {path} is not a regular file; give a JSON file")
+        data = handle.read(MAX_PROBLEM_BYTES + 1)
+    if len(data) > MAX_PROBLEM_BYTES:
+        raise ProblemError(f"problem file {path} is larger than {MAX_PROBLEM_BYTES >> 20} MiB; "
+                           "the simulator is for small problems")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProblemError(f"problem file {path} is not UTF-8 text; give a JSON file") from None
+
+
+def _check_numbers(key: str, value: object, *, integers: bool) -> None:
+    """Refuse a value of ``key`` that is not a number (or a nested list of numbers) of the right
+    kind: ``true`` is no β, and 0.5 no pair index (NumPy would read them as 1 and 0)."""
+    if isinstance(value, list):
+        for item in value:
+            _check_numbers(key, item, integers=integers)
+        return
+    if isinstance(value, bool) or not isinstance(value, int if integers else (int, float)):
+        kind = "integer indices" if integers else "numbers"
+        raise ProblemError(f"{key} holds {json.dumps(value)}, not one of the {kind} it needs")
 
 
 def azar(beta: float = 0.5) -> Scenario:

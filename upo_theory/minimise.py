@@ -79,7 +79,8 @@ def minimise(
     grad_norm = float(np.linalg.norm(grad))
     if not np.isfinite(loss) or not np.isfinite(grad_norm):
         raise MinimiseError(f"L-BFGS reached a non-finite loss after {out.nit} iterations; "
-                            "lower beta's range or check the problem")
+                            "a small beta overflows the loss's target 1/(2 beta): give a larger "
+                            "beta, or check the problem")
     policy = np.exp(log_softmax(theta, axis=1))
     runaway = policy.min() < BOUNDARY or _still_descending(table, start, theta, loss)
     if runaway:

@@ -1,6 +1,7 @@
 """The command line: python -m sim.bandit."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -91,12 +92,48 @@ def test_problem_file(tmp_path, capsys):
     (["--problem", "/nonexistent/p.json"], "cannot read"),
     (["--scenario", "azar", "--psi", "logit"], "psi='logit'"),
     (["--scenario", "azar", "--problem", "x.json"], "not both"),
+    (["--seed", "-1"], "--seed -1 is negative"),
+    (["--pairs", "10000000000000"], "lower --pairs"),
+    (["--beta", "1e-300"], "give a larger beta"),
+    (["--problem", "/dev/zero"], "not a regular file"),
+    (["--f", "exp(50*u)-exp(50)"], "cannot be evaluated precisely enough"),
 ])
 def test_user_errors_exit_2_with_one_line(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv, "--steps", "0")
     assert code == 2 and out == ""
     assert message in err and err.count("\n") == 1
     assert err.startswith("python -m sim.bandit: error: ")
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"beta": True}, "beta holds true"),
+    ({"beta": "0.2"}, 'beta holds "0.2"'),
+    ({"prefs": [[0.5, False], [0.3, 0.5]]}, "prefs holds false"),
+    ({"pairs": [[0.5, 0, 1]]}, "pairs holds 0.5, not one of the integer indices"),
+    ({"pairs": [[0, True, 0]]}, "pairs holds true"),
+])
+def test_problem_file_values_are_checked_by_type(tmp_path, capsys, changes, message):
+    """NumPy would read ``true`` as β = 1 and a pair index 0.5 as 0: refused instead."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"pi_ref": [0.5, 0.5], "mu": [0.5, 0.5],
+                                "prefs": [[0.5, 0.7], [0.3, 0.5]], "beta": 0.2, **changes}))
+    code, out, err = run_cli(capsys, "--problem", str(path), "--steps", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+
+
+def test_a_fifo_problem_file_is_refused_without_waiting_for_a_writer(tmp_path, capsys):
+    fifo = tmp_path / "p.json"
+    os.mkfifo(fifo)
+    code, _, err = run_cli(capsys, "--problem", str(fifo), "--steps", "0")
+    assert code == 2 and "not a regular file" in err
+
+
+def test_json_output_is_valid_json_when_a_result_is_not_finite(capsys):
+    """Ψ = logit at a small β: a distance to an optimum that does not exist is NaN in the
+    results, ``null`` in the JSON (bare ``NaN`` is not JSON)."""
+    code, out, _ = run_cli(capsys, "--json", "--psi", "logit", "--beta", "0.001", "--steps", "0")
+    assert code == 0 and "NaN" not in out and "Infinity" not in out
+    json.loads(out)
 
 
 def test_module_entry_point_exits_2_without_a_traceback():
