@@ -41,6 +41,10 @@ def get_divergence(spec: str | Divergence, alpha: float | str | None = None) -> 
     if not isinstance(spec, str):
         raise ExpressionError(f"f={spec!r} is neither a name nor an expression in u")
     registered = from_registry(spec, alpha)
+    if alpha is not None and "alpha" not in (registered.params if registered else spec):
+        raise ExpressionError(f"alpha={alpha} is given, but f {spec.strip()!r} has no alpha (it "
+                              "is for the alpha-divergence, or an f of your own written in "
+                              "alpha); drop --alpha")
     if registered is not None:
         return registered
     a = as_alpha(alpha) if alpha is not None else None

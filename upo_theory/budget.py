@@ -130,7 +130,9 @@ def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = No
     if kind == "memory":
         raise BudgetExceeded(f"{what} needs more than {memory / 1024**3:g} GB of memory for "
                              "SymPy's work; simplify the expression")
-    raise BudgetExceeded(f"SymPy failed on {what} ({payload}); simplify the expression")
+    raise BudgetExceeded(f"SymPy failed on {what} ({payload}): a limit of SymPy here, not a "
+                         "fault found in f; an equivalent expression without Max, Min or "
+                         "piecewise parts may go through")
 
 
 def _child(send: Any, work: Callable[..., Any], args: tuple[Any, ...], seconds: float,

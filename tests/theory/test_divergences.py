@@ -64,9 +64,13 @@ def test_aliases_resolve_to_the_registered_generator(alias: str, name: str) -> N
     assert d.f == get_divergence(name).f
 
 
-def test_alpha_is_ignored_by_divergences_without_it() -> None:
-    assert get_divergence("js", alpha=0.3) == get_divergence("js")
-    assert get_divergence("js", alpha=0.3).params == {}
+@pytest.mark.parametrize("f", ["js", "rkl", "u*log(u)"])
+def test_alpha_for_a_divergence_without_it_is_refused_not_ignored(f: str) -> None:
+    """An option the run would ignore is a mistake the user should hear of (issue 28)."""
+    with pytest.raises(ExpressionError, match="has no alpha"):
+        get_divergence(f, alpha=0.3)
+    assert get_divergence(f).params == {}
+    assert get_divergence("u**alpha - 1", alpha=0.3).params == {"alpha": sp.Rational(3, 10)}
 
 
 @pytest.mark.parametrize(
