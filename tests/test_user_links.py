@@ -43,8 +43,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory) -> Path:
-    """A tiny run stopped right after its checkpoint at preference step 2 (checkpoint.prev at
-    step 0 of pref... or the SFT end: an earlier intact one)."""
+    """A tiny run stopped right after its checkpoint at preference step 2; the one before it,
+    at the end of SFT, kept as ``checkpoint.prev``."""
     out = tmp_path_factory.mktemp("stopped")
     assert train_main([*TINY, "--out-dir", str(out), "--run-name", "run", "--stop-after",
                        "4"]) == 0
@@ -231,10 +231,9 @@ def test_ctrl_c_in_a_run_is_one_line_and_the_run_resumes(capsys, tmp_path, monke
 def test_ctrl_c_in_any_command_is_one_line(capsys, monkeypatch, module, tmp_path):
     import importlib
 
-    import upo_theory.cli
+    from upo_theory import run_cli as real
 
     command = importlib.import_module(module)
-    real = upo_theory.cli.run_cli
 
     def stop():
         raise KeyboardInterrupt
@@ -258,7 +257,7 @@ def test_a_full_disk_inside_the_state_file_is_one_line(capsys, tmp_path, monkeyp
 
 
 def test_a_full_disk_anywhere_is_one_line(capsys):
-    from upo_theory.cli import run_cli
+    from upo_theory import run_cli
 
     def work():
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "metrics.jsonl")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from upo_theory import UserError, parse_json
+from upo_theory import UserError, check_writable, parse_json
 
 from ..config import ConfigError, TrainConfig
 from .atomic import LinkError, refuse_link, write_atomically
@@ -246,6 +246,7 @@ def claim_folder(folder: Path, marker: str, option: str, known: tuple[str, ...] 
     (:class:`RunFolderError`, nothing written) when it holds anything else: a folder without the
     marker is taken only when empty, or when all it holds are run folders of llm.train and
     names matching the patterns ``known`` (the command's outputs, from before the marker)."""
+    check_writable(folder, option, folder=True)
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise RunFolderError(f"{option} {folder} is a link or a file, not a folder; nothing was "
                              "written: give another " + option)
