@@ -3,9 +3,10 @@
 Every saved folder is written by :func:`save_model`: the ``save_pretrained`` model and tokenizer,
 the run's ``run_config.json`` (and a checkpoint's ``state.pt``) go into a temporary sibling
 folder ``<name>.tmp`` made fresh with its marker (:func:`~llm.engine.atomic.fresh_folder`: a link
-or a folder not ours there is refused, never written through), every file is fsynced, and ``manifest.json`` (every file's size and
-SHA-256, and a checkpoint's stage and step) is written last; only then is the folder renamed into
-place. A folder whose manifest is missing or does not match its files is unfinished or damaged.
+or a folder not ours there is refused, never written through), every file is fsynced, and
+``manifest.json`` (every file's size and SHA-256, and a checkpoint's stage and step) is written
+last; only then is the folder renamed into place. A folder whose manifest is missing or does
+not match its files is unfinished or damaged.
 
 A checkpoint (``<run_dir>/checkpoint``) is such a folder plus ``state.pt``: optimizer, scheduler,
 RNG states, stage and step. Saving keeps the one before it as ``checkpoint.prev`` until the next
