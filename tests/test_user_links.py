@@ -299,6 +299,7 @@ DAMAGE = {
     "an entry outside": lambda c: _edit_manifest(c, lambda m: m["files"].update(
         {"../config.json": {"size": 1, "sha256": "0"}})),
     "no optimizer": lambda c: _edit_state(c, lambda s: s.pop("optimizer")),
+    "scheduler a number": lambda c: _edit_state(c, lambda s: s.update(scheduler=3)),
     "state step 1000": lambda c: _edit_state(c, lambda s: s.update(step=1000)),
     "planned step 1000": lambda c: (_edit_state(c, lambda s: s.update(step=1000)),
                                     _edit_manifest(c, lambda m: m.update(
@@ -315,6 +316,12 @@ def test_a_malformed_checkpoint_is_damage_and_the_run_falls_back(capsys, tmp_pat
     assert "checkpoint is damaged" in err and "using checkpoint.prev/" in err, err
     assert "at step 1000" not in err
     assert (run / "checkpoint.damaged").is_dir() and (run / "summary.json").is_file()
+
+
+def test_an_optimizer_state_of_another_model_is_one_line(capsys, tmp_path, run):
+    _edit_state(run / "checkpoint", lambda s: s.update(optimizer={"state": {},
+                                                                  "param_groups": []}))
+    refused(call(train_main, resume(tmp_path), capsys), "state.pt", "--resume")
 
 
 def test_a_metrics_row_of_an_unknown_stage_is_one_line(capsys, tmp_path, run):

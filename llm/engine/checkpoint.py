@@ -69,6 +69,10 @@ class SaveError(UserError):
     """A model or checkpoint that could not be written for want of room."""
 
 
+class CheckpointError(UserError):
+    """A checkpoint whose state does not fit the run that resumes it."""
+
+
 def _no_room(error: BaseException) -> bool:
     """Whether ``error`` is a write refused for want of room (an OSError's errno, or the
     system's words for it in a library's own exception, e.g. safetensors')."""
@@ -261,6 +265,11 @@ def _state_problem(state: Any, position: tuple[int, int]) -> str | None:
         missing.append("optimizer")
     if missing:
         return f"lacks {', '.join(missing)}"
+    rng = state["rng"]
+    if (not isinstance(state["scheduler"], dict) or not isinstance(rng, dict)
+            or not isinstance(rng.get("torch"), torch.Tensor)
+            or not isinstance(state.get("optimizer", state.get("param_groups")), (dict, list))):
+        return "holds a scheduler, RNG or optimizer state of the wrong shape"
     if state["stage"] not in STAGE_ORDER or (STAGE_ORDER.index(state["stage"]),
                                              state["step"]) != position:
         return (f"says stage {state['stage']!r} step {state['step']!r}, not the manifest's "
