@@ -40,15 +40,17 @@ class OutputError(UserError):
 
 
 def ours(folder: Path) -> bool:
-    """Whether ``folder`` is a real folder (no link) holding the build's :data:`MARKER`."""
+    """Whether ``folder`` is a folder holding the build's :data:`MARKER` (not a link)."""
     marker = folder / MARKER
-    return (folder.is_dir() and not folder.is_symlink() and marker.is_file()
-            and not marker.is_symlink())
+    return folder.is_dir() and marker.is_file() and not marker.is_symlink()
 
 
-def claim(folder: Path, option: str) -> None:
-    """Raise :class:`OutputError` unless ``folder`` is absent, empty or :func:`ours`."""
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+def claim(folder: Path, option: str, link: bool = True) -> None:
+    """Raise :class:`OutputError` unless ``folder`` is absent, empty or :func:`ours`; a link to
+    a folder is taken only with ``link`` (``--out`` itself: the user's choice, not the sources
+    folder, which the build deletes)."""
+    usable = folder.is_dir() and (link or not folder.is_symlink())
+    if os.path.lexists(folder) and not usable:
         raise OutputError(f"{option} {folder} is a link or a file, not a folder the docs build "
                           "wrote; nothing was written: give another --out")
     if folder.is_dir() and not ours(folder) and any(folder.iterdir()):
@@ -114,7 +116,7 @@ def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> Buil
 
     src = sources_folder(config.out)
     claim(config.out, "--out")
-    claim(src, f"--out {config.out}: its sources folder")
+    claim(src, f"--out {config.out}: its sources folder", link=False)
     _mark(config.out)
     if src.exists():  # ours (claimed): a build's sources are made anew
         shutil.rmtree(src)

@@ -167,6 +167,10 @@ def test_docs_refuse_a_folder_they_did_not_write(capsys, tmp_path):
     assert_user_error(call(docs_main, ["--out", site, "--no-plots"], capsys), "sources")
     before.pop("site/index.html")
     assert snapshot(tmp_path) == before
+    shutil.move(sources, tmp_path / "mine")  # a link there: the build would delete through it
+    sources.symlink_to(tmp_path / "mine")
+    assert_user_error(call(docs_main, ["--out", site, "--no-plots"], capsys), "sources", "link")
+    assert (tmp_path / "mine" / "mine.md").read_bytes() == NOTES
 
 
 def test_experiment_refuses_a_folder_it_did_not_write(capsys, tmp_path):

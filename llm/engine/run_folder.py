@@ -246,10 +246,10 @@ def claim_folder(folder: Path, marker: str, option: str, known: tuple[str, ...] 
     (:class:`RunFolderError`, nothing written) when it holds anything else: a folder without the
     marker is taken only when empty, or when all it holds are run folders of llm.train and
     names matching the patterns ``known`` (the command's outputs, from before the marker)."""
-    check_writable(folder, option, folder=True)
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise RunFolderError(f"{option} {folder} is a link or a file, not a folder; nothing was "
-                             "written: give another " + option)
+    check_writable(folder, option, folder=True)  # a link to a folder is the user's choice
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"{option} {folder} is a file, not a folder; nothing was written: "
+                             "give another " + option)
     mark = folder / marker
     if folder.is_dir() and not (mark.is_file() and not mark.is_symlink()):
         foreign = sorted(p.name for p in folder.iterdir()
