@@ -3,7 +3,10 @@
 The sources are written to a folder beside the output (``<out>.sources``): the hand-written MyST
 pages of ``docs/source/``, the gallery scripts of ``docs/gallery/`` and the pages and snippets
 generated from the code's own objects (``docs/pages/``). Sphinx (configured by ``docs/conf.py``)
-turns them into HTML in ``<out>``. The build never fails because another package is missing or
+turns them into HTML in ``<out>``. Both folders carry the build's marker (:data:`MARKER`): a
+folder there that holds anything and not the marker is someone else's, and the build refuses it
+before writing anything (:func:`claim`); only a marked sources folder is ever deleted. The build
+never fails because another package is missing or
 not finished: a page or figure that cannot be produced says why on the page and in the notes.
 """
 
@@ -19,13 +22,49 @@ from pathlib import Path
 from .config import BuildConfig
 from .myst import note, page
 from .pages import reference, results, simulator, theory, usage
-from .project import FORMS, PSIS, registered
+from .project import FORMS, PSIS, UserError, registered
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "source"
 GALLERY = HERE / "gallery"
 EXPERIMENT_OUTPUTS: tuple[Path, ...] = (Path("runs/experiment"),)
 """Where ``python -m llm.experiment`` writes by default; included in the build when present."""
+
+
+MARKER = ".upo-docs"
+"""The empty file that makes a folder one ``python -m docs`` wrote (the site, its sources)."""
+
+
+class OutputError(UserError):
+    """An output folder that holds what the build did not write."""
+
+
+def ours(folder: Path) -> bool:
+    """Whether ``folder`` is a folder holding the build's :data:`MARKER` (not a link)."""
+    marker = folder / MARKER
+    return folder.is_dir() and marker.is_file() and not marker.is_symlink()
+
+
+def claim(folder: Path, option: str, link: bool = True) -> None:
+    """Raise :class:`OutputError` unless ``folder`` is absent, empty or :func:`ours`; a link to
+    a folder is taken only with ``link`` (``--out`` itself: the user's choice, not the sources
+    folder, which the build deletes)."""
+    usable = folder.is_dir() and (link or not folder.is_symlink())
+    if os.path.lexists(folder) and not usable:
+        raise OutputError(f"{option} {folder} is a link or a file, not a folder the docs build "
+                          "wrote; nothing was written: give another --out")
+    if folder.is_dir() and not ours(folder) and any(folder.iterdir()):
+        held = sorted(p.name for p in folder.iterdir())
+        shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+        raise OutputError(f"{option} {folder} holds {shown} and no {MARKER}, so the docs build "
+                          "did not write it; nothing was written or deleted: give another "
+                          "--out, or empty that folder")
+
+
+def _mark(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / MARKER).is_file():
+        (folder / MARKER).touch()
 
 
 class SphinxError(RuntimeError):
@@ -76,9 +115,13 @@ def build(config: BuildConfig, log: Callable[[str], None] | None = None) -> Buil
             log(text)
 
     src = sources_folder(config.out)
-    if src.exists():
+    claim(config.out, "--out")
+    claim(src, f"--out {config.out}: its sources folder", link=False)
+    _mark(config.out)
+    if src.exists():  # ours (claimed): a build's sources are made anew
         shutil.rmtree(src)
     shutil.copytree(SOURCE, src)
+    _mark(src)
     shutil.copytree(GALLERY, src / "examples")
     generate(src, config, say)
     _sphinx(src, config.out, config.plots)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from upo_theory.cli import config_parser, parse_config, run_cli
 
+from .engine.run_folder import claim_folder
 from .evaluation.sweep import (
     BETAS,
     LRS,
@@ -30,6 +31,11 @@ from .evaluation.sweep import (
 __all__ = ["BETAS", "LRS", "METHODS", "QUICK", "SWEPT", "TRAIN_DEFAULTS", "ExperimentConfig",
            "Setting", "build_parser", "main", "next_rate", "run_experiment", "selection", "sweep"]
 PROG = "python -m llm.experiment"
+MARKER = ".upo-experiment"
+"""The empty file that makes a folder one ``python -m llm.experiment`` writes."""
+OUTPUTS = ("*.csv", "*.md", "*.png", "setup.json", "reference-*.pt")
+"""What the experiment writes beside its run folders (a folder of these is its, from before the
+marker)."""
 
 
 def build_parser():
@@ -42,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(ExperimentConfig, argv, build_parser())
 
     def work() -> int:
+        claim_folder(config.out_dir, MARKER, "--out-dir", OUTPUTS)  # before anything is written
         out = run_experiment(config)
         print((out / "experiment.md").read_text())
         figures = [out / name for name in ("curves.png", "frontier.png") if (out / name).exists()]

@@ -36,7 +36,9 @@ __all__ = ["TrainConfig", "build_parser", "main", "parse_args", "run_training"]
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     try:
-        return run_cli(PROG, lambda: run_training(config) and 0)
+        return run_cli(PROG, lambda: run_training(config) and 0,
+                       then="the run keeps its last checkpoint: run the same command with "
+                            "--resume to continue it")
     except TrainingDivergedError as error:
         print(f"{PROG}: training diverged: {error}", file=sys.stderr)
         return 1

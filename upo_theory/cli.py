@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
 import tempfile
@@ -228,17 +229,28 @@ def _build_config(cls: type[C], values: dict[str, Any]) -> C:
 
 
 def run_cli(prog: str, work: Callable[[], int | None],
-            errors: tuple[type[BaseException], ...] = ()) -> int:
-    """Run ``work``; a :class:`UserError` (or one of ``errors``) becomes one line and exit 2."""
+            errors: tuple[type[BaseException], ...] = (), then: str = "") -> int:
+    """Run ``work``; a :class:`UserError` (or one of ``errors``) becomes one line and exit 2, as
+    does a write refused for want of room (a full disk, a quota: :func:`no_room`); Ctrl-C is one
+    line (naming what to do ``then``, if anything) and exit 130, as a shell reports SIGINT."""
     try:
         return work() or 0
     except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        _one_line(f"{prog}: stopped by Ctrl-C" + (f"; {then}" if then else ""))
+        return 130
     except (UserError, *errors) as error:
         text = " ".join(str(error).split("\n")) or type(error).__name__
-        sys.stderr.write(f"{prog}: error: {text}\n")  # one write: processes of one torchrun
-        sys.stderr.flush()  # share stderr, and print's two writes could interleave
+        _one_line(f"{prog}: error: {text}")
+        return 2
+    except OSError as error:
+        if not no_room(error):
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        _one_line(f"{prog}: error: no room to write{where} ({error.strerror}); free disk space, "
+                  "then run again" + (f" ({then})" if then else ""))
         return 2
 
 
@@ -281,3 +293,15 @@ def check_writable(path: str | os.PathLike, option: str, *, folder: bool = False
     except OSError as error:
         raise UserError(f"{option} {path}: cannot write in {existing} ({error.strerror}); give a "
                         "writable location") from None
+
+
+def _one_line(text: str) -> None:
+    sys.stderr.write(text + "\n")  # one write: processes of one torchrun share stderr, and
+    sys.stderr.flush()  # print's two writes could interleave
+
+
+def no_room(error: OSError) -> bool:
+    """Whether ``error`` is a write refused for want of room: a full disk, a quota, a file-size
+    limit."""
+    return error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+

@@ -2,9 +2,11 @@
 
 Every saved folder is written by :func:`save_model`: the ``save_pretrained`` model and tokenizer,
 the run's ``run_config.json`` (and a checkpoint's ``state.pt``) go into a temporary sibling
-folder ``<name>.tmp``, every file is fsynced, and ``manifest.json`` (every file's size and
-SHA-256, and a checkpoint's stage and step) is written last; only then is the folder renamed into
-place. A folder whose manifest is missing or does not match its files is unfinished or damaged.
+folder ``<name>.tmp`` made fresh with its marker (:func:`~llm.engine.atomic.fresh_folder`: a link
+or a folder not ours there is refused, never written through), every file is fsynced, and
+``manifest.json`` (every file's size and SHA-256, and a checkpoint's stage and step) is written
+last; only then is the folder renamed into place. A folder whose manifest is missing or does
+not match its files is unfinished or damaged.
 
 A checkpoint (``<run_dir>/checkpoint``) is such a folder plus ``state.pt``: optimizer, scheduler,
 RNG states, stage and step. Saving keeps the one before it as ``checkpoint.prev`` until the next
@@ -35,7 +37,16 @@ import torch
 from upo_theory import UserError, parse_json
 
 from ..config import STAGE_ORDER
-from .atomic import fsync_folder, fsync_tree, write_atomically
+from .atomic import (
+    LinkError,
+    fresh_folder,
+    fsync_folder,
+    fsync_tree,
+    linked,
+    remove_folder,
+    write_atomically,
+    write_new,
+)
 from .distributed import World
 from .sharding import SHARD_METADATA, read_shard_metadata, save_shards
 
@@ -56,6 +67,10 @@ NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 class SaveError(UserError):
     """A model or checkpoint that could not be written for want of room."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint whose state does not fit the run that resumes it."""
 
 
 def _no_room(error: BaseException) -> bool:
@@ -88,7 +103,7 @@ def save_model(model, tokenizer, folder: Path, config_json: str,
     goes. A full disk (or a file-size limit) while writing is a :class:`SaveError`: the partial
     ``<name>.tmp`` is removed and the folder it would have replaced is untouched.
     """
-    shutil.rmtree(unfinished(folder), ignore_errors=True)
+    fresh_folder(unfinished(folder))  # never into something already there
     with writing(folder) as temporary:
         model.save_pretrained(temporary, safe_serialization=True, state_dict=weights)
         tokenizer.save_pretrained(temporary)
@@ -97,7 +112,8 @@ def save_model(model, tokenizer, folder: Path, config_json: str,
 
 
 def unfinished(folder: Path) -> Path:
-    """The temporary sibling ``<name>.tmp`` a save of ``folder`` is written into."""
+    """The temporary sibling ``<name>.tmp`` a save of ``folder`` is written into (made anew by
+    :func:`~llm.engine.atomic.fresh_folder`: a link or a folder not ours there is refused)."""
     return folder.with_name(folder.name + ".tmp")
 
 
@@ -118,9 +134,11 @@ def writing(folder: Path) -> Iterator[Path]:
 
 def finish(temporary: Path, config_json: str, state: dict[str, Any] | None) -> None:
     """Add the run config (and ``state``) to a folder being written, and fsync its files."""
-    (temporary / RUN_CONFIG).write_text(config_json)
-    if state is not None:
-        torch.save(state, temporary / STATE)
+    write_new(temporary / RUN_CONFIG, config_json)
+    if state is not None:  # through a file object: a full disk is an OSError, not torch's own
+        descriptor = os.open(temporary / STATE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(descriptor, "wb") as handle:
+            torch.save(state, handle)
     fsync_tree(temporary)
 
 
@@ -165,7 +183,7 @@ def save_sharded_checkpoint(run_dir: Path, model, optimizer, scheduler, where: T
     the manifest and the rename, the checkpoint before it kept."""
     folder = run_dir / CHECKPOINT
     if world.main:
-        shutil.rmtree(unfinished(folder), ignore_errors=True)
+        fresh_folder(unfinished(folder))
     world.barrier()
     with writing(folder) as temporary:
         groups = save_shards(model, optimizer, temporary)
@@ -180,7 +198,8 @@ def save_sharded_checkpoint(run_dir: Path, model, optimizer, scheduler, where: T
 
 
 def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
-                    tidy: bool = False) -> dict[str, Any] | None:
+                    tidy: bool = False, plan: dict[str, int] | None = None
+                    ) -> dict[str, Any] | None:
     """The state of the newest intact checkpoint of ``run_dir`` (with ``model_dir``), or None.
 
     ``state.pt`` is read as data only (``torch.load(weights_only=True)``: tensors, numbers,
@@ -189,21 +208,25 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
     manifest, or whose state is not plain data, is damaged: it is reported through ``say`` and
     the one before it used. With ``tidy`` (one process only) the folders are put back in order:
     each damaged one is moved to ``<name>.damaged`` (kept, never deleted) and the one used
-    becomes ``checkpoint``.
+    becomes ``checkpoint``. With ``plan`` (each stage's planned steps) a checkpoint at a step
+    the plan does not have is damaged too; so is a link where a checkpoint folder belongs.
     """
     intact: list[tuple[tuple[int, int], Path]] = []
     damaged: dict[str, str] = {}
     for name in CHECKPOINTS:
         folder = run_dir / name
+        if (link := linked(folder)) is not None:
+            damaged[name] = link
+            continue
         if not folder.is_dir():
             continue
-        problem, where = _check(folder)
+        problem, where = _check(folder, plan)
         if problem is None and where is not None:
             intact.append(((STAGE_ORDER.index(where["stage"]), where["step"]), folder))
         elif name != UNFINISHED:  # an unfinished save is no damage: the kill came first
             damaged[name] = problem or "no stage and step in its manifest"
     chosen, state = None, None
-    for _, folder in sorted(intact, key=lambda item: item[0], reverse=True):
+    for position, folder in sorted(intact, key=lambda item: item[0], reverse=True):
         reading = STATE
         try:
             state = torch.load(folder / STATE, weights_only=True)
@@ -212,6 +235,9 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
                 read_shard_metadata(folder)
         except Exception as error:  # whatever makes it unreadable as data is damage
             damaged[folder.name] = f"{reading} is not plain data ({type(error).__name__})"
+            continue
+        if (problem := _state_problem(state, position)) is not None:
+            damaged[folder.name] = f"{STATE} {problem}"
             continue
         chosen = folder
         break
@@ -229,6 +255,28 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
     return state
 
 
+def _state_problem(state: Any, position: tuple[int, int]) -> str | None:
+    """What keeps ``state`` (a loaded ``state.pt``) from being a checkpoint's state at the
+    manifest's ``position`` (stage index, step), or None."""
+    if not isinstance(state, dict):
+        return "is not a dict of training state"
+    missing = [key for key in ("scheduler", "rng", "stage", "step") if key not in state]
+    if "optimizer" not in state and "param_groups" not in state:
+        missing.append("optimizer")
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    rng = state["rng"]
+    if (not isinstance(state["scheduler"], dict) or not isinstance(rng, dict)
+            or not isinstance(rng.get("torch"), torch.Tensor)
+            or not isinstance(state.get("optimizer", state.get("param_groups")), (dict, list))):
+        return "holds a scheduler, RNG or optimizer state of the wrong shape"
+    if state["stage"] not in STAGE_ORDER or (STAGE_ORDER.index(state["stage"]),
+                                             state["step"]) != position:
+        return (f"says stage {state['stage']!r} step {state['step']!r}, not the manifest's "
+                f"{STAGE_ORDER[position[0]]} step {position[1]}")
+    return None
+
+
 def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["rng"]["torch"])
     if torch.cuda.is_available() and state["rng"]["cuda"]:
@@ -239,8 +287,8 @@ def _put_in_order(run_dir: Path, chosen: Path | None, damaged: dict[str, str]) -
     """Move damaged checkpoints aside and make ``chosen`` (if any) the ``checkpoint`` folder."""
     for name in damaged:
         aside = run_dir / (name + DAMAGED)
-        shutil.rmtree(aside, ignore_errors=True)
-        os.replace(run_dir / name, aside)
+        remove_folder(aside, only_ours=False)  # an older damaged copy; a link there is refused
+        os.replace(run_dir / name, aside)  # a link is moved as a link
     if chosen is None:
         fsync_folder(run_dir)
         return None
@@ -256,13 +304,17 @@ def _put_in_order(run_dir: Path, chosen: Path | None, damaged: dict[str, str]) -
 def _swap_in(folder: Path, keep_previous: bool) -> None:
     """Rename ``<folder>.tmp`` to ``folder``; the folder it replaces becomes ``<folder>.prev``."""
     previous = folder.with_name(folder.name + ".prev")
-    if folder.exists():
-        shutil.rmtree(previous, ignore_errors=True)
+    if os.path.lexists(folder):
+        if linked(folder) is not None or not folder.is_dir():
+            raise LinkError(f"{folder} is {linked(folder) or 'not a folder'}, not a folder this "
+                            "run wrote; nothing was written through it: move it away, then "
+                            "run again (with --resume)")
+        remove_folder(previous)
         os.replace(folder, previous)
     os.replace(unfinished(folder), folder)
     fsync_folder(folder.parent)
     if not keep_previous:
-        shutil.rmtree(previous, ignore_errors=True)
+        remove_folder(previous)
 
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
@@ -274,20 +326,39 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
                                                                  dict) else None
 
 
-def _check(folder: Path) -> tuple[str | None, dict[str, Any] | None]:
-    """(What is wrong with a saved folder, or None; its stage and step from the manifest)."""
+def _check(folder: Path, plan: dict[str, int] | None = None
+           ) -> tuple[str | None, dict[str, Any] | None]:
+    """(What is wrong with a saved folder, or None; its stage and step from the manifest).
+
+    Whatever the manifest holds is checked as data: file names that are plain names, sizes and
+    digests of the right types, a known stage and, with ``plan``, a step within its steps."""
     manifest = _manifest(folder)
     if manifest is None:
         return f"no readable {MANIFEST}, which is written last", None
     for name, expected in manifest["files"].items():
+        if (not isinstance(expected, dict) or type(expected.get("size")) is not int
+                or not isinstance(expected.get("sha256"), str) or Path(name).name != name
+                or name in ("", ".", "..")):
+            return f"its {MANIFEST} has a malformed entry {name[:40]!r}", None
         path = folder / name
-        if not path.is_file():
-            return f"{name} is missing", None
+        if linked(path) is not None or not path.is_file():
+            return f"{name} is missing or a link", None
         if path.stat().st_size != expected["size"]:
             return f"{name} has {path.stat().st_size} bytes, not {expected['size']}", None
         if _sha256(path) != expected["sha256"]:
             return f"{name} does not match its SHA-256", None
-    return None, manifest.get("position")
+    where = manifest.get("position")
+    if where is None:
+        return None, None
+    if (not isinstance(where, dict) or where.get("stage") not in STAGE_ORDER
+            or type(where.get("step")) is not int or where["step"] < 0):
+        return f"its {MANIFEST} names no known stage and step ({str(where)[:60]})", None
+    if plan is not None and where["step"] > plan.get(where["stage"], -1):
+        planned = plan.get(where["stage"])
+        return (f"it is at {where['stage']} step {where['step']}, which the run's plan does not "
+                "have (" + (f"{planned} steps" if planned is not None else "no such stage")
+                + ")"), None
+    return None, where
 
 
 def _sha256(path: Path) -> str:

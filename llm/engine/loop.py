@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..data.batching import Batch, batch_indices, length_groups
 from ..data.packing import PackedBatch, attention_width
-from .checkpoint import restore_rng
+from .checkpoint import CheckpointError, restore_rng
 from .objectives import Stage
 from .reference import ReferenceLogps
 from .scoring import forward_work
@@ -134,13 +134,19 @@ def optimizer_at_start(session: TrainingSession, stage: Stage
     resumed = session.resume_state(stage)
     if resumed is None:
         return optimizer, scheduler, 0
-    if session.config.fsdp:  # the model's and AdamW's shards
-        load_sharded_state(session.model, optimizer, resumed["model_dir"],
-                           resumed["param_groups"])
-    else:
-        optimizer.load_state_dict(resumed["optimizer"])
-    scheduler.load_state_dict(resumed["scheduler"])
-    restore_rng(resumed)
+    try:
+        if session.config.fsdp:  # the model's and AdamW's shards
+            load_sharded_state(session.model, optimizer, resumed["model_dir"],
+                               resumed["param_groups"])
+        else:
+            optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        restore_rng(resumed)
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:
+        folder = resumed["model_dir"]
+        raise CheckpointError(f"{folder}/state.pt does not fit this run's model and optimizer "
+                              f"({type(error).__name__}: {str(error)[:100]}); move {folder} "
+                              "aside, then pass --resume again") from None
     return optimizer, scheduler, resumed["step"]
 
 

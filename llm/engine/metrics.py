@@ -35,7 +35,7 @@ from typing import Any
 from upo_theory import UserError, parse_json
 
 from ..config import STAGE_ORDER
-from .atomic import write_atomically
+from .atomic import append, write_atomically
 
 COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",
@@ -76,12 +76,14 @@ class MetricsLogger:
         """Keep only the rows up to (stage, step) ``position``; None keeps none (a new start).
 
         A resumed run repeats the steps after its checkpoint, so their rows go; the CSV is
-        rewritten from the kept rows. Both files are replaced atomically.
+        rewritten from the kept rows. Both files are replaced atomically, and written even when
+        ``metrics.jsonl`` is missing: what stands at their names (a link included) is replaced,
+        never appended to.
         """
-        if not self.enabled or not self.jsonl.is_file():
+        if not self.enabled:
             return
         rows = []
-        if position is not None:
+        if position is not None and self.jsonl.is_file():
             order = STAGE_ORDER.index
             limit = (order(position[0]), position[1])
             rows = [r for r in read_metrics(self.jsonl.parent, self.say)
@@ -100,15 +102,14 @@ class MetricsLogger:
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise KeyError(f"unknown metric names {sorted(unknown)}; add them to COLUMNS")
-        with open(self.jsonl, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append(self.jsonl, json.dumps(row) + "\n")  # never through a link
         self.history.append(row)
-        new = not self.csv.is_file()
-        with open(self.csv, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, COLUMNS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        line = io.StringIO()
+        writer = csv.DictWriter(line, COLUMNS)
+        if not self.csv.is_file():
+            writer.writeheader()
+        writer.writerow(row)
+        append(self.csv, line.getvalue())
         if self.board is not None:
             for name, value in row.items():
                 if isinstance(value, float):
@@ -136,6 +137,10 @@ def read_metrics(run_dir: Path, say: Callable[[str], None] | None = None
             row = parse_json(line)
             if not isinstance(row, dict) or not {"step", "stage", "split"} <= set(row):
                 raise ValueError("not an object with step, stage and split")
+            if row["stage"] not in STAGE_ORDER or type(row["step"]) is not int:
+                raise ValueError(f"stage {str(row['stage'])[:20]!r} step "
+                                 f"{str(row['step'])[:20]!r} is no stage of {STAGE_ORDER} and "
+                                 "integer step")
         except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             if number != numbered[-1][0]:
                 raise MetricsError(f"{path} line {number} is not a metrics row ({error}); repair "

@@ -6,7 +6,9 @@ the stage will visit (others hold NaN) and every held-out pair, computed under `
 π_ref. It is cached in ``<run_dir>/ref_logps.pt`` with its SHA-256, so a resumed run reloads it,
 and, with ``--reference-cache``, in a file that runs from the same start on the same data share
 (:func:`reference_key` says which). A cache that is damaged (unreadable, wrong shape, checksum
-mismatch) is computed again, with a line saying so. The preference objective
+mismatch) is computed again, with a line saying so; a ``--reference-cache`` file that is no
+cache of ours (:func:`check_shared_cache`) is refused before the run starts, never overwritten.
+The preference objective
 (:class:`llm.engine.objectives.PreferenceObjective`) is then a pure function of the policy's
 log-probs and this data.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +26,8 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
+
+from upo_theory import UserError
 
 from ..config import TrainConfig
 from ..data.batching import TokenizedPair, preference_batch, visited_pairs
@@ -39,6 +44,10 @@ REFERENCE_KEY_FIELDS = TrainConfig.marked("reference_key")
 """What π_ref's log-probs depend on, marked on the fields of :class:`~llm.config.TrainConfig`
 (``metadata["reference_key"]``): the pairs (data settings, seed, truncation), the pairs the stage
 visits (batch size, steps) and the reference model (``--init``, ``--model``, architecture)."""
+
+
+class ReferenceCacheError(UserError):
+    """A ``--reference-cache`` path that holds a file which is not a reference cache."""
 
 
 @dataclass(frozen=True)
@@ -110,12 +119,42 @@ def load_reference_cache(path: Path, rows: int, say: Callable[[str], None],
             raise ValueError(f"shape {tuple(logps.shape)} {logps.dtype}, not ({rows}, 4) float64")
         if _digest(logps) != saved["sha256"]:
             raise ValueError("its values do not match their SHA-256")
-    except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError,
-            AttributeError, pickle.UnpicklingError) as error:
-        say(f"{path} is damaged ({str(error).splitlines()[0]}); computing the reference "
-            "log-probs again (it is a cache)")
+    except READ_ERRORS as error:
+        say(f"{path} is damaged ({_why(error)}); computing the reference log-probs again (it is "
+            "a cache)")
         return None
     return logps
+
+
+READ_ERRORS = (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError,
+               AttributeError, pickle.UnpicklingError)
+"""What reading a file that is no cache of ours (or a damaged one) raises."""
+
+
+def _why(error: BaseException) -> str:
+    """Our words for why a file is no readable cache (torch's own would advise to load it with
+    code execution allowed, which a cache never needs)."""
+    if isinstance(error, (ValueError, KeyError)) and not isinstance(
+            error, pickle.UnpicklingError):
+        return str(error).splitlines()[0][:120]
+    return "not a file of tensors that loads as data"
+
+
+def check_shared_cache(path: Path) -> None:
+    """Raise :class:`ReferenceCacheError` when ``--reference-cache`` names a file that is not a
+    reference cache written by llm.train (a cache of other settings, or a damaged one, is ours
+    and is computed again; anything else is a user's file and is never overwritten)."""
+    if not os.path.lexists(path):
+        return
+    try:
+        saved = torch.load(path, weights_only=True)
+        if not isinstance(saved, dict) or not {"logps", "sha256", "key"} <= set(saved):
+            raise ValueError("not a dict of logps, sha256 and key")
+    except READ_ERRORS as error:
+        raise ReferenceCacheError(
+            f"--reference-cache {path} is not a reference cache of llm.train ({_why(error)}); "
+            "nothing was written: give another path, or delete the file if it is yours to "
+            "lose") from None
 
 
 def reference_key(config: TrainConfig, world: World) -> str:

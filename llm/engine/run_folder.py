@@ -5,7 +5,9 @@ folder (a folder from before the marker is recognised by a ``config.json`` of ll
 settings, and marked). A folder that exists without it and holds anything is not a run: it is
 refused before anything is written in it, so no ``--run-name`` or ``--out-dir`` can make the
 trainer overwrite or delete files a user owns. :class:`RunLock` takes the folder for this process
-(``fcntl.flock`` on ``<run>/.lock``);
+(``fcntl.flock`` on ``<run>/.lock``, opened without following a link);
+:func:`refuse_links` refuses a run folder where a link stands in for one of the run's files (a
+symbolic link, or a file with another name: writing it would write a user's file);
 :func:`check_resumable` refuses a new run over an existing one and a ``--resume`` whose settings
 changed what the run computes (the fields marked ``resumable`` in :class:`~llm.config.TrainConfig`
 may change); :func:`restore` finds the newest intact checkpoint.
@@ -15,14 +17,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from upo_theory import UserError, parse_json
+from upo_theory import UserError, check_writable, parse_json
 
 from ..config import ConfigError, TrainConfig
-from .checkpoint import CHECKPOINTS, RUN_CONFIG, load_checkpoint
+from .atomic import LinkError, refuse_link, write_atomically
+from .checkpoint import CHECKPOINTS, DAMAGED, RUN_CONFIG, load_checkpoint
 from .distributed import World
 
 RESUMABLE_CHANGES = frozenset(TrainConfig.marked("resumable"))
@@ -35,6 +39,12 @@ CONFIG = "config.json"
 LOCK = ".lock"
 MARKER = ".upo-run"
 """The file that makes a folder a run folder (it holds the version of the layout)."""
+OWN_FILES = (CONFIG, LOCK, MARKER, "metrics.jsonl", "metrics.csv", "summary.json", "truth.json",
+             "curves.png", "ref_logps.pt", "tensorboard")
+"""Names in a run folder that the run writes (besides its saved folders, :data:`OWN_FOLDERS`)."""
+OWN_FOLDERS = ("checkpoint", "sft", "final", "merged")
+"""Saved folders of a run; each also as ``.tmp``, ``.prev`` and ``.damaged`` (and checkpoint's
+``.prev.damaged``, ``.tmp.damaged``)."""
 
 
 class RunFolderError(UserError):
@@ -62,12 +72,20 @@ class RunLock:
                 self.folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise self._unwritable(error) from None
-            try:
-                handle = open(path, "a+")
+            try:  # never through a link: the file is truncated to hold our pid
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
             except FileNotFoundError:
                 continue
             except OSError as error:
+                refuse_link(path)
                 raise self._unwritable(error) from None
+            handle = os.fdopen(descriptor, "r+")
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+                handle.close()
+                refuse_link(path)
+                raise LinkError(f"{path} is not a plain file of its own; nothing was written "
+                                "through it: remove it, then run again")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -78,7 +96,7 @@ class RunLock:
                                      f"(pid {holder}); wait for it to end or pass another "
                                      "--run-name") from None
             if _same_file(handle, path):  # not a lock file unlinked while we waited
-                (self.folder / MARKER).write_text("1\n")
+                write_atomically(self.folder / MARKER, "1\n")
                 handle.seek(0)
                 handle.truncate()
                 handle.write(f"{os.getpid()}\n")
@@ -121,13 +139,31 @@ def refuse_foreign(folder: Path) -> None:
     """Refuse a folder that is not a run folder and holds anything: it is a user's, not ours."""
     if not folder.is_dir():
         raise RunFolderError(f"{folder} is not a folder; pass another --run-name or --out-dir")
-    if (folder / MARKER).is_file() or _is_legacy_run(folder):
+    if os.path.lexists(folder / MARKER) or _is_legacy_run(folder):
+        refuse_links(folder)
         return
     held = sorted(p.name for p in folder.iterdir() if p.name != LOCK)
     if held:
         shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
         raise RunFolderError(f"{folder} is not a run folder (it holds {shown} and no {MARKER}); "
                              "nothing was written: pass another --run-name or --out-dir")
+
+
+def _mode(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def refuse_links(folder: Path) -> None:
+    """Raise :class:`~llm.engine.atomic.LinkError` (one line) when a name the run writes in
+    ``folder`` is a link: a symbolic link, or a file with another name (a hard link)."""
+    suffixes = ("", ".tmp", ".prev", DAMAGED, ".tmp" + DAMAGED, ".prev" + DAMAGED)
+    for name in (*OWN_FILES, *(f + end for f in OWN_FOLDERS for end in suffixes)):
+        refuse_link(folder / name)
+    if os.path.lexists(folder / MARKER) and not stat.S_ISREG(_mode(folder / MARKER)):
+        raise LinkError(f"{folder / MARKER} is not a file; it is this run's marker: remove it")
 
 
 def _is_legacy_run(folder: Path) -> bool:
@@ -195,9 +231,35 @@ def _settings(path: Path) -> dict[str, Any]:
     return settings
 
 
-def restore(folder: Path, world: World, say: Callable[[str], None]) -> dict[str, Any] | None:
-    """The newest intact checkpoint of ``folder``; the main process first puts the folder in
-    order (a damaged checkpoint aside), then the others read it."""
-    state = load_checkpoint(folder, say, tidy=True) if world.main else None
+def restore(folder: Path, world: World, say: Callable[[str], None],
+            plan: dict[str, int] | None = None) -> dict[str, Any] | None:
+    """The newest intact checkpoint of ``folder`` (one at a step that ``plan``, each stage's
+    planned steps, does not have is damaged); the main process first puts the folder in order
+    (a damaged checkpoint aside), then the others read it."""
+    state = load_checkpoint(folder, say, tidy=True, plan=plan) if world.main else None
     world.barrier()
-    return state if world.main else load_checkpoint(folder)
+    return state if world.main else load_checkpoint(folder, plan=plan)
+
+
+def claim_folder(folder: Path, marker: str, option: str, known: tuple[str, ...] = ()) -> None:
+    """Make ``folder`` one that a command writes, marked by the empty file ``marker``; refuse it
+    (:class:`RunFolderError`, nothing written) when it holds anything else: a folder without the
+    marker is taken only when empty, or when all it holds are run folders of llm.train and
+    names matching the patterns ``known`` (the command's outputs, from before the marker)."""
+    check_writable(folder, option, folder=True)  # a link to a folder is the user's choice
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"{option} {folder} is a file, not a folder; nothing was written: "
+                             "give another " + option)
+    mark = folder / marker
+    if folder.is_dir() and not (mark.is_file() and not mark.is_symlink()):
+        foreign = sorted(p.name for p in folder.iterdir()
+                         if not (p.is_dir() and not p.is_symlink() and (p / MARKER).is_file())
+                         and not any(p.match(pattern) for pattern in known))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise RunFolderError(f"{option} {folder} holds {shown} and no {marker}, so it is not "
+                                 "this command's folder; nothing was written: give another "
+                                 f"{option}, or empty that folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not mark.is_file():
+        write_atomically(mark, "")

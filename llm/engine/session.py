@@ -30,7 +30,7 @@ from .lora import MERGED, fold_adapters, load_adapters, merge_adapters, with_sav
 from .metrics import MetricsLogger
 from .model import load_model, offline_gpt2, offline_gpt2_tokenizer, set_dropout
 from .objectives import Stage
-from .reference import ReferenceLogps, load_or_compute_reference
+from .reference import ReferenceLogps, check_shared_cache, load_or_compute_reference
 from .run_folder import CONFIG, RunLock, check_resumable, restore, saved_settings
 from .scoring import SequenceScorer
 from .sharding import full_weights, is_sharded
@@ -83,9 +83,12 @@ class TrainingSession:
         say = _say if world.main else _silent
         if world.main:  # the others wait: the main process writes config.json at the end
             check_resumable(config, folder, say)
+            if config.reference_cache is not None:
+                check_shared_cache(Path(config.reference_cache))
         world.barrier()
         torch.manual_seed(config.seed)
-        resumed = restore(folder, world, say) if config.resume else None
+        plan = {s.name: s.steps for s in stages}
+        resumed = restore(folder, world, say, plan) if config.resume else None
         if config.fsdp and resumed is not None and resumed.get("world_size") != world.size:
             raise ConfigError(f"{resumed['model_dir']} holds the shards of "
                               f"{resumed.get('world_size')} processes, not {world.size}; resume "

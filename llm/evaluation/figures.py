@@ -12,6 +12,7 @@ which is no measurement of ranking; chance (0.5) is dotted.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from upo_theory import UserError
 
+from ..engine.atomic import write_atomically
 from .curves import run_curve
 
 PANELS: tuple[tuple[str, str, str], ...] = (
@@ -57,8 +59,16 @@ def _method_curves(rows_by_seed: list[list[Mapping]], split: str, name: str,
 
 
 def plot_runs(runs: list[Path], out: Path) -> Path:
-    """Draw the four curves of ``runs`` into ``out`` (:func:`plot_curves`)."""
-    return plot_curves([row for run in runs for row in run_curve(Path(run))], out)
+    """Draw the four curves of ``runs`` into ``out`` (:func:`plot_curves`); a run without a
+    logged preference point is a :class:`PlotError`."""
+    rows = []
+    for run in runs:
+        curve = run_curve(Path(run))
+        if not curve:
+            raise PlotError(f"{run} has no preference-stage rows in its metrics.jsonl yet; "
+                            "nothing to plot: give runs that reached the preference stage")
+        rows += curve
+    return plot_curves(rows, out)
 
 
 def plot_curves(rows: Sequence[Mapping], out: Path) -> Path:
@@ -144,10 +154,13 @@ def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path
 
 
 def _save(figure, path: Path) -> Path:
-    """Write ``figure`` to ``path`` (its folder made); a failed write is one :class:`PlotError`."""
+    """Write ``figure`` to ``path`` (its folder made) atomically: a link at ``path`` is replaced,
+    never written through; a failed write is one :class:`PlotError`."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=110)
+        image = io.BytesIO()
+        figure.savefig(image, dpi=110, format=path.suffix.lstrip(".").lower() or "png")
+        write_atomically(path, image.getvalue())
     except OSError as error:
         raise PlotError(f"cannot write the figure {path} ({error.strerror or error}); give a "
                         "writable path") from None

@@ -53,6 +53,6 @@ def write_summary(session: TrainingSession, truth: TruthProbe) -> None:
 def truth_evaluation(session: TrainingSession, truth: TruthProbe) -> dict[str, float]:
     """The trained policy against π_ref under the offline task's true reward; ``truth.json``."""
     scores = truth.final(session.config.pref_steps)
-    (session.folder / "truth.json").write_text(json.dumps(scores, indent=2))
+    write_atomically(session.folder / "truth.json", json.dumps(scores, indent=2))
     print("truth: " + json.dumps(scores), flush=True)
     return scores
