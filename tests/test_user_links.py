@@ -235,7 +235,7 @@ def test_ctrl_c_in_a_run_is_one_line_and_the_run_resumes(capsys, tmp_path, monke
 def test_ctrl_c_in_any_command_is_one_line(capsys, monkeypatch, module, tmp_path):
     import importlib
 
-    from upo_theory import run_cli as real
+    from upo_theory.cli import run_cli as real
 
     command = importlib.import_module(module)
 
@@ -261,7 +261,7 @@ def test_a_full_disk_inside_the_state_file_is_one_line(capsys, tmp_path, monkeyp
 
 
 def test_a_full_disk_anywhere_is_one_line(capsys):
-    from upo_theory import run_cli
+    from upo_theory.cli import run_cli
 
     def work():
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "metrics.jsonl")

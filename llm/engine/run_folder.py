@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from upo_theory import UserError, check_writable, parse_json
+from upo_theory import UserError, parse_json
+from upo_theory.cli import check_writable
 
 from ..config import ConfigError, TrainConfig
 from .atomic import LinkError, refuse_link, write_atomically
