@@ -1,8 +1,9 @@
 """The architecture, enforced: the core's public face, its layers, no cycles, no outside files.
 
 ``upo_theory/__init__.py`` is the core's public face: ``sim``, ``llm``, ``docs``, ``bench`` and the
-tests of those layers import only names it exports, never one of its submodules. White-box tests
-of the core itself may reach inside it.
+tests of those layers import only names it exports, never one of its submodules but the
+command-line helpers of ``upo_theory.cli`` (:data:`PUBLIC_SUBMODULES`). White-box tests of the
+core itself may reach inside it.
 
 The layers are declared once, in :data:`CORE_LAYERS` (the core's modules, bottom first) and
 :data:`PACKAGE_LAYERS` (the packages, the core first): every import, a lazy one inside a function
@@ -14,6 +15,10 @@ import cycle.
 from __future__ import annotations
 
 import ast
+import importlib
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,12 +51,19 @@ LLM_FLOORS: tuple[tuple[str, ...], ...] = (
     ("data",),
     ("engine",),
     ("evaluation",),
+    ("run",),
+    ("experiments",),
     ("train", "experiment", "plot", "results", "task", "trl"),
     ("__init__",),
 )
 """``llm``'s floors, bottom first: the loss wrappers, the config, then the rooms (each a
-sub-package, whose modules may import each other), then the command-line modules. A walk of one
-``python -m llm.train`` goes down them without coming back up."""
+sub-package, whose modules may import each other): the data, the engine, the measurement of one
+run; one run's story (``run``), the experiments over many runs; then the command-line modules. A
+walk of one ``python -m llm.train`` goes down them without coming back up, and never enters the
+experiments room (:func:`test_one_training_run_never_imports_the_experiments`)."""
+PUBLIC_SUBMODULES = ("upo_theory.cli",)
+"""Submodules of the core that are public faces too: the command-line helpers every entry point
+shares (its public names, none starting with ``_``)."""
 PACKAGE_LAYERS: tuple[tuple[str, ...], ...] = (("upo_theory",), ("sim", "llm"), ("docs", "bench"))
 """The packages, bottom first: the core, then the simulator and the LLM trainer (independent of
 each other), then what presents or measures them."""
@@ -81,13 +93,17 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
 
 def _violations(path: Path, package: str) -> list[str]:
     public = set(upo_theory.__all__)
+    public_modules = {name: set(dir(importlib.import_module(name))) for name in PUBLIC_SUBMODULES}
     bad = []
     for module, names in _imports(path):
-        if module.startswith("upo_theory."):
+        if module.startswith("upo_theory.") and module not in PUBLIC_SUBMODULES:
             bad.append(f"imports the core's submodule {module}")
         elif module == "upo_theory":
             bad += [f"imports {name}, which upo_theory does not export"
                     for name in names if name not in public]
+        elif module in public_modules:
+            bad += [f"imports {name}, which {module} does not define"
+                    for name in names if name.startswith("_") or name not in public_modules[module]]
     other = {"sim": "llm", "llm": "sim"}.get(package)
     if other is not None:
         bad += [f"imports {module}" for module, _ in _imports(path)
@@ -103,8 +119,9 @@ def test_consumers_import_only_the_public_face_of_the_core(path: Path) -> None:
 def test_the_contract_catches_a_private_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("from upo_theory.stable_lambdify import Compiled\n"
-                     "from upo_theory import _RULES\nimport llm.train\n")
-    assert len(_violations(probe, "sim")) == 3
+                     "from upo_theory import _RULES\nimport llm.train\n"
+                     "from upo_theory.cli import option, _show\n")
+    assert len(_violations(probe, "sim")) == 4  # option is public; _show is not
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -287,6 +304,25 @@ def test_the_cycle_finder_finds_a_lazy_circle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert _cycles(graph) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_one_training_run_never_imports_the_experiments() -> None:
+    """Walking one ``python -m llm.train`` down the house never enters the experiments room:
+    neither in the import graph nor in a real interpreter."""
+    below, todo = set(), ["llm.train"]
+    while todo:
+        module = todo.pop()
+        if module not in below:
+            below.add(module)
+            todo += GRAPH[module]
+    assert "llm.run" in below
+    assert not [m for m in below if m.startswith("llm.experiment")]
+    code = ("import llm.train, sys; "
+            "print(sorted(m for m in sys.modules if m.startswith('llm.experiment')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_every_public_name_exists() -> None:

@@ -17,7 +17,8 @@ sequence's first token and is not a response position. ``response_slot`` places 
 position (row-major order) at ``s * L + k`` of an (S, L) table, sequence ``s``'s ``k``-th
 response token (L the longest response), whose row sums are ``log π(y|x) = Σ_k log π(y_k | x,
 y_<k)`` of each sequence in the batch's order; :class:`~llm.engine.scoring.SequenceScorer`
-computes them. The values equal the padded layout's up to float rounding (tests/llm/test_packing.py).
+computes them. The values equal the padded layout's up to float rounding
+(tests/llm/test_packing.py).
 """
 
 from __future__ import annotations
