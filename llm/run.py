@@ -18,6 +18,10 @@ Outputs in ``<out_dir>/<run_name>``: ``config.json``, ``metrics.jsonl``/``metric
 (:mod:`llm.engine.metrics`), ``checkpoint/`` (:mod:`llm.engine.checkpoint`), ``sft/``,
 ``summary.json`` (final evaluation), ``curves.png`` and, for the offline task, ``truth.json``.
 
+Before any of it, :func:`check_before_work` refuses what the config cannot know by itself: an
+offline model too large for memory, a missing local data location, a folder that is no saved
+model, LoRA without peft; each refusal names the field and the fix, as the config's own do.
+
 This floor sits above the measurement of one run (:mod:`llm.evaluation`) and below the commands,
 so ``llm.train`` and the experiment (:mod:`llm.experiments`) both call it and neither reaches
 up to the other.
@@ -31,16 +35,29 @@ import torch
 import transformers
 
 from .config import TrainConfig
+from .data.locations import check_locations
 from .engine.distributed import close_world, init_world
 from .engine.loop import Stopped, train_stage
+from .engine.lora import check_peft
+from .engine.model import check_fits, check_saved_models
 from .engine.objectives import plan
 from .engine.session import TrainingSession
 from .evaluation.summary import write_summary
 from .evaluation.truth_probe import TruthProbe
 
 
+def check_before_work(config: TrainConfig) -> None:
+    """Refuse, before any work, a ``config`` that the machine, the files or the installed
+    packages cannot serve (:class:`~llm.config.ConfigError`, the field and the fix named)."""
+    check_fits(config)
+    check_locations(config)
+    check_saved_models(config)
+    check_peft(config)
+
+
 def run_training(config: TrainConfig) -> Path:
     """Train the stages of ``config``, then write its summary; return the run folder."""
+    check_before_work(config)
     transformers.utils.logging.disable_progress_bar()  # our bars are enough
     stages = plan(config)
     world = init_world(config.device, {s.batch_flag: s.batch_size for s in stages},

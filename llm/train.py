@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import sys
 
-from upo_theory.cli import run_cli
+from upo_theory.cli import config_parser, parse_config, run_cli
 
-from .config import PROG, TrainConfig, build_parser, parse_args
+from .config import TrainConfig
 from .engine.loop import TrainingDivergedError
 from .run import run_training
 
 __all__ = ["TrainConfig", "build_parser", "main", "parse_args", "run_training"]
+PROG = "python -m llm.train"
+
+
+def build_parser():
+    """The command line of ``python -m llm.train``, one option per :class:`TrainConfig` field."""
+    return config_parser(
+        TrainConfig, prog=PROG,
+        description="SFT then preference training (DPO, IPO, f-DPO, IUPO) of a GPT-2 model.")
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Parse a command line into a validated :class:`TrainConfig`; exit 2 on a bad value."""
+    return parse_config(TrainConfig, argv, build_parser())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,11 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from upo_theory import loss_spec, parse_json
-from upo_theory.cli import check_writable
+from upo_theory.cli import check_writable, option
 
 from ..config import ConfigError, TrainConfig
 from ..evaluation.curves import method_label, run_curve
-from ..run import run_training
+from ..run import check_before_work, run_training
 from .rates import chosen_rates, next_rate
 from .report_files import write_csv, write_report
 from .statistics import BASELINE
@@ -124,34 +124,29 @@ def selection(grid: dict[str, Sequence[float]], beta: float, seeds: Sequence[int
 class ExperimentConfig:
     """The sweep (β values, seeds, learning-rate grid) and the options every run shares."""
 
-    train: TrainConfig = field(
+    train: TrainConfig = field(  # a factory: a config is mutable, so no shared default
         default_factory=lambda: TrainConfig(**TRAIN_DEFAULTS),
         metadata={"help": "training options of every run", "exclude": SWEPT,
                   "defaults": TRAIN_DEFAULTS})
-    betas: tuple[float, ...] = field(default=BETAS, metadata={"help": "values of beta"})
-    seeds: tuple[int, ...] = field(default=(0, 1, 2, 3, 4),
-                                   metadata={"help": "seeds of the preference runs"})
-    lrs: tuple[float, ...] = field(default=LRS, metadata={
-        "help": "learning rates each method is validated at; its best is used for the sweep"})
-    select_beta: float = field(default=0.2, metadata={
-        "help": "beta of the learning-rate selection runs"})
-    select_seeds: tuple[int, ...] = field(default=(100,), metadata={
-        "help": "seeds of the learning-rate selection (own SFT model and data; never among "
-                "--seeds)"})
-    validation_pairs: int = field(default=1000, metadata={
-        "help": "validation pairs per selection run, from held-out training prompts"})
-    validation_fraction: float = field(default=0.3, metadata={
-        "help": "share of a selection seed's training prompts held out for validation"})
-    max_extensions: int = field(default=2, metadata={
-        "help": "times the rates may be extended past an edge the choice sits on"})
-    equal_rate: bool = field(default=True, metadata={
-        "help": "also run every method at the baseline's (IPO's) rate"})
-    sft_per_seed: bool = field(default=True, metadata={
-        "help": "one SFT model per seed (else one SFT model, seed 0, for every seed)"})
-    jobs: int = field(default=1, metadata={
-        "help": "runs at a time, each in its own process with one CPU thread"})
-    quick: bool = field(default=False, metadata={
-        "help": "a tiny model and a few steps: checks the pipeline in seconds"})
+    betas: tuple[float, ...] = option(BETAS, "values of beta")
+    seeds: tuple[int, ...] = option((0, 1, 2, 3, 4), "seeds of the preference runs")
+    lrs: tuple[float, ...] = option(
+        LRS, "learning rates each method is validated at; its best is used for the sweep")
+    select_beta: float = option(0.2, "beta of the learning-rate selection runs")
+    select_seeds: tuple[int, ...] = option(
+        (100,), "seeds of the learning-rate selection (own SFT model and data; never among "
+                "--seeds)")
+    validation_pairs: int = option(
+        1000, "validation pairs per selection run, from held-out training prompts")
+    validation_fraction: float = option(
+        0.3, "share of a selection seed's training prompts held out for validation")
+    max_extensions: int = option(
+        2, "times the rates may be extended past an edge the choice sits on")
+    equal_rate: bool = option(True, "also run every method at the baseline's (IPO's) rate")
+    sft_per_seed: bool = option(
+        True, "one SFT model per seed (else one SFT model, seed 0, for every seed)")
+    jobs: int = option(1, "runs at a time, each in its own process with one CPU thread")
+    quick: bool = option(False, "a tiny model and a few steps: checks the pipeline in seconds")
 
     def __post_init__(self) -> None:
         for name in ("betas", "lrs"):
@@ -288,6 +283,7 @@ def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]
 def run_experiment(config: ExperimentConfig) -> Path:
     """SFT, the learning-rate selection, the sweep, then the results; returns the folder."""
     started = time.perf_counter()
+    check_before_work(config.train)  # what every run shares, refused before the first one
     check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
     sft_seeds = sorted(config.seeds) if config.sft_per_seed else [config.seeds[0]]
     sft = [config.sft_config(seed) for seed in [*sft_seeds, *config.select_seeds]]
