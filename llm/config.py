@@ -13,7 +13,8 @@ saved as ``config.json`` in every run folder and as ``run_config.json`` beside e
 What the config cannot know by itself is checked where that knowledge lives, still before any
 work starts (:func:`llm.run.check_before_work`): whether a local data location exists
 (:mod:`llm.data.locations`), whether the offline model fits in memory and whether a model folder
-is one (:mod:`llm.engine.model`).
+is one (:mod:`llm.engine.model`), whether peft is installed for ``--lora-r``
+(:mod:`llm.engine.lora`). The command line itself is built by :mod:`llm.train`.
 """
 
 from __future__ import annotations
