@@ -1,13 +1,20 @@
-"""The one typed configuration of a training run, and the CLI generated from it.
+"""The one typed configuration of a training run: a schema, from which the CLI is generated.
 
-Every field carries its help text in ``metadata["help"]``; :func:`upo_theory.config_parser` turns
-the fields into options (``data_path`` -> ``--data-path``), so a flag and its field cannot drift
-apart. A field also carries the facts other parts of ``llm`` need about it (:data:`MARKS`: whether
-a ``--resume`` may change it, whether π_ref's log-probs depend on it, whether the experiment sets
-it, its numeric range), so adding a field is one place to decide them. :class:`TrainConfig`
-validates itself in ``__post_init__``, before any work starts, resolves its loss-family member
-once (:attr:`TrainConfig.spec`, a :class:`upo_theory.LossSpec`) and is saved
-as ``config.json`` in every run folder and as ``run_config.json`` beside every saved model.
+Every field is written with :func:`upo_theory.cli.option`: its default, its help text, its
+``choices`` where it has them (stated once, and checked from there) and the facts other parts of
+``llm`` need about it (:data:`MARKS`: whether a ``--resume`` may change it, whether π_ref's
+log-probs depend on it, whether the experiment sets it, its numeric range), so adding a field is
+one place to decide them. :func:`upo_theory.cli.config_parser` turns the fields into options
+(``data_path`` -> ``--data-path``), so a flag and its field cannot drift apart.
+:class:`TrainConfig` validates its values and their combinations in ``__post_init__``, resolves
+its loss-family member once (:attr:`TrainConfig.spec`, a :class:`upo_theory.LossSpec`) and is
+saved as ``config.json`` in every run folder and as ``run_config.json`` beside every saved model.
+
+What the config cannot know by itself is checked where that knowledge lives, still before any
+work starts (:func:`llm.run.check_before_work`): whether a local data location exists
+(:mod:`llm.data.locations`), whether the offline model fits in memory and whether a model folder
+is one (:mod:`llm.engine.model`), whether peft is installed for ``--lora-r``
+(:mod:`llm.engine.lora`). The command line itself is built by :mod:`llm.train`.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from upo_theory import (
     loss_spec,
     parse_json,
 )
-from upo_theory.cli import available_memory, check_writable, config_parser, parse_config
+from upo_theory.cli import check_writable, option
 
 from .losses import check_admissible
 
@@ -46,7 +53,6 @@ measured on the offline task (llm/README.md); smaller ones leave its held-out ac
 PRETRAINED_LR = (2e-5, 1e-6)
 """(SFT, preference) learning rates for a pretrained ``--model`` (those of TRL's SFT and DPO
 configs): the offline rates would wreck pretrained weights in a few steps."""
-PROG = "python -m llm.train"
 
 
 class ConfigError(UserError):
@@ -62,174 +68,180 @@ MARKS: dict[str, str] = {
             "leaves it None takes the saved one",
 }
 """The facts a :class:`TrainConfig` field carries in its metadata besides ``help`` and ``choices``
-(which :func:`upo_theory.config_parser` reads); each list of fields that shares one is derived
-from the fields (:meth:`TrainConfig.marked`), never restated."""
-
-
-def _f(default: Any, help: str, **marks: Any) -> Any:
-    """A field with its help text and its marks (:data:`MARKS`, or ``choices``)."""
-    unknown = set(marks) - set(MARKS) - {"choices"}
-    if unknown:
-        raise TypeError(f"unknown field marks {sorted(unknown)}; known: {sorted(MARKS)}")
-    return field(default=default, metadata={"help": help, **marks})
+(which :func:`upo_theory.cli.config_parser` reads); each list of fields that shares one is derived
+from the fields (:meth:`TrainConfig.marked`), never restated. An unknown mark is refused when the
+class is made (:func:`_check_marks`)."""
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs; validated when made (see the field help for each meaning)."""
-
-    data: str = _f("offline", "data source", choices=DATA_SOURCES, reference_key=True)
-    data_path: str | None = _f(
+    # The data: where the pairs come from, and what is held out.
+    data: str = option("offline", "data source", choices=DATA_SOURCES, reference_key=True)
+    data_path: str | None = option(
         None, "for hh/shp/jsonl: a file (.jsonl, .json, .jsonl.gz, .parquet), a folder of shards, "
               "a save_to_disk folder, or a hub dataset owner/name[/data_dir][:split]",
-        reference_key=True
-    )
-    eval_data_path: str | None = _f(
+        reference_key=True)
+    eval_data_path: str | None = option(
         None, "held-out data for hh/shp/jsonl (the same kinds of location as --data-path; a hub "
               "name reads its test/validation split); default: hold out --eval-fraction of the "
-              "prompts", reference_key=True
-    )
-    eval_fraction: float = _f(0.1, "share of prompts held out for evaluation (hh/shp/jsonl) "
-                                   "or for validation (--holdout validation)", reference_key=True)
-    holdout: str = _f(
+              "prompts", reference_key=True)
+    eval_fraction: float = option(
+        0.1, "share of prompts held out for evaluation (hh/shp/jsonl) or for validation "
+             "(--holdout validation)", reference_key=True)
+    holdout: str = option(
         "eval", "what the run evaluates on: the held-out evaluation pairs, or validation pairs "
                 "from held-out training prompts (to choose settings such as the learning rate "
                 "without looking at the evaluation pairs; no truth evaluation then)",
         choices=HOLDOUTS, reference_key=True, swept=True)
-    model: str | None = _f(
+    # The model.
+    model: str | None = option(
         None, "model name or local folder; default: a GPT-2 architecture built from a GPT2Config",
-        reference_key=True
-    )
-    n_layer: int = _f(2, "layers of the offline GPT-2 architecture", reference_key=True, bound=">0")
-    n_embd: int = _f(128, "width of the offline GPT-2 architecture", reference_key=True, bound=">0")
-    n_head: int = _f(4, "attention heads of the offline GPT-2 architecture",
-        reference_key=True, bound=">0")
-    dropout: float = _f(0.0, "dropout probability set on every dropout layer of the model")
-    loss: str = _f("iupo", "loss (dpo and ipo fix f = reverse KL)", choices=LOSS_NAMES, swept=True)
-    f: str = _f("js", "divergence generator: a registered name (js, rkl, alpha, ...) or f(u)",
-        swept=True)
-    alpha: float | None = _f(None, "parameter of the alpha-divergence", swept=True)
-    form: str = _f(
-        "per_response",
-        "pair statistic form for fdpo/iupo: per_response (the KKT form, eq. 17; default because "
-        "the simulator and docs/results/experiment.md measured the paper form missing pi*) or "
-        "paper (eqs. 23-26)", swept=True
-    )
-    allow_inadmissible_f: bool = _f(
+        reference_key=True)
+    n_layer: int = option(
+        2, "layers of the offline GPT-2 architecture", reference_key=True, bound=">0")
+    n_embd: int = option(
+        128, "width of the offline GPT-2 architecture", reference_key=True, bound=">0")
+    n_head: int = option(
+        4, "attention heads of the offline GPT-2 architecture", reference_key=True, bound=">0")
+    dropout: float = option(0.0, "dropout probability set on every dropout layer of the model")
+    # The loss-family member and its regularisation.
+    loss: str = option(
+        "iupo", "loss (dpo and ipo fix f = reverse KL)", choices=LOSS_NAMES, swept=True)
+    f: str = option(
+        "js", "divergence generator: a registered name (js, rkl, alpha, ...) or f(u)", swept=True)
+    alpha: float | None = option(None, "parameter of the alpha-divergence", swept=True)
+    form: str = option(
+        "per_response", "pair statistic form for fdpo/iupo: per_response (the KKT form, eq. 17; "
+                        "default because the simulator and docs/results/experiment.md measured "
+                        "the paper form missing pi*) or paper (eqs. 23-26)", swept=True)
+    allow_inadmissible_f: bool = option(
         False, "train fdpo/iupo with an f that fails Theorem 3.1's conditions (research on "
                "purpose: the loss's minimiser is then not the UPO optimum)")
-    beta: float = _f(0.1, "regularisation strength beta (> 0, finite)", swept=True, bound=">0")
-    length: str = _f("sum", "sequence log-prob: sum over tokens (the paper) or per-token mean",
-                     choices=LENGTHS)
-    stage: str = _f("both", "what to train", choices=STAGES, reference_key=True, swept=True)
-    init: str | None = _f(None, "folder of a saved model to start from (e.g. <run>/sft)",
+    beta: float = option(0.1, "regularisation strength beta (> 0, finite)", swept=True, bound=">0")
+    length: str = option(
+        "sum", "sequence log-prob: sum over tokens (the paper) or per-token mean", choices=LENGTHS)
+    # What to train, and how: steps, batches, learning rates, sequence length.
+    stage: str = option("both", "what to train", choices=STAGES, reference_key=True, swept=True)
+    init: str | None = option(
+        None, "folder of a saved model to start from (e.g. <run>/sft)",
         reference_key=True, swept=True)
-    sft_steps: int = _f(400, "optimizer steps of supervised fine-tuning on the chosen responses",
-        bound=">=0")
-    pref_steps: int = _f(100, "optimizer steps of preference training",
-        reference_key=True, bound=">=0")
-    batch_size: int = _f(16, "global batch size of preference training in pairs (split over "
-                             "processes)", reference_key=True, bound=">0")
-    sft_batch_size: int = _f(32, "global batch size of supervised fine-tuning in pairs", bound=">0")
-    lr: float | None = _f(
+    sft_steps: int = option(
+        400, "optimizer steps of supervised fine-tuning on the chosen responses", bound=">=0")
+    pref_steps: int = option(
+        100, "optimizer steps of preference training", reference_key=True, bound=">=0")
+    batch_size: int = option(
+        16, "global batch size of preference training in pairs (split over processes)",
+        reference_key=True, bound=">0")
+    sft_batch_size: int = option(
+        32, "global batch size of supervised fine-tuning in pairs", bound=">0")
+    lr: float | None = option(
         None, f"peak learning rate of preference training (AdamW); default {OFFLINE_LR[1]:g} for "
               f"the offline architecture (random init), {PRETRAINED_LR[1]:g} with --model",
         swept=True, bound=">0")
-    sft_lr: float | None = _f(
+    sft_lr: float | None = option(
         None, f"peak learning rate of supervised fine-tuning (AdamW); default {OFFLINE_LR[0]:g} "
               f"for the offline architecture, {PRETRAINED_LR[0]:g} with --model", bound=">0")
-    warmup_steps: int = _f(10, "linear warm-up steps at the start of each stage", bound=">=0")
-    weight_decay: float = _f(0.0, "AdamW weight decay", bound=">=0")
-    grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 disables)",
-        bound=">=0")
-    max_length: int = _f(96, "tokens of prompt + response; prompt cut from its start",
+    warmup_steps: int = option(10, "linear warm-up steps at the start of each stage", bound=">=0")
+    weight_decay: float = option(0.0, "AdamW weight decay", bound=">=0")
+    grad_clip: float = option(
+        1.0, "clip the global gradient norm to this value (0 disables)", bound=">=0")
+    max_length: int = option(
+        96, "tokens of prompt + response; prompt cut from its start",
         reference_key=True, bound=">0")
-    eval_every: int = _f(50, "evaluate on the held-out split every N steps (and at the end)",
-        bound=">0")
-    eval_pairs: int = _f(256, "at most this many held-out pairs per evaluation",
-        reference_key=True, bound=">0")
-    log_every: int = _f(10, "log training metrics every N steps", bound=">0")
-    save_every: int = _f(100, "write a checkpoint every N steps (and at the end)",
-        swept=True, bound=">0")
-    out_dir: str = _f("runs", "folder that holds run folders", resumable=True)
-    run_name: str | None = _f(
+    # Evaluation, logging and checkpoints.
+    eval_every: int = option(
+        50, "evaluate on the held-out split every N steps (and at the end)", bound=">0")
+    eval_pairs: int = option(
+        256, "at most this many held-out pairs per evaluation", reference_key=True, bound=">0")
+    log_every: int = option(10, "log training metrics every N steps", bound=">0")
+    save_every: int = option(
+        100, "write a checkpoint every N steps (and at the end)", swept=True, bound=">0")
+    # The run: its folder, seed and resumption.
+    out_dir: str = option("runs", "folder that holds run folders", resumable=True)
+    run_name: str | None = option(
         None, "run folder name; default: <data>-<loss>-<f>-<form>-b<beta>-s<seed>",
         resumable=True, swept=True)
-    seed: int = _f(0, "seed of data order, model init and the offline task (0 to 2^32 - 1)",
+    seed: int = option(
+        0, "seed of data order, model init and the offline task (0 to 2^32 - 1)",
         reference_key=True, swept=True, bound=">=0")
-    resume: bool = _f(False, "continue the run in <out-dir>/<run-name> from its checkpoint",
+    resume: bool = option(
+        False, "continue the run in <out-dir>/<run-name> from its checkpoint",
         resumable=True, swept=True)
-    device: str = _f("auto", "auto (CUDA when present), cpu or cuda[:N]", resumable=True)
-    micro_batch_size: int = _f(
+    # The device and the batch layout: how, not what, the run computes.
+    device: str = option("auto", "auto (CUDA when present), cpu or cuda[:N]", resumable=True)
+    micro_batch_size: int = option(
         0, "pairs per forward pass on each process; the process's share of the batch is split "
            "into micro-batches of similar lengths (less padding) whose gradients accumulate to "
            "the same step (0: one pass)", resumable=True, bound=">=0")
-    forward_rows: int = _f(
+    forward_rows: int = option(
         0, "rows per forward pass inside a micro-batch: rows sorted by length run in chunks of "
            "this many, each only as wide as its longest row, so little compute goes to padding "
            "(0: all rows at once)", resumable=True, bound=">=0")
-    deterministic: bool = _f(
+    deterministic: bool = option(
         True, "deterministic CUDA kernels, so a killed and resumed run ends bitwise equal to an "
-              "uninterrupted one (cost measured in llm/README.md); --no-deterministic trades "
-              "that for speed", resumable=True)
-    compile: bool = _f(False, "torch.compile the transformer body (sequence lengths padded to "
-                              "multiples of 64 to bound recompilation)", resumable=True)
-    gradient_checkpointing: bool = _f(
+              "uninterrupted one (cost measured in llm/README.md); --no-deterministic trades that "
+              "for speed", resumable=True)
+    compile: bool = option(
+        False, "torch.compile the transformer body (sequence lengths padded to multiples of 64 to "
+               "bound recompilation)", resumable=True)
+    gradient_checkpointing: bool = option(
         False, "recompute activations in the backward pass: less memory, about a third more "
                "compute (for large models or long sequences)", resumable=True)
-    threads: int = _f(1, "CPU threads per process for torch (0: torch's default); one thread "
-                         "is fastest for small models on a shared CPU",
-        resumable=True, swept=True, bound=">=0")
-    offline_train_pairs: int = _f(3000, "training pairs of the offline task",
-        reference_key=True, bound=">=0")
-    offline_eval_pairs: int = _f(300, "held-out pairs of the offline task",
-        reference_key=True, bound=">=0")
-    reference_cache: str | None = _f(
+    threads: int = option(
+        1, "CPU threads per process for torch (0: torch's default); one thread is fastest for "
+           "small models on a shared CPU", resumable=True, swept=True, bound=">=0")
+    # The offline task, pi_ref's shared cache, the truth evaluation and a debug stop.
+    offline_train_pairs: int = option(
+        3000, "training pairs of the offline task", reference_key=True, bound=">=0")
+    offline_eval_pairs: int = option(
+        300, "held-out pairs of the offline task", reference_key=True, bound=">=0")
+    reference_cache: str | None = option(
         None, "with --stage pref: a file of pi_ref's log-probabilities that runs from the same "
-              "start on the same data share (read when it was made for this run's settings, "
-              "else computed and written); llm.experiment gives all runs of a seed one",
+              "start on the same data share (read when it was made for this run's settings, else "
+              "computed and written); llm.experiment gives all runs of a seed one",
         resumable=True, swept=True)
-    truth_eval_prompts: int = _f(64, "held-out prompts sampled for the truth evaluation (0: skip)",
+    truth_eval_prompts: int = option(
+        64, "held-out prompts sampled for the truth evaluation (0: skip)",
         resumable=True, bound=">=0")
-    truth_every: int = _f(
+    truth_every: int = option(
         0, "on the offline task, also evaluate the preference stage against the true reward every "
            "N steps (the reward-against-divergence frontier over training; 0: at the end only)",
         bound=">=0")
-    truth_max_new_tokens: int = _f(24, "tokens sampled per response in the truth evaluation",
-        bound=">0")
-    truth_f: str | None = _f(
+    truth_max_new_tokens: int = option(
+        24, "tokens sampled per response in the truth evaluation", bound=">0")
+    truth_f: str | None = option(
         None, "the f of the D_f(pi, pi_ref) the truth evaluation estimates; default: the f the "
               "loss regularises with (reverse KL for dpo and ipo)", swept=True)
-    stop_after: int | None = _f(
+    stop_after: int | None = option(
         None, "debug: stop (as if killed) right after the checkpoint at this global step",
-        resumable=True, swept=True
-    )
+        resumable=True, swept=True)
     # Past GPT-2: chat templates, LoRA and sharding (llm/README.md, Larger models).
-    chat_template: bool = _f(
+    chat_template: bool = option(
         True, "render pairs through the tokenizer's chat template when it has one (HH turns "
               "become messages; only the response tokens are scored, as TRL does); "
               "--no-chat-template keeps the plain text format", reference_key=True)
-    lora_r: int = _f(
+    lora_r: int = option(
         0, "LoRA rank: train low-rank adapters (peft) on every --lora-target-modules layer of a "
            "frozen model; pi_ref is the model with its adapters disabled, and only the adapters "
            "are checkpointed and saved (0: full fine-tuning; needs pip install -e '.[lora]')",
         bound=">=0")
-    lora_alpha: float = _f(16.0, "LoRA scaling: the adapters' update is scaled by "
-                                 "lora_alpha / lora_r", bound=">0")
-    lora_target_modules: str = _f(
+    lora_alpha: float = option(
+        16.0, "LoRA scaling: the adapters' update is scaled by lora_alpha / lora_r", bound=">0")
+    lora_target_modules: str = option(
         "all-linear", "layers that get adapters: comma-separated module names (q_proj,v_proj; "
                       "GPT-2: c_attn) or all-linear (every linear layer but the output head)")
-    lora_merge: bool = _f(False, "with --lora-r: also save <run>/merged, the final model with "
-                                 "its adapters merged in (a plain save_pretrained folder)",
-                      resumable=True)
-    packing: bool | None = _f(
+    lora_merge: bool = option(
+        False, "with --lora-r: also save <run>/merged, the final model with its adapters merged "
+               "in (a plain save_pretrained folder)", resumable=True)
+    packing: bool | None = option(
         None, "lay batches out padding-free: sequences end to end in a few rows, position ids "
               "restarting at each and attention kept inside it; --no-packing: one right-padded "
-              "row per sequence; default: packed on the CPU for the architectures it is tested "
-              "on (GPT-2, Llama, Qwen2, GPT-NeoX) unless --forward-rows, padded on CUDA "
-              "(unmeasured there); a --resume keeps it, as it changes float rounding (speed "
-              "measured in llm/README.md)", reference_key=True, auto=True)
-    fsdp: bool = _f(
+              "row per sequence; default: packed on the CPU for the architectures it is tested on "
+              "(GPT-2, Llama, Qwen2, GPT-NeoX) unless --forward-rows, padded on CUDA (unmeasured "
+              "there); a --resume keeps it, as it changes float rounding (speed measured in "
+              "llm/README.md)", reference_key=True, auto=True)
+    fsdp: bool = option(
         False, "shard the model, its gradients and AdamW's state over torchrun's processes with "
                "FSDP2, each holding 1/N (launch: torchrun --nproc_per_node N -m llm.train --fsdp "
                "...); checkpoints are sharded too, so a --resume keeps it and the number of "
@@ -241,11 +253,11 @@ class TrainConfig:
         sft_lr, lr = OFFLINE_LR if self.model is None else PRETRAINED_LR
         self.sft_lr = sft_lr if self.sft_lr is None else self.sft_lr
         self.lr = lr if self.lr is None else self.lr
-        for name, choices in (("data", DATA_SOURCES), ("stage", STAGES), ("length", LENGTHS),
-                              ("loss", LOSS_NAMES), ("holdout", HOLDOUTS)):
-            if getattr(self, name) not in choices:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is unknown; choose one of "
-                                  f"{choices}")
+        for item in dataclasses.fields(self):  # each field's choices, stated on the field
+            choices = item.metadata.get("choices")
+            if choices is not None and getattr(self, item.name) not in choices:
+                raise ConfigError(f"{item.name}={getattr(self, item.name)!r} is unknown; choose "
+                                  f"one of {choices}")
         if self.data != "offline" and not self.data_path:
             raise ConfigError(f"data={self.data!r} needs --data-path (a file or a dataset name)")
         try:
@@ -258,11 +270,9 @@ class TrainConfig:
         self._check_numbers()
         self._check_ignored()
         self._check_names()
-        self._check_size()
         self._check_paths()
         self._check_device()
-        self._check_saved_models()
-        self._check_sharding()  # a combination never supported comes before what is missing
+        self._check_sharding()
         self._check_lora()
 
     def _check_admissible(self) -> None:
@@ -307,10 +317,8 @@ class TrainConfig:
         if self.stage in ("sft", "both") and self.sft_steps == 0:
             raise ConfigError(f"stage={self.stage!r} needs sft_steps > 0 (or use --stage pref)")
         if self.data == "offline" and self.offline_train_pairs < self.batch_size:
-            raise ConfigError(
-                f"offline_train_pairs={self.offline_train_pairs} is below "
-                f"batch_size={self.batch_size}; raise it"
-            )
+            raise ConfigError(f"offline_train_pairs={self.offline_train_pairs} is below "
+                              f"batch_size={self.batch_size}; raise it")
 
     def _check_ignored(self) -> None:
         """Refuse an option the run would ignore: an f other than reverse KL for dpo/ipo (which
@@ -331,24 +339,10 @@ class TrainConfig:
                               "digits and . _ + = - (not starting with '.'), e.g. --run-name "
                               "js-b0.1")
 
-    def _check_size(self) -> None:
-        """Refuse an offline architecture or batch that cannot fit in memory, before any work
-        (``--model`` and ``--init`` bring their own size)."""
-        if self.model is not None or self.init is not None:
-            return
-        needed = offline_memory(self)
-        available = available_memory()
-        if needed > available:
-            raise ConfigError(f"n_layer={self.n_layer}, n_embd={self.n_embd}, max_length="
-                              f"{self.max_length} and batch_size={self.batch_size} need about "
-                              f"{needed / 2**30:.3g} GiB, more than the "
-                              f"{available / 2**30:.3g} GiB available; make them smaller")
-
     def _check_paths(self) -> None:
-        for name in ("data_path", "eval_data_path"):
-            location = getattr(self, name)
-            if location and is_local(location) and not Path(location).expanduser().exists():
-                raise ConfigError(f"{name}={location!r} is not a file or folder; check the path")
+        """The paths the config names by itself: the reference cache (pref only, writable) and
+        ``--init`` (a folder); the data locations and model folders are checked before work by
+        :func:`llm.run.check_before_work`."""
         if self.reference_cache is not None and self.stage != "pref":
             raise ConfigError("reference_cache needs --stage pref: only then is pi_ref a model "
                               "that other runs can start from too")
@@ -364,26 +358,11 @@ class TrainConfig:
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
             raise ConfigError(f"device={self.device!r} is unknown; use auto, cpu, cuda or cuda:N")
 
-    def _check_saved_models(self) -> None:
-        for name in ("init", "model"):
-            location = getattr(self, name)
-            if location and Path(location).is_dir():
-                problem = _saved_model_problem(Path(location))
-                if problem:
-                    raise ConfigError(f"{name}={location!r} is not a saved model folder "
-                                      f"({problem}); pass one that llm.train wrote, such as "
-                                      "<run>/sft")
-
     def _check_lora(self) -> None:
         if not self.lora_r:
             if self.lora_merge:
                 raise ConfigError("lora_merge needs --lora-r > 0 (there are no adapters to merge)")
             return
-        try:
-            import peft  # noqa: F401
-        except ImportError:
-            raise ConfigError(f"lora_r={self.lora_r} needs peft: pip install -e '.[lora]'"
-                              ) from None
         if not self.lora_target_modules.replace(",", "").strip():
             raise ConfigError("lora_target_modules is empty; name layers (q_proj,v_proj) or "
                               "pass all-linear")
@@ -403,13 +382,6 @@ class TrainConfig:
             if getattr(self, name):
                 raise ConfigError(f"--fsdp with --{name.replace('_', '-')} is not supported; "
                                   "drop one of them")
-
-    @property
-    def truth_divergence(self):  # -> upo_theory.Divergence
-        """The divergence whose D_f(π, π_ref) the truth evaluation estimates."""
-        if self.truth_f is None:
-            return self.spec.divergence
-        return get_divergence(self.truth_f, self.alpha)
 
     def resolved_run_name(self) -> str:
         """``--run-name``, or one made from the settings (an f such as ``1/u - 1`` made safe as
@@ -459,62 +431,18 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+def _check_marks(cls: type) -> None:
+    """Refuse a field of ``cls`` that carries a mark other than ``help``, ``choices`` and
+    :data:`MARKS` (a misspelt mark would silently leave the field off its lists)."""
+    for item in dataclasses.fields(cls):
+        unknown = set(item.metadata) - set(MARKS) - {"help", "choices"}
+        if unknown:
+            raise TypeError(f"{cls.__name__}.{item.name}: unknown field marks {sorted(unknown)}; "
+                            f"known: {sorted(MARKS)}")
+
+
+_check_marks(TrainConfig)
 _DEFAULTS = TrainConfig.defaults()
-SHARD_SUFFIXES = (".parquet", ".jsonl", ".json", ".gz")
-"""Endings of data files (one file, or the shards of a folder)."""
-HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w.-]+)*(:[^/]+)?")
-"""A hub dataset's name: ``owner/name[/data_dir][:split]``."""
 _RUN_NAME = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9._+=-]{0,199}")
 _MAX_THREADS = 4 * (os.cpu_count() or 1)
-_VOCAB = 50257
-"""GPT-2's vocabulary: the offline architecture's embedding and LM head."""
 
-
-def is_local(location: str) -> bool:
-    """Whether ``location`` names a local file or folder rather than a hub dataset
-    (``owner/name[/data_dir][:split]``); the data readers and the config's path checks ask."""
-    return (Path(location).expanduser().exists() or location.startswith((".", "/", "~"))
-            or location.endswith(SHARD_SUFFIXES) or HUB_NAME.fullmatch(location) is None)
-
-
-def offline_memory(config: TrainConfig) -> float:
-    """Bytes the offline GPT-2 of ``config`` needs at least: the policy with its gradient and
-    AdamW's two moments and the reference model (20 bytes a parameter in float32), and one
-    preference batch's activations (every layer's hidden states and attention scores)."""
-    width, layers = float(config.n_embd), float(config.n_layer)
-    positions = max(128.0, float(config.max_length))
-    parameters = (_VOCAB + positions) * width + layers * 12 * width * width
-    rows = 2.0 * max(config.batch_size, config.sft_batch_size // 2)
-    tokens = rows * config.max_length
-    activations = 4 * layers * tokens * (16 * width + config.n_head * config.max_length)
-    return 20 * parameters + activations
-
-
-def _saved_model_problem(folder: Path) -> str | None:
-    """What keeps ``folder`` from being a transformers model folder, or None."""
-    try:
-        settings = parse_json((folder / "config.json").read_text())
-    except FileNotFoundError:
-        return "it has no config.json"
-    except (OSError, ValueError) as error:
-        return f"its config.json is unreadable: {error}"
-    model_type = settings.get("model_type") if isinstance(settings, dict) else None
-    if not model_type:
-        return "its config.json names no model_type"
-    from transformers import CONFIG_MAPPING
-
-    if model_type not in CONFIG_MAPPING:
-        return f"transformers does not know its model_type {model_type!r}"
-    return None
-
-
-def build_parser():
-    """The command line of ``python -m llm.train``, one option per :class:`TrainConfig` field."""
-    return config_parser(
-        TrainConfig, prog=PROG,
-        description="SFT then preference training (DPO, IPO, f-DPO, IUPO) of a GPT-2 model.")
-
-
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """Parse a command line into a validated :class:`TrainConfig`; exit 2 on a bad value."""
-    return parse_config(TrainConfig, argv, build_parser())

@@ -1,8 +1,8 @@
 """``python -m llm.experiment``: the paper's experiment (Section 5), reproduced over seeds.
 
 The protocol (SFT per seed, a learning rate per method chosen on validation pairs, the sweep over
-β and seeds) and what it writes are :mod:`llm.evaluation.sweep`; the analysis is
-:mod:`llm.evaluation.report`.
+β and seeds) and what it writes are :mod:`llm.experiments.sweep`; the analysis is the rest of
+the experiments room (:mod:`llm.experiments`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from upo_theory.cli import config_parser, parse_config, run_cli
 
 from .engine.run_folder import claim_folder
-from .evaluation.sweep import (
+from .experiments.rates import next_rate
+from .experiments.sweep import (
     BETAS,
     LRS,
     METHODS,
@@ -22,7 +23,6 @@ from .evaluation.sweep import (
     TRAIN_DEFAULTS,
     ExperimentConfig,
     Setting,
-    next_rate,
     run_experiment,
     selection,
     sweep,

@@ -2,7 +2,8 @@
 
 ``python -m llm.results DIR`` (re)writes ``DIR/experiment.md``, ``DIR/curves.png`` and
 ``DIR/frontier.png`` from the experiment's CSV files; the analysis is
-:mod:`llm.evaluation.report`.
+:mod:`llm.experiments.report_files` (the files), :mod:`llm.experiments.report` (the
+rendering) and the statistics beside them.
 """
 
 from __future__ import annotations
@@ -13,20 +14,11 @@ from pathlib import Path
 
 from upo_theory.cli import config_parser, parse_config, run_cli
 
-from .evaluation.report import (
-    BASELINE,
-    Estimate,
-    ResultsError,
-    chosen_rates,
-    envelope,
-    frontier,
-    holm,
-    markdown,
-    paired_differences,
-    read_csv,
-    summarise,
-    write_report,
-)
+from .experiments.frontier import envelope, frontier
+from .experiments.rates import chosen_rates
+from .experiments.report import markdown
+from .experiments.report_files import ResultsError, read_csv, write_report
+from .experiments.statistics import BASELINE, Estimate, holm, paired_differences, summarise
 
 __all__ = ["BASELINE", "Estimate", "ReportConfig", "ResultsError", "build_parser", "chosen_rates",
            "envelope", "frontier", "holm", "main", "markdown", "paired_differences", "read_csv",

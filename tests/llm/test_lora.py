@@ -129,8 +129,10 @@ def test_lora_without_peft_and_merge_without_lora_are_refused(tmp_path, capsys, 
     one_line_exit_2(capsys, [*args[:-2], "--lora-r", "-1"], "lora_r=-1 must be >= 0")
     monkeypatch.setitem(sys.modules, "peft", None)  # as if not installed
     one_line_exit_2(capsys, args, "needs peft", "pip install -e '.[lora]'")
+    config = tiny_run(tmp_path, lora_r=4)  # the schema holds; the run refuses before work
     with pytest.raises(ConfigError, match="needs peft"):
-        tiny_run(tmp_path, lora_r=4)
+        run_training(config)
+    assert not (tmp_path / config.resolved_run_name()).exists()
 
 
 @pytest.mark.slow

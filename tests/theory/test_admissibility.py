@@ -3,7 +3,8 @@ work starts: one line naming the failed condition and the flag that overrides it
 
 import pytest
 
-from llm.config import ConfigError, TrainConfig, parse_args
+from llm.config import ConfigError, TrainConfig
+from llm.train import parse_args
 from sim.bandit import main as bandit_main
 from sim.config import BanditConfig
 from upo_theory import Condition, ProblemError

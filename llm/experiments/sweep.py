@@ -10,7 +10,7 @@ IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response
    each method is trained at every rate of ``--lrs`` (at β = ``--select-beta``) and evaluated on
    ``--validation-pairs`` *validation* pairs from that seed's held-out training prompts
    (``--holdout validation``; the SFT model of a selection seed never sees them either). The
-   rule (:func:`llm.evaluation.report.chosen_rates`): the best final validation accuracy, where
+   rule (:func:`llm.experiments.rates.chosen_rates`): the best final validation accuracy, where
    every rate within one binomial standard error of it counts as tied, and of tied rates the
    lowest validation loss wins. A choice on the edge of the rates tried extends the grid one
    step past it (1, 3, 10, ...), up to ``--max-extensions`` times.
@@ -22,7 +22,7 @@ IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response
 
 Written to ``<out_dir>``: ``runs.csv`` (one row per run: its final figures), ``curves.csv`` (every
 logged point of every run), ``selection.csv`` (the learning-rate grid), and from them, by
-:mod:`llm.evaluation.report`, ``experiment.md`` (the table, the paired differences with
+:mod:`llm.experiments.report_files`, ``experiment.md`` (the table, the paired differences with
 confidence intervals and what they say), ``curves.png`` and ``frontier.png``. Runs run
 ``--jobs`` at a time, one CPU thread each; finished runs are reused and a killed sweep resumes
 where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
@@ -31,9 +31,7 @@ reward: the runs and the report then hold the held-out preference metrics only.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import math
 import multiprocessing
 import sys
 import time
@@ -43,12 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from upo_theory import loss_spec, parse_json
-from upo_theory.cli import check_writable
+from upo_theory.cli import check_writable, option
 
 from ..config import ConfigError, TrainConfig
-from .curves import method_label, run_curve
-from .report import BASELINE, chosen_rates, write_report
-from .training_run import run_training
+from ..evaluation.curves import method_label, run_curve
+from ..run import check_before_work, run_training
+from .rates import chosen_rates, next_rate
+from .report_files import write_csv, write_report
+from .statistics import BASELINE
 
 METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
     (method_label(loss_spec(loss, f, form)), loss, f, form)
@@ -119,55 +119,34 @@ def selection(grid: dict[str, Sequence[float]], beta: float, seeds: Sequence[int
                  for seed in seeds for label, loss, f, form in METHODS for lr in grid[label])
 
 
-def next_rate(lr: float, up: bool) -> float:
-    """The learning rate one step past ``lr`` on the 1, 3, 10, 30, ... ladder.
-
-    Examples
-    --------
-    >>> next_rate(3e-5, up=False), next_rate(1e-3, up=True), next_rate(1e-4, up=False)
-    (1e-05, 0.003, 3e-05)
-    """
-    exponent = math.floor(math.log10(lr) + 1e-9)
-    low = lr / 10**exponent < 2  # a 1 (else a 3) of its decade
-    if up:
-        mantissa, exponent = (3, exponent) if low else (1, exponent + 1)
-    else:
-        mantissa, exponent = (3, exponent - 1) if low else (1, exponent)
-    return float(f"{mantissa}e{exponent}")
-
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """The sweep (β values, seeds, learning-rate grid) and the options every run shares."""
 
-    train: TrainConfig = field(
+    train: TrainConfig = field(  # a factory: a config is mutable, so no shared default
         default_factory=lambda: TrainConfig(**TRAIN_DEFAULTS),
         metadata={"help": "training options of every run", "exclude": SWEPT,
                   "defaults": TRAIN_DEFAULTS})
-    betas: tuple[float, ...] = field(default=BETAS, metadata={"help": "values of beta"})
-    seeds: tuple[int, ...] = field(default=(0, 1, 2, 3, 4),
-                                   metadata={"help": "seeds of the preference runs"})
-    lrs: tuple[float, ...] = field(default=LRS, metadata={
-        "help": "learning rates each method is validated at; its best is used for the sweep"})
-    select_beta: float = field(default=0.2, metadata={
-        "help": "beta of the learning-rate selection runs"})
-    select_seeds: tuple[int, ...] = field(default=(100,), metadata={
-        "help": "seeds of the learning-rate selection (own SFT model and data; never among "
-                "--seeds)"})
-    validation_pairs: int = field(default=1000, metadata={
-        "help": "validation pairs per selection run, from held-out training prompts"})
-    validation_fraction: float = field(default=0.3, metadata={
-        "help": "share of a selection seed's training prompts held out for validation"})
-    max_extensions: int = field(default=2, metadata={
-        "help": "times the rates may be extended past an edge the choice sits on"})
-    equal_rate: bool = field(default=True, metadata={
-        "help": "also run every method at the baseline's (IPO's) rate"})
-    sft_per_seed: bool = field(default=True, metadata={
-        "help": "one SFT model per seed (else one SFT model, seed 0, for every seed)"})
-    jobs: int = field(default=1, metadata={
-        "help": "runs at a time, each in its own process with one CPU thread"})
-    quick: bool = field(default=False, metadata={
-        "help": "a tiny model and a few steps: checks the pipeline in seconds"})
+    betas: tuple[float, ...] = option(BETAS, "values of beta")
+    seeds: tuple[int, ...] = option((0, 1, 2, 3, 4), "seeds of the preference runs")
+    lrs: tuple[float, ...] = option(
+        LRS, "learning rates each method is validated at; its best is used for the sweep")
+    select_beta: float = option(0.2, "beta of the learning-rate selection runs")
+    select_seeds: tuple[int, ...] = option(
+        (100,), "seeds of the learning-rate selection (own SFT model and data; never among "
+                "--seeds)")
+    validation_pairs: int = option(
+        1000, "validation pairs per selection run, from held-out training prompts")
+    validation_fraction: float = option(
+        0.3, "share of a selection seed's training prompts held out for validation")
+    max_extensions: int = option(
+        2, "times the rates may be extended past an edge the choice sits on")
+    equal_rate: bool = option(True, "also run every method at the baseline's (IPO's) rate")
+    sft_per_seed: bool = option(
+        True, "one SFT model per seed (else one SFT model, seed 0, for every seed)")
+    jobs: int = option(1, "runs at a time, each in its own process with one CPU thread")
+    quick: bool = option(False, "a tiny model and a few steps: checks the pipeline in seconds")
 
     def __post_init__(self) -> None:
         for name in ("betas", "lrs"):
@@ -283,7 +262,7 @@ def curve_rows(config: ExperimentConfig, setting: Setting) -> list[dict]:
 
 
 def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]]:
-    """The learning rate of each method (:func:`llm.evaluation.report.chosen_rates`) on the
+    """The learning rate of each method (:func:`llm.experiments.rates.chosen_rates`) on the
     selection seeds, the grid extended past an edge the choice sits on (at most
     ``max_extensions`` times); returns the rates and every selection run's row."""
     grid = {label: sorted(config.lrs) for label, *_ in METHODS}
@@ -304,6 +283,7 @@ def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]
 def run_experiment(config: ExperimentConfig) -> Path:
     """SFT, the learning-rate selection, the sweep, then the results; returns the folder."""
     started = time.perf_counter()
+    check_before_work(config.train)  # what every run shares, refused before the first one
     check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
     sft_seeds = sorted(config.seeds) if config.sft_per_seed else [config.seeds[0]]
     sft = [config.sft_config(seed) for seed in [*sft_seeds, *config.select_seeds]]
@@ -339,10 +319,3 @@ def describe(config: ExperimentConfig, seconds: float, runs: Sequence[str]) -> d
             "minutes": round(seconds / 60, 1), "runs": len(runs),
             "run_minutes": round(run_seconds / 60), "jobs": config.jobs}
 
-
-def write_csv(path: Path, rows: Sequence[dict]) -> None:
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, names)
-        writer.writeheader()
-        writer.writerows(rows)

@@ -1,14 +1,30 @@
 """One whole training run, the stages and then the summary: the story ``python -m llm.train``
-and each run of ``python -m llm.experiment`` tell.
+and each run of ``python -m llm.experiment`` tell, told here once.
 
 :func:`run_training` plans the stages once (:func:`llm.engine.objectives.plan`), sets the run up
 (:meth:`llm.engine.session.TrainingSession.open`: folder, model, tokenizer, data, logger, or the
 checkpoint to resume), trains each stage with one loop (:func:`llm.engine.loop.train_stage`; the
 preference stage is given π_ref's log-probs, :mod:`llm.engine.reference`), then writes the
 summary, the curves and, for the offline task, the evaluation against the true reward
-(:func:`llm.evaluation.summary.write_summary`, from what the run holds in memory). It lives in
-the evaluation room, under the command-line modules, so the experiment's sweep calls it without
-reaching up to ``llm.train``.
+(:func:`llm.evaluation.summary.write_summary`, from what the run holds in memory).
+
+Stage ``sft`` maximises the log-likelihood of the chosen responses (prompt tokens masked) and
+saves the SFT model in ``<run_dir>/sft``. Stage ``pref`` trains the policy from it with the run's
+:class:`upo_theory.LossSpec`; its frozen starting point is π_ref, whose sequence log-probabilities
+are computed once before the stage and cached in ``<run_dir>/ref_logps.pt``. ``--init`` starts
+from a saved model folder, so one SFT run can serve many preference runs.
+
+Outputs in ``<out_dir>/<run_name>``: ``config.json``, ``metrics.jsonl``/``metrics.csv``
+(:mod:`llm.engine.metrics`), ``checkpoint/`` (:mod:`llm.engine.checkpoint`), ``sft/``,
+``summary.json`` (final evaluation), ``curves.png`` and, for the offline task, ``truth.json``.
+
+Before any of it, :func:`check_before_work` refuses what the config cannot know by itself: an
+offline model too large for memory, a missing local data location, a folder that is no saved
+model, LoRA without peft; each refusal names the field and the fix, as the config's own do.
+
+This floor sits above the measurement of one run (:mod:`llm.evaluation`) and below the commands,
+so ``llm.train`` and the experiment (:mod:`llm.experiments`) both call it and neither reaches
+up to the other.
 """
 
 from __future__ import annotations
@@ -18,17 +34,30 @@ from pathlib import Path
 import torch
 import transformers
 
-from ..config import TrainConfig
-from ..engine.distributed import close_world, init_world
-from ..engine.loop import Stopped, train_stage
-from ..engine.objectives import plan
-from ..engine.session import TrainingSession
-from .summary import write_summary
-from .truth_probe import TruthProbe
+from .config import TrainConfig
+from .data.locations import check_locations
+from .engine.distributed import close_world, init_world
+from .engine.loop import Stopped, train_stage
+from .engine.lora import check_peft
+from .engine.model import check_fits, check_saved_models
+from .engine.objectives import plan
+from .engine.session import TrainingSession
+from .evaluation.summary import write_summary
+from .evaluation.truth_probe import TruthProbe
+
+
+def check_before_work(config: TrainConfig) -> None:
+    """Refuse, before any work, a ``config`` that the machine, the files or the installed
+    packages cannot serve (:class:`~llm.config.ConfigError`, the field and the fix named)."""
+    check_fits(config)
+    check_locations(config)
+    check_saved_models(config)
+    check_peft(config)
 
 
 def run_training(config: TrainConfig) -> Path:
     """Train the stages of ``config``, then write its summary; return the run folder."""
+    check_before_work(config)
     transformers.utils.logging.disable_progress_bar()  # our bars are enough
     stages = plan(config)
     world = init_world(config.device, {s.batch_flag: s.batch_size for s in stages},
