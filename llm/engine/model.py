@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from upo_theory import UserError, available_memory, parse_json
+from upo_theory import UserError, parse_json
+from upo_theory.cli import available_memory
 
 from ..config import ConfigError, TrainConfig
 
