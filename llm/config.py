@@ -268,7 +268,7 @@ class TrainConfig:
             raise ConfigError(str(error)) from None
         self._check_admissible()
         self._check_numbers()
-        self._check_ignored()
+        self.check_given()
         self._check_names()
         self._check_paths()
         self._check_device()
@@ -320,14 +320,25 @@ class TrainConfig:
             raise ConfigError(f"offline_train_pairs={self.offline_train_pairs} is below "
                               f"batch_size={self.batch_size}; raise it")
 
-    def _check_ignored(self) -> None:
-        """Refuse an option the run would ignore: an f other than reverse KL for dpo/ipo (which
-        fix it; either form is then the same statistic), a --model beside --init (the run
-        starts from --init)."""
-        if (self.loss in FIXED_DIVERGENCE and self.f != _DEFAULTS["f"]
+    def check_given(self, given: frozenset[str] | set[str] = frozenset()) -> None:
+        """Refuse an option the run would ignore (``given``: the fields a command line set, from
+        :func:`upo_theory.cli.parse_config`; made, the config checks its own values): an
+        f other than reverse KL for dpo/ipo (which fix it; either form is then the same
+        statistic), --truth-every or a data path without the offline task's true reward or with
+        it, a --model beside --init (the run starts from --init)."""
+        if (self.loss in FIXED_DIVERGENCE and (self.f != _DEFAULTS["f"] or "f" in given)
                 and get_divergence(self.f, self.alpha).name != self.spec.divergence.name):
             raise ConfigError(f"--f {self.f} is ignored by --loss {self.loss}, which fixes f = "
                               f"{self.spec.divergence.name}; drop --f, or use --loss fdpo/iupo")
+        if "truth_every" in given and self.truth_every > 0 and self.data != "offline":
+            raise ConfigError(f"--truth-every needs the offline task's true reward; --data "
+                              f"{self.data} has none: drop --truth-every")
+        if self.data == "offline":
+            for name in ("data_path", "eval_data_path"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"--{name.replace('_', '-')} is ignored by the offline task, "
+                                      "which makes its own pairs; drop it, or give --data "
+                                      "hh/shp/jsonl")
         if self.init is not None and self.model is not None:
             raise ConfigError("--init and --model both name the model to start from; give --init "
                               "(a saved folder) or --model, not both")

@@ -15,6 +15,11 @@ command's own defaults for the nested fields). Types: ``int``, ``float``, ``str`
 ``bool`` (``--x`` / ``--no-x``), ``X | None`` (the text ``none`` gives None) and
 ``tuple[X, ...]`` (one or more values).
 
+A config may refuse an option that the command line gave but the run would ignore: after it
+is built, :func:`parse_config` calls its ``check_given(fields)``, if it has one, with the
+fields the command line set itself (``--loss dpo --f js`` sets f to its default, yet says
+something the run would not do).
+
 A user's mistake raises :class:`UserError` (or a subclass); :func:`run_cli` turns it into one
 line on stderr, ``<prog>: error: <message>``, and exit status 2, never a traceback.
 :func:`check_writable` refuses an output path that cannot be written before any work starts.
@@ -202,12 +207,28 @@ def parse_config(cls: type[C], argv: Sequence[str] | None,
 
     A :class:`UserError` raised while validating exits 2 with one line, as argparse's own errors.
     """
-    given = vars(parser.parse_args(_join_dash_values(
-        parser, sys.argv[1:] if argv is None else argv)))
+    args = _join_dash_values(parser, sys.argv[1:] if argv is None else argv)
+    given = vars(parser.parse_args(args))
     try:
-        return _build_config(cls, given)
+        config = _build_config(cls, given)
+        check_given = getattr(config, "check_given", None)
+        if check_given is not None:
+            check_given(_explicit(parser, args))
+        return config
     except UserError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
+_UNSET = object()
+
+
+def _explicit(parser: argparse.ArgumentParser, args: Sequence[str]) -> set[str]:
+    """The fields the command line sets itself (not left to their defaults): argparse fills in
+    a default only where the namespace lacks the attribute, so a namespace of placeholders
+    keeps what was not given."""
+    placeholders = argparse.Namespace(**{a.dest: _UNSET for a in parser._actions})
+    return {name for name, value in vars(parser.parse_args(args, placeholders)).items()
+            if value is not _UNSET}
 
 
 def _build_config(cls: type[C], values: dict[str, Any]) -> C:

@@ -24,11 +24,12 @@ def test_every_field_is_a_documented_flag():
 
 
 def test_flags_parse_into_typed_fields():
-    config = parse_args(["--loss", "ipo", "--beta", "0.2", "--alpha", "0.5", "--resume",
-                         "--model", "none", "--batch-size", "8"])
-    assert (config.loss, config.beta, config.alpha, config.resume) == ("ipo", 0.2, 0.5, True)
+    config = parse_args(["--loss", "fdpo", "--f", "alpha", "--beta", "0.2", "--alpha", "0.5",
+                         "--resume", "--model", "none", "--batch-size", "8"])
+    assert (config.loss, config.beta, config.alpha, config.resume) == ("fdpo", 0.2, 0.5, True)
     assert config.model is None and config.batch_size == 8
-    assert config.spec.name == "IPO"
+    assert config.spec.name == "f-DPO[alpha(alpha=1/2)]"
+    assert parse_args(["--loss", "ipo"]).spec.name == "IPO"
 
 
 def test_the_loss_spec_is_resolved_once_and_not_saved():
@@ -59,6 +60,30 @@ def test_json_round_trip():
 def test_bad_values_fail_at_construction_naming_the_field(changes, named):
     with pytest.raises(ConfigError, match=named):
         TrainConfig(**changes)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--loss", "dpo", "--f", "js"], "--f js is ignored by --loss dpo"),
+    (["--loss", "ipo", "--f", "hellinger"], "--f hellinger is ignored by --loss ipo"),
+    (["--f", "js", "--alpha", "0.3"], "has no alpha"),
+    (["--eval-data-path", "tests/fixtures/hh.jsonl"], "--eval-data-path is ignored"),
+    (["--data-path", "tests/fixtures/hh.jsonl"], "--data-path is ignored"),
+    (["--data", "hh", "--data-path", "tests/fixtures/hh.jsonl", "--truth-every", "10"],
+     "--truth-every needs the offline task"),
+])
+def test_an_option_the_run_would_ignore_is_refused(capsys, argv, message):
+    """Each was accepted and silently ignored (issue 28), ``--f js`` even though it equals
+    the default f: the command line's own fields are checked, not only the values."""
+    with pytest.raises(SystemExit) as stop:
+        parse_args(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and err.count("\n") == 1
+
+
+def test_the_same_options_where_the_run_uses_them_are_taken():
+    assert parse_args(["--loss", "dpo", "--f", "rkl"]).loss == "dpo"
+    assert parse_args(["--f", "alpha", "--alpha", "0.3"]).alpha == 0.3
+    assert parse_args(["--truth-every", "10"]).truth_every == 10
 
 
 def test_cli_rejects_a_bad_value_with_exit_2_and_one_line():
