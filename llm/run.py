@@ -36,6 +36,7 @@ import transformers
 
 from .config import TrainConfig
 from .data.locations import check_locations
+from .data.offline_task import check_task
 from .engine.distributed import close_world, init_world
 from .engine.loop import Stopped, train_stage
 from .engine.lora import check_peft
@@ -53,6 +54,9 @@ def check_before_work(config: TrainConfig) -> None:
     check_locations(config)
     check_saved_models(config)
     check_peft(config)
+    if config.data == "offline":
+        check_task(config.seed, config.offline_train_pairs, config.offline_eval_pairs,
+                   ("seed", "offline_train_pairs", "offline_eval_pairs"))
 
 
 def run_training(config: TrainConfig) -> Path:

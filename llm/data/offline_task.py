@@ -267,9 +267,24 @@ def _draw_pair(rng: np.random.Generator, held_out: bool) -> dict[str, str]:
     return {"chosen": prompt + chosen, "rejected": prompt + rejected}
 
 
-def _check_count(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise TaskError(f"{name}={value!r} must be an integer >= {minimum}")
+MAX_PAIRS = 1_000_000
+"""The most pairs of a split the task makes (about a minute and 250 MB of JSONL at the most)."""
+
+
+def check_task(seed: int, n_train: int, n_eval: int,
+               names: tuple[str, str, str] = ("seed", "n_train", "n_eval")) -> None:
+    """Refuse, before any work, a seed or a split size the task cannot make: a seed outside
+    0 .. 2^32 − 1, a split of fewer than one or more than :data:`MAX_PAIRS` pairs (``names``:
+    what the caller calls the three)."""
+    _check_count(names[0], seed, 0, 2**32 - 1)
+    _check_count(names[1], n_train, 1, MAX_PAIRS)
+    _check_count(names[2], n_eval, 1, MAX_PAIRS)
+
+
+def _check_count(name: str, value: int, minimum: int, maximum: int) -> None:
+    if (isinstance(value, bool) or not isinstance(value, int | np.integer)
+            or not minimum <= value <= maximum):
+        raise TaskError(f"{name}={value!r} must be an integer from {minimum} to {maximum}")
 
 
 def generate_pairs(
@@ -280,8 +295,7 @@ def generate_pairs(
     The two splits draw from independent streams of ``seed``, so changing ``n_train`` leaves
     the evaluation pairs unchanged. Labels follow Bradley–Terry on :func:`true_reward`.
     """
-    _check_count("n_train", n_train, 1)
-    _check_count("n_eval", n_eval, 1)
+    check_task(seed, n_train, n_eval)
     train_rng = np.random.default_rng([seed, 0])
     eval_rng = np.random.default_rng([seed, 1])
     train = [_draw_pair(train_rng, held_out=False) for _ in range(n_train)]
@@ -291,7 +305,7 @@ def generate_pairs(
 
 def eval_prompts(seed: int, n: int) -> list[str]:
     """``n`` held-out HH prompts (drawn with replacement, kinds uniform) for sampling."""
-    _check_count("n", n, 1)
+    _check_count("n", n, 1, MAX_PAIRS)
     rng = np.random.default_rng([seed, 2])
     return [hh_prompt(_draw_question(rng, held_out=True)) for _ in range(n)]
 

@@ -226,3 +226,27 @@ def test_cli_user_error_exits_2_without_traceback():
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "n_train=0" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--seed", "-1"], "seed=-1 must be an integer from 0"),
+    (["--n-train", "1000000000"], "n_train=1000000000 must be an integer from 1 to 1000000"),
+    (["--n-eval", "0"], "n_eval=0"),
+])
+def test_seeds_and_sizes_are_bounded_before_any_work(tmp_path, capsys, argv, message):
+    """A negative seed was a NumPy traceback, 10^9 pairs an unbounded run (issue 28)."""
+    with pytest.raises(SystemExit) as stop:
+        task.main([*argv, "--write", str(tmp_path / "task.jsonl")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_trainer_bounds_the_offline_task_before_any_work(tmp_path):
+    from llm.config import TrainConfig
+    from llm.data.offline_task import TaskError
+    from llm.run import run_training
+
+    with pytest.raises(TaskError, match="offline_train_pairs=2000000"):
+        run_training(TrainConfig(offline_train_pairs=2_000_000, out_dir=str(tmp_path)))
+    assert not list(tmp_path.iterdir())
