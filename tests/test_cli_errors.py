@@ -144,9 +144,10 @@ def test_train_a_file_without_usable_pairs(capsys, tmp_path, text):
 
 @pytest.mark.slow
 def test_torchrun_with_a_batch_that_does_not_divide(tmp_path):
-    """Each process refuses before joining the process group: one line each, exit 2, no run
-    folder. torchrun then reports the failed processes in its own words (ChildFailedError),
-    which no child can prevent."""
+    """Each process refuses before joining the process group, exit 2, no run folder; the first
+    process says why in one line (every process refuses for the same reason). torchrun then
+    reports the failed processes in its own words (ChildFailedError), which no child can
+    prevent."""
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
             "2", "-m", "llm.train", *TINY, "--batch-size", "3", "--out-dir", tmp_path / "runs"]
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=300,
@@ -154,7 +155,7 @@ def test_torchrun_with_a_batch_that_does_not_divide(tmp_path):
     ours = [line for line in done.stderr.splitlines() if line.startswith("python -m llm.train")]
     assert done.returncode != 0
     assert ours == ["python -m llm.train: error: --batch-size 3 does not divide over the 2 "
-                    "processes; give a multiple of 2"] * 2
+                    "processes; give a multiple of 2"]
     assert "exitcode  : 2" in done.stderr
     assert f"{os.sep}llm{os.sep}" not in done.stderr  # no traceback through the project's code
     assert_nothing_left(tmp_path / "runs")

@@ -164,7 +164,8 @@ class OneLineParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+        _one_line(f"{self.prog}: error: {message}; see {self.prog} --help")
+        self.exit(2)
 
 
 def config_parser(cls: type, *, prog: str, description: str,
@@ -216,7 +217,8 @@ def parse_config(cls: type[C], argv: Sequence[str] | None,
             check_given(_explicit(parser, args))
         return config
     except UserError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+        _one_line(f"{parser.prog}: error: {error}")
+        parser.exit(2)
 
 
 _UNSET = object()
@@ -317,8 +319,13 @@ def check_writable(path: str | os.PathLike, option: str, *, folder: bool = False
 
 
 def _one_line(text: str) -> None:
-    sys.stderr.write(text + "\n")  # one write: processes of one torchrun share stderr, and
-    sys.stderr.flush()  # print's two writes could interleave
+    """Write the line in one write (processes of one ``torchrun`` share stderr, and print's two
+    writes could interleave); under ``torchrun`` only the first process writes it, as every
+    process refuses the same command for the same reason, and each still exits with its code."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def no_room(error: OSError) -> bool:
