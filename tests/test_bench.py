@@ -43,3 +43,19 @@ def test_the_step_bench_prints_the_padded_and_packed_layouts():
     text = run(str(BENCH / "bench_llm_step.py"), "--shape", "offline", "--preset", "small",
                "--batch-size", "2", "--repeats", "1", "--warmup", "0", "--threads", "1")
     assert "packed" in text and "padded" in text
+
+
+@pytest.mark.slow
+def test_the_default_run_spread_runs_the_command_per_seed_and_summarises(tmp_path):
+    out = tmp_path / "spread.json"
+    tiny = ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--sft-steps", "2",
+            "--pref-steps", "2", "--offline-train-pairs", "32", "--offline-eval-pairs", "8",
+            "--eval-pairs", "8", "--truth-eval-prompts", "4", "--truth-max-new-tokens", "4",
+            "--batch-size", "8", "--sft-batch-size", "8", "--eval-every", "2"]
+    text = run(str(BENCH / "default_run_spread.py"), "--seeds", "0", "1", "--threads", "1",
+               "--write", str(out), "--", *tiny)
+    record = json.loads(out.read_text())
+    gains = [r["gain"] for r in record["runs"]]
+    assert [r["seed"] for r in record["runs"]] == [0, 1] and "smallest gain" in text
+    assert record["summary"]["smallest_gain"] == min(gains)
+    assert abs(record["summary"]["gain"]["mean"] - sum(gains) / 2) < 1e-12
