@@ -153,11 +153,16 @@ def flex_block_mask(batch: PrefixBatch):
     """:func:`allowed` as a FlexAttention ``BlockMask`` (computed per block, never dense)."""
     from torch.nn.attention.flex_attention import create_block_mask
 
-    unit, part = batch.unit, batch.part
+    rows, width = batch.unit.shape
+    return create_block_mask(mask_mod(batch.unit, batch.part), rows, None, width, width,
+                             device=batch.unit.device)
 
-    def mask_mod(b, h, q, k):
+
+def mask_mod(unit: torch.Tensor, part: torch.Tensor):
+    """:func:`allowed` as FlexAttention's ``mask_mod(b, h, q, k)``, one query and key at a time."""
+
+    def allowed_at(b, h, q, k):
         return ((unit[b, q] == unit[b, k]) & (k <= q)
                 & ((part[b, k] == PROMPT) | (part[b, k] == part[b, q])))
 
-    rows, width = unit.shape
-    return create_block_mask(mask_mod, rows, None, width, width, device=unit.device)
+    return allowed_at

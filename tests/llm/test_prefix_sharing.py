@@ -139,6 +139,19 @@ def test_the_layout_of_one_pair():
     assert torch.equal(mask[8:], torch.eye(10, dtype=torch.int)[8:])  # padding sees itself
 
 
+def test_the_flex_attention_mask_is_the_same_pattern():
+    """FlexAttention (CUDA's block-sparse path) gets :func:`allowed` as a ``mask_mod``; run
+    token by token it gives the same pattern (the kernel itself needs a GPU to be timed)."""
+    flex = pytest.importorskip("torch.nn.attention.flex_attention")
+    batch = prefix_preference_batch(make_pairs([(3, 2, 3), (1, 1, 4), (2, 5, 1)]), EOS,
+                                    pad_to_multiple=8)
+    rows, width = batch.unit.shape
+    dense = flex.create_mask(prefix_sharing.mask_mod(batch.unit, batch.part), rows, None, width,
+                             width, device="cpu")
+    assert torch.equal(dense[:, 0], allowed(batch.unit, batch.part))
+    assert prefix_sharing.flex_block_mask(batch).shape[-2:] == (width, width)
+
+
 def test_a_rejected_response_that_sees_the_chosen_one_is_caught(monkeypatch):
     """The checker fails on a mask that leaks: rejected tokens attending to the chosen response
     (the same unit, causal, parts ignored)."""
