@@ -81,12 +81,13 @@ def choose(requested: str, model, device: torch.device, forward_rows: int = 0) -
         ``prefix`` for a model whose attention cannot take its mask.
     """
     if requested == "prefix" and not takes_prefix_mask(model):
-        config = model.config
+        model_type = getattr(model.config, "model_type", None)
+        instead = "packed" if model_type in PACKED_MODEL_TYPES else "padded"
         raise ConfigError(
             f"--layout prefix needs attention that takes a 4-D mask on a tested architecture "
             f"({', '.join(PREFIX_MODEL_TYPES)}; attention {', '.join(PREFIX_ATTENTION)}); this "
-            f"model is {getattr(config, 'model_type', None)!r} with "
-            f"{getattr(config, '_attn_implementation', None)!r}: use --layout packed")
+            f"model is {model_type!r} with "
+            f"{getattr(model.config, '_attn_implementation', None)!r}: use --layout {instead}")
     if requested != "auto":
         return BatchLayout(requested)
     if device.type != "cpu" or forward_rows:

@@ -91,6 +91,7 @@ class TrainingSession:
                               f"{resumed.get('world_size')} processes, not {world.size}; resume "
                               f"with torchrun --nproc_per_node {resumed.get('world_size')}")
         model, tokenizer = _starting_model(config, folder, stages, resumed)
+        config = _resolved_layout(config, model, world, folder)  # refused before the data's work
         data = load_training_data(config, tokenizer, world.size, world.main,
                                   [BatchNeed(s.name, s.batch_size, s.batch_flag) for s in stages])
         set_dropout(model, config.dropout)
@@ -98,7 +99,6 @@ class TrainingSession:
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         model.to(world.device)
-        config = _resolved_layout(config, model, world, folder)
         scorer = SequenceScorer(model, compile=config.compile)
         if world.main:  # the folder becomes a run
             write_atomically(folder / CONFIG, config.to_json())

@@ -21,7 +21,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from layout_helpers import EOS, TOLERANCE, make_pairs, scored, tiny_model
-from llm_helpers import assert_same_as, tiny
+from llm_helpers import assert_same_as, model_argv, saved_causal_lm, tiny
 from llm_helpers import resumable as resumable_tiny
 
 from llm.config import ConfigError, TrainConfig
@@ -32,7 +32,7 @@ from llm.data.prefix_sharing import CHOSEN, PROMPT, REJECTED, allowed, prefix_pr
 from llm.engine.checkpoint import load_checkpoint
 from llm.engine.scoring import SequenceScorer, forward_work
 from llm.engine.session import saved_layout
-from llm.train import parse_args, run_training
+from llm.train import main, parse_args, run_training
 
 lengths = st.tuples(st.integers(1, 9), st.integers(1, 7), st.integers(1, 7))
 
@@ -181,8 +181,8 @@ def test_the_layout_is_one_value_chosen_once():
     assert choose("auto", flash, cpu) is BatchLayout.PACKED  # its attention takes no 4-D mask
     other = types.SimpleNamespace(config=types.SimpleNamespace(model_type="bloom",
                                                                _attn_implementation="sdpa"))
-    for model in (flash, other):
-        with pytest.raises(ConfigError, match="--layout packed"):
+    for model, instead in ((flash, "packed"), (other, "padded")):
+        with pytest.raises(ConfigError, match=f"use --layout {instead}"):
             choose("prefix", model, cpu)
     pairs = make_pairs([(2, 2, 3)])
     assert isinstance(BatchLayout.PREFIX.sft_batch(pairs, EOS),
@@ -200,6 +200,15 @@ def test_the_options_and_their_old_aliases():
     assert saved_layout({"packing": False, "layout": None}) == "padded"
     assert saved_layout({"layout": "prefix", "packing": None}) == "prefix"
     assert saved_layout({}) == "auto"
+
+
+def test_an_architecture_without_the_mask_is_refused_in_one_line(tmp_path, capsys):
+    folder = saved_causal_lm(tmp_path / "mistral", "mistral")
+    capsys.readouterr()  # what saving the model printed
+    assert main(model_argv(folder, tmp_path / "runs", "run", "--layout", "prefix")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m llm.train: ") and err.count("\n") == 1, err
+    assert "--layout prefix" in err and "'mistral'" in err and "use --layout padded" in err
 
 
 def test_a_prefix_run_saves_its_layout_and_an_old_packed_folder_resumes_packed(tmp_path):
