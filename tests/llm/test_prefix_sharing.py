@@ -30,6 +30,8 @@ from llm.data.batching import preference_batch
 from llm.data.layout import PREFIX_MODEL_TYPES, BatchLayout, choose
 from llm.data.prefix_sharing import CHOSEN, PROMPT, REJECTED, allowed, prefix_preference_batch
 from llm.engine.checkpoint import load_checkpoint
+from llm.engine.distributed import World
+from llm.engine.reference import reference_logps
 from llm.engine.scoring import SequenceScorer, forward_work
 from llm.engine.session import saved_layout
 from llm.train import main, parse_args, run_training
@@ -104,6 +106,15 @@ def test_eager_attention_in_float32_softmax_scores_as_padded_to_its_rounding(fam
     pairs = make_pairs([(4, 1, 5), (3, 4, 1), (1, 6, 2), (5, 3, 3)])
     found = differences(model_of(family, "eager"), pairs)
     assert found["logps"] <= 1e-6 and found["loss"] <= 1e-6 and found["grads"] <= 1e-5, found
+
+
+def test_pi_refs_log_probs_are_scored_in_the_runs_layout():
+    model, world = model_of("llama", "sdpa"), World(0, 1, torch.device("cpu"))
+    pairs = make_pairs([(4, 1, 5), (3, 4, 1), (1, 6, 2), (5, 3, 3), (2, 2, 7)])
+    padded = reference_logps(model, pairs, EOS, world, batch_size=2)
+    for layout in (BatchLayout.PREFIX, BatchLayout.PACKED):
+        scored_ = reference_logps(model, pairs, EOS, world, batch_size=2, layout=layout)
+        torch.testing.assert_close(scored_, padded, rtol=0, atol=TOLERANCE)
 
 
 def test_a_pair_that_fills_its_rows_exactly():
