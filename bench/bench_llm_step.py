@@ -1,4 +1,4 @@
-"""The trainer's preference step, padded and packed, against a plain causal-LM step.
+"""The trainer's preference step, padded, packed and prefix-shared, against a plain causal-LM step.
 
     python bench/bench_llm_step.py                          # offline-task shape, small model, CPU
     python bench/bench_llm_step.py --shape hh --preset gpt2 --device cuda --batch-size 64 \\
@@ -8,17 +8,20 @@ All steps see the same pairs (chosen and rejected sequences), run forward, backw
 update. The preference steps are the trainer's own (:func:`llm.engine.loop.accumulate_gradients`):
 the body on all tokens, the LM head only at response positions, cached reference log-probs, the
 JS-IUPO loss (paper form), micro-batches of similar lengths when ``--micro-batch-size`` is set;
-"padded" lays each sequence in its own right-padded row (``--no-packing``; rows run in
+"padded" lays each sequence in its own right-padded row (``--layout padded``; rows run in
 length-sorted chunks cut to their width with ``--forward-rows``), "packed" lays the sequences end
-to end in a few rows (``--packing``, :mod:`llm.data.packing`).
+to end in a few rows (``--layout packed``, :mod:`llm.data.packing`), "prefix" lays each pair's
+prompt once, then both its responses, pairs end to end (``--layout prefix``,
+:mod:`llm.data.prefix_sharing`).
 The plain step is ``model(input_ids, attention_mask, labels)`` on the same micro-batches, each
 padded to its longest row (as a plain loop pads them): logits (R, T, V) at every position.
 Timings are medians over interleaved repetitions after warm-up (``--no-plain`` leaves the plain
-step out). Printed, per step: ms per step, tokens/s (real tokens, not padding), the padding
-fraction of its layout (and of one padded batch), peak memory (CUDA: ``max_memory_allocated``;
-CPU: the logits each step builds) and, on a CUDA device of known peak rate, MFU (6 N tokens/s
-over the peak, N the model's parameters; :mod:`llm.engine.throughput`), and the packed step's
-time over the padded one's.
+step out). Printed, per step: the positions the body computes (tokens and padding), the padding
+fraction of its layout (and of one padded batch), ms per step, tokens/s (the pairs' tokens as
+the padded layout counts them, so that the rates compare), peak memory (CUDA:
+``max_memory_allocated``; CPU: the logits each step builds) and, on a CUDA device of known peak
+rate, MFU (6 N tokens/s over the peak, N the model's parameters; :mod:`llm.engine.throughput`),
+and each step's time and positions over the padded and the packed step's.
 
 The HH shape: prompt and response lengths in GPT-2 tokens drawn log-normal with means 160 and 77
 (σ of the logs 0.8 and 0.7), then truncated as the trainer truncates (``--max-length``). The means
@@ -52,8 +55,9 @@ from llm.data.batching import (
     tokenize_pairs,
     truncate,
 )
+from llm.data.layout import BatchLayout
 from llm.data.offline_task import generate_pairs
-from llm.data.packing import attention_width, packed_preference_batch
+from llm.data.packing import attention_width
 from llm.data.pairs import from_hh
 from llm.data.training_data import TrainingData
 from llm.engine.distributed import World
@@ -118,13 +122,14 @@ def offline_pairs(n: int, max_length: int, seed: int) -> list[TokenizedPair]:
 
 
 def trainer_session(args: argparse.Namespace, pairs: list[TokenizedPair], model,
-                    scorer: SequenceScorer, packing: bool) -> TrainingSession:
+                    scorer: SequenceScorer, layout: BatchLayout) -> TrainingSession:
     """A :class:`llm.engine.session.TrainingSession` holding just what one preference step
-    needs, its batches packed or padded."""
+    needs, its batches in ``layout``."""
     n_layer, n_embd, n_head = PRESETS[args.preset]
+    padded = layout is BatchLayout.PADDED
     config = TrainConfig(stage="pref", batch_size=len(pairs),
                          micro_batch_size=args.micro_batch_size, compile=args.compile,
-                         forward_rows=0 if packing else args.forward_rows, packing=packing,
+                         forward_rows=args.forward_rows if padded else 0, layout=layout.value,
                          n_layer=n_layer, n_embd=n_embd, n_head=n_head,
                          max_length=args.max_length, offline_train_pairs=len(pairs),
                          loss="iupo", f="js", form="paper", device=args.device)
@@ -153,8 +158,8 @@ def main() -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     scorer = SequenceScorer(model, compile=args.compile)
-    sessions = {name: trainer_session(args, pairs, model, scorer, packing)
-                for name, packing in (("padded", False), ("packed", True))}
+    sessions = {layout.value: trainer_session(args, pairs, model, scorer, layout)
+                for layout in BatchLayout}
     ids = list(range(len(pairs)))
     with torch.no_grad(), sessions["padded"].world.autocast():  # the cached reference log-probs
         ref = [scorer.score(preference_batch([p], EOS).to(device)) for p in pairs]
@@ -164,9 +169,9 @@ def main() -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=cuda)
     pad = COMPILED_WIDTH if args.compile else 1
     groups = length_groups([p.length for p in pairs], args.micro_batch_size)
-    layouts = {"padded": [preference_batch([pairs[k] for k in g], EOS, pad) for g in groups],
-               "packed": [packed_preference_batch([pairs[k] for k in g], EOS, pad,
-                                                  attention_width(model)) for g in groups]}
+    layouts = {layout.value: [layout.preference_batch([pairs[k] for k in g], EOS, pad,
+                                                      attention_width(model)) for g in groups]
+               for layout in BatchLayout}
     layout = [b.to(device) for b in layouts["padded"]]
     labels = [torch.where(b.attention_mask.bool(), b.input_ids, -100) for b in layout]
 
@@ -237,15 +242,15 @@ def report(args, model, pairs, layouts, figures, device) -> None:
     print(f"model: {params / 1e6:.1f}M parameters on {result['gpu'] or device}; {len(pairs)} "
           f"{args.shape}-shape pairs, {_tokens(pairs)} tokens in {len(layouts['padded'])} "
           f"micro-batches (one padded batch: padding {result['padding_one_batch']:.1%})")
-    print("| step | padding | ms/step | real tokens/s | MFU | peak MiB |\n"
-          "|---|---|---|---|---|---|")
+    print("| step | positions | padding | ms/step | tokens/s | MFU | peak MiB |\n"
+          "|---|---|---|---|---|---|---|")
     for name, seconds in ((n, f["seconds"]) for n, f in figures.items()):
-        rows = layouts["packed" if name == "packed" else "padded"]
+        rows = layouts.get(name, layouts["padded"])
         chunk = args.forward_rows if name == "padded" else 0
         tokens, positions = (sum(c) for c in zip(*(forward_work(b, chunk) for b in rows),
                                                     strict=True))
-        figure = {"padding": 1 - tokens / positions, "ms": seconds * 1e3,
-                  "tokens_per_s": tokens / seconds}
+        figure = {"positions": positions, "padding": 1 - tokens / positions,
+                  "ms": seconds * 1e3, "tokens_per_s": _tokens(pairs) / seconds}
         if peak is not None:
             figure["mfu"] = 6 * params * tokens / seconds / peak
         if "peak_mib" in figures[name]:
@@ -253,15 +258,23 @@ def report(args, model, pairs, layouts, figures, device) -> None:
         else:  # the CPU: the logits the step builds, fp32
             scored = (sum(int(b.response_mask.sum()) for b in rows) if name != "plain" else
                       sum(b.attention_mask.numel() for b in rows))
+            if name == "prefix":  # each needed position once
+                scored = sum(int(b.scored.numel()) for b in rows)
             figure["logits_mib"] = scored * model.config.vocab_size * 4 / 2**20
         result[name] = figure
         memory = figure.get("peak_mib", figure.get("logits_mib"))
-        print(f"| {name} | {figure['padding']:.1%} | {figure['ms']:.1f} | "
+        print(f"| {name} | {positions} | {figure['padding']:.1%} | {figure['ms']:.1f} | "
               f"{figure['tokens_per_s']:.0f} | {figure.get('mfu', float('nan')):.1%} | "
               f"{memory:.0f}{'' if 'peak_mib' in figure else ' (logits)'} |")
-    result["packed_over_padded"] = result["packed"]["ms"] / result["padded"]["ms"]
-    print(f"packed step / padded step: {result['packed_over_padded']:.3f} (target <= 0.65 at "
-          "the HH shape)")
+    for name in ("packed", "prefix"):
+        result[f"{name}_over_padded"] = result[name]["ms"] / result["padded"]["ms"]
+        print(f"{name} step / padded step: {result[f'{name}_over_padded']:.3f}")
+    result["prefix_over_packed"] = result["prefix"]["ms"] / result["packed"]["ms"]
+    result["prefix_positions_over_packed"] = (result["prefix"]["positions"]
+                                              / result["packed"]["positions"])
+    print(f"prefix step / packed step: {result['prefix_over_packed']:.3f}; prefix positions / "
+          f"packed positions: {result['prefix_positions_over_packed']:.3f} (targets at the HH "
+          "shape: prefix step <= 0.40 of padded, positions <= 0.70 of packed)")
     if "plain" in result:
         result["padded_over_plain"] = result["padded"]["ms"] / result["plain"]["ms"]
         print(f"padded preference step / plain causal-LM step: {result['padded_over_plain']:.3f}")

@@ -88,18 +88,19 @@ for entry in sys.argv[2:]:
     name, rc, seconds, limit = entry.split("|")
     print(f"| {name} | {rc} | {seconds} | {limit} |")
 print("\n| HH shape, GPT-2 124M, 64 pairs, max 512 | layout | padding | ms/step | tok/s | MFU "
-      "| peak MiB | packed/padded |")
+      "| peak MiB | over padded |")
 print("|---|---|---|---|---|---|---|---|")
 for name in ("one_pass", "rows16", "micro16_rows16", "nondet", "compiled"):
     path = out / f"bench_{name}.json"
     if not path.is_file():
         print(f"| {name} | (no result) |"); continue
     r = json.loads(path.read_text())
-    for layout in ("padded", "packed", "plain"):
+    for layout in ("padded", "packed", "prefix", "plain"):
         if layout not in r:
             continue
         f = r[layout]
-        ratio = f"{r['packed_over_padded']:.2f}" if layout == "packed" else ""
+        ratio = (f"{r[layout + '_over_padded']:.2f}" if layout in ("packed", "prefix")
+                 else "")
         print(f"| {name} | {layout} | {f['padding']:.1%} | {f['ms']:.1f} | "
               f"{f['tokens_per_s']:.0f} | {f.get('mfu', float('nan')):.1%} | "
               f"{f.get('peak_mib', float('nan')):.0f} | {ratio} |")

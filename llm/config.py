@@ -66,8 +66,8 @@ MARKS: dict[str, str] = {
     "reference_key": "pi_ref's log-probabilities depend on it (the --reference-cache key)",
     "swept": "llm.experiment sets it for each run itself",
     "bound": "its numeric range, checked when the config is made: '>0' or '>=0'",
-    "auto": "None chooses when the run starts, and the run saves its choice; a --resume that "
-            "leaves it None takes the saved one",
+    "auto": "None (or 'auto') chooses when the run starts, and the run saves its choice; a "
+            "--resume that leaves it so takes the saved one",
 }
 """The facts a :class:`TrainConfig` field carries in its metadata besides ``help`` and ``choices``
 (which :func:`upo_theory.cli.config_parser` reads); each list of fields that shares one is derived
@@ -237,12 +237,19 @@ class TrainConfig:
         False, "with --lora-r: also save <run>/merged, the final model with its adapters merged "
                "in (a plain save_pretrained folder)", resumable=True)
     packing: bool | None = option(
-        None, "lay batches out padding-free: sequences end to end in a few rows, position ids "
-              "restarting at each and attention kept inside it; --no-packing: one right-padded "
-              "row per sequence; default: packed on the CPU for the architectures it is tested on "
-              "(GPT-2, Llama, Qwen2, GPT-NeoX) unless --forward-rows, padded on CUDA (unmeasured "
-              "there); a --resume keeps it, as it changes float rounding (speed measured in "
-              "llm/README.md)", reference_key=True, auto=True)
+        None, "--packing is --layout packed, --no-packing --layout padded (kept for the command "
+              "lines and run folders from before --layout; a run saves its layout in layout)",
+        reference_key=True, auto=True)
+    layout: str = option(
+        "auto", "how batches are laid out: padded (a right-padded row per sequence), packed "
+                "(sequences end to end in a few rows, position ids restarting at each, no "
+                "padding), prefix (each pair's prompt once, then its chosen and its rejected "
+                "response, each seeing the prompt and itself only; pairs packed; the SFT stage "
+                "packs); auto: prefix on the CPU for the architectures it is tested on (GPT-2, "
+                "Llama, Qwen2, GPT-NeoX with sdpa or eager attention), packed for those "
+                "without, padded with --forward-rows and on CUDA (unmeasured there); a --resume "
+                "keeps it, as it changes float rounding (speed measured in llm/README.md)",
+        choices=("auto", "padded", "packed", "prefix"), reference_key=True, auto=True)
     fsdp: bool = option(
         False, "shard the model, its gradients and AdamW's state over torchrun's processes with "
                "FSDP2, each holding 1/N (launch: torchrun --nproc_per_node N -m llm.train --fsdp "
@@ -303,9 +310,13 @@ class TrainConfig:
         if self.threads > _MAX_THREADS:
             raise ConfigError(f"threads={self.threads} is more than {_MAX_THREADS} (4 per CPU "
                               "of this machine); give fewer, or 0 for torch's default")
-        if self.packing and self.forward_rows:
-            raise ConfigError(f"forward_rows={self.forward_rows} cuts padded rows; packed "
-                              "batches have none to cut: pass --no-packing to use it")
+        alias = {None: self.layout, True: "packed", False: "padded"}[self.packing]
+        if self.layout not in ("auto", alias):
+            raise ConfigError(f"--{'' if self.packing else 'no-'}packing (--layout {alias}) and "
+                              f"--layout {self.layout} disagree; give --layout alone")
+        if self.forward_rows and alias in ("packed", "prefix"):
+            raise ConfigError(f"forward_rows={self.forward_rows} cuts padded rows; {alias} "
+                              "batches have none to cut: pass --layout padded to use it")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
         if not 0.0 < self.eval_fraction < 1.0:

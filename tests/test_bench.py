@@ -39,10 +39,10 @@ def test_the_fsdp_bench_runs_on_two_gloo_processes():
 
 
 @pytest.mark.slow
-def test_the_step_bench_prints_the_padded_and_packed_layouts():
+def test_the_step_bench_prints_the_padded_packed_and_prefix_layouts():
     text = run(str(BENCH / "bench_llm_step.py"), "--shape", "offline", "--preset", "small",
                "--batch-size", "2", "--repeats", "1", "--warmup", "0", "--threads", "1")
-    assert "packed" in text and "padded" in text
+    assert all(f"| {layout} |" in text for layout in ("padded", "packed", "prefix"))
 
 
 @pytest.mark.slow

@@ -38,21 +38,9 @@ log-probabilities."""
 
 PACKED_MODEL_TYPES: tuple[str, ...] = ("gpt2", "llama", "qwen2", "gpt_neox")
 """The ``model_type`` of every architecture whose packed log-probabilities and gradients are
-tested equal to the padded layout's (``tests/llm/test_packing.py``); the default layout packs
-these and pads the rest (a model whose attention ignored restarting position ids would let
-sequences see each other, silently)."""
-
-
-def packs(requested: bool | None, model, device: torch.device, forward_rows: int = 0) -> bool:
-    """Whether a run lays its batches out packed: as ``--packing``/``--no-packing`` say, else
-    (``None``, the default) where it is tested and measured to pay: an architecture of
-    :data:`PACKED_MODEL_TYPES` on the CPU (the step in 0.54 of the padded time at the HH shape,
-    0.81 at the offline one; on CUDA it is unmeasured, so CUDA runs stay padded until
-    ``bench/gpu_check.sh`` measures it), unless ``--forward-rows`` asks to cut padded rows."""
-    if requested is not None:
-        return requested
-    return (getattr(model.config, "model_type", None) in PACKED_MODEL_TYPES
-            and device.type == "cpu" and not forward_rows)
+tested equal to the padded layout's (``tests/llm/test_packing.py``); ``--layout auto``
+(:func:`llm.data.layout.choose`) packs only these (a model whose attention ignored restarting
+position ids would let sequences see each other, silently)."""
 
 
 def attention_width(model) -> int:

@@ -17,8 +17,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..data.batching import Batch, batch_indices, length_groups
-from ..data.packing import PackedBatch, attention_width
+from ..data.batching import batch_indices, length_groups
+from ..data.layout import AnyBatch
+from ..data.packing import attention_width
 from .checkpoint import CheckpointError, restore_rng
 from .objectives import Stage
 from .reference import ReferenceLogps
@@ -151,17 +152,17 @@ def optimizer_at_start(session: TrainingSession, stage: Stage
 
 
 def micro_batches(session: TrainingSession, stage: Stage, ids: list[int], split: str, size: int
-                  ) -> list[tuple[list[int], Batch | PackedBatch]]:
-    """The pairs ``ids`` of ``split`` as batches (packed with ``--packing``, else padded) of at
+                  ) -> list[tuple[list[int], AnyBatch]]:
+    """The pairs ``ids`` of ``split`` as batches in the run's layout (``session.layout``) of at
     most ``size`` pairs of similar lengths (``size`` 0: one batch in the given order), on the
     run's device."""
     pairs = getattr(session.data, split)
     pad = COMPILED_WIDTH if session.config.compile else 1
-    packing = attention_width(session.model) if session.packing else 0
+    width = attention_width(session.model)
     groups = length_groups([pairs[i].length for i in ids], size)
     return [([ids[k] for k in group],
              stage.objective.batch([pairs[ids[k]] for k in group], session.tokenizer.pad_token_id,
-                                   pad, packing).to(session.world.device))
+                                   session.layout, pad, width).to(session.world.device))
             for group in groups]
 
 

@@ -24,8 +24,9 @@ import torch
 from upo_theory import LossSpec
 
 from ..config import TrainConfig
-from ..data.batching import Batch, TokenizedPair, preference_batch, sft_batch
-from ..data.packing import PackedBatch, packed_preference_batch, packed_sft_batch
+from ..data.batching import TokenizedPair
+from ..data.layout import AnyBatch, BatchLayout
+from ..data.packing import ATTENTION_WIDTH
 from ..losses import pair_losses
 from .reference import ReferenceLogps
 from .scoring import sequence_logps
@@ -47,15 +48,12 @@ class SupervisedObjective:
     needs_reference = False
     """Whether the objective compares with π_ref's log-probs (:class:`ReferenceLogps`)."""
 
-    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
-              packing: int = 0) -> Batch | PackedBatch:
-        """Prompt + chosen sequences of ``pairs``: right-padded rows (``packing`` 0), else
-        packed with attention weighed by ``packing`` (:func:`~llm.data.packing.pack_rows`)."""
-        if packing:
-            return packed_sft_batch(list(pairs), pad_id, pad_to_multiple, packing)
-        return sft_batch(list(pairs), pad_id, pad_to_multiple)
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, layout: BatchLayout,
+              pad_to_multiple: int = 1, attention: int = ATTENTION_WIDTH) -> AnyBatch:
+        """Prompt + chosen sequences of ``pairs`` in ``layout`` (:meth:`BatchLayout.sft_batch`)."""
+        return layout.sft_batch(list(pairs), pad_id, pad_to_multiple, attention)
 
-    def weight(self, batch: Batch | PackedBatch) -> float:
+    def weight(self, batch: AnyBatch) -> float:
         """What the loss is a mean over: the batch's response tokens."""
         return float(batch.response_mask.sum())
 
@@ -85,15 +83,13 @@ class PreferenceObjective:
         """This objective against ``reference``."""
         return dataclasses.replace(self, reference=reference)
 
-    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
-              packing: int = 0) -> Batch | PackedBatch:
-        """Chosen then rejected sequences of ``pairs``: right-padded rows (``packing`` 0), else
-        packed with attention weighed by ``packing`` (:func:`~llm.data.packing.pack_rows`)."""
-        if packing:
-            return packed_preference_batch(list(pairs), pad_id, pad_to_multiple, packing)
-        return preference_batch(list(pairs), pad_id, pad_to_multiple)
+    def batch(self, pairs: Sequence[TokenizedPair], pad_id: int, layout: BatchLayout,
+              pad_to_multiple: int = 1, attention: int = ATTENTION_WIDTH) -> AnyBatch:
+        """Chosen then rejected sequences of ``pairs`` in ``layout``
+        (:meth:`BatchLayout.preference_batch`)."""
+        return layout.preference_batch(list(pairs), pad_id, pad_to_multiple, attention)
 
-    def weight(self, batch: Batch | PackedBatch) -> float:
+    def weight(self, batch: AnyBatch) -> float:
         """What the loss is a mean over: the batch's pairs (half its sequences)."""
         return batch.sequences / 2
 

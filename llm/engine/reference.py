@@ -30,8 +30,9 @@ from tqdm import tqdm
 from upo_theory import UserError
 
 from ..config import TrainConfig
-from ..data.batching import TokenizedPair, preference_batch, visited_pairs
-from ..data.packing import attention_width, packed_preference_batch
+from ..data.batching import TokenizedPair, visited_pairs
+from ..data.layout import BatchLayout
+from ..data.packing import attention_width
 from ..data.training_data import TrainingData
 from .atomic import write_atomically
 from .distributed import World
@@ -66,10 +67,11 @@ class ReferenceLogps:
 def load_or_compute_reference(config: TrainConfig, world: World, folder: Path,
                               data: TrainingData, pad_id: int,
                               reference_model: Callable[[], torch.nn.Module],
-                              say: Callable[[str], None], packing: bool) -> ReferenceLogps:
+                              say: Callable[[str], None], layout: BatchLayout
+                              ) -> ReferenceLogps:
     """π_ref's log-probs of the pairs the preference stage visits and of the held-out pairs:
     from the run's cache, else the shared ``--reference-cache``, else computed with
-    ``reference_model()`` in the run's layout (``packing``) and then cached in both."""
+    ``reference_model()`` in the run's ``layout`` and then cached in both."""
     path = folder / REFERENCE_CACHE
     rows = len(data.train) + len(data.eval)
     cached = load_reference_cache(path, rows, say)
@@ -84,7 +86,7 @@ def load_or_compute_reference(config: TrainConfig, world: World, folder: Path,
         needed = visited_pairs(len(data.train), config.batch_size, config.seed,
                                config.pref_steps)
         scored = reference_logps(model, [data.train[i] for i in needed] + data.eval, pad_id,
-                                 world, packing=packing)
+                                 world, layout=layout)
         cached = torch.full((rows, 4), float("nan"), dtype=torch.float64)
         cached[needed] = scored[: len(needed)]
         cached[len(data.train):] = scored[len(needed):]
@@ -173,19 +175,15 @@ def _digest(logps: torch.Tensor) -> str:
 
 
 def reference_logps(model, pairs: list[TokenizedPair], pad_id: int, world: World,
-                    batch_size: int = REFERENCE_BATCH, packing: bool = False) -> torch.Tensor:
+                    batch_size: int = REFERENCE_BATCH,
+                    layout: BatchLayout = BatchLayout.PADDED) -> torch.Tensor:
     """Summed log-probs and token counts under the frozen model, shape (n, 4): c, r, n_c, n_r;
-    the batches packed (as the policy's, with ``--packing``) or padded."""
+    the batches in the run's ``layout``, as the policy's."""
     starts = range(0, len(pairs), batch_size)
     width = attention_width(model)
-
-    def layout(chunk: list[TokenizedPair]):
-        if packing:
-            return packed_preference_batch(chunk, pad_id, attention=width)
-        return preference_batch(chunk, pad_id)
-
-    batches = (layout(pairs[s: s + batch_size]) for s in
-               tqdm(starts, desc="reference log-probs", disable=not world.main, leave=False))
+    batches = (layout.preference_batch(pairs[s: s + batch_size], pad_id, attention=width)
+               for s in tqdm(starts, desc="reference log-probs", disable=not world.main,
+                             leave=False))
     rows = [torch.stack([*sums.chunk(2), *counts.double().chunk(2)], dim=1)
             for sums, counts in score_batches(model, batches, world.device, world.autocast)]
     return torch.cat(rows) if rows else torch.zeros(0, 4, dtype=torch.float64)

@@ -197,7 +197,7 @@ def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None
     defaults = TrainConfig.defaults()  # a setting newer than the saved run had its default
     changed = sorted(k for k in new
                      if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k]
-                     and not (k in AUTO and new[k] is None))
+                     and not (k in AUTO and new[k] in (None, "auto")))
     if old and changed:
         raise ConfigError(f"--resume with changed settings {changed}; use the saved ones "
                           f"in {saved}")

@@ -17,7 +17,11 @@ and summing it, which is deterministic on CUDA (``index_add`` accumulates with a
 A :class:`~llm.data.packing.PackedBatch` (the CPU's default, ``--packing``) holds no padding
 to speak of: the body runs on its rows with position ids that restart at each sequence, which
 transformers turns into a block-causal mask, and each sequence's sum is a row of an (S, L) table
-filled at unique slots (deterministic too).
+filled at unique slots (deterministic too). A :class:`~llm.data.prefix_sharing.PrefixBatch`
+(``--layout prefix``) holds each pair's prompt once: the body runs with its explicit 4-D mask
+(:func:`~llm.data.prefix_sharing.attention_mask`, in the form the model's attention takes), the
+LM head runs once per needed position, and the prompt's last position is scored against both
+responses' first tokens.
 :func:`score_batches` is the one way a frozen model scores whole batches (π_ref's cached
 log-probabilities, the truth evaluation's samples).
 """
@@ -33,6 +37,7 @@ from torch import nn
 
 from ..data.batching import Batch
 from ..data.packing import PackedBatch
+from ..data.prefix_sharing import PrefixBatch, attention_mask
 from .lora import causal_lm
 
 
@@ -56,14 +61,17 @@ class SequenceScorer(nn.Module):
         """The wrapped model's config (what :func:`~llm.data.packing.attention_width` reads)."""
         return self.model.config
 
-    def forward(self, batch: Batch | PackedBatch, chunk_rows: int = 0
+    def forward(self, batch: Batch | PackedBatch | PrefixBatch, chunk_rows: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sequence sums and counts; a packed batch runs its rows in one pass
-        (:meth:`_score_packed`). With ``chunk_rows``, the rows of a padded batch run sorted by
-        length in chunks of that many, each cut to its longest row (:func:`row_chunks`), in one
-        call (one DDP forward) whose outputs are the same as the unchunked ones."""
+        """Per-sequence sums and counts; a packed or prefix-shared batch runs its rows in one
+        pass (:meth:`_score_packed`, :meth:`_score_prefix`). With ``chunk_rows``, the rows of a
+        padded batch run sorted by length in chunks of that many, each cut to its longest row
+        (:func:`row_chunks`), in one call (one DDP forward) whose outputs are the same as the
+        unchunked ones."""
         if isinstance(batch, PackedBatch):
             return self._score_packed(batch)
+        if isinstance(batch, PrefixBatch):
+            return self._score_prefix(batch)
         input_ids, targets, response_mask = batch.input_ids, batch.targets, batch.response_mask
         chunks = row_chunks(response_mask, chunk_rows)
         if len(chunks) == 1:
@@ -95,6 +103,23 @@ class SequenceScorer(nn.Module):
         table = table.index_put((batch.response_slot,), token_logps)  # unique slots
         return table.view(batch.sequences, -1).sum(dim=1), batch.counts
 
+    def _score_prefix(self, batch: PrefixBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sums of the prefix-shared sequences: the body under the batch's block-sparse mask,
+        the LM head at each needed position once, each scored token's log-prob read from its
+        position's row (the prompt's last row twice: chosen's and rejected's first token)."""
+        config = self.model.config
+        mask = attention_mask(batch, getattr(config, "_attn_implementation", None) or "eager",
+                              self.model.get_output_embeddings().weight.dtype)
+        hidden = self._body(input_ids=batch.input_ids, position_ids=batch.position_ids,
+                            attention_mask=mask, use_cache=False).last_hidden_state  # (P, W, C)
+        needed = hidden.flatten(0, 1)[batch.scored]  # (U, C)
+        logits = self.model.get_output_embeddings()(needed)  # (U, V)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> fp32
+        token_logps = torch.log_softmax(logits, dim=-1)[batch.token_row, batch.token_target]
+        table = token_logps.new_zeros(batch.sequences * max(1, int(batch.counts.max())))
+        table = table.index_put((batch.response_slot,), token_logps)  # unique slots
+        return table.view(batch.sequences, -1).sum(dim=1), batch.counts
+
     def _response_logps(self, hidden: torch.Tensor, targets: torch.Tensor,
                         response_mask: torch.Tensor) -> torch.Tensor:
         """Log-probs of the targets at response positions, the LM head only there: (N,)."""
@@ -103,7 +128,7 @@ class SequenceScorer(nn.Module):
         token_logps = torch.log_softmax(logits, dim=-1)
         return token_logps.gather(1, targets[response_mask][:, None])[:, 0]
 
-    def score(self, batch: Batch | PackedBatch, chunk_rows: int = 0
+    def score(self, batch: Batch | PackedBatch | PrefixBatch, chunk_rows: int = 0
               ) -> tuple[torch.Tensor, torch.Tensor]:
         return self(batch, chunk_rows)
 
@@ -128,7 +153,7 @@ def sequence_logps(sums: torch.Tensor, counts: torch.Tensor, length: str) -> tor
 
 
 @torch.no_grad()
-def score_batches(model: nn.Module, batches: Iterable[Batch | PackedBatch],
+def score_batches(model: nn.Module, batches: Iterable[Batch | PackedBatch | PrefixBatch],
                   device: torch.device | str,
                   autocast: Callable[[], Any] = contextlib.nullcontext
                   ) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -151,10 +176,10 @@ def score_batches(model: nn.Module, batches: Iterable[Batch | PackedBatch],
         model.train(was_training)
 
 
-def forward_work(batch: Batch | PackedBatch, chunk_rows: int) -> tuple[int, int]:
+def forward_work(batch: Batch | PackedBatch | PrefixBatch, chunk_rows: int) -> tuple[int, int]:
     """(real tokens, positions) the body computes for ``batch`` (a padded one chunked as
     :func:`row_chunks` says): what throughput and padding are counted from."""
-    if isinstance(batch, PackedBatch):
+    if isinstance(batch, (PackedBatch, PrefixBatch)):
         return int(batch.attention_mask.sum()), batch.input_ids.numel()
     tokens = positions = 0
     for rows, width in row_chunks(batch.response_mask, chunk_rows):

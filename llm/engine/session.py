@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ..config import STAGE_ORDER, ConfigError, TrainConfig
-from ..data.packing import packs
+from ..data.layout import BatchLayout, choose
 from ..data.training_data import BatchNeed, TrainingData, load_training_data
 from .atomic import write_atomically
 from .checkpoint import TrainingState, save_checkpoint, save_model, save_sharded_checkpoint
@@ -57,9 +57,9 @@ class TrainingSession:
     lock: RunLock | None = None
 
     @property
-    def packing(self) -> bool:
-        """Whether batches are packed (resolved when the run started: :func:`_resolved_layout`)."""
-        return bool(self.config.packing)
+    def layout(self) -> BatchLayout:
+        """How batches are laid out (decided when the run started: :func:`_resolved_layout`)."""
+        return BatchLayout(self.config.layout)
 
     @classmethod
     def open(cls, config: TrainConfig, world: World, stages: list[Stage]) -> TrainingSession:
@@ -94,6 +94,7 @@ class TrainingSession:
                               f"{resumed.get('world_size')} processes, not {world.size}; resume "
                               f"with torchrun --nproc_per_node {resumed.get('world_size')}")
         model, tokenizer = _starting_model(config, folder, stages, resumed)
+        config = _resolved_layout(config, model, world, folder)  # refused before the data's work
         data = load_training_data(config, tokenizer, world.size, world.main,
                                   [BatchNeed(s.name, s.batch_size, s.batch_flag) for s in stages])
         set_dropout(model, config.dropout)
@@ -101,7 +102,6 @@ class TrainingSession:
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         model.to(world.device)
-        config = _resolved_layout(config, model, world, folder)
         scorer = SequenceScorer(model, compile=config.compile)
         if world.main:  # the folder becomes a run
             write_atomically(folder / CONFIG, config.to_json())
@@ -212,23 +212,35 @@ class TrainingSession:
             with self.model.disable_adapter():
                 return load_or_compute_reference(
                     self.config, self.world, self.folder, self.data,
-                    self.tokenizer.pad_token_id, lambda: self.model, self.say, self.packing)
+                    self.tokenizer.pad_token_id, lambda: self.model, self.say, self.layout)
         return load_or_compute_reference(
             self.config, self.world, self.folder, self.data, self.tokenizer.pad_token_id,
             lambda: self.reference_model().to(self.world.device) if within else policy,
-            self.say, self.packing)
+            self.say, self.layout)
 
 
 def _resolved_layout(config: TrainConfig, model, world: World, folder: Path) -> TrainConfig:
-    """``config`` with its batch layout decided (``--packing`` left to the default): a resumed
-    run keeps the layout it saved, whatever device or ``--forward-rows`` it resumes with (its
-    cached π_ref log-probs and its rounding are that layout's); a new run takes
-    :func:`llm.data.packing.packs`. The run's ``config.json`` then records the choice."""
-    requested = config.packing
-    if requested is None and config.resume:
-        saved = saved_settings(folder, _silent).get("packing")
-        requested = saved if isinstance(saved, bool) else None
-    return config.replace(packing=packs(requested, model, world.device, config.forward_rows))
+    """``config`` with its batch layout decided (``--layout`` left ``auto``): a resumed run keeps
+    the layout it saved (``layout``, or a run folder's from before it, ``packing``), whatever
+    device or ``--forward-rows`` it resumes with (its cached π_ref log-probs and its rounding
+    are that layout's); a new run takes :func:`llm.data.layout.choose`. The run's
+    ``config.json`` then records the choice as ``layout`` (``packing``, its alias, as given)."""
+    requested = {None: config.layout, True: "packed", False: "padded"}[config.packing]
+    if requested == "auto" and config.resume:
+        requested = saved_layout(saved_settings(folder, _silent))
+    layout = choose(requested, model, world.device, config.forward_rows)
+    return config.replace(layout=layout.value)
+
+
+def saved_layout(settings: dict[str, Any]) -> str:
+    """The layout a run folder's saved settings name: ``layout``, else (a folder from before it)
+    ``packing`` as its alias, else ``auto``."""
+    layout = settings.get("layout")
+    if layout in {item.value for item in BatchLayout}:
+        return layout
+    packing = settings.get("packing")
+    return {True: "packed", False: "padded"}.get(packing, "auto") if isinstance(
+        packing, bool) else "auto"
 
 
 def _say(text: str) -> None:

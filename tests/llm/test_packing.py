@@ -13,18 +13,19 @@ import dataclasses
 import math
 import types
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from layout_helpers import EOS, TOLERANCE, make_pairs, scored, tiny_model
 from llm_helpers import assert_same_as
 from llm_helpers import resumable as resumable_tiny
 from llm_helpers import tiny as tiny_run
 
 from llm.config import ConfigError, TrainConfig
 from llm.data.batching import TokenizedPair, collate, preference_batch
-from llm.data.packing import PACKED_MODEL_TYPES, pack, pack_rows, packed_preference_batch, packs
+from llm.data.layout import BatchLayout, choose
+from llm.data.packing import PACKED_MODEL_TYPES, pack, pack_rows, packed_preference_batch
 from llm.engine.checkpoint import load_checkpoint
 from llm.engine.distributed import World
 from llm.engine.loop import accumulate_gradients
@@ -35,36 +36,11 @@ from llm.engine.session import TrainingSession
 from llm.engine.throughput import Throughput
 from llm.train import run_training
 
-VOCAB = 64
-EOS = VOCAB - 1
-TOLERANCE = 1e-10
 lengths = st.tuples(st.integers(1, 9), st.integers(1, 7), st.integers(1, 7))
 EXACT = [(2, 6, 3), (9, 4, 5), (4, 3, 3)]
 """(prompt, chosen, rejected) lengths whose sequences pack into rows filled exactly."""
 ONE_OFF = [(8, 7, 5), (7, 5, 7), (1, 4, 2), (7, 4, 6)]
 """Lengths that pack into full rows and one a token short: a boundary one token off."""
-
-
-def tiny_model(family: str) -> torch.nn.Module:
-    """A one-layer model of ``family`` in float64, seeded, without dropout."""
-    import transformers
-
-    torch.manual_seed(0)
-    if family == "gpt2":
-        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
-            n_layer=1, n_embd=16, n_head=2, n_positions=64, vocab_size=VOCAB, resid_pdrop=0.0,
-            embd_pdrop=0.0, attn_pdrop=0.0))
-    elif family == "gpt_neox":
-        model = transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
-            vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-            num_attention_heads=2, max_position_embeddings=64, hidden_dropout=0.0,
-            attention_dropout=0.0))
-    else:  # llama, qwen2: the same shape through each family's own classes
-        config = transformers.AutoConfig.for_model(
-            family, vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64)
-        model = transformers.AutoModelForCausalLM.from_config(config)
-    return model.double()
 
 
 @pytest.fixture(scope="module", params=PACKED_MODEL_TYPES)
@@ -74,37 +50,14 @@ def model(request) -> torch.nn.Module:
 
 def test_the_default_packs_the_tested_architectures_only():
     gpt2, cpu, cuda = tiny_model("gpt2"), torch.device("cpu"), torch.device("cuda")
-    assert packs(None, gpt2, cpu) and not packs(None, gpt2, cpu, forward_rows=4)
-    assert not packs(None, gpt2, cuda) and packs(True, gpt2, cuda)  # unmeasured on CUDA
-    assert packs(True, gpt2, cpu) and not packs(False, gpt2, cpu)
+    assert choose("auto", gpt2, cpu) is not BatchLayout.PADDED
+    assert choose("auto", gpt2, cpu, forward_rows=4) is BatchLayout.PADDED
+    assert choose("auto", gpt2, cuda) is BatchLayout.PADDED  # unmeasured on CUDA
+    assert choose("packed", gpt2, cuda) is BatchLayout.PACKED
+    assert choose("padded", gpt2, cpu) is BatchLayout.PADDED
     other = types.SimpleNamespace(config=types.SimpleNamespace(model_type="bloom"))
-    assert not packs(None, other, cpu) and packs(True, other, cpu)
-
-
-def make_pairs(shape: list[tuple[int, int, int]], seed: int = 0) -> list[TokenizedPair]:
-    """Pairs of random tokens with (prompt, chosen, rejected) lengths ``shape``; each response
-    ends with end-of-text (a length-1 response is end-of-text alone)."""
-    rng = np.random.default_rng(seed)
-
-    def tokens(n: int) -> list[int]:
-        return rng.integers(0, EOS, n).tolist()
-
-    return [TokenizedPair(tokens(p), [*tokens(c - 1), EOS], [*tokens(r - 1), EOS])
-            for p, c, r in shape]
-
-
-def scored(model, batch) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    """(sequence log-probs, preference loss, parameter gradients) of ``batch``."""
-    model.zero_grad(set_to_none=True)
-    sums, counts = SequenceScorer(model)(batch)
-    pairs = sums.shape[0] // 2
-    reference = torch.linspace(-30.0, -2.0, 4 * pairs, dtype=torch.float64).view(pairs, 4)
-    reference[:, 2:] = counts.view(2, pairs).T  # the token counts
-    objective = PreferenceObjective.of(TrainConfig(loss="iupo", f="js", form="paper")
-                                       ).with_reference(ReferenceLogps(reference, reference[:0]))
-    loss = objective(sums, counts, list(range(pairs)), "train").loss
-    loss.backward()
-    return sums.detach(), loss.detach(), [p.grad.clone() for p in model.parameters()]
+    assert choose("auto", other, cpu) is BatchLayout.PADDED
+    assert choose("packed", other, cpu) is BatchLayout.PACKED
 
 
 def assert_same_scores(model, pairs: list[TokenizedPair], pad_to_multiple: int = 1) -> None:
@@ -189,12 +142,15 @@ def test_packing_layout_for_sft_rows_equals_collate(model):
 
 
 def test_forward_rows_needs_no_packing():
-    with pytest.raises(ConfigError, match="--no-packing"):
+    with pytest.raises(ConfigError, match="--layout padded"):
         TrainConfig(forward_rows=4, packing=True)
-    assert TrainConfig(forward_rows=4).packing is None  # the default then pads
+    with pytest.raises(ConfigError, match="--layout padded"):
+        TrainConfig(forward_rows=4, layout="prefix")
+    assert TrainConfig(forward_rows=4).layout == "auto"  # the default then pads
     assert TrainConfig(forward_rows=4).forward_rows == 4
-    assert "packing" not in TrainConfig.marked("resumable")
-    assert "packing" in TrainConfig.marked("reference_key")
+    for name in ("packing", "layout"):
+        assert name not in TrainConfig.marked("resumable")
+        assert name in TrainConfig.marked("reference_key")
 
 
 def test_packed_micro_batches_accumulate_to_the_padded_gradient(tmp_path):
@@ -203,9 +159,10 @@ def test_packed_micro_batches_accumulate_to_the_padded_gradient(tmp_path):
     opened = TrainingSession.open(config, World(0, 1, torch.device("cpu")), stages)
     stage = stages[-1].with_reference(opened.reference_logps(stages[-1]))
     results = []
-    for packing, micro in ((False, 0), (True, 0), (True, 3)):
-        session = dataclasses.replace(opened, config=config.replace(packing=packing,
-                                                                    micro_batch_size=micro))
+    for layout, micro in (("padded", 0), ("packed", 0), ("packed", 3), ("prefix", 0),
+                          ("prefix", 3)):
+        session = dataclasses.replace(opened, config=opened.config.replace(
+            layout=layout, micro_batch_size=micro))
         opened.model.zero_grad(set_to_none=True)
         speed = Throughput(1, None)
         metrics = accumulate_gradients(session, stage, opened.scorer, list(range(8)), speed)
@@ -234,7 +191,7 @@ def test_a_killed_packed_run_resumes_bit_for_bit(tmp_path):
 
 def test_a_run_saves_its_layout_and_a_resume_keeps_it(tmp_path):
     """The default layout is decided when the run starts and saved in config.json; a --resume
-    that leaves --packing to the default continues in the saved layout."""
+    that leaves --layout to the default continues in the saved layout."""
     import json
 
     from llm_helpers import tiny
@@ -242,9 +199,9 @@ def test_a_run_saves_its_layout_and_a_resume_keeps_it(tmp_path):
     from llm.train import run_training
 
     config = tiny(tmp_path, run_name="run", pref_steps=2, stop_after=4)
-    assert config.packing is None
+    assert config.layout == "auto"
     folder = run_training(config)
-    assert json.loads((folder / "config.json").read_text())["packing"] is True
+    assert json.loads((folder / "config.json").read_text())["layout"] == "prefix"
     run_training(config.replace(resume=True, stop_after=None))
     assert (folder / "summary.json").is_file()
-    assert json.loads((folder / "config.json").read_text())["packing"] is True
+    assert json.loads((folder / "config.json").read_text())["layout"] == "prefix"

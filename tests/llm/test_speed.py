@@ -90,7 +90,7 @@ def test_micro_batches_accumulate_to_the_whole_batch_gradient(tmp_path, stage_na
     ids = list(range(8))
     results = []
     for micro, rows in ((0, 0), (1, 0), (3, 0), (0, 2)):
-        changed = config.replace(micro_batch_size=micro, forward_rows=rows)
+        changed = opened.config.replace(micro_batch_size=micro, forward_rows=rows)
         session = dataclasses.replace(opened, config=changed)
         opened.model.zero_grad(set_to_none=True)
         speed = Throughput(1, None)

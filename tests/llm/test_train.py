@@ -68,9 +68,9 @@ def test_each_format_trains_end_to_end(tmp_path, kind):
     for name in ("sft/model.safetensors", "checkpoint/state.pt", "curves.png", "summary.json",
                  "config.json", "ref_logps.pt"):
         assert (run_dir / name).is_file(), name
-    # the run's settings as given, with the batch layout it decided (packed: GPT-2 on the CPU)
+    # the run's settings as given, with the batch layout it decided (prefix: GPT-2 on the CPU)
     saved = TrainConfig.from_json((run_dir / "checkpoint" / "run_config.json").read_text())
-    assert saved == config.replace(packing=True)
+    assert saved == config.replace(layout="prefix")
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +157,10 @@ def test_offline_task_runs_with_the_truth_evaluation(tmp_path):
     assert 0.5 <= summary["best_eval_accuracy"] <= 1.0  # Bayes accuracy: mean of max(p, 1 - p)
 
 
-@pytest.mark.parametrize("packing", [False, True])
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path, packing):
+@pytest.mark.parametrize("layout", ["padded", "packed", "prefix"])
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path, layout):
     config = tiny(tmp_path, run_name="one", sft_steps=2, pref_steps=2,  # both stages
-                  packing=packing)
+                  layout=layout)
     one = run_training(config)
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
             "2", "-m", "llm.train"]
