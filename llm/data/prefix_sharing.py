@@ -22,7 +22,7 @@ padded layout's up to float rounding (``tests/llm/test_prefix_sharing.py``).
 
 The mask reaches the model as an explicit 4-D ``attention_mask``, which transformers 5 passes
 through unchanged (``masking_utils._preprocess_mask_arguments`` returns a 4-D mask as it is):
-:func:`attention_mask` builds it for the model's attention implementation: a boolean (P, 1, W, W)
+:func:`model_mask` builds it for the model's attention implementation: a boolean (P, 1, W, W)
 mask for SDPA, an additive float one for eager attention and a FlexAttention ``BlockMask`` for
 ``flex_attention`` (its block sparsity skips the masked blocks; the dense masks compute them and
 discard them). Flash-attention-2 takes no such mask: :data:`PREFIX_ATTENTION` lists those that do.
@@ -135,7 +135,7 @@ def allowed(unit: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
     return same_unit & visible_part & causal
 
 
-def attention_mask(batch: PrefixBatch, implementation: str, dtype: torch.dtype):
+def model_mask(batch: PrefixBatch, implementation: str, dtype: torch.dtype):
     """The batch's attention pattern in the form ``implementation`` takes as a custom 4-D mask:
     a FlexAttention ``BlockMask`` for ``flex_attention``, an additive ``dtype`` mask (0 where
     attended, the dtype's minimum elsewhere, as transformers' own ``eager_mask``) for ``eager``,

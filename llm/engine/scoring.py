@@ -19,7 +19,7 @@ to speak of: the body runs on its rows with position ids that restart at each se
 transformers turns into a block-causal mask, and each sequence's sum is a row of an (S, L) table
 filled at unique slots (deterministic too). A :class:`~llm.data.prefix_sharing.PrefixBatch`
 (``--layout prefix``) holds each pair's prompt once: the body runs with its explicit 4-D mask
-(:func:`~llm.data.prefix_sharing.attention_mask`, in the form the model's attention takes), the
+(:func:`~llm.data.prefix_sharing.model_mask`, in the form the model's attention takes), the
 LM head runs once per needed position, and the prompt's last position is scored against both
 responses' first tokens.
 :func:`score_batches` is the one way a frozen model scores whole batches (π_ref's cached
@@ -37,7 +37,7 @@ from torch import nn
 
 from ..data.batching import Batch
 from ..data.packing import PackedBatch
-from ..data.prefix_sharing import PrefixBatch, attention_mask
+from ..data.prefix_sharing import PrefixBatch, model_mask
 from .lora import causal_lm
 
 
@@ -108,7 +108,7 @@ class SequenceScorer(nn.Module):
         the LM head at each needed position once, each scored token's log-prob read from its
         position's row (the prompt's last row twice: chosen's and rejected's first token)."""
         config = self.model.config
-        mask = attention_mask(batch, getattr(config, "_attn_implementation", None) or "eager",
+        mask = model_mask(batch, getattr(config, "_attn_implementation", None) or "eager",
                               self.model.get_output_embeddings().weight.dtype)
         hidden = self._body(input_ids=batch.input_ids, position_ids=batch.position_ids,
                             attention_mask=mask, use_cache=False).last_hidden_state  # (P, W, C)

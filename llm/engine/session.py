@@ -59,6 +59,9 @@ class TrainingSession:
     @property
     def layout(self) -> BatchLayout:
         """How batches are laid out (decided when the run started: :func:`_resolved_layout`)."""
+        if self.config.layout == "auto":
+            raise ValueError("the session's config holds no decided layout (layout='auto'); "
+                             "give it the one TrainingSession.open decided (session.config)")
         return BatchLayout(self.config.layout)
 
     @classmethod
