@@ -227,7 +227,8 @@ def seeds_for_half_width(sd: float, half_width: float, level: float = LEVEL) -> 
     if not (sd > 0 and half_width > 0 and 0 < level < 1):
         raise ValueError(f"sd={sd} and half_width={half_width} must be > 0 and level={level} "
                          "in (0, 1)")
-    n = 2
+    z = scipy.stats.norm.ppf(1 - level / 2)  # t > z at every dof: no n below (z·sd/h)² will do
+    n = max(2, math.ceil((z * sd / half_width) ** 2) - 1)
     while scipy.stats.t.ppf(1 - level / 2, n - 1) * sd / math.sqrt(n) > half_width:
         n += 1
     return n
