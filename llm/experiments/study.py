@@ -9,8 +9,9 @@ judged by a paired t interval and TOST against ± :data:`MARGIN`
 pilot's CSV files (``docs/results``) by :func:`pilot_design` and are written into
 ``docs/results/study/PREREGISTRATION.md`` as :func:`design_text` renders them, so the file and
 the calculation cannot drift apart (a test compares them). :func:`study_markdown` puts the
-primary verdict first, then the secondary family (:func:`secondary`, Holm over all of it), the
-plateau of KL and true reward (:func:`plateau`), then the experiment's own report.
+primary verdict first, then the secondary family (:func:`secondary`, Holm over all of it), then
+the experiment's own report (with the plateau of KL and true reward,
+:func:`llm.experiments.report.plateau`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from .statistics import (
     BASELINE,
     LEVEL,
     Estimate,
-    curves_of,
     equivalence_verdict,
     holm,
     method_order,
@@ -52,10 +52,6 @@ SECONDS_PER_PROMPT_PROBE = 0.42
 """Measured here (2 shared cores, a load of about 4): one truth probe of the 2 × 128 model costs
 this many seconds per prompt (a 40-step run with 2 probes took 150 s at 128 prompts and 475 s
 at 512)."""
-PLATEAU = 0.10
-"""The plateau criterion: over the last quarter of the truth probes, the mean (over seeds) KL
-changes by less than this share of its final value and the mean true reward by less than this
-share of its final gain over π_ref."""
 
 
 def pilot_design(pilot: dict, steps: int = 400, betas: int = 5, seeds: int | None = None,
@@ -165,42 +161,13 @@ def _label(name: str) -> str:
     return {"reward_policy": "true reward", "kl": "KL"}[name]
 
 
-def plateau(curves: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
-    """Per (method, β): the mean over seeds of KL and true reward at the truth probe nearest
-    three quarters of the way and at the last, their relative changes between the two (KL's
-    against its final value, the reward's against its final gain over π_ref) and whether both
-    are below :data:`PLATEAU`."""
-    truth = [c for c in curves_of(curves, rows) if c["split"] == "truth"]
-    out = []
-    order = method_order(truth) if truth else []
-    for method, beta in sorted({(c["method"], c["beta"]) for c in truth},
-                               key=lambda k: (k[1], order.index(k[0]))):
-        mine = [c for c in truth if (c["method"], c["beta"]) == (method, beta)]
-        steps = sorted({c["step"] for c in mine})
-        if len(steps) < 2:
-            continue
-        last = steps[-1]
-        then = min(steps[:-1], key=lambda step: (abs(step - 0.75 * last), -step))
-
-        def mean(name: str, step: float, mine: list[dict] = mine) -> float:
-            return float(np.mean([c[name] for c in mine if c["step"] == step]))
-
-        kl = (mean("kl", last) - mean("kl", then)) / abs(mean("kl", last))
-        gain = mean("reward_policy", last) - mean("reward_reference", last)
-        reward = (mean("reward_policy", last) - mean("reward_policy", then)) / abs(gain)
-        out.append({"method": method, "beta": beta, "from": then, "to": last,
-                    "kl": mean("kl", last), "kl_change": kl, "reward_change": reward,
-                    "plateau": abs(kl) < PLATEAU and abs(reward) < PLATEAU})
-    return out
-
-
 def study_markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
                    curves: Sequence[dict]) -> str:
     """The study's ``experiment.md``: the primary endpoint's verdict first, the secondary
-    family, the plateau table, then the experiment's report (:func:`markdown`)."""
+    family, then the experiment's report (:func:`markdown`, its plateau table included)."""
     best = rate_rows(rows, selection, equal=False)
     return "\n".join([_primary_text(curves, best), _secondary_text(best),
-                      _plateau_text(curves, best), markdown(rows, selection, setup, curves)])
+                      markdown(rows, selection, setup, curves)])
 
 
 def _p_text(p: float) -> str:
@@ -238,23 +205,4 @@ def _secondary_text(rows: Sequence[dict]) -> str:
     for e in family:
         lines.append(f"| {e['beta']:g} | {e['method']} | {e['comparison']} | {e['seeds']} | "
                      f"{e['estimate'].text(3, signed=True)} ({_p_text(e['holm'])}) |")
-    return "\n".join(lines) + "\n"
-
-
-def _plateau_text(curves: Sequence[dict], rows: Sequence[dict]) -> str:
-    table = plateau(curves, rows)
-    if not table:
-        return ""
-    held = sum(t["plateau"] for t in table)
-    lines = [f"## Have KL and true reward plateaued?\n\nCriterion: over the last quarter of the "
-             "truth probes the mean (over seeds) KL changes by less than "
-             f"{100 * PLATEAU:g} % of its final value and the mean true reward by less than "
-             f"{100 * PLATEAU:g} % of its final gain over π_ref. It holds for {held} of "
-             f"{len(table)} (method, β).\n",
-             "| β | method | steps | KL at the end | Δ KL | Δ true reward | plateau |",
-             "|---|---|---|---|---|---|---|"]
-    for t in table:
-        lines.append(f"| {t['beta']:g} | {t['method']} | {t['from']:g}–{t['to']:g} | "
-                     f"{t['kl']:.3f} | {100 * t['kl_change']:+.1f} % | "
-                     f"{100 * t['reward_change']:+.1f} % | {'yes' if t['plateau'] else 'no'} |")
     return "\n".join(lines) + "\n"

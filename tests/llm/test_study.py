@@ -17,6 +17,7 @@ from llm import experiment, results
 from llm.experiments import study
 from llm.experiments.frontier import envelope, integrated_gap
 from llm.experiments.rates import chosen_rates
+from llm.experiments.report import plateau
 from llm.experiments.report_files import read_results
 from llm.experiments.statistics import (
     VERDICTS,
@@ -127,7 +128,7 @@ def test_the_plateau_looks_at_kl_and_true_reward_over_the_last_quarter():
               for s in (0, 1) for step, kl, r in ((50, 0.5, 0.5), (150, 0.95, 0.97),
                                                   (200, 1.0, 1.0))]
     rows = [{"method": "IPO", "beta": 0.1, "seed": s, "lr": 1e-4} for s in (0, 1)]
-    (entry,) = study.plateau(curves, rows)
+    (entry,) = plateau(curves, rows)
     assert (entry["from"], entry["to"]) == (150, 200)
     assert entry["kl_change"] == pytest.approx(0.05) and entry["reward_change"] == pytest.approx(
         0.03) and entry["plateau"]
