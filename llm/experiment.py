@@ -1,4 +1,4 @@
-"""``python -m llm.experiment``: the paper's experiment (Section 5), reproduced over seeds.
+"""``python -m llm.experiment``: an analogue of the paper's experiment (Section 5), over seeds.
 
 The protocol (SFT per seed, a learning rate per method chosen on validation pairs, the sweep over
 β and seeds) and what it writes are :mod:`llm.experiments.sweep`; the analysis is the rest of

@@ -1,4 +1,4 @@
-"""The paper's experiment (Section 5) reproduced over seeds (``python -m llm.experiment``).
+"""An analogue of the paper's experiment (Section 5) over seeds (``python -m llm.experiment``).
 
 IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response form, at
 β ∈ {0.1, 0.2, 0.5}, from supervised fine-tuning (SFT) first. The protocol:
@@ -11,7 +11,8 @@ IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response
    ``--validation-pairs`` *validation* pairs from that seed's held-out training prompts
    (``--holdout validation``; the SFT model of a selection seed never sees them either). The
    rule (:func:`llm.experiments.rates.chosen_rates`): the best final validation accuracy, where
-   every rate within one binomial standard error of it counts as tied, and of tied rates the
+   every rate within one standard error of it (binomial, or the spread between selection seeds
+   where larger) counts as tied, and of tied rates the
    lowest validation loss wins. A choice on the edge of the rates tried extends the grid one
    step past it (1, 3, 10, ...), up to ``--max-extensions`` times.
 3. **The sweep**: every method at every β and seed at its rate, and (``--equal-rate``) at the
@@ -27,6 +28,11 @@ confidence intervals and what they say), ``curves.png`` and ``frontier.png``. Ru
 ``--jobs`` at a time, one CPU thread each; finished runs are reused and a killed sweep resumes
 where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
 reward: the runs and the report then hold the held-out preference metrics only.
+
+``--protocol study`` (:data:`STUDY`) is the pre-registered study
+(``docs/results/study/PREREGISTRATION.md``): IPO and per-response JS-IUPO at five β, 10 seeds,
+3 selection seeds, 400 steps, truth probes every 50 steps on 512 prompts; its report puts the
+primary endpoint's verdict first (:mod:`llm.experiments.study`).
 """
 
 from __future__ import annotations
