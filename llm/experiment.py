@@ -1,4 +1,4 @@
-"""``python -m llm.experiment``: the paper's experiment (Section 5), reproduced over seeds.
+"""``python -m llm.experiment``: an analogue of the paper's experiment (Section 5), over seeds.
 
 The protocol (SFT per seed, a learning rate per method chosen on validation pairs, the sweep over
 β and seeds) and what it writes are :mod:`llm.experiments.sweep`; the analysis is the rest of
@@ -18,7 +18,9 @@ from .experiments.sweep import (
     BETAS,
     LRS,
     METHODS,
+    PROTOCOLS,
     QUICK,
+    STUDY,
     SWEPT,
     TRAIN_DEFAULTS,
     ExperimentConfig,
@@ -28,8 +30,9 @@ from .experiments.sweep import (
     sweep,
 )
 
-__all__ = ["BETAS", "LRS", "METHODS", "QUICK", "SWEPT", "TRAIN_DEFAULTS", "ExperimentConfig",
-           "Setting", "build_parser", "main", "next_rate", "run_experiment", "selection", "sweep"]
+__all__ = ["BETAS", "LRS", "METHODS", "PROTOCOLS", "QUICK", "STUDY", "SWEPT", "TRAIN_DEFAULTS",
+           "ExperimentConfig", "Setting", "build_parser", "main", "next_rate", "protocol_argv",
+           "run_experiment", "selection", "sweep"]
 PROG = "python -m llm.experiment"
 MARKER = ".upo-experiment"
 """The empty file that makes a folder one ``python -m llm.experiment`` writes."""
@@ -43,8 +46,18 @@ def build_parser():
     return config_parser(ExperimentConfig, prog=PROG, description=__doc__.splitlines()[0])
 
 
+def protocol_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the options of its ``--protocol`` (:data:`PROTOCOLS`) put before it, so the
+    command line's own options win; an unknown protocol is left to the parser to refuse."""
+    argv = list(argv)
+    named = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--protocol"]
+    named += [a.split("=", 1)[1] for a in argv if a.startswith("--protocol=")]
+    return [*PROTOCOLS.get(named[-1], ()), *argv] if named else argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; prints where the results are."""
+    argv = protocol_argv(sys.argv[1:] if argv is None else argv)
     config = parse_config(ExperimentConfig, argv, build_parser())
 
     def work() -> int:

@@ -17,12 +17,12 @@ from upo_theory.cli import config_parser, parse_config, run_cli
 from .experiments.frontier import envelope, frontier
 from .experiments.rates import chosen_rates
 from .experiments.report import markdown
-from .experiments.report_files import ResultsError, read_csv, write_report
+from .experiments.report_files import ResultsError, read_csv, study_design, write_report
 from .experiments.statistics import BASELINE, Estimate, holm, paired_differences, summarise
 
 __all__ = ["BASELINE", "Estimate", "ReportConfig", "ResultsError", "build_parser", "chosen_rates",
            "envelope", "frontier", "holm", "main", "markdown", "paired_differences", "read_csv",
-           "summarise", "write_report"]
+           "study_design", "summarise", "write_report"]
 PROG = "python -m llm.results"
 
 
@@ -32,6 +32,9 @@ class ReportConfig:
 
     folder: Path = field(metadata={"help": "the experiment's folder (runs.csv, curves.csv, "
                                            "selection.csv, setup.json)", "positional": True})
+    design: bool = field(default=False, metadata={
+        "help": "print the pre-registered study's design computed from this folder (the "
+                "pilot's), as docs/results/study/PREREGISTRATION.md states it; writes nothing"})
 
 
 def build_parser():
@@ -41,6 +44,8 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(ReportConfig, argv, build_parser())
+    if config.design:
+        return run_cli(PROG, lambda: print(study_design(config.folder), end=""))
     return run_cli(PROG, lambda: print(write_report(config.folder)))
 
 

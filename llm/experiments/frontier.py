@@ -6,7 +6,10 @@ point at KL 0) are a method's points of (KL from π_ref, true reward) on a seed
 (:func:`frontier_points`). Their upper concave envelope R(k) (:func:`envelope`) is reachable: the
 mixture of two policies has the mixture's reward and, KL being convex, at most the mixture's KL.
 R(k) is held at its peak past it (a policy can always stop earlier), and compared between
-methods seed by seed at divergences every seed of both methods reaches (:func:`frontier`).
+methods seed by seed at divergences every seed of both methods reaches (:func:`frontier`), and
+as one number per seed: the mean gap of the two frontiers over the KL range [0, K] both reach on
+every seed (:func:`integrated_gap`, :func:`primary_endpoint`; the pre-registered study's primary
+endpoint).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from .statistics import BASELINE, Estimate, curves_of, holm
+
+__all__ = ["MATCHED_FRACTIONS", "envelope", "frontier", "frontier_points", "integrated_gap",
+           "primary_endpoint"]
 
 
 def frontier_points(curves: Sequence[dict], rows: Sequence[dict]
@@ -42,15 +48,21 @@ def envelope(points: np.ndarray, k: np.ndarray | float) -> np.ndarray:
     >>> envelope(pts, np.array([1.0, 2.0, 3.0])).round(3).tolist()
     [0.5, 1.0, 1.0]
     """
+    vertices = _upper_hull(points)
+    peak = vertices[np.argmax(vertices[:, 1]), 0]
+    return np.interp(np.minimum(k, peak), vertices[:, 0], vertices[:, 1])
+
+
+def _upper_hull(points: np.ndarray) -> np.ndarray:
+    """The vertices of the upper concave hull of ``points``, left to right (Andrew's monotone
+    chain); :func:`envelope` is linear between them."""
     order = np.lexsort((points[:, 1], points[:, 0]))
     hull: list[np.ndarray] = []
-    for p in points[order]:  # the upper hull, left to right (Andrew's monotone chain)
+    for p in points[order]:
         while len(hull) >= 2 and _turn(hull[-2], hull[-1], p) >= 0:
             hull.pop()
         hull.append(p)
-    vertices = np.array(hull)
-    peak = vertices[np.argmax(vertices[:, 1]), 0]
-    return np.interp(np.minimum(k, peak), vertices[:, 0], vertices[:, 1])
+    return np.array(hull)
 
 
 def _turn(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
@@ -90,3 +102,46 @@ def frontier(curves: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
             e["holm"] = p
         out += entries
     return out
+
+
+def integrated_gap(points: np.ndarray, baseline: np.ndarray, upper: float) -> float:
+    """The mean gap (1/K) ∫₀ᴷ (R(k) − R_baseline(k)) dk of two frontiers (:func:`envelope` of
+    ``points`` and of ``baseline``) over [0, K], K = ``upper``: a difference in reward units.
+    Exact: both frontiers are linear between their hull vertices and peaks, so the trapezoid rule
+    on those divergences integrates them without error.
+
+    Examples
+    --------
+    >>> a = np.array([[0.0, 0.0], [1.0, 1.0]])
+    >>> b = np.array([[0.0, 0.0], [1.0, 0.5]])
+    >>> integrated_gap(a, b, 1.0)  # the mean of 0.5·k over [0, 1]
+    0.25
+    """
+    if not upper > 0:
+        raise ValueError(f"upper={upper} must be > 0: the range [0, K] must have a width")
+    knots = [0.0, upper]
+    for p in (points, baseline):
+        vertices = _upper_hull(p)
+        knots += [*vertices[:, 0], vertices[np.argmax(vertices[:, 1]), 0]]
+    k = np.unique(np.clip(knots, 0.0, upper))
+    gap = envelope(points, k) - envelope(baseline, k)
+    return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(k)) / upper)
+
+
+def primary_endpoint(curves: Sequence[dict], rows: Sequence[dict], method: str
+                     ) -> dict | None:
+    """``method`` against the baseline as one number per seed: the mean frontier gap
+    (:func:`integrated_gap`) over the KL range [0, K], K the largest KL both reach on every seed
+    they share; ``{"method", "kl_range", "seeds", "gaps", "estimate"}``, or None where they share
+    no seed or some seed of one never moved from π_ref."""
+    points = frontier_points(curves, rows)
+    seeds = sorted(s for m, s in points if m == method and (BASELINE, s) in points)
+    if not seeds:
+        return None
+    reach = min(min(points[method, s][:, 0].max(), points[BASELINE, s][:, 0].max())
+                for s in seeds)
+    if not reach > 0:
+        return None
+    gaps = [integrated_gap(points[method, s], points[BASELINE, s], reach) for s in seeds]
+    return {"method": method, "kl_range": float(reach), "seeds": seeds, "gaps": gaps,
+            "estimate": Estimate.of(gaps)}

@@ -2,8 +2,9 @@
 tried is extended.
 
 The rule (:func:`chosen_rates`): on the selection seeds' validation pairs, the best final
-accuracy, where every rate within one binomial standard error of it counts as tied, and of tied
-rates the lowest validation loss wins. A choice on the edge of the rates tried extends the grid
+accuracy, where every rate within one standard error of it counts as tied (binomial, or the
+spread between selection seeds where that is larger), and of tied rates the lowest validation
+loss wins. A choice on the edge of the rates tried extends the grid
 one step past it on the 1, 3, 10, ... ladder (:func:`next_rate`). The experiment
 (:mod:`llm.experiments.sweep`) runs the selection runs; the report
 (:mod:`llm.experiments.report`) shows the grid and picks the runs at the chosen rates
@@ -23,10 +24,11 @@ from .statistics import BASELINE
 
 def chosen_rates(selection: Sequence[dict]) -> dict[str, float]:
     """The learning rate each method is run at, from its validation runs (averaged over the
-    selection seeds): the rates whose accuracy is within one binomial standard error
-    √(a(1 − a)/n) of the best accuracy a (n validation pairs in all) tie, and of those the
-    lowest validation loss wins (the experiment's choice and the report's column both come from
-    here).
+    selection seeds): the rates whose accuracy is within one standard error of the best
+    accuracy a tie, and of those the lowest validation loss wins (the experiment's choice and
+    the report's column both come from here). The standard error is the larger of the binomial
+    one, √(a(1 − a)/n) (n validation pairs in all), and, over several selection seeds, the
+    spread between them, s/√k (the s.d. s of the best rate's accuracy over its k seeds).
 
     Examples
     --------
@@ -41,13 +43,17 @@ def chosen_rates(selection: Sequence[dict]) -> dict[str, float]:
 
 def rate_means(selection: Sequence[dict]) -> list[dict]:
     """Per (method, rate): the validation accuracy and loss averaged over the selection seeds,
-    and the validation pairs of all of them."""
+    the validation pairs of all of them, and the standard error of the mean accuracy between
+    the selection seeds (``seed_se``; 0 for one seed)."""
     grouped: dict[tuple[str, float], list[dict]] = defaultdict(list)
     for row in selection:
         grouped[row["method"], row["lr"]].append(row)
     return [{"method": m, "lr": lr, "accuracy": float(np.mean([r["eval_accuracy"] for r in g])),
              "loss": float(np.mean([r["eval_loss"] for r in g])),
-             "pairs": int(sum(r["eval_pairs"] for r in g))} for (m, lr), g in grouped.items()]
+             "pairs": int(sum(r["eval_pairs"] for r in g)),
+             "seed_se": (float(np.std([r["eval_accuracy"] for r in g], ddof=1) / math.sqrt(len(g)))
+                         if len(g) > 1 else 0.0)}
+            for (m, lr), g in grouped.items()]
 
 
 def tied_rates(selection: Sequence[dict]) -> dict[str, list[dict]]:
@@ -57,7 +63,8 @@ def tied_rates(selection: Sequence[dict]) -> dict[str, list[dict]]:
     for method in dict.fromkeys(r["method"] for r in rates):
         mine = [r for r in rates if r["method"] == method]
         best = max(mine, key=lambda r: r["accuracy"])
-        se = math.sqrt(best["accuracy"] * (1 - best["accuracy"]) / best["pairs"])
+        se = max(math.sqrt(best["accuracy"] * (1 - best["accuracy"]) / best["pairs"]),
+                 best["seed_se"])
         out[method] = [r for r in mine if best["accuracy"] - r["accuracy"] <= se]
     return out
 

@@ -11,6 +11,7 @@ checked against their own data; the files it is computed from are read and writt
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .statistics import (
     METRICS,
     Estimate,
     curves_of,
+    holm,
     method_order,
     paired_differences,
     summarise,
@@ -34,6 +36,10 @@ from .statistics import (
 SETTLED = {"loss": 0.01, "rewards/accuracies": 0.01}
 """The settling criterion: over the last quarter of the steps the mean eval loss changed by less
 than 1 % (relative) and the mean eval accuracy by less than 0.01 (absolute)."""
+PLATEAU = 0.10
+"""The plateau criterion: over the last quarter of the truth probes, the mean (over seeds) KL
+changes by less than this share of its final value and the mean true reward by less than this
+share of its final gain over π_ref."""
 
 
 def markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
@@ -57,7 +63,7 @@ def markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
     if compare_equal:
         matched.append((at_equal, frontier(curves, equal)))
     parts += [_matched_text(matched), _findings(best, equal if compare_equal else None, matched),
-              _settling(curves, best)]
+              _settling(curves, best), _plateau_text(curves, best)]
     return "\n".join(parts)
 
 
@@ -89,8 +95,12 @@ def _setup_text(rows: Sequence[dict], setup: dict) -> str:
     sft = "one SFT model per seed" if setup["sft_per_seed"] else "one SFT model for every seed"
     truth = (f", and every {setup['truth_every']} steps of training"
              if setup.get("truth_every") else "")
+    model = re.fullmatch(r"offline GPT-2 (\d+) x (\d+)", setup["model"])
+    model_text = (f"a randomly initialised GPT-2, {model[1]} layers × {model[2]} wide"
+                  if model else setup["model"])
     return (
-        f"# IPO against JS-IUPO ({setup['data']} data, {setup['model']})\n\n"
+        f"# IPO against JS-IUPO: an analogue of the paper's Section 5 ({setup['data']} data, "
+        f"{model_text})\n\n"
         f"{len(rows)} preference runs at each method's own rate: {len(method_order(rows))} "
         f"methods × β ∈ {{{', '.join(f'{b:g}' for b in setup['betas'])}}} × "
         f"{len(setup['seeds'])} seeds; {sft} ({setup['sft_steps']} steps), then "
@@ -119,8 +129,9 @@ def _selection_table(selection: Sequence[dict]) -> str:
              "seeds, on validation pairs: "
              f"{'/'.join(map(str, pairs))} pairs from held-out training prompts of selection "
              f"seed(s) {', '.join(map(str, seeds))}, which no evaluated run uses (each its own SFT "
-             f"model and data), β = {beta:g}. Rates within one binomial standard error of a "
-             "method's best accuracy tie (marked *), and of those the lowest validation loss is "
+             f"model and data), β = {beta:g}. Rates within one standard error of a method's best "
+             "accuracy (binomial, or the spread between selection seeds where larger) tie "
+             "(marked *), and of those the lowest validation loss is "
              "chosen; a choice on the edge of the rates tried extends them.\n",
              "| method | " + " | ".join(f"lr {r:g}" for r in rates) + " | chosen |",
              "|---|" + "---|" * (len(rates) + 1)]
@@ -195,7 +206,9 @@ def _findings(best: Sequence[dict], equal: Sequence[dict] | None,
     lines = ["## What this says\n",
              "Within this scope only: the offline task (a synthetic task whose true reward is "
              "known), this model, these steps; Holm-corrected over the β (or the divergences) "
-             "compared.\n"]
+             "compared. \"Not distinguishable\" is a null at this number of seeds: its interval "
+             "says how large a difference it leaves open. TRL's per-token variant of JS-IUPO "
+             "(`score_per_token`) is not tested.\n"]
     for rows, where in ((best, "each at its own rate"), (equal or [], "at an equal rate")):
         for d in paired_differences(rows):
             if "eval_accuracy" not in d:
@@ -206,6 +219,7 @@ def _findings(best: Sequence[dict], equal: Sequence[dict] | None,
                 line += (f"; true reward {_verdict(d['reward_policy'], d['holm']['reward_policy'])}"
                          f", at a KL from π_ref {_verdict(d['kl'], d['holm']['kl'])}")
             lines.append(line + ".")
+    lines += _against_reference(best)
     for where, comparisons in matched:
         for method in dict.fromkeys(c["method"] for c in comparisons):
             verdicts = "; ".join(f"at KL {c['kl']:.3g} {_verdict(c['difference'], c['holm'])}"
@@ -215,6 +229,25 @@ def _findings(best: Sequence[dict], equal: Sequence[dict] | None,
                  "not necessarily better; the comparison at matched divergence is the one that "
                  "separates the form of the loss from how far it lets the policy move.")
     return "\n".join(lines) + "\n"
+
+
+def _against_reference(rows: Sequence[dict]) -> list[str]:
+    """Per method: its true reward − π_ref's on the same seed at each β, Holm over the β."""
+    if not all("reward_policy" in r and "reward_reference" in r for r in rows):
+        return []
+    lines = []
+    for method in method_order(rows):
+        mine = [r for r in rows if r["method"] == method]
+        betas = sorted({r["beta"] for r in mine})
+        gains = [Estimate.of([r["reward_policy"] - r["reward_reference"] for r in mine
+                              if r["beta"] == beta], len(betas)) for beta in betas]
+        verdicts = []
+        for beta, e, p in zip(betas, gains, holm([e.p_value for e in gains]), strict=True):
+            verdict = _verdict(e, p).replace(f"{BASELINE}'s", "π_ref's")
+            verdicts.append(f"at β = {beta:g} {verdict}")
+        lines.append(f"- each at its own rate, {method} against π_ref (same seed): true reward "
+                     + "; ".join(verdicts) + ".")
+    return lines
 
 
 def _settling(curves: Sequence[dict], rows: Sequence[dict]) -> str:
@@ -291,3 +324,52 @@ def frontier_figure(rows: Sequence[dict], path: Path, curves: Sequence[dict] = (
         k = np.linspace(0.0, min(p[:, 0].max() for p in mine), 50)
         lines[method] = (k, np.mean([envelope(p, k) for p in mine], axis=0))
     return plot_frontier(points, path, divergence="JS(π, π_ref)", lines=lines)
+
+
+def plateau(curves: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
+    """Per (method, β): the mean over seeds of KL and true reward at the truth probe nearest
+    three quarters of the way and at the last, their relative changes between the two (KL's
+    against its final value, the reward's against its final gain over π_ref) and whether both
+    are below :data:`PLATEAU`."""
+    truth = [c for c in curves_of(curves, rows) if c["split"] == "truth"]
+    out = []
+    order = method_order(truth) if truth else []
+    for method, beta in sorted({(c["method"], c["beta"]) for c in truth},
+                               key=lambda k: (k[1], order.index(k[0]))):
+        mine = [c for c in truth if (c["method"], c["beta"]) == (method, beta)]
+        steps = sorted({c["step"] for c in mine})
+        if len(steps) < 2:
+            continue
+        last = steps[-1]
+        then = min(steps[:-1], key=lambda step: (abs(step - 0.75 * last), -step))
+
+        def mean(name: str, step: float, mine: list[dict] = mine) -> float:
+            return float(np.mean([c[name] for c in mine if c["step"] == step]))
+
+        kl = (mean("kl", last) - mean("kl", then)) / abs(mean("kl", last))
+        gain = mean("reward_policy", last) - mean("reward_reference", last)
+        reward = (mean("reward_policy", last) - mean("reward_policy", then)) / abs(gain)
+        out.append({"method": method, "beta": beta, "from": then, "to": last,
+                    "kl": mean("kl", last), "kl_change": kl, "reward_change": reward,
+                    "plateau": abs(kl) < PLATEAU and abs(reward) < PLATEAU})
+    return out
+
+
+def _plateau_text(curves: Sequence[dict], rows: Sequence[dict]) -> str:
+    table = plateau(curves, rows)
+    if not table:
+        return ""
+    held = sum(t["plateau"] for t in table)
+    lines = [f"## Have KL and true reward plateaued?\n\nCriterion: from the truth probe nearest "
+             "three quarters of the run to the last (the steps column), the mean (over seeds) KL "
+             "changes by less than "
+             f"{100 * PLATEAU:g} % of its final value and the mean true reward by less than "
+             f"{100 * PLATEAU:g} % of its final gain over π_ref. It holds for {held} of "
+             f"{len(table)} (method, β).\n",
+             "| β | method | steps | KL at the end | Δ KL | Δ true reward | plateau |",
+             "|---|---|---|---|---|---|---|"]
+    for t in table:
+        lines.append(f"| {t['beta']:g} | {t['method']} | {t['from']:g}–{t['to']:g} | "
+                     f"{t['kl']:.3f} | {100 * t['kl_change']:+.1f} % | "
+                     f"{100 * t['reward_change']:+.1f} % | {'yes' if t['plateau'] else 'no'} |")
+    return "\n".join(lines) + "\n"

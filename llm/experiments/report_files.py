@@ -4,14 +4,18 @@
 ``DIR/curves.png`` and ``DIR/frontier.png`` from ``DIR/runs.csv`` (one row per preference run:
 its final figures), ``DIR/curves.csv`` (every logged point), ``DIR/selection.csv`` (the
 learning-rate grid) and ``DIR/setup.json`` (how the runs were made), all written by the
-experiment (:mod:`llm.experiments.sweep`, with :func:`write_csv`).
+experiment (:mod:`llm.experiments.sweep`, with :func:`write_csv`); a folder of the
+pre-registered study (``setup.json``'s ``protocol``: ``study``) gets the study's report
+(:func:`llm.experiments.study.study_markdown`). :func:`study_design` is the study's design
+computed from the pilot's files (``python -m llm.results --design docs/results``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from upo_theory import UserError, parse_json
@@ -20,6 +24,7 @@ from ..evaluation.figures import plot_curves
 from .rates import rate_rows
 from .report import frontier_figure, markdown
 from .statistics import curves_of
+from .study import design_text, pilot_design, study_markdown
 
 
 class ResultsError(UserError):
@@ -51,6 +56,42 @@ def write_csv(path: Path, rows: Sequence[dict]) -> None:
         writer.writerows(rows)
 
 
+def read_results(folder: Path) -> dict:
+    """The experiment's files in ``folder``: ``rows`` (runs.csv), ``selection``, ``curves`` and
+    ``setup`` (setup.json)."""
+    folder = Path(folder)
+    if not (folder / "setup.json").is_file():
+        raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
+    found = {"setup": parse_json((folder / "setup.json").read_text()),
+             "rows": read_csv(folder / "runs.csv"),
+             "selection": read_csv(folder / "selection.csv"),
+             "curves": read_csv(folder / "curves.csv")}
+    if not found["rows"] or not found["curves"]:
+        raise ResultsError(f"{folder}: runs.csv or curves.csv holds no rows; finish or rerun "
+                           "python -m llm.experiment there")
+    return found
+
+
+@contextlib.contextmanager
+def _results_of(folder: Path) -> Iterator[None]:
+    """Files that do not hold the experiment's results are a :class:`ResultsError` that says so."""
+    try:
+        yield
+    except ResultsError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, csv.Error) as error:
+        raise ResultsError(f"{folder}: the experiment's files do not hold its results "
+                           f"({type(error).__name__}: {str(error)[:120]}); finish or rerun "
+                           "python -m llm.experiment there") from None
+
+
+def study_design(folder: Path) -> str:
+    """The pre-registered study's design computed from the pilot's files in ``folder``
+    (:func:`llm.experiments.study.pilot_design`), as ``PREREGISTRATION.md`` states it."""
+    with _results_of(folder):
+        return design_text(pilot_design(read_results(folder)))
+
+
 def write_report(folder: Path, setup: dict | None = None) -> Path:
     """``experiment.md`` and the figures from the CSV files of ``folder`` (``setup`` is saved
     as ``setup.json``, or read from it)."""
@@ -59,19 +100,11 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
         (folder / "setup.json").write_text(json.dumps(setup, indent=2) + "\n")
     elif not (folder / "setup.json").is_file():
         raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
-    try:
-        setup = parse_json((folder / "setup.json").read_text())
-        rows, selection = read_csv(folder / "runs.csv"), read_csv(folder / "selection.csv")
-        curves = read_csv(folder / "curves.csv")
-        if not rows or not curves:
-            raise ValueError("runs.csv or curves.csv holds no rows")
-        report = markdown(rows, selection, setup, curves)
-    except ResultsError:
-        raise
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, csv.Error) as error:
-        raise ResultsError(f"{folder}: the experiment's files do not hold its results "
-                           f"({type(error).__name__}: {str(error)[:120]}); finish or rerun "
-                           "python -m llm.experiment there") from None
+    with _results_of(folder):
+        found = read_results(folder)
+        rows, selection, curves = found["rows"], found["selection"], found["curves"]
+        render = study_markdown if found["setup"].get("protocol") == "study" else markdown
+        report = render(rows, selection, found["setup"], curves)
     (folder / "experiment.md").write_text(report)
     plot_curves(curves_of(curves, rate_rows(rows, selection, equal=False)),
                 folder / "curves.png")  # mean with a band

@@ -83,6 +83,11 @@ class Estimate:
                 f" {self.mean + self.half_width:{sign}.{decimals}f}]")
 
     @property
+    def scale(self) -> float:
+        """The standard error of the mean, s.d./√n."""
+        return self.sd / math.sqrt(self.n) if self.n > 1 else math.nan
+
+    @property
     def excludes_zero(self) -> bool:
         return not math.isnan(self.half_width) and abs(self.mean) > self.half_width
 
@@ -165,3 +170,65 @@ def paired_differences(rows: Sequence[dict]) -> list[dict]:
                 e["holm"][name] = p
         out.extend(entries)
     return sorted(out, key=lambda e: (e["beta"], method_order(rows).index(e["method"])))
+
+
+def tost_p_value(mean: float, scale: float, dof: int, margin: float) -> float:
+    """The p-value of an equivalence test (TOST, two one-sided t-tests): the larger of the
+    one-sided p-values of H₀: mean ≤ −``margin`` and of H₀: mean ≥ ``margin``; below α it says
+    the mean lies within ± ``margin`` (equivalently: the 1 − 2α interval lies inside it). A zero
+    ``scale`` decides by the mean alone.
+
+    Examples
+    --------
+    >>> round(tost_p_value(0.0, 0.01, 9, 0.05), 6), round(tost_p_value(0.04, 0.01, 9, 0.05), 3)
+    (0.000369, 0.172)
+    """
+    if not margin > 0:
+        raise ValueError(f"margin={margin} must be > 0")
+    if scale > 0:
+        below = scipy.stats.t.sf((mean + margin) / scale, dof)  # H₀: mean ≤ −margin
+        above = scipy.stats.t.cdf((mean - margin) / scale, dof)  # H₀: mean ≥ +margin
+        return float(max(below, above))
+    return 0.0 if abs(mean) < margin else 1.0
+
+
+VERDICTS = ("equivalent within the margin", "better", "worse", "inconclusive")
+"""The outcomes of a pre-registered comparison against a margin (:func:`equivalence_verdict`)."""
+
+
+def equivalence_verdict(estimate: Estimate, margin: float, level: float = LEVEL) -> str:
+    """One of :data:`VERDICTS` for a mean difference over seeds (``estimate``, one comparison):
+    *equivalent within the margin* where TOST at ``level`` rejects both one-sided nulls (its
+    1 − 2·level interval lies inside ± ``margin``); else *better* or *worse* where the two-sided
+    1 − ``level`` interval excludes 0; else *inconclusive*. Equivalence is decided first: a
+    difference inside the margin is equivalent even where it is also distinguishable from 0."""
+    if estimate.n < 2:
+        return "inconclusive"
+    if tost_p_value(estimate.mean, estimate.scale, estimate.n - 1, margin) < level:
+        return "equivalent within the margin"
+    half = float(scipy.stats.t.ppf(1 - level / 2, estimate.n - 1) * estimate.scale)
+    if estimate.mean - half > 0:
+        return "better"
+    if estimate.mean + half < 0:
+        return "worse"
+    return "inconclusive"
+
+
+def seeds_for_half_width(sd: float, half_width: float, level: float = LEVEL) -> int:
+    """The fewest seeds n ≥ 2 whose two-sided 1 − ``level`` t interval of a mean has a
+    half-width t(1 − level/2, n − 1)·sd/√n of at most ``half_width``, for a per-seed standard
+    deviation ``sd`` (the power calculation of a fixed-N design).
+
+    Examples
+    --------
+    >>> seeds_for_half_width(0.04, 0.03)
+    10
+    """
+    if not (sd > 0 and half_width > 0 and 0 < level < 1):
+        raise ValueError(f"sd={sd} and half_width={half_width} must be > 0 and level={level} "
+                         "in (0, 1)")
+    z = scipy.stats.norm.ppf(1 - level / 2)  # t > z at every dof: no n below (z·sd/h)² will do
+    n = max(2, math.ceil((z * sd / half_width) ** 2) - 1)
+    while scipy.stats.t.ppf(1 - level / 2, n - 1) * sd / math.sqrt(n) > half_width:
+        n += 1
+    return n

@@ -1,4 +1,4 @@
-"""The paper's experiment (Section 5) reproduced over seeds (``python -m llm.experiment``).
+"""An analogue of the paper's experiment (Section 5) over seeds (``python -m llm.experiment``).
 
 IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response form, at
 β ∈ {0.1, 0.2, 0.5}, from supervised fine-tuning (SFT) first. The protocol:
@@ -11,7 +11,8 @@ IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response
    ``--validation-pairs`` *validation* pairs from that seed's held-out training prompts
    (``--holdout validation``; the SFT model of a selection seed never sees them either). The
    rule (:func:`llm.experiments.rates.chosen_rates`): the best final validation accuracy, where
-   every rate within one binomial standard error of it counts as tied, and of tied rates the
+   every rate within one standard error of it (binomial, or the spread between selection seeds
+   where larger) counts as tied, and of tied rates the
    lowest validation loss wins. A choice on the edge of the rates tried extends the grid one
    step past it (1, 3, 10, ...), up to ``--max-extensions`` times.
 3. **The sweep**: every method at every β and seed at its rate, and (``--equal-rate``) at the
@@ -27,6 +28,11 @@ confidence intervals and what they say), ``curves.png`` and ``frontier.png``. Ru
 ``--jobs`` at a time, one CPU thread each; finished runs are reused and a killed sweep resumes
 where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
 reward: the runs and the report then hold the held-out preference metrics only.
+
+``--protocol study`` (:data:`STUDY`) is the pre-registered study
+(``docs/results/study/PREREGISTRATION.md``): IPO and per-response JS-IUPO at five β, 10 seeds,
+3 selection seeds, 400 steps, truth probes every 50 steps on 512 prompts; its report puts the
+primary endpoint's verdict first (:mod:`llm.experiments.study`).
 """
 
 from __future__ import annotations
@@ -73,6 +79,21 @@ QUICK = dict(sft_steps=6, pref_steps=4, offline_train_pairs=64, offline_eval_pai
              eval_pairs=16, truth_eval_prompts=8, truth_max_new_tokens=6, n_layer=1, n_embd=32,
              n_head=2, eval_every=2, truth_every=2, batch_size=8, sft_batch_size=8)
 """``--quick``: a tiny model and a few steps; checks the pipeline, measures nothing."""
+STUDY_SEEDS: tuple[int, ...] = tuple(range(10))
+"""The pre-registered study's seeds: N = 10 from the power calculation on the pilot's CSV files
+(:func:`llm.experiments.study.pilot_design`; ``docs/results/study/PREREGISTRATION.md``)."""
+STUDY: tuple[str, ...] = (
+    "--betas", "0.025", "0.05", "0.1", "0.2", "0.5",
+    "--seeds", *map(str, STUDY_SEEDS), "--select-seeds", "100", "101", "102",
+    "--no-paper-form", "--no-equal-rate", "--pref-steps", "400", "--eval-every", "50",
+    "--truth-every", "50", "--truth-eval-prompts", "512")
+"""``--protocol study``: the options the pre-registered study fixes (IPO and per-response
+JS-IUPO, β down to 0.025 so both frontiers cover one KL range, 10 seeds, 3 selection seeds,
+400 steps, truth probes every 50 steps on 512 prompts), put before the command line's own, so
+an option given there still wins (``--quick`` too); see
+``docs/results/study/PREREGISTRATION.md``."""
+PROTOCOLS = {"pilot": (), "study": STUDY}
+"""The named protocols of ``python -m llm.experiment --protocol``: the options each fixes."""
 
 
 @dataclass(frozen=True)
@@ -99,24 +120,25 @@ class Setting:
 
 
 def sweep(betas: Sequence[float], seeds: Sequence[int], lrs: dict[str, float],
-          equal_rate: bool = False) -> tuple[Setting, ...]:
+          equal_rate: bool = False, methods: Sequence[tuple[str, str, str, str]] = METHODS
+          ) -> tuple[Setting, ...]:
     """Every method at every β and seed at its rate and, with ``equal_rate``, at the
     baseline's rate too; seeds outermost (a cut-short sweep has whole seeds)."""
-    rates = {label: [lrs[label]] for label, *_ in METHODS}
+    rates = {label: [lrs[label]] for label, *_ in methods}
     if equal_rate:
         for label in rates:
             if lrs[BASELINE] not in rates[label]:
                 rates[label].append(lrs[BASELINE])
     return tuple(Setting(label, loss, f, form, beta, seed, lr) for seed in seeds
-                 for beta in betas for label, loss, f, form in METHODS for lr in rates[label])
+                 for beta in betas for label, loss, f, form in methods for lr in rates[label])
 
 
-def selection(grid: dict[str, Sequence[float]], beta: float, seeds: Sequence[int]
-              ) -> tuple[Setting, ...]:
+def selection(grid: dict[str, Sequence[float]], beta: float, seeds: Sequence[int],
+              methods: Sequence[tuple[str, str, str, str]] = METHODS) -> tuple[Setting, ...]:
     """Every method at every rate of its ``grid``, validated on held-out training prompts of
     each selection seed."""
     return tuple(Setting(label, loss, f, form, beta, seed, lr, "validation")
-                 for seed in seeds for label, loss, f, form in METHODS for lr in grid[label])
+                 for seed in seeds for label, loss, f, form in methods for lr in grid[label])
 
 
 
@@ -145,6 +167,11 @@ class ExperimentConfig:
     equal_rate: bool = option(True, "also run every method at the baseline's (IPO's) rate")
     sft_per_seed: bool = option(
         True, "one SFT model per seed (else one SFT model, seed 0, for every seed)")
+    paper_form: bool = option(True, "also run JS-IUPO in the paper form (eq. 26)")
+    protocol: str = option(
+        "pilot", "a named protocol: pilot (the committed docs/results) or study (the "
+                 "pre-registered study: its options first, the command line's after them)",
+        choices=tuple(PROTOCOLS))
     jobs: int = option(1, "runs at a time, each in its own process with one CPU thread")
     quick: bool = option(False, "a tiny model and a few steps: checks the pipeline in seconds")
 
@@ -175,6 +202,11 @@ class ExperimentConfig:
         if self.train.data == "offline" and self.train.truth_eval_prompts < 1:
             raise ConfigError("truth_eval_prompts must be >= 1: on the offline task the "
                               "experiment compares the methods on the true reward")
+
+    @property
+    def methods(self) -> tuple[tuple[str, str, str, str], ...]:
+        """The compared methods: :data:`METHODS`, less the paper form with ``--no-paper-form``."""
+        return tuple(m for m in METHODS if self.paper_form or m[1:] != ("iupo", "js", "paper"))
 
     @property
     def out_dir(self) -> Path:
@@ -265,9 +297,9 @@ def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]
     """The learning rate of each method (:func:`llm.experiments.rates.chosen_rates`) on the
     selection seeds, the grid extended past an edge the choice sits on (at most
     ``max_extensions`` times); returns the rates and every selection run's row."""
-    grid = {label: sorted(config.lrs) for label, *_ in METHODS}
+    grid = {label: sorted(config.lrs) for label, *_ in config.methods}
     for extension in range(config.max_extensions + 1):
-        settings = selection(grid, config.select_beta, config.select_seeds)
+        settings = selection(grid, config.select_beta, config.select_seeds, config.methods)
         train_all([config.preference_config(s) for s in settings], config.jobs)
         rows = [final_row(config, s) for s in settings]
         rates = chosen_rates(rows)
@@ -289,7 +321,7 @@ def run_experiment(config: ExperimentConfig) -> Path:
     sft = [config.sft_config(seed) for seed in [*sft_seeds, *config.select_seeds]]
     train_all(sft, config.jobs)
     rates, selection_rows = choose_rates(config)
-    settings = sweep(config.betas, config.seeds, rates, config.equal_rate)
+    settings = sweep(config.betas, config.seeds, rates, config.equal_rate, config.methods)
     train_all([config.preference_config(s) for s in settings], config.jobs)
     write_csv(config.out_dir / "selection.csv", selection_rows)
     write_csv(config.out_dir / "runs.csv", [final_row(config, s) for s in settings])
@@ -315,7 +347,9 @@ def describe(config: ExperimentConfig, seconds: float, runs: Sequence[str]) -> d
             "betas": list(config.betas), "lrs": list(config.lrs),
             "select_beta": config.select_beta, "select_seeds": list(config.select_seeds),
             "max_extensions": config.max_extensions, "truth_every": train.truth_every,
-            "sft_per_seed": config.sft_per_seed,
+            "sft_per_seed": config.sft_per_seed, "protocol": config.protocol,
+            "methods": [label for label, *_ in config.methods],
+            "equal_rate": config.equal_rate, "truth_max_new_tokens": train.truth_max_new_tokens,
             "minutes": round(seconds / 60, 1), "runs": len(runs),
             "run_minutes": round(run_seconds / 60), "jobs": config.jobs}
 

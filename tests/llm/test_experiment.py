@@ -218,7 +218,7 @@ def test_quick_experiment_writes_the_csv_files_the_report_and_the_figures(tmp_pa
     assert len(results.read_csv(out / "selection.csv")) == 3
     assert {r["seed"] for r in results.read_csv(out / "curves.csv")} == {0.0, 1.0}
     report = (out / "experiment.md").read_text()
-    assert report.count("| 0.2 |") == 3 + 2 + 3  # results, differences, settling
+    assert report.count("| 0.2 |") == 3 + 2 + 3 + 3  # results, differences, settling, plateau
     truth = [c for c in results.read_csv(out / "curves.csv") if c["split"] == "truth"]
     assert {c["step"] for c in truth} == {2.0, 4.0}  # --truth-every 2 of 4 steps
     assert all(c["kl"] == r["kl"] for r in rows for c in truth  # the last probe is the final
