@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                   "measured_by": "python bench/default_run_spread.py --write ... (each run "
                                  "the default command with --seed and --threads; "
                                  f"{args.jobs} at a time on this machine)",
-                  "varied": {"seed": args.seeds, "threads": args.threads},
+                  "varied": {"seed": args.seeds, "threads": args.threads}, "jobs": args.jobs,
                   "config": config, "summary": summary, "runs": runs}
         Path(args.write).write_text(json.dumps(record, indent=2) + "\n")
     return 0

@@ -20,7 +20,6 @@ is one (:mod:`llm.engine.model`), whether peft is installed for ``--lora-r``
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -35,9 +34,8 @@ from upo_theory import (
     UserError,
     get_divergence,
     loss_spec,
-    parse_json,
 )
-from upo_theory.cli import check_writable, option
+from upo_theory.cli import ConfigRecord, check_writable, option
 
 from .losses import check_admissible
 
@@ -76,7 +74,7 @@ class is made (:func:`_check_marks`)."""
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigRecord):
     """Everything a run needs; validated when made (see the field help for each meaning)."""
     # The data: where the pairs come from, and what is held out.
     data: str = option("offline", "data source", choices=DATA_SOURCES, reference_key=True)
@@ -433,26 +431,6 @@ class TrainConfig:
             raise KeyError(f"unknown field mark {mark!r}; known: {sorted(MARKS)}")
         return tuple(item.name for item in dataclasses.fields(cls)
                      if item.metadata.get(mark) == value)
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Every field's default, as a run folder saved before the field existed would mean."""
-        return {item.name: item.default for item in dataclasses.fields(cls) if item.init}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields a user sets (not the resolved :attr:`spec`), as JSON-ready values."""
-        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
-                if item.init}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        return cls(**parse_json(text))
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
 
 
 def _check_marks(cls: type) -> None:

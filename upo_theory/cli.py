@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import json
 import os
 import sys
 import tempfile
@@ -48,8 +49,10 @@ from typing import Any, TypeVar
 
 from .budget import available_memory
 from .errors import UserError
+from .json_text import parse_json
 
 __all__ = [
+    "ConfigRecord",
     "available_memory",
     "check_figure_path",
     "check_writable",
@@ -60,6 +63,33 @@ __all__ = [
 ]
 
 C = TypeVar("C")
+
+
+class ConfigRecord:
+    """What a config dataclass saved with every run needs beside its fields: its defaults, its
+    fields as JSON (the ones a user sets, not those resolved from them) and back, and a copy with
+    some changed (validated again). A config class inherits it."""
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every field's default, as a saved config from before the field existed would mean."""
+        return {item.name: item.default for item in dataclasses.fields(cls) if item.init}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields a user sets, as JSON-ready values."""
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
+                if item.init}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        """The config saved as ``text`` (read as data: :func:`upo_theory.parse_json`)."""
+        return cls(**parse_json(text))
+
+    def replace(self, **changes: Any) -> Any:
+        return dataclasses.replace(self, **changes)
 
 
 def option(default: Any, help: str, **metadata: Any) -> Any:
