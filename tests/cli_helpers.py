@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def call(main, args: list[str], capsys) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of ``main(args)``, as the module's ``sys.exit`` gives."""
@@ -25,3 +27,25 @@ def assert_user_error(result: tuple[int, str, str], *words: str, alone: bool = T
     assert not alone or lines == errors, err
     for word in words:
         assert word in errors[0], err
+
+
+TINY_ARGV = ["--data", "jsonl", "--data-path",
+             str(Path(__file__).parent / "fixtures" / "trl.jsonl"), "--n-layer", "1",
+             "--n-embd", "32", "--n-head", "2", "--sft-steps", "2", "--pref-steps", "4",
+             "--batch-size", "4", "--sft-batch-size", "4", "--eval-fraction", "0.25",
+             "--truth-eval-prompts", "0", "--max-length", "48", "--save-every", "2",
+             "--eval-every", "2", "--warmup-steps", "1", "--device", "cpu"]
+"""``llm.train``'s command line for a tiny run (seconds) of the tests about a user's files."""
+
+
+def refused(result: tuple[int, str, str], *words: str) -> None:
+    """Exit 2, no traceback, the last stderr line the one error naming ``words`` (progress
+    lines of a setup that got under way may come before it)."""
+    assert_user_error(result, *words, alone=False)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` (not a link) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+

@@ -19,26 +19,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import assert_user_error, call
+from cli_helpers import TINY_ARGV as TINY
+from cli_helpers import assert_user_error, call, refused, snapshot
 
 from llm.train import main as train_main
 
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY = ["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"), "--n-layer", "1",
-        "--n-embd", "32", "--n-head", "2", "--sft-steps", "2", "--pref-steps", "4",
-        "--batch-size", "4", "--sft-batch-size", "4", "--eval-fraction", "0.25",
-        "--truth-eval-prompts", "0", "--max-length", "48", "--save-every", "2",
-        "--eval-every", "2", "--warmup-steps", "1", "--device", "cpu"]
 NOTES = b"my notes, not a run's file\n"
-
-
-def refused(result: tuple[int, str, str], *words: str) -> None:
-    assert_user_error(result, *words, alone=False)
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 @pytest.fixture(scope="module")

@@ -15,29 +15,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_user_error, call
+from cli_helpers import TINY_ARGV as TINY
+from cli_helpers import call, refused, snapshot
+from llm_helpers import FIXTURES
 
 import sim.bandit
 from llm.plot import main as plot_main
 from llm.train import main as train_main
-
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY = ["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"), "--n-layer", "1",
-        "--n-embd", "32", "--n-head", "2", "--sft-steps", "2", "--pref-steps", "4",
-        "--batch-size", "4", "--sft-batch-size", "4", "--eval-fraction", "0.25",
-        "--truth-eval-prompts", "0", "--max-length", "48", "--save-every", "2",
-        "--eval-every", "2", "--warmup-steps", "1", "--device", "cpu"]
-
-
-def refused(result: tuple[int, str, str], *words: str) -> None:
-    """Exit 2, no traceback, the last stderr line the one error naming ``words`` (progress
-    lines of a setup that got under way may come before it)."""
-    assert_user_error(result, *words, alone=False)
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
