@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from upo_theory import UserError, parse_json
 
+from ..engine.atomic import write_atomically
 from ..evaluation.figures import plot_curves
 from .rates import rate_rows
 from .report import frontier_figure, markdown
@@ -31,12 +33,29 @@ class ResultsError(UserError):
     """A results folder without the files the report is computed from."""
 
 
+COLUMNS = {
+    "runs.csv": ("method", "loss", "f", "form", "beta", "seed", "lr", "holdout", "run",
+                 "eval_accuracy", "eval_loss", "eval_margin"),
+    "selection.csv": ("method", "loss", "f", "form", "beta", "seed", "lr", "holdout", "run",
+                      "eval_accuracy", "eval_loss"),
+    "curves.csv": ("method", "f", "form", "beta", "seed", "lr", "step", "split"),
+}
+"""The columns the report reads from each file, as the experiment writes them: a file without
+one (a renamed header) is refused, never read as a column of blanks."""
+
+
 def read_csv(path: Path) -> list[dict]:
-    """Rows of a CSV file, numbers as floats (empty cells dropped)."""
+    """Rows of a CSV file, numbers as floats (empty cells dropped); a file of the experiment's
+    must hold its :data:`COLUMNS`."""
     if not path.is_file():
         raise ResultsError(f"{path} does not exist; run python -m llm.experiment first")
     with open(path, newline="") as handle:
-        return [{k: _value(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS.get(path.name, ()) if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ResultsError(f"{path} lacks the column(s) {', '.join(missing)} that "
+                               "python -m llm.experiment writes; restore the file's header")
+        return [{k: _value(v) for k, v in row.items() if v != ""} for row in reader]
 
 
 def _value(text: str) -> float | str:
@@ -50,10 +69,11 @@ def write_csv(path: Path, rows: Sequence[dict]) -> None:
     """``rows`` as a CSV file at ``path``, a column per key in the order keys first appear (a
     row without a key leaves its cell empty, which :func:`read_csv` drops)."""
     names = list(dict.fromkeys(name for row in rows for name in row))
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, names)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, names)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue())  # a link planted at path is replaced, not followed
 
 
 def read_results(folder: Path) -> dict:
@@ -97,7 +117,7 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
     as ``setup.json``, or read from it)."""
     folder = Path(folder)
     if setup is not None:
-        (folder / "setup.json").write_text(json.dumps(setup, indent=2) + "\n")
+        write_atomically(folder / "setup.json", json.dumps(setup, indent=2) + "\n")
     elif not (folder / "setup.json").is_file():
         raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
     with _results_of(folder):
@@ -105,7 +125,7 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
         rows, selection, curves = found["rows"], found["selection"], found["curves"]
         render = study_markdown if found["setup"].get("protocol") == "study" else markdown
         report = render(rows, selection, found["setup"], curves)
-    (folder / "experiment.md").write_text(report)
+    write_atomically(folder / "experiment.md", report)
     plot_curves(curves_of(curves, rate_rows(rows, selection, equal=False)),
                 folder / "curves.png")  # mean with a band
     frontier_figure(rate_rows(rows, selection, equal=False), folder / "frontier.png", curves)

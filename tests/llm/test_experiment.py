@@ -243,3 +243,22 @@ def test_the_committed_report_is_recomputed_from_its_csv_files(tmp_path):
         shutil.copy(COMMITTED / name, tmp_path / name)
     results.write_report(tmp_path)
     assert (tmp_path / "experiment.md").read_text() == (COMMITTED / "experiment.md").read_text()
+
+
+@pytest.mark.skipif(not (COMMITTED / "runs.csv").is_file(), reason="no committed results")
+def test_a_renamed_column_is_refused_not_read_as_blanks(tmp_path, capsys):
+    """``eval_accuracy`` renamed in runs.csv dropped the column from the report, exit 0
+    (issue 28); a link planted where the report goes is replaced, never written through."""
+    for name in ("runs.csv", "curves.csv", "selection.csv", "setup.json"):
+        shutil.copy(COMMITTED / name, tmp_path / name)
+    runs = tmp_path / "runs.csv"
+    runs.write_text(runs.read_text().replace("eval_accuracy", "eval_acc", 1))
+    assert results.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "lacks the column(s) eval_accuracy" in err and err.count("\n") == 1
+    shutil.copy(COMMITTED / "runs.csv", runs)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    (tmp_path / "experiment.md").symlink_to(notes)
+    assert results.main([str(tmp_path)]) == 0
+    assert notes.read_text() == "mine" and not (tmp_path / "experiment.md").is_symlink()
