@@ -34,7 +34,9 @@ def experiment(folder: Path, log: Log) -> str:
     for name in INPUTS:
         shutil.copyfile(RESULTS / name, folder / name)
     try:
-        report = module(RESULTS_MODULE).write_report(folder).read_text(encoding="utf-8")
+        written = module(RESULTS_MODULE).write_report(folder)
+        report = written.read_text(encoding="utf-8")
+        written.unlink()  # its text is this page's: a copy beside it would be an orphan page
     except Exception as err:  # another package's failure is reported, not fatal
         log(f"results: {RESULTS_MODULE}.write_report failed ({type(err).__name__}: {err})")
         return "## The measured result\n\n" + note(
@@ -60,9 +62,7 @@ def runs_section(folders: list[Path], images: Path, log: Log) -> str:
         except Exception as err:  # a broken run is reported, not fatal
             log(f"runs: skipped {folder} ({type(err).__name__}: {err})")
     if not runs:
-        return ("No run folders were given to this build: pass `--runs DIR...` (run folders of "
-                "`python -m llm.train`, or folders that contain them, such as the experiment's "
-                "output) to add the four curves and the frontier.\n")
+        return ""
     images.mkdir(parents=True, exist_ok=True)
     rows = [[code(r.path.name), code(r.name), code(r.divergence), f"{r.beta:g}", str(r.seed)]
             + ([f"{r.truth['reward_policy']:.3f}", f"{r.truth['win_rate']:.3f}",
@@ -98,6 +98,10 @@ def results_page(folder: Path, runs: list[Path], log: Log) -> str:
         "the reward they reach and the divergence they pay for it. The report below is "
         "recomputed from the CSV files in `docs/results/` by `python -m llm.results` each "
         "time this site is built.\n\n"
-        + experiment(folder / "experiment", log)
-        + "\n## Run folders\n\n" + runs_section(runs, folder / "runs", log))
+        + experiment(folder / "experiment", log))
+    given = runs_section(runs, folder / "runs", log)
+    if given:
+        body += "\n## Run folders\n\n" + given
+    else:  # a note to whoever builds, not to readers
+        log("results: no run folders given (--runs DIR adds their curves and frontier)")
     return page("Experiments", body, "results")
