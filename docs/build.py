@@ -155,6 +155,7 @@ def generate(src: Path, config: BuildConfig, say: Callable[[str], None]) -> None
     proof = (src / "_snippets" / "central-proof.md").read_text(encoding="utf-8")
     write("_generated/js-forms.md", theory.js_forms())
     write("claims.md", theory.claims_page(verified, missing, proof))
+    write("_generated/finding.md", theory.finding(verified))
     measured = _simulator(say)
     for topic, text in measured.items():
         write(f"_generated/sim-{topic}.md", text)

@@ -43,11 +43,13 @@ class InadmissibleError(UserError):
 
 @dataclass(frozen=True)
 class KKTResiduals:
-    """Per-context residuals of the KKT conditions, each of shape (C,).
+    r"""Per-context residuals of the KKT conditions, each of shape (C,).
 
-    stationarity: spread (max − min) of ``f'(π*/π_ref) − Ψ̄/β`` over the support of π*.
-    normalisation: ``|Σ_y π*(y) − 1|``.
-    dual: largest violation of ``η ≥ 0`` off the support, ``max(0, (Ψ̄ − λ)/β − inf f')``.
+    stationarity: spread (max − min) of :math:`f'(\pi^*/\pi_{\mathrm{ref}}) - \bar\Psi/\beta`
+    over the support of π*.
+    normalisation: :math:`\lvert \sum_y \pi^*(y) - 1 \rvert`.
+    dual: largest violation of :math:`\eta \ge 0` off the support,
+    :math:`\max\big(0, (\bar\Psi - \lambda)/\beta - \inf f'\big)`.
     """
 
     stationarity: np.ndarray

@@ -21,9 +21,10 @@ INPUTS: tuple[str, ...] = ("runs.csv", "curves.csv", "selection.csv", "setup.jso
 Log = Callable[[str], None]
 
 
-def experiment(folder: Path, log: Log) -> str:
+def experiment(folder: Path, log: Log, context: str = "") -> str:
     """The experiment's report, written into ``folder`` from the committed CSV files, as the
-    body of a page (its headings one level down, its title dropped)."""
+    body of a page (its headings one level down): its verdict and scope first, then
+    ``context`` (MyST), then the rest."""
     folder.mkdir(parents=True, exist_ok=True)
     missing = [name for name in INPUTS if not (RESULTS / name).is_file()]
     if missing:
@@ -43,10 +44,25 @@ def experiment(folder: Path, log: Log) -> str:
             f"The report could not be computed: {code(f'{type(err).__name__}: {err}')}",
             "warning")
     title, _, rest = report.partition("\n")
-    return (f"## {title.lstrip('# ').strip()}\n\n"
-            + re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
+    rest = (re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
             .replace("](curves.png)", "](experiment/curves.png)")
             .replace("](frontier.png)", "](experiment/frontier.png)"))
+    return f"## {title.lstrip('# ').strip()}\n\n" + verdict_first(rest, context)
+
+
+VERDICT = "What this says"
+"""The report's section that states its verdict and scope: the page opens with it."""
+
+
+def verdict_first(report: str, context: str = "") -> str:
+    """The report with its :data:`VERDICT` section moved before everything else, then
+    ``context`` (its subsections are ``###``)."""
+    parts = re.split(r"(?m)^(?=### )", report)
+    found = [p for p in parts if p.startswith(f"### {VERDICT}")]
+    if not found:
+        return context + report
+    return (found[0].rstrip() + "\n\n" + context
+            + "".join(p for p in parts if p is not found[0]))
 
 
 def runs_section(folders: list[Path], images: Path, log: Log) -> str:
@@ -90,15 +106,16 @@ def runs_section(folders: list[Path], images: Path, log: Log) -> str:
 
 def results_page(folder: Path, runs: list[Path], log: Log) -> str:
     """``results/index``: the experiment (computed into ``folder/experiment``) and the runs."""
-    body = (
+    context = (
+        "### The experiment\n\n"
         "The paper's experiment (Section 5) compares IPO with JS-IUPO at "
         r"$\beta \in \{0.1, 0.2, 0.5\}$ by the train loss, evaluation loss, evaluation accuracy "
         "and evaluation margin of GPT-2 on HH and SHP. Here it runs on the offline preference "
         "task of `llm.task`, whose true reward is known, so the policies can also be judged by "
         "the reward they reach and the divergence they pay for it. The report below is "
         "recomputed from the CSV files in `docs/results/` by `python -m llm.results` each "
-        "time this site is built.\n\n"
-        + experiment(folder / "experiment", log))
+        "time this site is built.\n\n")
+    body = experiment(folder / "experiment", log, context)
     given = runs_section(runs, folder / "runs", log)
     if given:
         body += "\n## Run folders\n\n" + given

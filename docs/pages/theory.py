@@ -170,6 +170,21 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
             + "".join(parts))
 
 
+def finding(results: list[Any] | None) -> str:
+    """The home page's finding, its number taken from the report: the paper statistic's
+    counterexample for JS (total variation between the loss's minimiser and the optimum)."""
+    refuted = [r for r in results or () if r.claim == CENTRAL_CLAIMS[1]
+               and r.status == "REFUTED" and "total variation" in (r.counterexample or {})]
+    shown = next((r for r in refuted if r.divergence == "js"), refuted[0] if refuted else None)
+    miss = ("" if shown is None else
+            f" for {code(shown.divergence)} on three actions, its minimiser lies at total "
+            f"variation **{shown.counterexample['total variation']}** from the optimum")
+    return ("**The finding.** The paper's IUPO loss (eq. 24, with the statistic of eq. 23 and "
+            f"Algorithm 1) does not give the IUPO optimum (eq. 22):{miss}. With the "
+            "per-response statistic of eq. 17, the project's repair, it does, for every "
+            "admissible $f$ ({ref}`proof and counterexample <central-claim>`).\n")
+
+
 def claim_anchors(results: list[Any]) -> dict[str, str]:
     """The label of each claim's section on the report page, by claim name."""
     names = list(dict.fromkeys(r.claim for r in results))
