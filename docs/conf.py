@@ -9,13 +9,14 @@ The gallery scripts of ``docs/gallery/`` run at build time (sphinx-gallery); ``U
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
 import warnings
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 from importlib.util import find_spec
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from docs import inventories as _inventories
 from docs.project import OPTIONAL_IMPORTS
@@ -135,18 +136,24 @@ sphinx_gallery_conf = {
 }
 
 
-_LITERAL = re.compile(r"(``.+?``|:[a-z:]+:`[^`]*`|`[^`]*`)")
+_LITERAL = re.compile(r"``.+?``|:[a-z:]+:`[^`]*`|`[^`]*`", re.S)
 
 
 def _escape_bars(app, what, name, obj, options, lines) -> None:
     """Docstrings write |t| for an absolute value; in reST that is a substitution. Escape the
-    bars of every line that is not a table row, outside literals and roles (where a backslash
-    would show), so the text shows as written."""
-    for i, line in enumerate(lines):
-        if "|" in line and not line.lstrip().startswith(("|", "+")):
-            parts = _LITERAL.split(line)
-            lines[i] = "".join(part if j % 2 else re.sub(r"(?<!\\)\|", r"\\|", part)
-                               for j, part in enumerate(parts))
+    bars outside literals and roles (where a backslash would show; a literal may run over two
+    lines) and outside table rows, so the text shows as written."""
+    text = "\n".join(lines)
+    kept = [m.span() for m in _LITERAL.finditer(text)]
+    out, start = [], 0
+    for begin, end in [*kept, (len(text), len(text))]:
+        part = text[start:begin].split("\n")
+        out.append("\n".join(
+            line if line.lstrip().startswith(("|", "+")) and (i > 0 or start == 0)
+            else re.sub(r"(?<!\\)\|", r"\\|", line) for i, line in enumerate(part)))
+        out.append(text[begin:end])
+        start = end
+    lines[:] = "".join(out).split("\n")
 
 
 def _lookup(name: str) -> object:
@@ -249,7 +256,26 @@ def _readable_signature(app, what, name, obj, options, signature, return_annotat
     return signature, return_annotation
 
 
+def _as_code(describe):
+    """Sphinx's ``object_description`` (the text of an attribute's value), printing a path, a
+    class or a function as code that makes it, not as its repr."""
+    def described(obj, *args, **kwargs):
+        if isinstance(obj, PurePath):
+            return f"Path({str(obj)!r})"
+        if isinstance(obj, type) or inspect.isfunction(obj):
+            return f"{obj.__module__}.{obj.__qualname__}"
+        return describe(obj, *args, **kwargs)
+
+    described.upo = True
+    return described
+
+
 def setup(app) -> None:
+    import sphinx.util.inspect
+
+    if not getattr(sphinx.util.inspect.object_description, "upo", False):
+        sphinx.util.inspect.object_description = _as_code(
+            sphinx.util.inspect.object_description)
     app.connect("autodoc-process-docstring", _escape_bars)
     app.connect("autodoc-process-signature", _readable_signature)
     app.connect("missing-reference", _resolve, priority=900)

@@ -33,8 +33,11 @@ from .stable_lambdify import is_torch
 Psi = Literal["identity", "logit"]
 Form = Literal["per_response", "paper"]
 PSIS: tuple[str, ...] = ("identity", "logit")
+"""The maps Ψ of preference probabilities: ``identity`` (IPO, IUPO) and ``logit`` (DPO, f-DPO)."""
 FORMS: tuple[str, ...] = ("per_response", "paper")
+"""The pair statistic's forms: per response (eqs. 5, 17) or as eq. 23 writes it."""
 LOSS_NAMES: tuple[str, ...] = ("dpo", "ipo", "fdpo", "iupo")
+"""The losses of the family (eqs. 4, 5, 10, 24), by the names the command lines take."""
 FIXED_DIVERGENCE: dict[str, str] = {"dpo": "rkl", "ipo": "rkl"}
 """The losses whose f is fixed (reverse KL, per-response form); ``fdpo`` and ``iupo`` take f."""
 

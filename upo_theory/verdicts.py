@@ -49,6 +49,7 @@ from .derivation import SYMPY_FAILURES, Condition, Derivation
 Status = Literal["PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"]
 Group = Literal["paper", "repair", "extended"]
 CLAIM_STATUSES: tuple[str, ...] = ("PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED")
+"""The four verdicts a claim can get, in the order the report counts them."""
 CLAIM_GROUPS: dict[str, str] = {
     "paper": "The paper's claims, as the paper states them (each within its scope)",
     "repair": "The project's repair: the per-response statistic (eq. 17) in eq. 24, and its "

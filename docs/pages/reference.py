@@ -9,6 +9,7 @@ import inspect
 import os
 import pkgutil
 import re
+import sys
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
@@ -148,10 +149,7 @@ def api_pages(folder: Path, log: Log) -> list[str]:
                     log(f"API reference: skipped {name} ({type(err).__name__}: {err})")
                     continue
                 written.append(name)
-                bar = "=" * (len(name) + 4)
-                (folder / f"{name}.rst").write_text(
-                    f"{bar}\n``{name}``\n{bar}\n\n.. automodule:: {name}\n   :members:\n",
-                    encoding="utf-8")
+                (folder / f"{name}.rst").write_text(_module_page(name), encoding="utf-8")
             bar = "=" * (len(package) + 4)
             (folder / f"{package}.rst").write_text(
                 f"{bar}\n``{package}``\n{bar}\n\n.. automodule:: {package}\n"
@@ -169,6 +167,21 @@ def api_pages(folder: Path, log: Log) -> list[str]:
         + "```{toctree}\n:hidden:\n:maxdepth: 2\n\n" + "\n".join(packages) + "\n```\n",
         "api"), encoding="utf-8")
     return packages
+
+
+def _module_page(name: str) -> str:
+    """The page of module ``name``: autodoc of its members; a module with ``__all__`` has all
+    of it listed, its data (which autodoc skips when imported or undocumented) one by one."""
+    module = sys.modules[name]
+    bar = "=" * (len(name) + 4)
+    text = f"{bar}\n``{name}``\n{bar}\n\n.. automodule:: {name}\n   :members:\n"
+    if not hasattr(module, "__all__"):
+        return text
+    data = [n for n in module.__all__ if _kind(getattr(module, n)) == "data"]
+    text += "   :undoc-members:\n   :imported-members:\n"
+    if data:
+        text += f"   :exclude-members: {', '.join(data)}\n"
+    return text + "".join(f"\n.. autodata:: {name}.{n}\n" for n in data)
 
 
 def _package_section(package: str, modules: list[str]) -> str:
