@@ -168,6 +168,7 @@ def test_divergence_page_prints_the_derivation(site: Path, name: str) -> None:
 def test_claims_page_follows_the_report(site: Path) -> None:
     """The central claim with its proof (one step per step of the core's), then the paper's
     claims, then the extended checks; every result a row, every REFUTED one with its numbers."""
+    from docs.pages.theory import numbers, quantity
     from upo_theory import verify_all
 
     page = _article(site / "claims.html")
@@ -183,7 +184,21 @@ def test_claims_page_follows_the_report(site: Path) -> None:
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     for r in (r for r in results if r.status == "REFUTED"):
         key = next(iter(r.counterexample))
-        assert f"{key} = {r.counterexample[key]}" in text
+        assert f"\\({quantity(key)}\\)" in text and numbers(r.counterexample[key]) in text
+
+
+def test_counterexamples_are_typeset_and_eq_22_written_out(site: Path) -> None:
+    """No counterexample or witness value is in code type (each is a typeset quantity), eq. 22
+    is written out on the report, and eq. 16 is one equation on every page that tags it."""
+    page = _article(site / "claims.html")
+    for block in re.findall(r"<details.*?</details>", page, flags=re.S):
+        assert "<code" not in block and 'class="math' in block
+    assert 'id="eq-22"' in page and "\\tag{22}" in page
+    sixteen = set()
+    for name in ("math.html", "walkthrough.html"):
+        found = re.findall(r"\\\[(.*?)\\\]", _article(site / name), flags=re.S)
+        sixteen |= {" ".join(html.unescape(f).split()) for f in found if "\\tag{16}" in f}
+    assert len(sixteen) == 1, sixteen
 
 
 def test_getting_started_quotes_the_readme(site: Path) -> None:
