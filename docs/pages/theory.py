@@ -299,7 +299,7 @@ def _claim(anchor: str, name: str, results: list[Any]) -> str:
             for r in results]
     return (f"({anchor})=\n### §{anchor.split('-')[1]} {code(name)}\n\n"
             f"*{text(first.reference)}*; scope {code(first.scope)}.\n\n"
-            f"Statement: {code(first.statement)}\n\n"
+            f"Statement: {statement(first)}\n\n"
             + table(["divergence", "status", "proof or reason", "counterexample or witness"],
                     rows))
 
@@ -375,6 +375,13 @@ def _mathjax(tex: str) -> str:
     references, so Markdown reads none of it (``*``, ``_``, ``\\``, ``|``) as its own."""
     body = "".join(f"&#{ord(c)};" if c in "\\*_`$[]|<>&{}^" else c for c in f"\\({tex}\\)")
     return f'<span class="math notranslate nohighlight">{body}</span>'
+
+
+def statement(result: Any) -> str:
+    """A claim's statement, typeset where the claim carries its LaTeX (``statement_latex``,
+    printed by SymPy), else as the report prints it, in code type."""
+    tex = getattr(result, "statement_latex", "")
+    return tex if tex else code(result.statement)
 
 
 def _numbers(result: Any) -> str:

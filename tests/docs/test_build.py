@@ -509,3 +509,16 @@ def test_results_page_opens_with_its_verdict(site: Path) -> None:
     assert text.index("What this says") < text.index("Learning rates")
     assert "No run folders" not in text
     assert not (site / "results" / "experiment" / "experiment.html").exists()
+
+
+def test_statements_with_latex_are_typeset(site: Path) -> None:
+    """A claim that carries its statement in LaTeX (SymPy's) shows it typeset, not in code."""
+    from upo_theory import verify_all
+
+    page = html.unescape(_article(site / "claims.html"))
+    typeset = {r.statement_latex for r in verify_all() if r.statement_latex}
+    assert typeset
+    for tex in typeset:
+        for formula in re.findall(r"\$(.+?)\$", tex):
+            assert formula in page, formula
+    assert "f'(pi(y_w)/pi(y_l))" not in page
