@@ -116,6 +116,16 @@ def is_registered(divergence: Divergence) -> bool:
 
 
 def registered(alpha: float | str | None = None) -> list[Divergence]:
-    """Every registered divergence, in registry order."""
+    """Every registered divergence, in registry order.
+
+    Parameters
+    ----------
+    alpha : float or str, optional
+        The α of the α-divergence (its default otherwise).
+
+    Returns
+    -------
+    list of Divergence
+    """
     return [from_registry(name, alpha) for name in REGISTRY]
 

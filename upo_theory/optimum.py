@@ -172,7 +172,30 @@ def solve_kkt(
 def upo_optimum(
     problem: Problem, f: str | Divergence = "js", psi: str = "identity", alpha: float | None = None,
 ) -> OptimumResult:
-    """The UPO optimum of ``problem`` for generator f and Ψ ∈ {identity, logit} (Theorem 3.1)."""
+    """The UPO optimum of ``problem`` for generator f and Ψ ∈ {identity, logit} (Theorem 3.1).
+
+    Parameters
+    ----------
+    problem : Problem
+        π_ref, μ, p* and β, for C contexts and K actions.
+    f : str or Divergence
+        The generator (a name, an expression in ``u`` or a :class:`Divergence`).
+    psi : str
+        ``"identity"`` (IPO, IUPO: eq. 22) or ``"logit"``.
+    alpha : float, optional
+        The α of the α-divergence.
+
+    Returns
+    -------
+    OptimumResult
+        π* of shape (C, K), the multipliers λ, whether the solve converged, and the KKT
+        residuals on the returned policy.
+
+    Raises
+    ------
+    InadmissibleError
+        An f for which the KKT solve is not defined (total variation).
+    """
     divergence = get_divergence(f, alpha)
     result = solve_kkt(problem.psibar(psi), np.log(problem.pi_ref), problem.beta, divergence)
     return dataclasses.replace(result, psi=psi)
