@@ -155,6 +155,7 @@ def generate(src: Path, config: BuildConfig, say: Callable[[str], None]) -> None
     proof = (src / "_snippets" / "central-proof.md").read_text(encoding="utf-8")
     write("_generated/js-forms.md", theory.js_forms())
     write("claims.md", theory.claims_page(verified, missing, proof))
+    write("_generated/finding.md", theory.finding(verified))
     measured = _simulator(say)
     for topic, text in measured.items():
         write(f"_generated/sim-{topic}.md", text)
@@ -226,15 +227,18 @@ def _simulator(say: Callable[[str], None]) -> dict[str, str]:
 
 
 def _sphinx(src: Path, out: Path, plots: str) -> None:
+    """Run Sphinx with every warning an error (``-W``; ``--keep-going`` to list them all)."""
     from sphinx.cmd.build import build_main
 
     os.environ["UPO_DOCS_PLOTS"] = plots
     warnings = src / "sphinx-warnings.log"
-    args = ["-b", "html", "-q", "-E", "-c", str(HERE), "-d", str(src / ".doctrees"),
-            "-w", str(warnings), str(src), str(out)]
-    if build_main(args) != 0:
-        raise SphinxError(f"Sphinx failed to build {src} into {out}")
-    unimported = [line for line in warnings.read_text().splitlines()
-                  if "failed to import" in line.lower()]
-    if unimported:  # a page documenting a module that moved would otherwise be empty
-        raise SphinxError(f"the API pages name modules that do not import: {unimported[0]}")
+    args = ["-b", "html", "-q", "-E", "-W", "--keep-going", "-c", str(HERE),
+            "-d", str(src / ".doctrees"), "-w", str(warnings), str(src), str(out)]
+    status = build_main(args)
+    found = [line for line in warnings.read_text().splitlines() if "WARNING" in line
+             or "ERROR" in line] if warnings.is_file() else []
+    if status != 0 or found:
+        shown = "; ".join(found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3
+                                          else "")
+        raise SphinxError(f"Sphinx failed to build {src} into {out} with {len(found)} "
+                          f"warning(s), each an error; all are in {warnings}: {shown}")

@@ -30,8 +30,9 @@ from upo_theory.cli import check_writable, config_parser, parse_config, run_cli
 
 __all__ = [
     "API_PACKAGES", "CENTRAL_CLAIMS", "CLAIM_GROUPS", "CLAIM_STATUSES", "CLI_MODULES", "FORMS",
-    "PSIS", "Derivation", "Divergence", "T", "UserError", "check_writable", "config_parser",
-    "derive", "get_divergence", "module", "parse_config", "registered", "run_cli", "verify_all",
+    "OPTIONAL_IMPORTS", "PSIS", "Derivation", "Divergence", "T", "UserError", "check_writable",
+    "config_parser", "derive", "get_divergence", "module", "parse_config", "registered",
+    "run_cli", "verify_all",
 ]
 
 CLI_MODULES: tuple[str, ...] = (
@@ -41,7 +42,10 @@ CLI_MODULES: tuple[str, ...] = (
 """The entry points ``python -m NAME`` whose ``build_parser()`` the CLI reference prints."""
 
 API_PACKAGES: tuple[str, ...] = ("upo_theory", "sim", "llm")
-"""The packages whose modules the API reference documents (autodoc)."""
+"""The packages whose modules (subpackages' included) the API reference documents (autodoc)."""
+OPTIONAL_IMPORTS: tuple[str, ...] = ("trl",)
+"""Packages outside the docs extra that a documented module imports (``llm.trl``): mocked
+when absent, so that module's page is in every build."""
 
 DATA_MODULE = "llm.data.pairs"
 """Where the converters of the data formats live (``from_hh``, ``from_shp``, ``from_trl``)."""

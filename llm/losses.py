@@ -61,8 +61,19 @@ def pair_losses(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pair losses and pair statistics of the family member ``spec``, shapes (B,) and (B,).
 
-    The arguments are those of :func:`preference_loss`, with (Ψ, f, form) passed whole; both
-    results are float64 (see the module notes on precision).
+    Parameters
+    ----------
+    spec : upo_theory.LossSpec
+        The family member: (Ψ, f, form) passed whole (:func:`upo_theory.loss_spec`).
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps : Tensor
+        Sequence log-probabilities of shape (B,), as for :func:`preference_loss`.
+    beta : float
+        The regularisation strength β > 0.
+
+    Returns
+    -------
+    losses, statistics : tuple of Tensor
+        Each of shape (B,), float64 (see the module notes on precision).
     """
     logps = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
     statistic = pair_statistic(spec, *(to_float64(x) for x in logps))
@@ -71,7 +82,18 @@ def pair_losses(
 
 def to_float64(x: torch.Tensor) -> torch.Tensor:
     """``x`` as float64; its gradient returns in ``x``'s dtype, saturating at ±its largest
-    finite value instead of overflowing to ±inf."""
+    finite value instead of overflowing to ±inf.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any floating tensor.
+
+    Returns
+    -------
+    Tensor
+        ``x`` itself when already float64, else a float64 copy in the autograd graph.
+    """
     if x.dtype == torch.float64:
         return x
     if not (x.requires_grad and torch.is_grad_enabled()):
@@ -155,7 +177,20 @@ def check_admissible(spec: LossSpec, allow: bool = False) -> None:
     """Refuse an f-DPO/IUPO member whose f fails Theorem 3.1's conditions (f(1) = 0,
     differentiable, convex, f''(1) > 0, f' strictly increasing, f'(0+) = −∞), unless ``allow``
     (research on purpose); DPO and IPO fix f = reverse KL, which passes. ``llm.train`` and
-    :class:`llm.trl.UPOTrainer` apply the same rule."""
+    :class:`llm.trl.UPOTrainer` apply the same rule.
+
+    Parameters
+    ----------
+    spec : upo_theory.LossSpec
+        The family member whose f is checked.
+    allow : bool
+        Accept an inadmissible f (``TrainConfig.allow_inadmissible_f``).
+
+    Raises
+    ------
+    InadmissibleFError
+        When a condition of Theorem 3.1 fails or cannot be decided; the message names it.
+    """
     if allow:
         return
     failed = derive(spec.divergence).failure()

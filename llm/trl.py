@@ -64,8 +64,22 @@ def family_losses(spec: LossSpec, beta: float, length: str, policy: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pair losses and statistics of ``spec`` from summed completion log-probabilities.
 
-    ``policy``, ``reference`` and ``tokens`` have shape (2, B): chosen row, rejected row (the
-    summed log-probs under π and π_ref, and the completions' token counts).
+    Parameters
+    ----------
+    spec : upo_theory.LossSpec
+        The family member (Ψ, f, form).
+    beta : float
+        The regularisation strength β > 0.
+    length : str
+        ``"sum"``, ``"mean"`` or ``"score_per_token"``, as the module notes define them.
+    policy, reference, tokens : Tensor
+        Shape (2, B): chosen row, rejected row; the summed log-probs under π and π_ref, and
+        the completions' token counts.
+
+    Returns
+    -------
+    losses, statistics : tuple of Tensor
+        Each of shape (B,).
     """
     if length == "score_per_token":
         t = to_float64(policy) - to_float64(reference)  # in float64, as pair_losses does
@@ -83,6 +97,19 @@ def completion_logps(model: torch.nn.Module, inputs: dict[str, torch.Tensor]
 
     A plain forward of ``model`` (so DDP, PEFT and TRL's patched heads all work as they do in
     TRL); token ``j + 1`` is scored from position ``j`` where ``completion_mask`` marks it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A causal LM returning ``.logits``.
+    inputs : dict of str to Tensor
+        TRL's batch: ``input_ids``, ``attention_mask`` and ``completion_mask``, shape (2B, T),
+        the B chosen rows first.
+
+    Returns
+    -------
+    sums, counts : tuple of Tensor
+        The summed log-probs and the completion token counts, each of shape (2, B).
     """
     logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                    use_cache=False).logits[:, :-1]

@@ -1,7 +1,8 @@
-"""The value J(π) of a policy under the UPO objective of eq. (11).
+r"""The value J(π) of a policy under the UPO objective of eq. (11).
 
-Per context, ``J(π) = Σ_y π(y) Ψ̄(y) − β Σ_y π_ref(y) f(π(y)/π_ref(y))`` with
-``Ψ̄(y) = Σ_{y'} μ(y') Ψ(p*(y ≻ y'))``; f is evaluated from its SymPy expression, with the limit
+Per context, :math:`J(\pi) = \sum_y \pi(y)\,\bar\Psi(y) - \beta \sum_y \pi_{\mathrm{ref}}(y)\,
+f\big(\pi(y)/\pi_{\mathrm{ref}}(y)\big)` with :math:`\bar\Psi(y) = \sum_{y'} \mu(y')\,
+\Psi\big(p^*(y \succ y')\big)`; f is evaluated from its SymPy expression, with the limit
 f(0+) where π(y) = 0 (finite for Pearson χ², the only case where the optimum has zeros).
 """
 

@@ -27,6 +27,23 @@ def get_divergence(spec: str | Divergence, alpha: float | str | None = None) -> 
     The one way every layer turns what a user gave into a :class:`Divergence`: a
     :class:`Divergence` passed in is returned as it is (``alpha`` must then be None).
 
+    Parameters
+    ----------
+    spec : str or Divergence
+        A registered name or alias (``"js"``, ``"reverse_kl"``), or an expression in ``u``.
+    alpha : float or str, optional
+        The α of the α-divergence, or of a user's f written in ``alpha``.
+
+    Returns
+    -------
+    Divergence
+
+    Raises
+    ------
+    ExpressionError
+        An unknown name, an expression that does not parse, or an ``alpha`` given to an f
+        without one; the message names the value.
+
     Examples
     --------
     >>> get_divergence("js").f

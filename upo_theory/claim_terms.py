@@ -10,6 +10,7 @@ give the numbers a verdict reports.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -67,11 +68,36 @@ def central_claim(name: str, scope: str) -> Claim:
         return Claim(name, "eqs. (17), (22), (24); the project's repair of Algorithm 1",
                      "the policy that minimises the IUPO loss (eq. 24) with the per-response "
                      "statistic f'(pi(y_w)/piref(y_w)) - f'(pi(y_l)/piref(y_l)) (eq. 17) in "
-                     "place of eq. 23 is the IUPO optimum pi* of eq. 22", "repair", scope)
+                     "place of eq. 23 is the IUPO optimum pi* of eq. 22", "repair", scope,
+                     "the policy that minimises the IUPO loss (eq. 24) with the per-response "
+                     f"statistic ${statistic_latex(per_response_statistic)}$ (eq. 17) in place "
+                     r"of eq. 23 is the IUPO optimum $\pi^*$ of eq. 22")
     return Claim(name, "eqs. (22), (23), (24), (26), Algorithm 1",
                  "the policy that minimises the IUPO loss (eq. 24) with the statistic "
                  "f'(pi(y_w)/pi(y_l)) - f'(piref_w/piref_l) (eq. 23) is the IUPO optimum pi* of "
-                 "eq. 22", "paper", scope)
+                 "eq. 22", "paper", scope,
+                 "the policy that minimises the IUPO loss (eq. 24) with the statistic "
+                 f"${statistic_latex(paper_statistic)}$ (eq. 23) is the IUPO optimum "
+                 r"$\pi^*$ of eq. 22")
+
+
+_PAIR_LATEX = {PI_W: r"\pi(y_w)", PI_L: r"\pi(y_l)", PIREF_W: r"\pi_{\mathrm{ref}}(y_w)",
+              PIREF_L: r"\pi_{\mathrm{ref}}(y_l)"}
+"""How a pair's symbols are typeset: as the paper writes them."""
+
+
+def statistic_latex(statistic: Callable[..., sp.Expr]) -> str:
+    """The LaTeX of a pair statistic for a generic f (SymPy's ``latex`` of the very function
+    the claims check, applied to an undefined f')."""
+    generic = types.SimpleNamespace(f1=sp.Function("f'")(U))
+    terms = sp.Add.make_args(statistic(generic))
+    plus = [t for t in terms if not t.could_extract_minus_sign()]
+    minus = [-t for t in terms if t.could_extract_minus_sign()]
+
+    def tex(term: sp.Expr) -> str:
+        return sp.latex(term, symbol_names=_PAIR_LATEX).replace(r"\operatorname{f'}", "f'")
+
+    return " + ".join(map(tex, plus)) + "".join(f" - {tex(t)}" for t in minus)
 
 
 LOG_POINTS = [

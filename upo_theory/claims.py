@@ -112,7 +112,19 @@ def _ordered(results: list[ClaimResult]) -> list[ClaimResult]:
 
 
 def verify_all(alpha: float | str | None = None) -> list[ClaimResult]:
-    """The whole verification report: the paper's claims, the repair, the extended checks."""
+    """The whole verification report: the paper's claims, the repair, the extended checks.
+
+    Parameters
+    ----------
+    alpha : float or str, optional
+        The α of the registered α-divergence (its default otherwise).
+
+    Returns
+    -------
+    list of ClaimResult
+        One result per claim and divergence it is checked for (or one for a claim about no
+        particular f).
+    """
     return list(_verify_all(None if alpha is None else str(alpha)))
 
 

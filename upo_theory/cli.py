@@ -39,6 +39,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import sys
 import tempfile
 import types
@@ -198,10 +199,33 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def plain(text: str) -> str:
+    """``text`` (a docstring's line) as a terminal prints it: reST's inline literals and roles
+    (````python -m sim.bandit````, ``:func:`derive```) become their bare text."""
+    text = re.sub(r":[a-z]+(?::[a-z]+)?:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
 def config_parser(cls: type, *, prog: str, description: str,
                   epilog: str | None = None) -> argparse.ArgumentParser:
-    """An ``argparse`` parser with one option per field of the config dataclass ``cls``."""
-    parser = OneLineParser(prog=prog, description=description, epilog=epilog,
+    """An ``argparse`` parser with one option per field of the config dataclass ``cls``.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass whose fields carry ``metadata["help"]`` (written with :func:`option`).
+    prog : str
+        The command as users type it, e.g. ``"python -m sim.bandit"``.
+    description, epilog : str
+        Text printed before and after the options; reST markup in them is printed plain.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        A parser whose mistakes are one line on stderr and exit status 2.
+    """
+    parser = OneLineParser(prog=prog, description=plain(description),
+                           epilog=plain(epilog) if epilog else None,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_fields(parser, cls, shown_defaults={})
     return parser

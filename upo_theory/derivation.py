@@ -152,7 +152,19 @@ class Derivation:
 
 def derive(divergence: Divergence) -> Derivation:
     """Derive f', f'', (f')⁻¹, the range of f' and Theorem 3.1's conditions for ``divergence``
-    (once per process: every derivation is kept in :data:`_SETTLED`)."""
+    (once per process: every derivation is kept in :data:`_SETTLED`).
+
+    Parameters
+    ----------
+    divergence : Divergence
+        The generator f (:func:`get_divergence` makes one from a name or an expression).
+
+    Returns
+    -------
+    Derivation
+        SymPy's objects (``f1``, ``f2``, ``inverse``, ``sup_f1``, ``inf_f1``, the log-space
+        kernel) and each :class:`Condition` of Theorem 3.1 with how it was decided.
+    """
     key = (divergence.f, divergence)
     if key not in _SETTLED:
         _SETTLED[key] = _derive(divergence.f, divergence)

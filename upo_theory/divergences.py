@@ -66,6 +66,8 @@ REGISTRY: dict[str, _Entry] = {
     "pearson": _Entry("Pearson χ²", lambda a: (U - 1) ** 2, aliases=("pearson_chi2", "chi2")),
     "tv": _Entry("total variation", lambda a: sp.Abs(U - 1) / 2, aliases=("total_variation",)),
 }
+"""The registered divergences by name: each a title and its generator f (of α where it takes
+one); :func:`registered` gives them as :class:`Divergence` objects."""
 _ALIASES = {alias: name for name, e in REGISTRY.items() for alias in (name, *e.aliases)}
 
 
@@ -114,6 +116,16 @@ def is_registered(divergence: Divergence) -> bool:
 
 
 def registered(alpha: float | str | None = None) -> list[Divergence]:
-    """Every registered divergence, in registry order."""
+    """Every registered divergence, in registry order.
+
+    Parameters
+    ----------
+    alpha : float or str, optional
+        The α of the α-divergence (its default otherwise).
+
+    Returns
+    -------
+    list of Divergence
+    """
     return [from_registry(name, alpha) for name in REGISTRY]
 

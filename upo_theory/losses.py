@@ -33,8 +33,11 @@ from .stable_lambdify import is_torch
 Psi = Literal["identity", "logit"]
 Form = Literal["per_response", "paper"]
 PSIS: tuple[str, ...] = ("identity", "logit")
+"""The maps Ψ of preference probabilities: ``identity`` (IPO, IUPO) and ``logit`` (DPO, f-DPO)."""
 FORMS: tuple[str, ...] = ("per_response", "paper")
+"""The pair statistic's forms: per response (eqs. 5, 17) or as eq. 23 writes it."""
 LOSS_NAMES: tuple[str, ...] = ("dpo", "ipo", "fdpo", "iupo")
+"""The losses of the family (eqs. 4, 5, 10, 24), by the names the command lines take."""
 FIXED_DIVERGENCE: dict[str, str] = {"dpo": "rkl", "ipo": "rkl"}
 """The losses whose f is fixed (reverse KL, per-response form); ``fdpo`` and ``iupo`` take f."""
 
@@ -80,6 +83,28 @@ def loss_spec(
 
     ``psi`` follows from the name: logit for dpo/fdpo, identity for ipo/iupo. This is the one
     place where a loss name becomes a :class:`LossSpec`; every layer passes the spec on whole.
+
+    Parameters
+    ----------
+    loss : str
+        One of :data:`LOSS_NAMES`.
+    f : str or Divergence
+        The generator, for ``fdpo`` and ``iupo`` (ignored for ``dpo``, ``ipo``).
+    form : str
+        One of :data:`FORMS` (``dpo``, ``ipo`` are per response).
+    alpha : float, optional
+        The α of the α-divergence.
+
+    Returns
+    -------
+    LossSpec
+
+    Raises
+    ------
+    LossSpecError
+        An unknown loss or form.
+    ExpressionError
+        An f that :func:`get_divergence` refuses.
     """
     name = loss.strip().lower().replace("-", "")
     if name not in LOSS_NAMES:
@@ -102,6 +127,18 @@ def pair_statistic(
 
     A difference of kernel values, taken by :meth:`LogSpaceKernel.difference` so that k's
     constant cancels exactly (JS pairs with log-ratios above 37 would otherwise tie at 0).
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The family member (Ψ, f, form).
+    policy_w, policy_l, ref_w, ref_l : array or Tensor
+        log π(y_w), log π(y_l), log π_ref(y_w), log π_ref(y_l); NumPy or torch.
+
+    Returns
+    -------
+    array or Tensor
+        s: eq. 17's per-response statistic or eq. 23's, as ``spec.form`` says.
     """
     k = spec.kernel
     if spec.form == "paper":
@@ -121,7 +158,22 @@ def pair_statistic_grads(
 
 
 def pair_loss(spec: LossSpec, statistic: Any, beta: float) -> Any:
-    """Per-pair loss: −log σ(β s) for Ψ = logit (eqs. 4, 5); (s − 1/(2β))² for Ψ = id (10, 24)."""
+    """Per-pair loss: −log σ(β s) for Ψ = logit (eqs. 4, 5); (s − 1/(2β))² for Ψ = id (10, 24).
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The family member; only its Ψ matters here.
+    statistic : array or Tensor
+        The pair statistic s (:func:`pair_statistic`).
+    beta : float
+        The regularisation strength β > 0.
+
+    Returns
+    -------
+    array or Tensor
+        The loss of each pair, the shape of ``statistic``.
+    """
     if spec.psi == "logit":
         return _softplus(-beta * statistic)
     return (statistic - 1.0 / (2.0 * beta)) ** 2

@@ -43,11 +43,13 @@ class InadmissibleError(UserError):
 
 @dataclass(frozen=True)
 class KKTResiduals:
-    """Per-context residuals of the KKT conditions, each of shape (C,).
+    r"""Per-context residuals of the KKT conditions, each of shape (C,).
 
-    stationarity: spread (max − min) of ``f'(π*/π_ref) − Ψ̄/β`` over the support of π*.
-    normalisation: ``|Σ_y π*(y) − 1|``.
-    dual: largest violation of ``η ≥ 0`` off the support, ``max(0, (Ψ̄ − λ)/β − inf f')``.
+    stationarity: spread (max − min) of :math:`f'(\pi^*/\pi_{\mathrm{ref}}) - \bar\Psi/\beta`
+    over the support of π*.
+    normalisation: :math:`\lvert \sum_y \pi^*(y) - 1 \rvert`.
+    dual: largest violation of :math:`\eta \ge 0` off the support,
+    :math:`\max\big(0, (\bar\Psi - \lambda)/\beta - \inf f'\big)`.
     """
 
     stationarity: np.ndarray
@@ -170,7 +172,30 @@ def solve_kkt(
 def upo_optimum(
     problem: Problem, f: str | Divergence = "js", psi: str = "identity", alpha: float | None = None,
 ) -> OptimumResult:
-    """The UPO optimum of ``problem`` for generator f and Ψ ∈ {identity, logit} (Theorem 3.1)."""
+    """The UPO optimum of ``problem`` for generator f and Ψ ∈ {identity, logit} (Theorem 3.1).
+
+    Parameters
+    ----------
+    problem : Problem
+        π_ref, μ, p* and β, for C contexts and K actions.
+    f : str or Divergence
+        The generator (a name, an expression in ``u`` or a :class:`Divergence`).
+    psi : str
+        ``"identity"`` (IPO, IUPO: eq. 22) or ``"logit"``.
+    alpha : float, optional
+        The α of the α-divergence.
+
+    Returns
+    -------
+    OptimumResult
+        π* of shape (C, K), the multipliers λ, whether the solve converged, and the KKT
+        residuals on the returned policy.
+
+    Raises
+    ------
+    InadmissibleError
+        An f for which the KKT solve is not defined (total variation).
+    """
     divergence = get_divergence(f, alpha)
     result = solve_kkt(problem.psibar(psi), np.log(problem.pi_ref), problem.beta, divergence)
     return dataclasses.replace(result, psi=psi)

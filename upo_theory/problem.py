@@ -83,7 +83,8 @@ class Problem:
         return self.psibar("identity")
 
     def to_json(self) -> dict:
-        """The inputs as plain lists, the format :func:`from_json` reads."""
+        """The inputs as plain lists, for JSON; ``Problem(**problem.to_json())`` is the same
+        problem again."""
         return {"name": self.name, "beta": self.beta, "pi_ref": self.pi_ref.tolist(),
                 "mu": self.mu.tolist(), "prefs": self.prefs.tolist()}
 

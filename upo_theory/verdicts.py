@@ -49,6 +49,7 @@ from .derivation import SYMPY_FAILURES, Condition, Derivation
 Status = Literal["PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"]
 Group = Literal["paper", "repair", "extended"]
 CLAIM_STATUSES: tuple[str, ...] = ("PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED")
+"""The four verdicts a claim can get, in the order the report counts them."""
 CLAIM_GROUPS: dict[str, str] = {
     "paper": "The paper's claims, as the paper states them (each within its scope)",
     "repair": "The project's repair: the per-response statistic (eq. 17) in eq. 24, and its "
@@ -84,23 +85,29 @@ class ClaimResult:
     group: Group = "paper"
     scope: str = ""
     witness: dict[str, str] | None = None
+    statement_latex: str = ""
+    """The statement as text with LaTeX maths (``$...$``) for a page to typeset, where the
+    claim has it; ``statement`` is what the terminal report prints."""
 
 
 @dataclass(frozen=True)
 class Claim:
-    """What a result needs besides its verdict: name, reference, statement, group and scope."""
+    """What a result needs besides its verdict: name, reference, statement, group and scope;
+    ``latex``: the statement with its maths in LaTeX, printed by SymPy from the objects the
+    check uses (``""`` where it is not written yet)."""
 
     name: str
     reference: str
     statement: str
     group: Group
     scope: str
+    latex: str = ""
 
     def result(self, div: str | None, status: Status, detail: str,
                counterexample: dict[str, str] | None = None,
                witness: dict[str, str] | None = None) -> ClaimResult:
         return ClaimResult(self.name, self.reference, div, status, self.statement, detail,
-                           counterexample, self.group, self.scope, witness)
+                           counterexample, self.group, self.scope, witness, self.latex)
 
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -21,9 +21,10 @@ INPUTS: tuple[str, ...] = ("runs.csv", "curves.csv", "selection.csv", "setup.jso
 Log = Callable[[str], None]
 
 
-def experiment(folder: Path, log: Log) -> str:
+def experiment(folder: Path, log: Log, context: str = "") -> str:
     """The experiment's report, written into ``folder`` from the committed CSV files, as the
-    body of a page (its headings one level down, its title dropped)."""
+    body of a page (its headings one level down): its verdict and scope first, then
+    ``context`` (MyST), then the rest."""
     folder.mkdir(parents=True, exist_ok=True)
     missing = [name for name in INPUTS if not (RESULTS / name).is_file()]
     if missing:
@@ -34,17 +35,34 @@ def experiment(folder: Path, log: Log) -> str:
     for name in INPUTS:
         shutil.copyfile(RESULTS / name, folder / name)
     try:
-        report = module(RESULTS_MODULE).write_report(folder).read_text(encoding="utf-8")
+        written = module(RESULTS_MODULE).write_report(folder)
+        report = written.read_text(encoding="utf-8")
+        written.unlink()  # its text is this page's: a copy beside it would be an orphan page
     except Exception as err:  # another package's failure is reported, not fatal
         log(f"results: {RESULTS_MODULE}.write_report failed ({type(err).__name__}: {err})")
         return "## The measured result\n\n" + note(
             f"The report could not be computed: {code(f'{type(err).__name__}: {err}')}",
             "warning")
     title, _, rest = report.partition("\n")
-    return (f"## {title.lstrip('# ').strip()}\n\n"
-            + re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
+    rest = (re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
             .replace("](curves.png)", "](experiment/curves.png)")
             .replace("](frontier.png)", "](experiment/frontier.png)"))
+    return f"## {title.lstrip('# ').strip()}\n\n" + verdict_first(rest, context)
+
+
+VERDICT = "What this says"
+"""The report's section that states its verdict and scope: the page opens with it."""
+
+
+def verdict_first(report: str, context: str = "") -> str:
+    """The report with its :data:`VERDICT` section moved before everything else, then
+    ``context`` (its subsections are ``###``)."""
+    parts = re.split(r"(?m)^(?=### )", report)
+    found = [p for p in parts if p.startswith(f"### {VERDICT}")]
+    if not found:
+        return context + report
+    return (found[0].rstrip() + "\n\n" + context
+            + "".join(p for p in parts if p is not found[0]))
 
 
 def runs_section(folders: list[Path], images: Path, log: Log) -> str:
@@ -60,9 +78,7 @@ def runs_section(folders: list[Path], images: Path, log: Log) -> str:
         except Exception as err:  # a broken run is reported, not fatal
             log(f"runs: skipped {folder} ({type(err).__name__}: {err})")
     if not runs:
-        return ("No run folders were given to this build: pass `--runs DIR...` (run folders of "
-                "`python -m llm.train`, or folders that contain them, such as the experiment's "
-                "output) to add the four curves and the frontier.\n")
+        return ""
     images.mkdir(parents=True, exist_ok=True)
     rows = [[code(r.path.name), code(r.name), code(r.divergence), f"{r.beta:g}", str(r.seed)]
             + ([f"{r.truth['reward_policy']:.3f}", f"{r.truth['win_rate']:.3f}",
@@ -90,14 +106,19 @@ def runs_section(folders: list[Path], images: Path, log: Log) -> str:
 
 def results_page(folder: Path, runs: list[Path], log: Log) -> str:
     """``results/index``: the experiment (computed into ``folder/experiment``) and the runs."""
-    body = (
+    context = (
+        "### The experiment\n\n"
         "The paper's experiment (Section 5) compares IPO with JS-IUPO at "
         r"$\beta \in \{0.1, 0.2, 0.5\}$ by the train loss, evaluation loss, evaluation accuracy "
         "and evaluation margin of GPT-2 on HH and SHP. Here it runs on the offline preference "
         "task of `llm.task`, whose true reward is known, so the policies can also be judged by "
         "the reward they reach and the divergence they pay for it. The report below is "
         "recomputed from the CSV files in `docs/results/` by `python -m llm.results` each "
-        "time this site is built.\n\n"
-        + experiment(folder / "experiment", log)
-        + "\n## Run folders\n\n" + runs_section(runs, folder / "runs", log))
+        "time this site is built.\n\n")
+    body = experiment(folder / "experiment", log, context)
+    given = runs_section(runs, folder / "runs", log)
+    if given:
+        body += "\n## Run folders\n\n" + given
+    else:  # a note to whoever builds, not to readers
+        log("results: no run folders given (--runs DIR adds their curves and frontier)")
     return page("Experiments", body, "results")

@@ -8,7 +8,7 @@ out in LaTeX on the report page (``docs/source/central-proof.md``).
 
 from __future__ import annotations
 
-import html
+import re
 from collections import Counter
 from typing import Any
 
@@ -170,6 +170,21 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
             + "".join(parts))
 
 
+def finding(results: list[Any] | None) -> str:
+    """The home page's finding, its number taken from the report: the paper statistic's
+    counterexample for JS (total variation between the loss's minimiser and the optimum)."""
+    refuted = [r for r in results or () if r.claim == CENTRAL_CLAIMS[1]
+               and r.status == "REFUTED" and "total variation" in (r.counterexample or {})]
+    shown = next((r for r in refuted if r.divergence == "js"), refuted[0] if refuted else None)
+    miss = ("" if shown is None else
+            f" for {code(shown.divergence)} on three actions, its minimiser lies at total "
+            f"variation **{shown.counterexample['total variation']}** from the optimum")
+    return ("**The finding.** The paper's IUPO loss (eq. 24, with the statistic of eq. 23 and "
+            f"Algorithm 1) does not give the IUPO optimum (eq. 22):{miss}. With the "
+            "per-response statistic of eq. 17, the project's repair, it does, for every "
+            "admissible $f$ ({ref}`proof and counterexample <central-claim>`).\n")
+
+
 def claim_anchors(results: list[Any]) -> dict[str, str]:
     """The label of each claim's section on the report page, by claim name."""
     names = list(dict.fromkeys(r.claim for r in results))
@@ -198,10 +213,12 @@ def claims_page(results: list[Any] | None, missing: str, proof: str) -> str:
         "within the scope the paper states; the *repair* is the project's own: the per-response "
         "statistic of eq. 17 in the loss of eq. 24, and its central claim, which the paper does "
         "not make; the *extended checks* are statements of our own beyond the paper, each "
-        "saying its own scope. Statements, scopes and reasons are "
-        "printed in code type exactly as `python -m upo_theory` prints them.\n\n"
+        "saying its own scope. The quantities of each counterexample and witness are "
+        "typeset; statements, scopes and reasons are in code type, as the report prints "
+        "them ({ref}`notation <report-notation>`).\n\n"
         f"In all: {len(results)} results, {_tally(results)}.\n\n"
         + _central(results, proof)
+        + "(report-notation)=\n## Notation\n\n" + notation_map()
         + "".join(_group(g, [r for r in results if r.group == g], anchors) for g in CLAIM_GROUPS)
     )
     return page("Verification report", body, "claims")
@@ -224,13 +241,43 @@ def _central(results: list[Any], proof: str) -> str:
         shown = next((r for r in refuted if r.divergence == "js"), refuted[0])
         example = (f"The paper statistic's counterexample for {code(shown.divergence)} (three "
                    "actions; $\\pi^*$ by Theorem 3.1, the minimiser of eq. 24 by BFGS):\n\n"
-                   + table(["quantity", "value"], [[code(k), code(v)] for k, v in
-                                                   shown.counterexample.items()]))
+                   + table(["quantity", "value"], [[f"${quantity(k)}$", f"${numbers(v)}$"]
+                                                   for k, v in shown.counterexample.items()]))
     return (
         "(central-claim)=\n## The central claim\n\n"
-        r"Minimising the IUPO loss (eq. 24, Algorithm 1) gives the IUPO optimum $\pi^*$ "
-        "(eq. 22). It depends on the statistic the loss regresses to $1/(2\\beta)$:\n\n"
+        r"Minimising the IUPO loss (eq. 24, Algorithm 1) gives the IUPO optimum $\pi^*$, "
+        r"Theorem 3.1's optimum (eq. 16 inverted) for $\Psi$ the identity:"
+        "\n\n(eq-22)=\n$$\n" + EQ_22 + "\n$$\n\n"
+        "It depends on the statistic the loss regresses to $1/(2\\beta)$:\n\n"
         + table(["statistic", "verdict"], rows) + proof + "\n\n" + example)
+
+
+EQ_22 = (r"\pi^*(y) = \pi_{\mathrm{ref}}(y)\,(f')^{-1}\!\left(\frac{P(y) - \lambda}{\beta}"
+         r"\right), \qquad P(y) = \sum_{y'} \mu(y')\, p^*(y \succ y') \tag{22}")
+"""The paper's eq. 22, the IUPO optimum, as the report's central claim cites it."""
+
+NOTATION_MAP: tuple[tuple[str, str, str], ...] = (
+    (r"\pi_{\mathrm{ref}}", "the reference policy", "pi_ref, piref"),
+    (r"\pi^*", "the optimum (eq. 22; Theorem 3.1 for any Ψ)", "pi*"),
+    (r"\bar\Psi(y)", r"the mean of $\Psi\big(p^*(y \succ y')\big)$ over $y' \sim \mu$ (eq. 11)",
+     "Psibar"),
+    (r"(f')^{-1}", "the inverse of the derivative of the generator $f$", "(f')^-1"),
+    (r"f'(0^+) = -\infty", "the limit of $f'$ at 0 (Theorem 3.1's reading of "
+     r"$0 \notin \operatorname{dom} f'$)", "f'(0+) = -oo"),
+    (r"y_w, y_l", "the chosen and the rejected response of a pair", "y_w, y_l"),
+    (r"p^*(y \succ y')", "the true preference probability", "p*(y > y')"),
+    (r"\beta, \lambda, \mu", "the regularisation, the multiplier of "
+     r"$\sum_y \pi(y) = 1$, the distribution of the compared responses", "beta, lambda, mu"),
+)
+"""How the report's plain text (``python -m upo_theory``) writes the paper's symbols."""
+
+
+def notation_map() -> str:
+    """The table that reads the report's plain-text statements in the paper's symbols."""
+    return ("The statements, scopes and reasons below are the report's own text, as "
+            "`python -m upo_theory` prints them; it writes the paper's symbols in plain text:\n\n"
+            + table(["symbol", "meaning", "in the report's text"],
+                    [[f"${tex}$", meaning, code(plain)] for tex, meaning, plain in NOTATION_MAP]))
 
 
 def _group(group: str, results: list[Any], anchors: dict[str, str]) -> str:
@@ -252,22 +299,103 @@ def _claim(anchor: str, name: str, results: list[Any]) -> str:
             for r in results]
     return (f"({anchor})=\n### §{anchor.split('-')[1]} {code(name)}\n\n"
             f"*{text(first.reference)}*; scope {code(first.scope)}.\n\n"
-            f"Statement: {code(first.statement)}\n\n"
+            f"Statement: {statement(first)}\n\n"
             + table(["divergence", "status", "proof or reason", "counterexample or witness"],
                     rows))
 
 
+NOTATION: dict[str, str] = {
+    "beta": r"\beta", "pi_ref": r"\pi_{\mathrm{ref}}", "mu": r"\mu",
+    "p*(y_i > y_j), rows i": r"p^*(y_i \succ y_j)_{ij}", "pi_w": r"\pi(y_w)",
+    "pi_l": r"\pi(y_l)", "piref_w": r"\pi_{\mathrm{ref}}(y_w)",
+    "piref_l": r"\pi_{\mathrm{ref}}(y_l)", "left side": r"\text{left side}",
+    "right side": r"\text{right side}", "pi*": r"\pi^*", "lambda": r"\lambda",
+    "|gradient of eq. 24 at pi*|": r"\lVert \nabla \mathcal{L}_{(24)}(\pi^*) \rVert",
+    "total variation": r"\mathrm{TV}(\text{minimiser}, \pi^*)",
+    "pi* (eq. 22, Theorem 3.1)": r"\pi^* \ \text{(eq. 22)}",
+    "minimiser of eq. 24": r"\arg\min \mathcal{L}_{(24)}",
+    "sum pi* - 1": r"\textstyle\sum_y \pi^*(y) - 1", "rewards": r"r(y)",
+    "largest |likelihood - p*|": r"\max \lvert \text{likelihood} - p^* \rvert",
+    "minimiser": r"\text{minimiser}",
+    "piref_w/piref_l": r"\pi_{\mathrm{ref}}(y_w)/\pi_{\mathrm{ref}}(y_l)",
+    "sup of the statistic": r"\sup s", "target 1/(2 beta)": r"\text{target } 1/(2\beta)",
+    "threshold at beta = 1/10": r"\text{threshold}, \ \beta = \tfrac{1}{10}",
+    "threshold at beta = 1/5": r"\text{threshold}, \ \beta = \tfrac{1}{5}",
+    "threshold at beta = 1/2": r"\text{threshold}, \ \beta = \tfrac{1}{2}",
+    "paper-form minimiser": r"\text{paper-form minimiser}",
+    "pi* (exact KKT)": r"\pi^* \ \text{(exact KKT)}", "pi* (engine)": r"\pi^* \ \text{(engine)}",
+    "eta(y_1), eta(y_2)": r"\eta(y_1), \eta(y_2)", "Psibar": r"\bar\Psi",
+    "p*(y_1 > y_2)": r"p^*(y_1 \succ y_2)",
+    "sigma(beta f'(u*_1) - beta f'(u*_2))": r"\sigma\big(\beta f'(u^*_1) - \beta f'(u^*_2)\big)",
+}
+"""The report's names of the quantities in its counterexamples and witnesses, as the site
+typesets them (a name not here is set as text)."""
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?([eE][-+]?\d+)?|\d+/\d+)")
+
+
+def quantity(name: str) -> str:
+    """The LaTeX of a quantity's name in a counterexample or witness."""
+    return NOTATION.get(name, rf"\text{{{_text(name)}}}")
+
+
+def _text(value: str) -> str:
+    """Text for MathJax's ``\\text{}``, which sets its content as written, braces aside."""
+    return value.replace("{", "(").replace("}", ")")
+
+
+def _item(value: str) -> str:
+    value = value.strip()
+    if _NUMBER.fullmatch(value):
+        if "/" in value:
+            num, den = value.lstrip("+-").split("/")
+            return ("-" if value.startswith("-") else "") + rf"\tfrac{{{num}}}{{{den}}}"
+        mantissa, _, exponent = value.lower().partition("e")
+        if float(mantissa) == 0:
+            return "0"
+        return mantissa + (rf" \times 10^{{{int(exponent)}}}" if exponent else "")
+    return rf"\text{{{_text(value)}}}"
+
+
+def numbers(value: str) -> str:
+    """The LaTeX of a value in a counterexample or witness: a number, a vector
+    ``1/6, 1/3, 1/2`` or a matrix whose rows are separated by ``;``; other text as text."""
+    rows = [row.split(",") for row in value.split(";")]
+    if not all(_NUMBER.fullmatch(v.strip()) for row in rows for v in row):
+        return _item(value)
+    if len(rows) > 1:
+        return (r"\begin{pmatrix}" + r" \\ ".join(" & ".join(_item(v) for v in row)
+                                                 for row in rows) + r"\end{pmatrix}")
+    items = rows[0]
+    return _item(items[0]) if len(items) == 1 else (
+        r"\big(" + ", ".join(_item(v) for v in items) + r"\big)")
+
+
+def _mathjax(tex: str) -> str:
+    """Inline maths in raw HTML (a table cell's ``<details>``): the LaTeX as character
+    references, so Markdown reads none of it (``*``, ``_``, ``\\``, ``|``) as its own."""
+    body = "".join(f"&#{ord(c)};" if c in "\\*_`$[]|<>&{}^" else c for c in f"\\({tex}\\)")
+    return f'<span class="math notranslate nohighlight">{body}</span>'
+
+
+def statement(result: Any) -> str:
+    """A claim's statement, typeset where the claim carries its LaTeX (``statement_latex``,
+    printed by SymPy), else as the report prints it, in code type."""
+    tex = getattr(result, "statement_latex", "")
+    return tex if tex else code(result.statement)
+
+
 def _numbers(result: Any) -> str:
-    """The counterexample of a REFUTED row (shown) or the witness of a PROVEN one (folded), one
-    value a line, in code type."""
+    """The counterexample of a REFUTED row (shown) or the witness of a PROVEN one (folded), as
+    a small two-column table of typeset quantities and values."""
     values = result.counterexample if result.status == "REFUTED" else result.witness
     if not values:
         return ""
     kind, shown = (("counterexample", " open") if result.status == "REFUTED"
                    else ("witness", ""))
-    lines = "<br>".join(f"<code>{text(html.escape(f'{k} = {v}'))}</code>"
-                        for k, v in values.items())
-    return f"<details{shown}><summary>{kind}</summary>{lines}</details>"
+    rows = "".join(f"<tr><td>{_mathjax(quantity(k))}</td><td>{_mathjax(numbers(v))}</td></tr>"
+                   for k, v in values.items())
+    return (f'<details{shown}><summary>{kind}</summary><table class="numbers">{rows}'
+            "</table></details>")
 
 
 def js_forms() -> str:

@@ -49,8 +49,19 @@ def trl_section(log: Log) -> str:
 
 
 def run_folder_section(log: Log) -> str:
-    """``llm/README.md``'s section on what a run folder holds."""
-    return quote(LLM_README, RUN_FOLDER_SECTION, log)
+    """``llm/README.md``'s section on what a run folder holds, its headings one level below the
+    page's section that includes it (``###``)."""
+    return nest(quote(LLM_README, RUN_FOLDER_SECTION, log), 3)
+
+
+def nest(markdown: str, level: int) -> str:
+    """``markdown`` with its headings moved so that the highest of them is at ``level``."""
+    found = [len(m) for m in re.findall(r"^(#+) ", markdown, flags=re.M)]
+    if not found:
+        return markdown
+    shift = level - min(found)
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + shift) + " ", markdown,
+                  flags=re.M)
 
 
 _FORMATS = (

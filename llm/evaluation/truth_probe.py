@@ -1,7 +1,7 @@
 """The truth evaluation of a run in training: its policy against π_ref under the true reward.
 
-:class:`TruthProbe` evaluates the policy as it is now (:func:`~llm.evaluation.true_reward.
-evaluate_with_truth`: true reward, win rate, KL and D_f from π_ref), at the end of a run and, with
+:class:`TruthProbe` evaluates the policy as it is now (:func:`.evaluate_with_truth`: true
+reward, win rate, KL and D_f from π_ref), at the end of a run and, with
 ``--truth-every N``, every N steps of the preference stage, where the training loop logs it with
 ``split`` "truth". The points over training and over β are each method's reward-against-divergence
 frontier (:mod:`llm.experiments.frontier`). Sampling draws from its own seeded generator, so probing

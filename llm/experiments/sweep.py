@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ from ..run import check_before_work, run_training
 from .rates import chosen_rates, next_rate
 from .report_files import write_csv, write_report
 from .statistics import BASELINE
+from .workers import die_with_parent
 
 METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
     (method_label(loss_spec(loss, f, form)), loss, f, form)
@@ -195,8 +197,10 @@ class ExperimentConfig:
             raise ConfigError(f"validation_fraction={self.validation_fraction} must be in (0, 1)")
         if self.validation_pairs < 1 or self.max_extensions < 0:
             raise ConfigError("validation_pairs must be >= 1 and max_extensions >= 0")
-        if not self.jobs >= 1:
-            raise ConfigError(f"jobs={self.jobs} must be >= 1")
+        cpus = os.cpu_count() or 1
+        if not 1 <= self.jobs <= cpus:
+            raise ConfigError(f"jobs={self.jobs} must be 1 to {cpus}, the CPUs of this machine "
+                              "(each run takes one)")
         if self.quick:
             object.__setattr__(self, "train", self.train.replace(**QUICK))
         if self.train.data == "offline" and self.train.truth_eval_prompts < 1:
@@ -261,7 +265,8 @@ def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
             run_training(config)
         return
     context = multiprocessing.get_context("spawn")  # no torch state is forked
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         for finished in pool.map(_train, [c.to_json() for c in todo]):
             print(f"finished {finished}", file=sys.stderr, flush=True)
 

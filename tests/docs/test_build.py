@@ -168,6 +168,7 @@ def test_divergence_page_prints_the_derivation(site: Path, name: str) -> None:
 def test_claims_page_follows_the_report(site: Path) -> None:
     """The central claim with its proof (one step per step of the core's), then the paper's
     claims, then the extended checks; every result a row, every REFUTED one with its numbers."""
+    from docs.pages.theory import numbers, quantity
     from upo_theory import verify_all
 
     page = _article(site / "claims.html")
@@ -183,7 +184,21 @@ def test_claims_page_follows_the_report(site: Path) -> None:
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     for r in (r for r in results if r.status == "REFUTED"):
         key = next(iter(r.counterexample))
-        assert f"{key} = {r.counterexample[key]}" in text
+        assert f"\\({quantity(key)}\\)" in text and numbers(r.counterexample[key]) in text
+
+
+def test_counterexamples_are_typeset_and_eq_22_written_out(site: Path) -> None:
+    """No counterexample or witness value is in code type (each is a typeset quantity), eq. 22
+    is written out on the report, and eq. 16 is one equation on every page that tags it."""
+    page = _article(site / "claims.html")
+    for block in re.findall(r"<details.*?</details>", page, flags=re.S):
+        assert "<code" not in block and 'class="math' in block
+    assert 'id="eq-22"' in page and "\\tag{22}" in page
+    sixteen = set()
+    for name in ("math.html", "walkthrough.html"):
+        found = re.findall(r"\\\[(.*?)\\\]", _article(site / name), flags=re.S)
+        sixteen |= {" ".join(html.unescape(f).split()) for f in found if "\\tag{16}" in f}
+    assert len(sixteen) == 1, sixteen
 
 
 def test_getting_started_quotes_the_readme(site: Path) -> None:
@@ -385,3 +400,125 @@ def _fake_run(folder: Path, loss: str, beta: float, reward: float, form: str = "
              "f_divergence_se": 0.02}
     (folder / "truth.json").write_text(json.dumps(truth))
     return folder
+
+
+def test_a_warning_fails_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sphinx runs with -W (nitpicky, nothing suppressed), and a warning it logs without
+    failing still stops the build, naming it."""
+    import sphinx.cmd.build
+
+    from docs import conf
+    from docs.build import SphinxError, _sphinx
+
+    assert conf.nitpicky and not getattr(conf, "suppress_warnings", [])
+    seen: list[list[str]] = []
+
+    def fake(args: list[str]) -> int:
+        seen.append(args)
+        log = Path(args[args.index("-w") + 1])
+        log.write_text("x.md:1: WARNING: py:func reference target not found: nowhere\n")
+        return 0
+
+    monkeypatch.setattr(sphinx.cmd.build, "build_main", fake)
+    with pytest.raises(SphinxError, match=r"1 warning.*nowhere"):
+        _sphinx(tmp_path, tmp_path / "out", "none")
+    assert "-W" in seen[0]
+
+
+def test_the_site_built_without_a_warning(site: Path) -> None:
+    log = site.parent / f"{site.name}.sources" / "sphinx-warnings.log"
+    assert log.read_text(encoding="utf-8").strip() == ""
+
+
+def _api_ids(site: Path) -> set[str]:
+    return {i for page in (site / "api").glob("*.html") for i in _scan(page).ids}
+
+
+def test_every_public_object_has_an_api_entry(site: Path) -> None:
+    """Each module's public objects (its ``__all__``, or what it defines under a public name)
+    have an entry, where they are defined; every public module has a page."""
+    import importlib
+    import inspect
+
+    from docs.pages.reference import api_modules, public_names
+    from docs.project import API_PACKAGES
+
+    ids, missing = _api_ids(site), []
+    for package in API_PACKAGES:
+        for name in [package, *api_modules(package)]:
+            module = importlib.import_module(name)
+            if not (site / "api" / f"{name}.html").is_file():
+                missing.append(f"{name} (no page)")
+                continue
+            for public in public_names(module):
+                obj = getattr(module, public)
+                home = (f"{obj.__module__}.{obj.__qualname__}"
+                        if inspect.isclass(obj) or inspect.isfunction(obj) else None)
+                if f"{name}.{public}" not in ids and home not in ids and not any(
+                        i.endswith(f".{public}") and i.startswith(package) for i in ids):
+                    missing.append(f"{name}.{public}")
+    assert not missing, missing
+    assert (site / "api" / "llm.trl.html").is_file()
+    assert 'id="llm.trl.UPOTrainer"' in (site / "api" / "llm.trl.html").read_text("utf-8")
+
+
+def test_no_markup_or_repr_shown_to_readers(site: Path) -> None:
+    """No API signature shows a Python repr, no escaped bar shows, and no ``--help`` prints
+    reST markup."""
+    import importlib
+
+    from docs.project import CLI_MODULES
+
+    reprs = re.compile(r"PosixPath\(|&lt;class '|<class '|&lt;factory&gt;|&lt;function |"
+                       r" at 0x[0-9a-f]+")
+    for page in (site / "api").glob("*.html"):
+        text = _article(page)
+        assert not reprs.search(text), (page.name, reprs.search(text).group(0))
+        assert "\\|" not in html.unescape(re.sub(r"<[^>]+>", "", text)), page.name
+    for name in CLI_MODULES:
+        shown = importlib.import_module(name).build_parser().format_help()
+        assert not re.search(r"``|:(func|class|mod|meth):`", shown), name
+
+
+def test_api_index_lists_the_public_objects_by_topic(site: Path) -> None:
+    index = _article(site / "api" / "index.html")
+    for name in ("upo_theory.derivation.derive", "llm.losses.preference_loss",
+                 "llm.trl.UPOTrainer"):
+        assert f'href="{name.rsplit(".", 1)[0]}.html#{name}"' in index, name
+    assert "genindex.html" in index and "py-modindex.html" in index
+
+
+def test_home_page_gets_the_code_and_states_the_finding(site: Path) -> None:
+    from upo_theory import CENTRAL_CLAIMS, verify_all
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", _article(site / "index.html")))
+    refuted = next(r for r in verify_all() if r.claim == CENTRAL_CLAIMS[1]
+                   and r.status == "REFUTED" and r.divergence == "js")
+    assert refuted.counterexample["total variation"] in text
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = next(line for line in readme.splitlines() if "pip install -e" in line
+                   and "python -m llm.train" in line)
+    assert "git clone" in text and install in text
+    assert text.index("git clone") < text.index(install)
+    for name in ("cite.html", "changelog.html", "genindex.html", "py-modindex.html"):
+        assert (site / name).is_file() and name in _article(site / "index.html"), name
+
+
+def test_results_page_opens_with_its_verdict(site: Path) -> None:
+    text = html.unescape(re.sub(r"<[^>]+>", "", _article(site / "results" / "index.html")))
+    assert text.index("What this says") < text.index("Learning rates")
+    assert "No run folders" not in text
+    assert not (site / "results" / "experiment" / "experiment.html").exists()
+
+
+def test_statements_with_latex_are_typeset(site: Path) -> None:
+    """A claim that carries its statement in LaTeX (SymPy's) shows it typeset, not in code."""
+    from upo_theory import verify_all
+
+    page = html.unescape(_article(site / "claims.html"))
+    typeset = {r.statement_latex for r in verify_all() if r.statement_latex}
+    assert typeset
+    for tex in typeset:
+        for formula in re.findall(r"\$(.+?)\$", tex):
+            assert formula in page, formula
+    assert "f'(pi(y_w)/pi(y_l))" not in page

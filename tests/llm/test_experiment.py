@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -262,3 +263,49 @@ def test_a_renamed_column_is_refused_not_read_as_blanks(tmp_path, capsys):
     (tmp_path / "experiment.md").symlink_to(notes)
     assert results.main([str(tmp_path)]) == 0
     assert notes.read_text() == "mine" and not (tmp_path / "experiment.md").is_symlink()
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(c) for c in path.read_text().split()} if path.exists() else set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="needs Linux's /proc and two CPUs")
+def test_a_stopped_experiment_stops_its_workers(tmp_path):
+    """SIGTERM to ``llm.experiment --jobs 2`` left its workers training on, reparented to
+    PID 1 (issue 28); they now end with it (their runs resume from their checkpoints)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-m", "llm.experiment", "--quick", "--jobs", "2",
+                               "--out-dir", str(tmp_path / "exp")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, workers = time.monotonic() + 120, set()
+    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
+        workers = {c for c in _children(parent.pid) if "spawn_main" in
+                   Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the experiment never started its workers"
+    parent.send_signal(signal.SIGTERM)
+    parent.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)
+
+
+def test_jobs_are_bounded_by_the_machine():
+    with pytest.raises(ConfigError, match="the CPUs of this machine"):
+        experiment.ExperimentConfig(jobs=10_000)
