@@ -109,6 +109,13 @@ def test_a_marker_that_is_a_folder_is_one_line(capsys, tmp_path, run):
     refused(call(train_main, resume(tmp_path), capsys), ".upo-run")
 
 
+def test_a_lock_that_is_a_fifo_is_one_line(capsys, tmp_path, run):
+    """It said "cannot write the run folder (None)", then a traceback (issue 28)."""
+    (run / ".lock").unlink(missing_ok=True)
+    os.mkfifo(run / ".lock")
+    refused(call(train_main, resume(tmp_path), capsys), ".lock is not a plain file")
+
+
 def test_the_writers_replace_a_link_and_never_append_through_one(tmp_path, home):
     """A link planted while a run goes on: an atomic write replaces the link, an append
     refuses it, a save folder over a link or a stranger's folder is refused."""

@@ -80,13 +80,13 @@ class RunLock:
             except OSError as error:
                 refuse_link(path)
                 raise self._unwritable(error) from None
-            handle = os.fdopen(descriptor, "r+")
-            info = os.fstat(descriptor)
+            info = os.fstat(descriptor)  # before fdopen: a FIFO cannot be opened as a file
             if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
-                handle.close()
+                os.close(descriptor)
                 refuse_link(path)
                 raise LinkError(f"{path} is not a plain file of its own; nothing was written "
                                 "through it: remove it, then run again")
+            handle = os.fdopen(descriptor, "r+")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
