@@ -67,8 +67,9 @@ def _mark(folder: Path) -> None:
         (folder / MARKER).touch()
 
 
-class SphinxError(RuntimeError):
-    """Sphinx stopped with an error (its message is in the build's output)."""
+class SphinxError(UserError):
+    """Sphinx stopped with an error, or logged a warning (each is an error): one line naming
+    the log that holds them, never a traceback."""
 
 
 @dataclass

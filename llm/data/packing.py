@@ -1,11 +1,11 @@
 """Padding-free batches: many sequences end to end in a few token rows.
 
-A :class:`PackedBatch` holds the S sequences of a batch (for a preference batch the B
-prompt + chosen sequences, then the B prompt + rejected ones, as :func:`preference_batch` orders
-its rows) in P rows of one width W, packed first-fit decreasing (:func:`pack_rows`). Its position
-ids restart at 0 at each sequence's first token, and the model is called with them and without
-an attention mask: transformers (5.x, ``masking_utils.find_packed_sequence_indices``) reads a
-position id that does not follow its left neighbour as the start of a new sequence and builds a
+A :class:`PackedBatch` holds the S sequences of a batch (for a preference batch the B prompt +
+chosen sequences, then the B prompt + rejected ones, as :func:`~llm.data.batching.preference_batch`
+orders its rows) in P rows of one width W, packed first-fit decreasing (:func:`pack_rows`). Its
+position ids restart at 0 at each sequence's first token, and the model is called with them and
+without an attention mask: transformers (5.x, ``masking_utils.find_packed_sequence_indices``) reads
+a position id that does not follow its left neighbour as the start of a new sequence and builds a
 block-causal mask, so no token attends across a sequence boundary (SDPA, eager and flex get the
 mask; flash-attention-2 runs varlen). Positions after a row's last sequence hold padding with
 position id 0, each its own one-token sequence, never scored.
