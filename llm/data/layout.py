@@ -64,8 +64,18 @@ def takes_prefix_mask(model) -> bool:
     of :data:`PREFIX_MODEL_TYPES` with an attention implementation of
     :data:`~llm.data.prefix_sharing.PREFIX_ATTENTION`."""
     config = model.config
+    attention = getattr(config, "_attn_implementation", None) or "eager"
     return (getattr(config, "model_type", None) in PREFIX_MODEL_TYPES
-            and (getattr(config, "_attn_implementation", None) or "eager") in PREFIX_ATTENTION)
+            and attention in PREFIX_ATTENTION
+            and not (attention == "eager" and _slices_a_causal_buffer(model)))
+
+
+def _slices_a_causal_buffer(model) -> bool:
+    """Whether an attention layer keeps a (1, 1, n, n) causal ``bias`` buffer that it slices by
+    the row's length (GPT-2's eager attention in older transformers, 5.0 among them): a row
+    wider than n breaks it, and rows of pairs end to end can be."""
+    return any(isinstance(getattr(m, "bias", None), torch.Tensor) and m.bias.dim() == 4
+               for m in model.modules())
 
 
 def choose(requested: str, model, device: torch.device, forward_rows: int = 0) -> BatchLayout:

@@ -276,7 +276,7 @@ def check_task(seed: int, n_train: int, n_eval: int,
     """Refuse, before any work, a seed or a split size the task cannot make: a seed outside
     0 .. 2^32 − 1, a split of fewer than one or more than :data:`MAX_PAIRS` pairs (``names``:
     what the caller calls the three)."""
-    _check_count(names[0], seed, 0, 2**32 - 1)
+    _check_count(names[0], seed, 0, 2**64 - 1)
     _check_count(names[1], n_train, 1, MAX_PAIRS)
     _check_count(names[2], n_eval, 1, MAX_PAIRS)
 

@@ -65,7 +65,12 @@ def model_of(family: str, attention: str) -> torch.nn.Module:
 
 @pytest.fixture(scope="module", params=EXACT_ATTENTION, ids=lambda p: "-".join(p))
 def model(request) -> torch.nn.Module:
-    return model_of(*request.param)
+    from llm.data.layout import takes_prefix_mask
+
+    model = model_of(*request.param)
+    if not takes_prefix_mask(model):  # refused for it, as --layout prefix refuses it
+        pytest.skip("this transformers' eager GPT-2 slices a causal buffer: no prefix layout")
+    return model
 
 
 def differences(model, pairs, pad_to_multiple: int = 1) -> dict[str, float]:
