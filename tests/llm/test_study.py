@@ -79,7 +79,9 @@ points = st.lists(st.tuples(st.floats(0.001, 3.0), st.floats(-2.0, 2.0)), min_si
 @given(points, points, st.floats(0.05, 3.0))
 def test_the_integrated_gap_is_the_mean_gap_of_the_two_frontiers(a, b, upper):
     a, b = np.array([(0.0, 0.0), *a]), np.array([(0.0, 0.1), *b])
-    k = np.linspace(0.0, upper, 20_001)  # brute force: a fine grid
+    corners = np.concatenate([a[:, 0], b[:, 0]])  # where the frontiers bend, so the grid's
+    k = np.unique(np.concatenate([np.linspace(0.0, upper, 20_001),  # trapezoids are exact
+                                  corners[corners <= upper]]))
     trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy < 2 has trapz only
     brute = trapezoid(envelope(a, k) - envelope(b, k), k) / upper
     assert integrated_gap(a, b, upper) == pytest.approx(brute, abs=1e-6)
@@ -147,8 +149,10 @@ def test_a_quick_study_runs_end_to_end_and_reports_the_primary_verdict_first(tmp
     assert len(results.read_csv(out / "selection.csv")) == 2 * 2
     report = (out / "experiment.md").read_text()
     assert report.startswith("# Pre-registered study")
-    verdict = report.split("**Primary endpoint: ", 1)[1].split(".**", 1)[0]
-    assert verdict in VERDICTS
+    verdict = report.split("**Primary endpoint: ", 1)[1].split("**", 1)[0].rstrip(".")
+    # a quick run's tiny model may never move from pi_ref (transformers 5.0's rounding): the
+    # report must then say the endpoint is not computable, never a verdict
+    assert verdict in (*VERDICTS, "not computable")
     assert "## Secondary endpoints" in report and "## Have KL and true reward plateaued?" in report
     assert report.index("Primary endpoint") < report.index("## Secondary endpoints") < report.index(
         "## Results")
