@@ -10,7 +10,9 @@ only takes longer to come).
 
 * :func:`time_limited` interrupts a call after some CPU seconds with a ``BaseException`` raised
   from ``SIGPROF`` (main thread only); the caller then gets None and goes on without that result.
-  Such limits nest: an inner limit never outlives an outer one.
+  The signal repeats every :data:`REFIRE_SECONDS` until the call ends, as a bare ``except:``
+  (mpmath has several) can swallow one. Such limits nest: an inner limit never outlives an outer
+  one.
 * :func:`within_budget` runs a call in a forked child process whose address space is capped with
   ``RLIMIT_AS`` and whose CPU time is capped by the same timer (``RLIMIT_CPU`` behind it, for work
   that never returns to Python), with a generous wall-clock backstop in the parent
@@ -44,6 +46,9 @@ machine)."""
 USER_F_BYTES = 2 * 1024**3
 """Memory (address space beyond what the process already holds) that the work may add."""
 
+REFIRE_SECONDS = 0.05
+"""After its limit, the interrupt repeats this often (CPU seconds) until the call has ended."""
+
 WALL_BACKSTOP = 10.0
 """The parent waits at most this many times the CPU budget (plus 10 s) of wall-clock time for a
 child that is starved of CPU, then refuses as for time."""
@@ -75,7 +80,8 @@ def time_limited(fn: Callable[[], R], seconds: float) -> R | None:
         raise _OutOfTime
 
     previous = signal.signal(signal.SIGPROF, _raise)
-    signal.setitimer(signal.ITIMER_PROF, min(seconds, outer_left) if outer_left else seconds)
+    first = min(seconds, outer_left) if outer_left else seconds
+    signal.setitimer(signal.ITIMER_PROF, first, REFIRE_SECONDS)
     try:
         return fn()
     except _OutOfTime:
@@ -85,7 +91,7 @@ def time_limited(fn: Callable[[], R], seconds: float) -> R | None:
         signal.signal(signal.SIGPROF, previous)
         if outer_left:
             left = outer_left - (time.process_time() - start)
-            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), REFIRE_SECONDS)
 
 
 def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = None,
