@@ -59,3 +59,11 @@ def test_the_default_run_spread_runs_the_command_per_seed_and_summarises(tmp_pat
     assert [r["seed"] for r in record["runs"]] == [0, 1] and "smallest gain" in text
     assert record["summary"]["smallest_gain"] == min(gains)
     assert abs(record["summary"]["gain"]["mean"] - sum(gains) / 2) < 1e-12
+
+
+@pytest.mark.slow
+def test_the_truth_probe_bench_prints_the_three_probes():
+    text = run(str(BENCH / "bench_truth_probe.py"), "--prompts", "4", "--max-new-tokens", "3",
+               "--layers", "1", "--width", "32", "--heads", "2", "--repeats", "1")
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["generate", "first probe", "later probe"]

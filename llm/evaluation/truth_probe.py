@@ -37,6 +37,7 @@ class TruthProbe:
     def __init__(self, session: TrainingSession) -> None:
         self.session = session
         self._reference: torch.nn.Module | None = None
+        self._memo: dict = {}  # the reference's samples and log-probs, made on first use
 
     def __call__(self, step: int | None = None) -> dict[str, float]:
         """The policy's truth metrics now (``step`` is where the loop is; it does not matter)."""
@@ -48,7 +49,7 @@ class TruthProbe:
             divergence=truth_divergence(config), seed=config.seed,
             n_prompts=config.truth_eval_prompts, max_new_tokens=config.truth_max_new_tokens,
             device=session.world.device,
-            chat=config.chat_template and has_chat_template(session.tokenizer))
+            chat=config.chat_template and has_chat_template(session.tokenizer), memo=self._memo)
 
     def final(self, last_step: int) -> dict[str, float]:
         """The truth metrics of the trained policy: the logged probe of the last step where

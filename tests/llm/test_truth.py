@@ -204,3 +204,36 @@ def test_truth_probes_over_training_leave_a_resumed_run_exact(tmp_path):
     assert [r["step"] for r in probes] == [2, 4] and probes[0]["kl"] != probes[1]["kl"]
     summary = json.loads((whole / "summary.json").read_text())
     assert summary["truth"]["kl"] == probes[-1]["kl"]
+
+
+def test_later_sampled_tokens_follow_the_model_given_the_earlier_ones(tokenizer):
+    """Two-token draws: the cached decoding's second token has the teacher-forced softmax."""
+    model = tiny_gpt2(4, init_scale=3.0)  # peaked, so a few pairs are drawn often
+    prompt = tokenizer("Hi")["input_ids"]
+    stops = torch.zeros(50257, dtype=torch.bool)
+    draws = truth.sample_responses(model, [prompt] * 4000, stops, max_new_tokens=2, seed=1,
+                                   batch_size=4000)
+    assert all(len(d) == 2 for d in draws)
+    first = max(set(d[0] for d in draws), key=[d[0] for d in draws].count)
+    seconds = [d[1] for d in draws if d[0] == first]
+    with torch.no_grad():
+        p = torch.softmax(model(torch.tensor([prompt + [first]])).logits[0, -1].double(),
+                          dim=0).numpy()
+    freq = np.bincount(seconds, minlength=50257) / len(seconds)
+    top = np.argsort(p)[-3:]
+    se = np.sqrt(p[top] * (1 - p[top]) / len(seconds))
+    assert len(seconds) > 500 and np.all(np.abs(freq[top] - p[top]) <= 4 * se)
+
+
+def test_a_memo_reuses_the_reference_and_changes_nothing(tokenizer):
+    policy, reference = tiny_gpt2(1, init_scale=0.3), tiny_gpt2(2, init_scale=0.3)
+    kwargs = dict(divergence="js", seed=3, n_prompts=10, max_new_tokens=4, device="cpu")
+    plain = truth.evaluate_with_truth(policy, reference, tokenizer, **kwargs)
+    memo: dict = {}
+    assert truth.evaluate_with_truth(policy, reference, tokenizer, memo=memo, **kwargs) == plain
+    assert len(memo) == 1
+    calls = []
+    original = reference.forward
+    reference.forward = lambda *a, **k: (calls.append(k), original(*a, **k))[1]
+    assert truth.evaluate_with_truth(policy, reference, tokenizer, memo=memo, **kwargs) == plain
+    assert not any(k.get("use_cache") for k in calls)  # never sampled again
