@@ -217,7 +217,7 @@ def test_later_sampled_tokens_follow_the_model_given_the_earlier_ones(tokenizer)
     first = max(set(d[0] for d in draws), key=[d[0] for d in draws].count)
     seconds = [d[1] for d in draws if d[0] == first]
     with torch.no_grad():
-        p = torch.softmax(model(torch.tensor([prompt + [first]])).logits[0, -1].double(),
+        p = torch.softmax(model(torch.tensor([[*prompt, first]])).logits[0, -1].double(),
                           dim=0).numpy()
     freq = np.bincount(seconds, minlength=50257) / len(seconds)
     top = np.argsort(p)[-3:]
