@@ -155,6 +155,24 @@ def test_every_checkpoint_damaged_keeps_both_aside_and_says_so(tmp_path, stopped
         assert f"{name}.damaged" in err.split("kept as")[1], err
 
 
+@pytest.mark.slow
+def test_a_weights_header_claiming_an_exabyte_falls_back_to_the_previous_checkpoint(
+        tmp_path, stopped, capsys):
+    """The manifest resealed over it (so only the header itself can tell): the newest
+    checkpoint is damaged, the run resumes from ``checkpoint.prev``."""
+    import struct
+
+    run_dir = copy_run(stopped, tmp_path)
+    weights = run_dir / "checkpoint" / "model.safetensors"
+    weights.write_bytes(struct.pack("<Q", 2**60) + weights.read_bytes()[8:])
+    _reseal(run_dir / "checkpoint", "model.safetensors")
+    code, _, err = call(train_main, resume_args(tmp_path), capsys)
+    assert code == 0, err
+    assert "model.safetensors is not a readable safetensors file" in err, err
+    assert (run_dir / "checkpoint.damaged" / "model.safetensors").read_bytes()[:8] == (
+        struct.pack("<Q", 2**60))
+
+
 # ------------------------------------------------------------- checked before any work
 
 @pytest.mark.parametrize(("args", "word"), [

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 
 from upo_theory import UserError, parse_json
 
@@ -227,14 +228,18 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
             damaged[name] = problem or "no stage and step in its manifest"
     chosen, state = None, None
     for position, folder in sorted(intact, key=lambda item: item[0], reverse=True):
-        reading = STATE
+        reading, kind = STATE, "plain data"
         try:
             state = torch.load(folder / STATE, weights_only=True)
             if "world_size" in state:  # sharded: DCP's metadata must be plain records too
                 reading = SHARD_METADATA
                 read_shard_metadata(folder)
+            for weights in sorted(folder.glob("*.safetensors")):  # a header the loader trusts
+                reading, kind = weights.name, "a readable safetensors file"
+                with safe_open(weights, framework="pt") as opened:
+                    opened.keys()
         except Exception as error:  # whatever makes it unreadable as data is damage
-            damaged[folder.name] = f"{reading} is not plain data ({type(error).__name__})"
+            damaged[folder.name] = f"{reading} is not {kind} ({type(error).__name__})"
             continue
         if (problem := _state_problem(state, position)) is not None:
             damaged[folder.name] = f"{STATE} {problem}"
