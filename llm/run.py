@@ -29,14 +29,18 @@ up to the other.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 import transformers
 
+from upo_theory import UserError
+
 from .config import TrainConfig
 from .data.locations import check_locations
 from .data.offline_task import check_task
+from .engine.checkpoint import sharded_processes
 from .engine.distributed import close_world, init_world
 from .engine.loop import Stopped, train_stage
 from .engine.lora import check_peft
@@ -59,11 +63,24 @@ def check_before_work(config: TrainConfig) -> None:
                    ("seed", "offline_train_pairs", "offline_eval_pairs"))
 
 
+def check_processes(config: TrainConfig) -> None:
+    """An ``--fsdp --resume`` of a sharded run in one process is refused naming the number of
+    processes its checkpoint's shards need (before :func:`init_world` refuses it for any N)."""
+    if not (config.fsdp and config.resume) or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return
+    processes = sharded_processes(Path(config.out_dir) / config.resolved_run_name())
+    if processes:
+        raise UserError(f"this run's checkpoint holds the shards of {processes} processes: "
+                        f"resume it with torchrun --nproc_per_node {processes} -m llm.train "
+                        "... --fsdp --resume")
+
+
 def run_training(config: TrainConfig) -> Path:
     """Train the stages of ``config``, then write its summary; return the run folder."""
     check_before_work(config)
     transformers.utils.logging.disable_progress_bar()  # our bars are enough
     stages = plan(config)
+    check_processes(config)
     world = init_world(config.device, {s.batch_flag: s.batch_size for s in stages},
                        config.deterministic, config.fsdp)
     if config.threads > 0 and world.device.type == "cpu":

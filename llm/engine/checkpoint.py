@@ -260,6 +260,13 @@ def load_checkpoint(run_dir: Path, say: Callable[[str], None] | None = None,
     return state
 
 
+def sharded_processes(run_dir: Path) -> int | None:
+    """The number of processes whose shards the newest intact checkpoint of ``run_dir`` holds;
+    None where it has none or holds the model whole."""
+    state = load_checkpoint(run_dir) if run_dir.is_dir() else None
+    return state.get("world_size") if state is not None else None
+
+
 def _state_problem(state: Any, position: tuple[int, int]) -> str | None:
     """What keeps ``state`` (a loaded ``state.pt``) from being a checkpoint's state at the
     manifest's ``position`` (stage index, step), or None."""

@@ -127,6 +127,18 @@ def test_fsdp_without_torchrun_is_one_line(tmp_path, capsys, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
+def test_a_sharded_run_resumed_in_one_process_is_told_how_many(stopped, tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    run_dir = Path(shutil.copytree(stopped, tmp_path / "run"))
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    args = config_argv(config(tmp_path, resume=True))
+    assert_user_error(call(main, args, capsys), "shards of 2 processes",
+                      "torchrun --nproc_per_node 2 -m llm.train")
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.parametrize(("flags", "word"), [(["--lora-r", "4"], "--lora-r"),
                                              (["--forward-rows", "2"], "--forward-rows"),
                                              (["--compile"], "--compile")])
