@@ -8,3 +8,5 @@ against its own optimum, β sweeps), :mod:`.plots` and the command line :mod:`.b
 loss on a pair table and its minimiser are the core's (``upo_theory``), one engine for the
 claims and the simulator.
 """
+
+import upo_theory  # noqa: F401  # first: Ctrl-C while starting is one line

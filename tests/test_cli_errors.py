@@ -320,3 +320,48 @@ def test_module_entry_points_exit_2_with_one_line(tmp_path, a_file, module):
                           text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 2 and done.stderr.startswith(f"python -m {module}: error: ")
     assert done.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------- Ctrl-C while starting
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time a child has used (Linux's /proc; user + system clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_ctrl_c_while_a_package_imports_is_one_line(tmp_path):
+    """A package that imports upo_theory first and is interrupted while importing the rest."""
+    (tmp_path / "victim").mkdir()
+    (tmp_path / "victim" / "__init__.py").write_text("import upo_theory\nraise KeyboardInterrupt\n")
+    (tmp_path / "victim" / "mod.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run([sys.executable, "-m", "victim.mod"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.stderr == "python -m victim.mod: stopped by Ctrl-C\n"
+    assert done.returncode in (130, -2)  # Python dies of the signal, as a shell's 130
+
+
+def test_an_importing_program_keeps_its_own_traceback():
+    done = subprocess.run([sys.executable, "-c", "import upo_theory\nraise KeyboardInterrupt"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "Traceback" in done.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("module", ["upo_theory", "sim.bandit", "llm.train", "llm.experiment",
+                                    "docs"])
+def test_ctrl_c_while_a_command_starts_is_one_line(module):
+    """SIGINT once the command has spent 0.15 CPU s starting (past Python's own start, inside
+    the imports of SymPy, NumPy and torch that take about a second)."""
+    child = subprocess.Popen([sys.executable, "-m", module, "--help"], cwd=ROOT, text=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while child.poll() is None and _cpu_seconds(child.pid) < 0.15:
+        pass
+    child.send_signal(subprocess.signal.SIGINT)
+    err = child.communicate(timeout=120)[1]
+    assert "Traceback" not in err
+    assert err in ("", f"python -m {module}: stopped by Ctrl-C\n"), err

@@ -44,6 +44,9 @@ A user's mistakes, and a user's JSON
     :class:`InadmissibleError`; :func:`parse_json`, JSON text read with bounds.
 """
 
+# First: under python -m, Ctrl-C while the rest imports is one line (it installs itself)
+from . import interrupts  # noqa: F401  # isort: skip
+
 # Divergences and their SymPy derivations
 from .admission import get_divergence
 from .derivation import Condition, Derivation, T, derive
