@@ -21,6 +21,7 @@ from .claim_terms import (
     BT_EXAMPLE,
     CENTRAL_PAPER,
     EXAMPLE,
+    GENERIC_F1,
     LOG_POINTS,
     PI,
     PI_L,
@@ -34,9 +35,12 @@ from .claim_terms import (
     central_claim,
     central_instance,
     fdpo_and_dpo,
+    pair_latex,
     paper_statistic,
+    per_response_statistic,
     show,
     sigmoid,
+    statistic_latex,
     worked_optimum,
 )
 from .derivation import Derivation, Y, derive
@@ -49,10 +53,16 @@ from .problem import total_variation
 from .verdicts import ADMISSIBLE, DIFFERENTIABLE, Claim, ClaimResult, about, decide, vanishes
 
 _R = sp.Rational
+JS_F = get_divergence("js").f
+"""JS's generator, as the registry holds it (the claim differentiates this f)."""
+JS_F1 = sp.log(2 * U / (1 + U))
+"""The paper's JS derivative (Section 5.1)."""
 
 
 @about(Claim("logit(sigma(z)) = z", "Proposition 3.2",
-             "log(s/(1-s)) with s = 1/(1+exp(-z)) is z", "paper", "for every real z"))
+             "log(s/(1-s)) with s = 1/(1+exp(-z)) is z", "paper", "for every real z",
+             rf"$\log\frac{{s}}{{1 - s}} = z$ with $s = \sigma(z) = {sp.latex(sigmoid(Z))}$",
+             "for every real $z$"))
 def logit_inverts_sigmoid() -> ClaimResult:
     """Proposition 3.2's first step: logit(σ(z)) = z for real z."""
     claim = logit_inverts_sigmoid.about
@@ -61,18 +71,22 @@ def logit_inverts_sigmoid() -> ClaimResult:
 
 
 @about(Claim("JS derivative f'(u) = log(2u/(1+u))", "Section 5.1",
-             "d/du [u log u - (u+1) log((u+1)/2)] = log(2u/(1+u))", "paper", "for JS"))
+             "d/du [u log u - (u+1) log((u+1)/2)] = log(2u/(1+u))", "paper", "for JS",
+             rf"$\frac{{d}}{{du}}\left[{sp.latex(JS_F)}\right] = {sp.latex(JS_F1)}$",
+             "for JS"))
 def js_derivative() -> ClaimResult:
     """The paper's JS derivative (Section 5.1): f'(u) = log(2u/(1+u))."""
     claim = js_derivative.about
     d = derive(get_divergence("js"))
-    return decide(claim, "js", sp.diff(d.f, U), sp.log(2 * U / (1 + U)), [{U: _R(1, 3)}],
+    return decide(claim, "js", sp.diff(d.f, U), JS_F1, [{U: _R(1, 3)}],
                   "SymPy's derivative of the paper's f simplifies to log(2u/(1+u))")
 
 
 @about(Claim("eq. 26 is eq. 24 with the JS f'", "eqs. (23), (24), (26)",
              "(f'(pi_w/pi_l) - f'(piref_w/piref_l) - 1/(2 beta))^2 with f' = log(2u/(1+u)) "
-             "is eq. 26", "paper", "for JS"))
+             "is eq. 26", "paper", "for JS",
+             rf"$\left({statistic_latex(paper_statistic)} - \frac{{1}}{{2 \beta}}\right)^2$ "
+             rf"with $f'(u) = {sp.latex(JS_F1)}$ is eq. 26", "for JS"))
 def eq26_is_eq24_with_js() -> ClaimResult:
     """eq. (26) is eq. (24) with the paper form (23) and the JS f'."""
     claim = eq26_is_eq24_with_js.about
@@ -87,7 +101,11 @@ def eq26_is_eq24_with_js() -> ClaimResult:
 @about(Claim("Bradley-Terry: Psibar(y) - Psibar(y') = r(y) - r(y')", "Proposition 3.2",
              "with p*(y > y') = sigma(r(y) - r(y')) and Psi = logit, Psibar(y) = "
              "E_{y'~mu} Psi(p*(y > y')) = r(y) - E_mu r, for every mu", "paper",
-             "for Bradley-Terry p*, Psi = logit"))
+             "for Bradley-Terry p*, Psi = logit",
+             r"with $p^*(y \succ y') = \sigma\big(r(y) - r(y')\big)$ and "
+             r"$\Psi = \operatorname{logit}$, $\bar\Psi(y) = \mathbb{E}_{y' \sim \mu}\,"
+             r"\Psi\big(p^*(y \succ y')\big) = r(y) - \mathbb{E}_\mu r$, for every $\mu$",
+             r"for Bradley–Terry $p^*$, $\Psi = \operatorname{logit}$"))
 @functools.lru_cache(maxsize=1)  # Prop. 3.2's check for every f stands on it
 def bradley_terry_reward_gaps() -> ClaimResult:
     """Proposition 3.2's Bradley–Terry step: Ψ̄(y) − Ψ̄(y') = r(y) − r(y') for Ψ = logit."""
@@ -111,7 +129,12 @@ def bradley_terry_reward_gaps() -> ClaimResult:
 @about(Claim("stationarity d/dpi [pi_ref f(pi/pi_ref)] = f'(pi/pi_ref)",
              "Theorem 3.1, eq. (14)",
              "the derivative of the divergence term in pi(y) is f'(pi(y)/pi_ref(y))",
-             "paper", "for every differentiable f"), needs=DIFFERENTIABLE)
+             "paper", "for every differentiable f",
+             "the derivative of the divergence term in $\\pi(y)$ is "
+             r"$\frac{\partial}{\partial \pi}\left["
+             rf"{pair_latex(PI_REF * sp.Function('f')(PI / PI_REF))}\right] = "
+             rf"{pair_latex(GENERIC_F1(PI / PI_REF))}$", "for every differentiable $f$"),
+       needs=DIFFERENTIABLE)
 def stationarity(d: Derivation) -> ClaimResult:
     """Theorem 3.1, eq. (14): ∂/∂π [π_ref f(π/π_ref)] = f'(π/π_ref)."""
     claim = stationarity.about
@@ -125,7 +148,12 @@ def stationarity(d: Derivation) -> ClaimResult:
              "the objective of eq. 11 is strictly concave, its maximiser has full support "
              "(eta = 0), lambda exists and is unique, and pi* solves beta f'(pi*/pi_ref) = "
              "Psibar - lambda", "paper",
-             "for admissible f (f' invertible, 0 not in dom f')"), needs=ADMISSIBLE)
+             "for admissible f (f' invertible, 0 not in dom f')",
+             r"the objective of eq. 11 is strictly concave, its maximiser has full support "
+             r"($\eta = 0$), $\lambda$ exists and is unique, and $\pi^*$ solves "
+             r"$\beta f'(\pi^*/\pi_{\mathrm{ref}}) = \bar\Psi - \lambda$",
+             r"for admissible $f$ ($f'$ invertible, $0 \notin \operatorname{dom} f'$)"),
+       needs=ADMISSIBLE)
 @functools.lru_cache(maxsize=64)
 def theorem_3_1(d: Derivation) -> ClaimResult:
     """Theorem 3.1 with a certificate that the KKT point is the unique maximiser of eq. (11).
@@ -170,7 +198,12 @@ def theorem_3_1(d: Derivation) -> ClaimResult:
              "Proposition 3.2, eqs. (18)-(21)",
              "with p*(y > y') = sigma(r(y) - r(y')) and Psi = logit, the UPO optimum has "
              "sigma(beta f'(u*_w) - beta f'(u*_l)) = p*(y_w > y_l): its likelihood is "
-             "eq. 5", "paper", "for admissible f, Psi = logit, Bradley-Terry p*"),
+             "eq. 5", "paper", "for admissible f, Psi = logit, Bradley-Terry p*",
+             r"with $p^*(y \succ y') = \sigma\big(r(y) - r(y')\big)$ and "
+             r"$\Psi = \operatorname{logit}$, the UPO optimum has "
+             r"$\sigma\big(\beta f'(u^*_w) - \beta f'(u^*_l)\big) = p^*(y_w \succ y_l)$: its "
+             "likelihood is eq. 5",
+             r"for admissible $f$, $\Psi = \operatorname{logit}$, Bradley–Terry $p^*$"),
        needs=ADMISSIBLE)
 def fdpo_likelihood(d: Derivation) -> ClaimResult:
     """Proposition 3.2: Ψ = logit with Bradley–Terry p* gives the f-DPO likelihood (eq. 5/21)."""
@@ -190,7 +223,10 @@ def fdpo_likelihood(d: Derivation) -> ClaimResult:
 
 @about(Claim("f-DPO (eq. 5) is DPO (eq. 4)", "eqs. (4), (5)",
              "-log sigma(beta f'(pi_w/piref_w) - beta f'(pi_l/piref_l)) = DPO's loss",
-             "paper", "for reverse KL"), reverse_kl=True)
+             "paper", "for reverse KL",
+             rf"$-\log\sigma\big(\beta\,({statistic_latex(per_response_statistic)})\big)$ "
+             rf"is DPO's loss $-\log\sigma\big(\beta\,({pair_latex(H)})\big)$",
+             "for reverse KL"), reverse_kl=True)
 def fdpo_is_dpo(d: Derivation) -> ClaimResult | None:
     """eq. (5) → eq. (4): f-DPO's loss equals DPO's, for reverse KL (listed for it alone)."""
     return decide(fdpo_is_dpo.about, d.divergence.label, *fdpo_and_dpo(d),
@@ -199,7 +235,9 @@ def fdpo_is_dpo(d: Derivation) -> ClaimResult | None:
 
 @about(Claim("IUPO statistic (eq. 23) is IPO's h (eq. 9)", "Proposition 4.1",
              "f'(pi_w/pi_l) - f'(piref_w/piref_l) = log(pi_w/pi_l) - log(piref_w/piref_l)",
-             "paper", "for reverse KL"), reverse_kl=True)
+             "paper", "for reverse KL",
+             f"${statistic_latex(paper_statistic)} = {pair_latex(H)}$", "for reverse KL"),
+       reverse_kl=True)
 def iupo_is_ipo(d: Derivation) -> ClaimResult | None:
     """Proposition 4.1: the IUPO statistic (eq. 23) is IPO's h (eq. 9), for reverse KL."""
     claim = iupo_is_ipo.about
@@ -208,7 +246,8 @@ def iupo_is_ipo(d: Derivation) -> ClaimResult | None:
 
 
 @about(central_claim(CENTRAL_PAPER, "for admissible f, with the statistic as eq. 23 and "
-                     "Algorithm 1 write it"), needs=ADMISSIBLE)
+                     "Algorithm 1 write it", "for admissible $f$, with the statistic as "
+                     "eq. 23 and Algorithm 1 write it"), needs=ADMISSIBLE)
 def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     """The central claim, paper statistic (eq. 23): refuted by a gradient that is not zero at π*.
 

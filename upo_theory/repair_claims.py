@@ -54,6 +54,7 @@ from .claim_terms import (
     central_instance,
     per_response_statistic,
     show,
+    statistic_latex,
 )
 from .derivation import Derivation, derive
 from .divergences import registered
@@ -134,6 +135,7 @@ def _quadratic_loss_certificate() -> tuple[bool, str]:
 
 
 @about(central_claim(CENTRAL_PER_RESPONSE, "for every admissible f and every K (mu with full "
+                     "support)", r"for every admissible $f$ and every $K$ ($\mu$ with full "
                      "support)"))
 def per_response_minimiser_is_optimum_for_every_f() -> ClaimResult:
     """The central claim for the per-response statistic, for every admissible f at once."""
@@ -219,7 +221,13 @@ def _theta_gradient_gap(d: Derivation, rng: np.random.Generator, k: int = 6) -> 
              "repair", "for the per-response loss L(softmax(theta)), grad_theta L = 0 only at "
              "pi*: grad_theta L = (I - pi 1^T) D grad_v L with D = diag(f''(u) u) > 0 and "
              "1^T grad_v L = 0, so grad_v L = 0", "repair",
-             "for every admissible f with f'' > 0 on (0, oo) (every registered admissible f)"))
+             "for every admissible f with f'' > 0 on (0, oo) (every registered admissible f)",
+             r"for the per-response loss $L(\operatorname{softmax}\theta)$, "
+             r"$\nabla_\theta L = 0$ only at $\pi^*$: $\nabla_\theta L = (I - \pi \mathbf{1}^\top)"
+             r"\, D\, \nabla_v L$ with $D = \operatorname{diag}\big(f''(u)\, u\big) > 0$ and "
+             r"$\mathbf{1}^\top \nabla_v L = 0$, so $\nabla_v L = 0$",
+             r"for every admissible $f$ with $f'' > 0$ on $(0, \infty)$ (every registered "
+             "admissible $f$)"))
 def no_spurious_theta_stationary_points() -> ClaimResult:
     """Step 4 of the central claim (module docs): a stationary θ is π*, so gradient descent in
     the logits has no other resting point. SymPy's certificate, f'' > 0 for each registered
@@ -266,6 +274,10 @@ def per_response_gap(k: int, name: str, rng: np.random.Generator,
              "the engine's minimiser of the per-response loss equals pi* (total variation "
              "< 1e-8) on random problems with K = 5 to 50 actions", "repair",
              "for the seeded random problems listed (a numerical check of the general-K "
+             "argument, not a proof)",
+             r"the engine's minimiser of the per-response loss equals $\pi^*$ (total variation "
+             r"$< 10^{-8}$) on random problems with $K = 5$ to $50$ actions",
+             "for the seeded random problems listed (a numerical check of the general-$K$ "
              "argument, not a proof)"))
 def per_response_minimiser_at_large_k() -> ClaimResult:
     """The general-K argument (module docs, steps 1–3) checked numerically: random π_ref, μ, p*
@@ -286,7 +298,8 @@ def per_response_minimiser_at_large_k() -> ClaimResult:
 per_response_minimiser_at_large_k.seconds = 30  # type: ignore[attr-defined]
 
 
-@about(central_claim(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)"),
+@about(central_claim(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)",
+                     r"for admissible $f$ ($\mu$ with full support)"),
        needs=ADMISSIBLE)
 def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     """The central claim, per-response statistic, for this f (the general proof applies)."""
@@ -305,7 +318,10 @@ def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
 
 @about(Claim("per-response statistic antisymmetric in (y_w, y_l)",
              "eq. (17); the project's repair", "s(y_l, y_w) = -s(y_w, y_l)", "repair",
-             "for every differentiable f"),
+             "for every differentiable f",
+             "$s(y_l, y_w) = -s(y_w, y_l)$ for the per-response statistic "
+             f"$s(y_w, y_l) = {statistic_latex(per_response_statistic)}$",
+             "for every differentiable $f$"),
        needs=DIFFERENTIABLE)
 def per_response_antisymmetric(d: Derivation) -> ClaimResult:
     """The per-response statistic changes sign when y_w and y_l swap."""

@@ -86,15 +86,19 @@ class ClaimResult:
     scope: str = ""
     witness: dict[str, str] | None = None
     statement_latex: str = ""
-    """The statement as text with LaTeX maths (``$...$``) for a page to typeset, where the
-    claim has it; ``statement`` is what the terminal report prints."""
+    """The statement as text with LaTeX maths (``$...$``) for a page to typeset;
+    ``statement`` is what the terminal report prints."""
+    scope_latex: str = ""
+    """The scope as text with LaTeX maths (``$...$``), beside ``scope`` as the terminal prints
+    it."""
 
 
 @dataclass(frozen=True)
 class Claim:
     """What a result needs besides its verdict: name, reference, statement, group and scope;
-    ``latex``: the statement with its maths in LaTeX, printed by SymPy from the objects the
-    check uses (``""`` where it is not written yet)."""
+    ``latex`` and ``scope_latex``: the statement and the scope as prose with LaTeX maths
+    (``$...$``), printed by SymPy's ``latex`` from the objects the check uses where it has them,
+    else written out (a fixed formula)."""
 
     name: str
     reference: str
@@ -102,12 +106,14 @@ class Claim:
     group: Group
     scope: str
     latex: str = ""
+    scope_latex: str = ""
 
     def result(self, div: str | None, status: Status, detail: str,
                counterexample: dict[str, str] | None = None,
                witness: dict[str, str] | None = None) -> ClaimResult:
         return ClaimResult(self.name, self.reference, div, status, self.statement, detail,
-                           counterexample, self.group, self.scope, witness, self.latex)
+                           counterexample, self.group, self.scope, witness, self.latex,
+                           self.scope_latex)
 
 
 F = TypeVar("F", bound=Callable[..., object])
