@@ -73,6 +73,29 @@ class ClaimResult:
     paper ("extended"); ``scope`` the f (or setting) it is stated for. ``counterexample`` holds
     the numbers that refute a REFUTED statement; ``witness`` those that prove a PROVEN "differs"
     statement or illustrate a proof.
+
+    Parameters
+    ----------
+    claim : str
+        The claim's name.
+    reference : str
+        Where the paper states it (theorem, equations).
+    divergence : str or None
+        The label of the f it was checked for; None for a claim about no particular f.
+    status : {"PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"}
+        The verdict.
+    statement : str
+        The statement, as the terminal report prints it.
+    detail : str
+        The proof, or the reason for the verdict.
+    counterexample, witness : dict of str to str, optional
+        The numbers that refute (REFUTED) or prove and illustrate (PROVEN) the statement.
+    group : {"paper", "repair", "extended"}
+        Whose statement it is.
+    scope : str
+        The f (or setting) the statement is made for.
+    statement_latex, scope_latex : str
+        The statement and the scope as text with LaTeX maths, for a page to typeset.
     """
 
     claim: str
