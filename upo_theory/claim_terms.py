@@ -87,13 +87,15 @@ _PAIR_LATEX = {PI_W: r"\pi(y_w)", PI_L: r"\pi(y_l)", PIREF_W: r"\pi_{\mathrm{ref
 """How a pair's symbols are typeset: as the paper writes them."""
 
 
-GENERIC_F1 = sp.Function("f'")
-"""An undefined f', for writing a statement about every f in LaTeX."""
+def generic_f1(arg: sp.Expr) -> sp.Expr:
+    """f'(``arg``) for an undefined f': a statement about every f, written in LaTeX by
+    :func:`pair_latex`."""
+    return sp.Function("f'")(arg)
 
 
 def pair_latex(expr: sp.Expr) -> str:
     """SymPy's LaTeX of ``expr`` with a pair's symbols as the paper writes them and the
-    undefined f' (:data:`GENERIC_F1`) as f'."""
+    undefined f' (:func:`generic_f1`) as f'."""
     names = {**_PAIR_LATEX, PI_REF: r"\pi_{\mathrm{ref}}"}
     return sp.latex(expr, symbol_names=names).replace(r"\operatorname{f'}", "f'")
 
@@ -101,7 +103,7 @@ def pair_latex(expr: sp.Expr) -> str:
 def statistic_latex(statistic: Callable[..., sp.Expr]) -> str:
     """The LaTeX of a pair statistic for a generic f (SymPy's ``latex`` of the very function
     the claims check, applied to an undefined f')."""
-    generic = types.SimpleNamespace(f1=GENERIC_F1(U))
+    generic = types.SimpleNamespace(f1=generic_f1(U))
     terms = sp.Add.make_args(statistic(generic))
     plus = [t for t in terms if not t.could_extract_minus_sign()]
     minus = [-t for t in terms if t.could_extract_minus_sign()]

@@ -21,7 +21,6 @@ from .claim_terms import (
     BT_EXAMPLE,
     CENTRAL_PAPER,
     EXAMPLE,
-    GENERIC_F1,
     LOG_POINTS,
     PI,
     PI_L,
@@ -35,6 +34,7 @@ from .claim_terms import (
     central_claim,
     central_instance,
     fdpo_and_dpo,
+    generic_f1,
     pair_latex,
     paper_statistic,
     per_response_statistic,
@@ -133,7 +133,7 @@ def bradley_terry_reward_gaps() -> ClaimResult:
              "the derivative of the divergence term in $\\pi(y)$ is "
              r"$\frac{\partial}{\partial \pi}\left["
              rf"{pair_latex(PI_REF * sp.Function('f')(PI / PI_REF))}\right] = "
-             rf"{pair_latex(GENERIC_F1(PI / PI_REF))}$", "for every differentiable $f$"),
+             rf"{pair_latex(generic_f1(PI / PI_REF))}$", "for every differentiable $f$"),
        needs=DIFFERENTIABLE)
 def stationarity(d: Derivation) -> ClaimResult:
     """Theorem 3.1, eq. (14): ∂/∂π [π_ref f(π/π_ref)] = f'(π/π_ref)."""

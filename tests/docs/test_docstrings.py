@@ -8,6 +8,8 @@ import enum
 import importlib
 import inspect
 import re
+import sys
+import types
 
 from docs.pages.reference import api_modules, public_names
 
@@ -68,12 +70,8 @@ def test_every_public_callable_documents_its_parameters() -> None:
 
 def test_the_parameters_check_can_fail() -> None:
     """A face whose callables lack the section is reported (the check is not vacuous)."""
-    import types
-
     module = types.ModuleType("_faceless")
     exec("def f(x):\n    'No sections.'\n__all__ = ['f']", module.__dict__)
-    import sys
-
     sys.modules["_faceless"] = module
     try:
         assert undocumented_parameters(("_faceless",)) == ["_faceless.f"]
