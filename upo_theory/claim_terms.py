@@ -159,7 +159,8 @@ def show(policy: np.ndarray) -> str:
 
 
 def antisymmetry(d: Derivation, statistic: Callable[..., sp.Expr], claim: Claim,
-                 proof: str) -> ClaimResult:
+                 proof: str, proof_latex: str) -> ClaimResult:
     """Whether swapping y_w and y_l flips the sign of ``statistic``."""
     swapped = statistic(d, PI_L, PI_W, PIREF_L, PIREF_W)
-    return decide(claim, d.divergence.label, swapped, -statistic(d), LOG_POINTS, proof)
+    return decide(claim, d.divergence.label, swapped, -statistic(d), LOG_POINTS, proof,
+                  proof_latex)

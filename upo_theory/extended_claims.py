@@ -67,7 +67,10 @@ def likelihood_without_bradley_terry() -> ClaimResult:
                "sigma(beta f'(u*_1) - beta f'(u*_2))": "1/2", "p*(y_1 > y_2)": "4/5"}
     return claim.result(None, "REFUTED", "Psibar is constant, so pi* = pi_ref and the f-DPO "
                         "likelihood is 1/2 for every pair, while p*(y_1 > y_2) = 4/5: "
-                        "Proposition 3.2 needs Bradley-Terry", counterexample=example)
+                        "Proposition 3.2 needs Bradley-Terry", counterexample=example,
+                        detail_latex=r"$\bar\Psi$ is constant, so $\pi^* = \pi_{\mathrm{ref}}$ "
+                        r"and the f-DPO likelihood is $1/2$ for every pair, while "
+                        r"$p^*(y_1 \succ y_2) = 4/5$: Proposition 3.2 needs Bradley–Terry")
 
 
 PEARSON_EXAMPLE = ExactProblem(EXAMPLE.pi_ref, EXAMPLE.mu, EXAMPLE.prefs, _R(1, 20))
@@ -110,7 +113,8 @@ def pearson_under_the_literal_reading() -> ClaimResult:
     runs = {form: minimise(population_loss(LossSpec("identity", divergence, form), ex.problem),
                            gtol=1e-10) for form in ("per_response", "paper")}
     per, paper = runs["per_response"], runs["paper"]
-    return claim.result("pearson", "REFUTED", "pi* has zeros", counterexample={
+    return claim.result("pearson", "REFUTED", "pi* has zeros", detail_latex=r"$\pi^*$ has zeros",
+                        counterexample={
         **ex.describe(), "pi* (exact KKT)": "0, 0, 1", "lambda": str(lam),
         "eta(y_1), eta(y_2)": f"{eta[0]}, {eta[1]}",
         "the formula with full support": ", ".join(map(str, formula)),
@@ -155,11 +159,16 @@ def antisymmetry_does_not_rescue_the_paper_form() -> ClaimResult:
                "total variation": f"{float(total_variation(found, pi)):.3g}"}
     if gradient <= 1e-6:
         return claim.result(None, "REFUTED", "the gradient at pi* vanishes",
-                            counterexample=numbers)
+                            counterexample=numbers,
+                            detail_latex=r"the gradient at $\pi^*$ vanishes")
     return claim.result(None, "PROVEN", "f is admissible (SymPy); f'(e^s) + f'(e^-s) "
                         "= 0, so the paper statistic is antisymmetric (SymPy); the two forms "
                         f"differ ({forms.detail}); the paper form's gradient at pi* is "
-                        f"{gradient:.3g}, not 0", witness=numbers)
+                        f"{gradient:.3g}, not 0", witness=numbers,
+                        detail_latex=r"$f$ is admissible (SymPy); $f'(e^s) + f'(e^{-s}) = 0$, so "
+                        "the paper statistic is antisymmetric (SymPy); the two forms differ "
+                        f"({forms.detail_latex}); the paper form's gradient at $\\pi^*$ is "
+                        f"{gradient:.3g}, not 0")
 
 
 antisymmetry_does_not_rescue_the_paper_form.seconds = 30  # type: ignore[attr-defined]
@@ -207,10 +216,15 @@ def forms_equal(d: Derivation) -> ClaimResult:
     # (scaled by 1/20 so that pi_w + pi_l < 1).
     cauchy = {PI_W: sp.exp(2) / 20, PI_L: sp.exp(1) / 20, PIREF_W: _R(1, 20), PIREF_L: _R(1, 20)}
     result = decide(claim, d.divergence.label, paper, per_response, [*LOG_POINTS, cauchy],
-                    "f'(e^s) is affine in s, so both forms equal c (t_w - t_l)")
+                    "f'(e^s) is affine in s, so both forms equal c (t_w - t_l)",
+                    r"$f'(e^s)$ is affine in $s$, so both forms equal $c\,(t_w - t_l)$")
     if result.status == "REFUTED" and sp.simplify(sp.diff(_g(d, S), S, 2)) != 0:
-        return ClaimResult(**{**result.__dict__, "detail": result.detail
-                              + "; f'(e^s) is not affine in s (its second derivative is not 0)"})
+        return ClaimResult(**{
+            **result.__dict__,
+            "detail": result.detail + "; f'(e^s) is not affine in s (its second derivative is "
+                                      "not 0)",
+            "detail_latex": result.detail_latex + "; $f'(e^s)$ is not affine in $s$ (its second "
+                                                  "derivative is not 0)"})
     return result
 
 
@@ -236,7 +250,8 @@ def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
     """The paper form is antisymmetric iff g(s) + g(−s) is constant."""
     claim = paper_form_antisymmetric.about
     return antisymmetry(d, paper_statistic, claim,
-                        "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign")
+                        "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign",
+                        "$f'(e^s) + f'(e^{-s})$ is constant, so the swap flips the sign")
 
 
 @about(Claim("paper form can reach the target 1/(2 beta)", "eq. (24); beyond the paper",
@@ -259,7 +274,11 @@ def target_reachable(d: Derivation) -> ClaimResult:
     label = d.divergence.label
     if not d.sup_f1.is_finite:
         return claim.result(label, "PROVEN", "sup f' = oo: f'(pi_w/pi_l) takes every value in "
-                            "(f'(0+), oo), which holds f'(piref_w/piref_l) + 1/(2 beta)")
+                            "(f'(0+), oo), which holds f'(piref_w/piref_l) + 1/(2 beta)",
+                            detail_latex=r"$\sup f' = \infty$: $f'\big(\pi(y_w)/\pi(y_l)\big)$ "
+                            r"takes every value in $\big(f'(0^+), \infty\big)$, which holds "
+                            r"$f'\big(\pi_{\mathrm{ref}}(y_w)/\pi_{\mathrm{ref}}(y_l)\big) + "
+                            r"\frac{1}{2 \beta}$")
     gap = sp.simplify(d.sup_f1 - d.f1.subs(U, 1))
     beta = sp.Rational(1, 2 * (sp.floor(gap) + 2))  # a target 1/(2 beta) above the reach
     example = {
@@ -272,7 +291,11 @@ def target_reachable(d: Derivation) -> ClaimResult:
     }
     return claim.result(label, "REFUTED", f"sup f' = {d.sup_f1}: the statistic stays below "
                         f"sup f' - f'(piref_w/piref_l) = {gap} at equal reference probabilities, "
-                        f"under the target {1 / (2 * beta)}", counterexample=example)
+                        f"under the target {1 / (2 * beta)}", counterexample=example,
+                        detail_latex=rf"$\sup f' = {sp.latex(d.sup_f1)}$: the statistic stays "
+                        r"below $\sup f' - f'\big(\pi_{\mathrm{ref}}(y_w)/\pi_{\mathrm{ref}}(y_l)"
+                        rf"\big) = {sp.latex(gap)}$ at equal reference probabilities, under the "
+                        rf"target ${sp.latex(1 / (2 * beta))}$")
 
 
 REACH_BETAS: tuple[sp.Rational, ...] = (_R(1, 10), _R(1, 5), _R(1, 2))

@@ -88,6 +88,22 @@ CENTRAL_PROOF: tuple[str, ...] = (
     "its loss is not zero, so pi* does not minimise it.",
 )
 """The central claim's proof, step by step (the module docs give it with formulas)."""
+_QUADRATIC_CERTIFICATE_LATEX = (
+    "a written argument for every $K$ (the module docs, `CENTRAL_PROOF`), certified by SymPy "
+    r"for $K = 3$ and $4$ with symbolic $\mu$, $p^*$, $\beta$, $c$: the gradient of the "
+    r"population loss (pairs weighed $2 \mu_i \mu_j p^*_{ij}$) in "
+    r"$v = f'(\pi/\pi_{\mathrm{ref}})$ vanishes at $v = \bar\Psi/\beta + c$; its Hessian is "
+    r"$4 \sum_{i<j} \mu_i \mu_j (e_i - e_j)(e_i - e_j)^\top$, a Laplacian (free of $p^*$ and "
+    r"$\beta$, constants in its kernel, leading minors $> 0$): convex, strictly across the "
+    "constants")
+"""The detail of :func:`_quadratic_loss_certificate` when it passes, in LaTeX."""
+_LOGIT_CERTIFICATE_LATEX = (
+    r"SymPy, $K = 3$, $f'$ an undetermined function: $\partial v_k / \partial \theta_j = "
+    r"f''(u_k)\, u_k\, (\delta_{kj} - \pi_j)$, so $\nabla_\theta L = (I - \pi \mathbf{1}^\top)"
+    r"\, D\, \nabla_v L$, $D = \operatorname{diag}\big(f''(u)\, u\big)$; "
+    r"$P = I - \pi \mathbf{1}^\top$ has $P^2 = P$, $P \pi = 0$, trace $K - 1$ (kernel "
+    r"$\operatorname{span}(\pi)$); $\mathbf{1}^\top \nabla_v L = 0$ for the quadratic loss")
+"""The detail of :func:`_logit_certificate` when it passes, in LaTeX."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,7 +160,10 @@ def per_response_minimiser_is_optimum_for_every_f() -> ClaimResult:
     if not ok:
         return claim.result(None, "UNDECIDED", detail)
     return claim.result(None, "PROVEN", detail + "; with Theorem 3.1, c = -lambda/beta is the "
-                        "only c whose policy sums to 1, so pi* is the unique minimiser")
+                        "only c whose policy sums to 1, so pi* is the unique minimiser",
+                        detail_latex=_QUADRATIC_CERTIFICATE_LATEX + r"; with Theorem 3.1, "
+                        r"$c = -\lambda/\beta$ is the only $c$ whose policy sums to 1, so $\pi^*$ "
+                        "is the unique minimiser")
 
 
 @functools.lru_cache(maxsize=1)
@@ -246,7 +265,10 @@ def no_spurious_theta_stationary_points() -> ClaimResult:
     return claim.result(None, "PROVEN", detail + "; f'' > 0 on (0, oo) (SymPy) for " + ", ".join(
         positive) + "; so a stationary theta has grad_v L = 0, and pi = pi* (steps 1-3)",
         witness={"largest |engine grad_theta L - (I - pi 1^T) D grad_v L|, random theta, K = 6":
-                 f"{gap:.1e}"})
+                 f"{gap:.1e}"},
+        detail_latex=_LOGIT_CERTIFICATE_LATEX + r"; $f'' > 0$ on $(0, \infty)$ (SymPy) for "
+        + ", ".join(positive) + r"; so a stationary $\theta$ has $\nabla_v L = 0$, and "
+        r"$\pi = \pi^*$ (steps 1–3)")
 
 
 no_spurious_theta_stationary_points.seconds = 30  # type: ignore[attr-defined]
@@ -290,9 +312,12 @@ def per_response_minimiser_at_large_k() -> ClaimResult:
     if all(ok and tv < 1e-8 for tv, ok in gaps.values()):
         return claim.result(None, "PROVEN", "a numerical check, not a proof: on every listed "
                             "problem the minimiser converged within total variation 1e-8 of pi*",
-                            witness=witness)
+                            witness=witness, detail_latex="a numerical check, not a proof: on "
+                            "every listed problem the minimiser converged within total variation "
+                            r"$10^{-8}$ of $\pi^*$")
     return claim.result(None, "REFUTED", "the minimiser is not pi* on a listed problem",
-                        counterexample=witness)
+                        counterexample=witness,
+                        detail_latex=r"the minimiser is not $\pi^*$ on a listed problem")
 
 
 per_response_minimiser_at_large_k.seconds = 30  # type: ignore[attr-defined]
@@ -306,14 +331,17 @@ def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     claim = per_response_minimiser_is_optimum.about
     general = per_response_minimiser_is_optimum_for_every_f()
     if general.status != "PROVEN":
-        return claim.result(d.divergence.label, "UNDECIDED", general.detail)
+        return claim.result(d.divergence.label, "UNDECIDED", general.detail,
+                            detail_latex=general.detail_latex)
     spec = LossSpec("identity", d.divergence, "per_response")
     pi, found, gradient = central_instance(d, spec)
     return claim.result(d.divergence.label, "PROVEN", "f is admissible, so the general proof "
                         "applies (see the result for every admissible f)", witness={
                             **EXAMPLE.describe(), "pi*": show(pi), "minimiser": show(found),
                             "|gradient of eq. 24 at pi*|": f"{gradient:.1e}",
-                            "total variation": f"{float(total_variation(found, pi)):.1e}"})
+                            "total variation": f"{float(total_variation(found, pi)):.1e}"},
+                        detail_latex="$f$ is admissible, so the general proof applies (see the "
+                        "result for every admissible $f$)")
 
 
 @about(Claim("per-response statistic antisymmetric in (y_w, y_l)",
@@ -327,4 +355,5 @@ def per_response_antisymmetric(d: Derivation) -> ClaimResult:
     """The per-response statistic changes sign when y_w and y_l swap."""
     claim = per_response_antisymmetric.about
     return antisymmetry(d, per_response_statistic, claim,
+                        "the statistic is a difference of the same function at the two responses",
                         "the statistic is a difference of the same function at the two responses")

@@ -1,6 +1,7 @@
 """What the reference pages are made of, checked without a build: every claim of the report
-carries its statement and scope in LaTeX for the pages to typeset, and every public callable of
-the documented faces says what its parameters are (a numpydoc Parameters section)."""
+carries its statement, scope and (proven or refuted) detail in LaTeX for the pages to
+typeset, and every public callable of the documented faces says what its parameters are (a
+numpydoc Parameters section)."""
 
 from __future__ import annotations
 
@@ -52,13 +53,18 @@ def undocumented_parameters(faces: tuple[str, ...] = FACES) -> list[str]:
 
 
 def test_every_claim_carries_its_statement_and_scope_in_latex() -> None:
+    """Statement and scope always; the proof or reason of every PROVEN and REFUTED result too
+    (a NOT APPLICABLE one quotes the derivation's condition as text)."""
     from upo_theory import verify_all
 
     results = verify_all()
     assert results
     for r in results:
-        for what, tex in (("statement", r.statement_latex), ("scope", r.scope_latex)):
-            assert tex.strip(), (r.claim, what)
+        texts = [("statement", r.statement_latex), ("scope", r.scope_latex)]
+        if r.status in ("PROVEN", "REFUTED"):
+            texts.append(("detail", r.detail_latex))
+        for what, tex in texts:
+            assert tex.strip(), (r.claim, r.divergence, what)
             assert tex.count("$") % 2 == 0, (r.claim, what, tex)
             assert "$$" not in tex, (r.claim, what, tex)
 
