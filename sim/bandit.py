@@ -37,13 +37,37 @@ def build_parser():
 
 
 def parse_args(argv: list[str] | None = None) -> BanditConfig:
-    """The validated :class:`BanditConfig` of a command line (exit 2, one line, on a mistake)."""
+    """The validated :class:`BanditConfig` of a command line (exit 2, one line, on a mistake).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    BanditConfig
+        The run they ask for.
+    """
     return parse_config(BanditConfig, argv, build_parser())
 
 
 def run(config: BanditConfig) -> tuple[Comparison, Sweep | None]:
     """Solve, train and compare (and sweep β if asked). NumPy's overflow warnings are silenced:
-    a non-finite loss or objective is refused explicitly, in one line, where it matters."""
+    a non-finite loss or objective is refused explicitly, in one line, where it matters.
+
+    Parameters
+    ----------
+    config : BanditConfig
+        The run.
+
+    Returns
+    -------
+    comparison : Comparison
+        Every loss of the family against its own optimum and the headline π*.
+    sweep : Sweep or None
+        The β sweep, where ``config.sweep`` asks for one.
+    """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _run(config)
 
@@ -65,7 +89,20 @@ def _run(config: BanditConfig) -> tuple[Comparison, Sweep | None]:
 
 
 def format_table(comparison: Comparison, sweep: Sweep | None = None) -> str:
-    """The readable report: policies per context, then one row per loss."""
+    """The readable report: policies per context, then one row per loss.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        What :func:`run` compared.
+    sweep : Sweep, optional
+        The β sweep, printed after the table where given.
+
+    Returns
+    -------
+    str
+        The report as text.
+    """
     problem, opt = comparison.problem, comparison.optimum
     regime = "population loss" if comparison.pairs is None else \
         f"finite dataset of {len(comparison.pairs)} pairs"
@@ -106,7 +143,18 @@ def format_table(comparison: Comparison, sweep: Sweep | None = None) -> str:
 
 def json_safe(value):
     """``value`` with every non-finite float as None: JSON has no NaN or infinity (a distance to
-    an optimum that does not exist is NaN in the results, ``null`` in the JSON)."""
+    an optimum that does not exist is NaN in the results, ``null`` in the JSON).
+
+    Parameters
+    ----------
+    value : object
+        A float, or a dict, list or tuple of such values (nested), or anything else (kept).
+
+    Returns
+    -------
+    object
+        The same structure, with dicts and lists for its containers.
+    """
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
@@ -117,12 +165,35 @@ def json_safe(value):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m sim.bandit``: parse the command line, run it and report; the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        0, or 2 after a user's mistake (one line on stderr).
+    """
     config = parse_args(argv)
     return run_cli(PROG, lambda: report(config))
 
 
 def report(config: BanditConfig) -> int:
-    """Solve and compare, print the report, then write the figures asked for."""
+    """Solve and compare, print the report, then write the figures asked for.
+
+    Parameters
+    ----------
+    config : BanditConfig
+        The run.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     comparison, sweep = run(config)
     if config.json:
         out = {"config": dataclasses.asdict(config), **comparison.to_json()}

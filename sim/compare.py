@@ -47,7 +47,26 @@ LOSSES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class LossOutcome:
-    """One trained loss: its own optimum, the minimiser and how far apart they are."""
+    """One trained loss: its own optimum, the minimiser and how far apart they are.
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The loss.
+    own_optimum : OptimumResult or None
+        The optimum the loss targets (None where the loss has no such optimum).
+    trained : Minimum
+        The loss's minimiser.
+    tv_own, tv_headline : float
+        Total variation (worst context) from the minimiser to its own optimum (NaN without one)
+        and to the headline π*.
+    objective : float
+        J of eq. (11) at the minimiser, averaged over contexts.
+    grad_at_own : float
+        ‖∂L/∂θ‖₂ at the own optimum (NaN without one).
+    trajectory : Trajectory, optional
+        The GD/Adam path, where steps were asked for.
+    """
 
     spec: LossSpec
     own_optimum: OptimumResult | None
@@ -65,7 +84,25 @@ class LossOutcome:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The headline optimum π* of (f, Ψ) and every loss's outcome on one problem."""
+    """The headline optimum π* of (f, Ψ) and every loss's outcome on one problem.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    divergence : Divergence
+        The generator f.
+    psi : str
+        Ψ of the headline optimum.
+    optimum : OptimumResult
+        The headline π* of (f, Ψ).
+    j_star, j_ref : float
+        J of eq. (11) at π* and at π_ref, averaged over contexts.
+    outcomes : tuple of LossOutcome
+        One per loss of the family.
+    pairs : Pairs or None
+        The finite dataset, or None for the population.
+    """
 
     problem: Problem
     divergence: Divergence
@@ -94,7 +131,19 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Sweep:
-    """Across β: the headline optimum and each loss's minimiser, arrays (B, C, K), TVs (B,)."""
+    """Across β: the headline optimum and each loss's minimiser, arrays (B, C, K), TVs (B,).
+
+    Parameters
+    ----------
+    betas : numpy.ndarray, shape (B,)
+        The values of β.
+    optimum : numpy.ndarray, shape (B, C, K)
+        π* at each β.
+    policies : dict of str to numpy.ndarray
+        Each loss's minimiser, shape (B, C, K), by the loss's name.
+    tv_own : dict of str to numpy.ndarray
+        Each loss's total variation to its own optimum, shape (B,) (NaN without one).
+    """
 
     betas: np.ndarray
     optimum: np.ndarray
@@ -108,7 +157,20 @@ class Sweep:
 
 
 def family(f: str | Divergence = "js", alpha: float | None = None) -> list[LossSpec]:
-    """The five members of :data:`LOSSES` for generator f, without duplicates."""
+    """The five members of :data:`LOSSES` for generator f, without duplicates.
+
+    Parameters
+    ----------
+    f : str or Divergence, optional
+        The generator: a registered name, an expression in ``u`` or a divergence.
+    alpha : float, optional
+        α of the α-divergence.
+
+    Returns
+    -------
+    list of LossSpec
+        The losses, each once.
+    """
     divergence = get_divergence(f, alpha)
     admissible_kernel(divergence)
     specs: dict[str, LossSpec] = {}
@@ -126,6 +188,37 @@ def compare(
     """Train every loss on ``problem`` (population, or the dataset ``pairs``) and compare.
 
     ``steps > 0`` also records a GD/Adam trajectory per loss (loss and TV to its own optimum).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    f : str or Divergence, optional
+        The generator of the headline optimum and of the family.
+    psi : str, optional
+        Ψ of the headline optimum.
+    alpha : float, optional
+        α of the α-divergence.
+    pairs : Pairs, optional
+        A finite dataset to train on instead of the population.
+    steps : int, optional
+        GD/Adam steps to record per loss (0: none).
+    lr : float, optional
+        The trajectories' learning rate.
+    optimiser : {"adam", "gd"}, optional
+        The trajectories' optimiser.
+    progress : bool, optional
+        Show the trajectories' progress.
+
+    Returns
+    -------
+    Comparison
+        The headline optimum and each loss's outcome.
+
+    Raises
+    ------
+    ProblemError
+        When the objective cannot be trusted in float64 (:func:`check_objective`).
     """
     divergence = get_divergence(f, alpha)
     optimum = upo_optimum(problem, divergence, psi)
@@ -163,6 +256,17 @@ def check_objective(problem: Problem, divergence: Divergence, psi: str, j_star: 
     most the best reward max_y Ψ̄(y). An f whose values near u = 1 cancel catastrophically
     (``exp(50*u) - exp(50)``) breaks one of the two; its numbers say nothing.
 
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    divergence : Divergence
+        The generator f (named in the message).
+    psi : str
+        Ψ, for the best reward max Ψ̄.
+    j_star, j_ref : float
+        J(π*) and J(π_ref), averaged over contexts.
+
     Raises
     ------
     ProblemError
@@ -182,7 +286,28 @@ def beta_sweep(
     problem: Problem, betas: np.ndarray, f: str | Divergence = "js", psi: str = "identity",
     alpha: float | None = None, pairs: Pairs | None = None,
 ) -> Sweep:
-    """π* of (f, Ψ) and each loss's minimiser for every β in ``betas``."""
+    """π* of (f, Ψ) and each loss's minimiser for every β in ``betas``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (its β is replaced by each of ``betas``).
+    betas : numpy.ndarray
+        The values of β.
+    f : str or Divergence, optional
+        The generator.
+    psi : str, optional
+        Ψ of the headline optimum.
+    alpha : float, optional
+        α of the α-divergence.
+    pairs : Pairs, optional
+        A finite dataset instead of the population.
+
+    Returns
+    -------
+    Sweep
+        The optima and minimisers, by β.
+    """
     divergence = get_divergence(f, alpha)
     betas = np.asarray(betas, dtype=np.float64)
     optima, policies, tvs = [], {}, {}

@@ -35,7 +35,52 @@ from .training import OPTIMISERS, TrainingError
 
 @dataclass(frozen=True)
 class BanditConfig:
-    """Everything one run needs; each field is one command-line flag."""
+    """Everything one run needs; each field is one command-line flag.
+
+    Parameters
+    ----------
+    f : str
+        The generator f: a registered name or an expression in ``u``.
+    alpha : float, optional
+        α of the α-divergence, in (0, 1).
+    beta : float, optional
+        β > 0 (0.2 by default, or the problem file's).
+    psi : {"identity", "logit"}
+        Ψ of the headline optimum.
+    actions, contexts : int
+        K ≥ 2 and C ≥ 1.
+    prefs : str
+        The preference generator (``sim.problems.GENERATORS``).
+    mu : {"uniform", "ref"}
+        The behaviour policy.
+    pairs : int
+        A finite dataset of this many sampled pairs (0: the population).
+    steps : int
+        GD/Adam steps for the training curves (0: none).
+    lr : float
+        The learning rate of the trajectories.
+    optimiser : str
+        The trajectories' optimiser.
+    seed : int
+        The seed of the problem and the dataset.
+    problem : str, optional
+        A problem file (JSON), instead of a generator.
+    scenario : str, optional
+        A named scenario (``sim.problems.CATALOGUE``), instead of a generator.
+    sweep : str, optional
+        Comma-separated values of β for a sweep.
+    json : bool
+        Print the inputs and every result as JSON.
+    plot : str, optional
+        Write the figures: PATH (policies), PATH_curves, PATH_sweep.
+    size_guard : bool
+        Refuse a problem estimated to exceed the available memory or 30 minutes.
+
+    Raises
+    ------
+    ProblemError, TrainingError
+        For a value out of range or a problem too large (one line, naming the flag).
+    """
 
     f: str = option("js", "generator f: a registered name or an expression in u")
     alpha: float | None = option(None, "alpha for the alpha-divergence, in (0, 1)")
@@ -132,7 +177,15 @@ WARN_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class Cost:
-    """Estimated peak memory (bytes) and time (seconds) of one ``sim.bandit`` command."""
+    """Estimated peak memory (bytes) and time (seconds) of one ``sim.bandit`` command.
+
+    Parameters
+    ----------
+    memory : float
+        Peak memory in bytes.
+    seconds : float
+        Time in seconds.
+    """
 
     memory: float
     seconds: float
@@ -146,7 +199,24 @@ class Cost:
 
 def estimate_cost(contexts: int, actions: int, steps: int, sweep_betas: int,
                   pairs: int) -> Cost:
-    """Memory and time of the command from the problem's size (constants measured above)."""
+    """Memory and time of the command from the problem's size (constants measured above).
+
+    Parameters
+    ----------
+    contexts, actions : int
+        C and K.
+    steps : int
+        The trajectory steps.
+    sweep_betas : int
+        How many values of β a sweep solves.
+    pairs : int
+        The size of the finite dataset (0 for the population).
+
+    Returns
+    -------
+    Cost
+        The estimate.
+    """
     entries = float(contexts) * float(actions) ** 2
     memory = entries * BYTES_PER_ENTRY + 16.0 * pairs * actions
     seconds = entries * (SECONDS_PER_ENTRY + SECONDS_PER_ENTRY_BETA * sweep_betas
@@ -155,7 +225,22 @@ def estimate_cost(contexts: int, actions: int, steps: int, sweep_betas: int,
 
 
 def check_cost(cost: Cost, what: str, fix: str = "lower --actions or --contexts") -> None:
-    """Refuse ``cost`` beyond the available memory or :data:`REFUSE_SECONDS`, with the figure."""
+    """Refuse ``cost`` beyond the available memory or :data:`REFUSE_SECONDS`, with the figure.
+
+    Parameters
+    ----------
+    cost : Cost
+        The estimate.
+    what : str
+        What would cost it, for the message.
+    fix : str, optional
+        How to lower it, for the message.
+
+    Raises
+    ------
+    ProblemError
+        When the cost is too high.
+    """
     available = available_memory()
     if cost.memory > available or cost.seconds > REFUSE_SECONDS:
         limit = (f"more than the {available / 2**30:.3g} GiB available"
@@ -165,7 +250,20 @@ def check_cost(cost: Cost, what: str, fix: str = "lower --actions or --contexts"
 
 
 def load_problem(config: BanditConfig) -> tuple[Problem, Pairs | None]:
-    """The problem and (optionally) the finite dataset that ``config`` asks for."""
+    """The problem and (optionally) the finite dataset that ``config`` asks for.
+
+    Parameters
+    ----------
+    config : BanditConfig
+        The run.
+
+    Returns
+    -------
+    problem : Problem
+        The problem.
+    pairs : Pairs or None
+        The finite dataset, or None for the population.
+    """
     if config.scenario is not None or config.problem is not None:
         if config.problem is not None and config.size_guard:
             _check_file_size(config)

@@ -22,7 +22,20 @@ MAX_PANELS = 4
 
 
 def plot_policies(comparison: Comparison, path: str | Path) -> Path:
-    """Grouped bars per action: π_ref, π* and each trained policy, for up to 4 contexts."""
+    """Grouped bars per action: π_ref, π* and each trained policy, for up to 4 contexts.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        What :func:`~sim.compare.compare` returned.
+    path : str or Path
+        The figure's file.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     rows = [("π_ref", comparison.problem.pi_ref),
             (f"π* ({comparison.divergence.label}, {comparison.psi})", comparison.optimum.policy)]
     rows += [(o.name, o.trained.policy) for o in comparison.outcomes]
@@ -40,7 +53,20 @@ def plot_policies(comparison: Comparison, path: str | Path) -> Path:
 
 
 def plot_curves(comparison: Comparison, path: str | Path) -> Path:
-    """Loss and TV to the own optimum per step, one line per loss (needs trajectories)."""
+    """Loss and TV to the own optimum per step, one line per loss (needs trajectories).
+
+    Parameters
+    ----------
+    comparison : Comparison
+        What :func:`~sim.compare.compare` returned, with trajectories.
+    path : str or Path
+        The figure's file.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for o in comparison.outcomes:
         if o.trajectory is None:
@@ -59,7 +85,28 @@ def plot_sweep(sweep: Sweep, path: str | Path, context: int = 0, columns: int | 
                tv: bool = True, optimum: str = "π*") -> Path:
     """π(y|x) against β for π* (titled ``optimum``) and each loss's minimiser, one panel each on
     a grid of ``columns`` (one row by default), then the TV of each minimiser to its own optimum
-    when ``tv``; the actions' legend below the panels."""
+    when ``tv``; the actions' legend below the panels.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        What :func:`~sim.compare.beta_sweep` returned.
+    path : str or Path
+        The figure's file.
+    context : int, optional
+        The context x to plot.
+    columns : int, optional
+        Panels per row (all in one row by default).
+    tv : bool, optional
+        Add the panel of total variations.
+    optimum : str, optional
+        The title of the optimum's panel.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     panels = [(optimum, sweep.optimum), *sweep.policies.items()]
     count = len(panels) + tv
     columns = columns or count
@@ -88,7 +135,22 @@ def plot_sweep(sweep: Sweep, path: str | Path, context: int = 0, columns: int | 
 
 
 def plot_sweep_tv(sweep: Sweep, path: str | Path, title: str | None = None) -> Path:
-    """TV of each loss's minimiser to its own optimum against β, with the 'reached' line."""
+    """TV of each loss's minimiser to its own optimum against β, with the 'reached' line.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        What :func:`~sim.compare.beta_sweep` returned.
+    path : str or Path
+        The figure's file.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
     _draw_tv(ax, sweep)
     ax.set(ylabel="TV to the loss's own optimum", title=title or "TV to own optimum")

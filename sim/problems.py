@@ -34,7 +34,13 @@ from upo_theory import (
 
 @dataclass(frozen=True)
 class Pairs:
-    """A finite dataset of N preference triples (x, y_w, y_l), as integer arrays of shape (N,)."""
+    """A finite dataset of N preference triples (x, y_w, y_l), as integer arrays of shape (N,).
+
+    Parameters
+    ----------
+    context, winner, loser : numpy.ndarray of int, shape (N,)
+        x, y_w and y_l of each triple.
+    """
 
     context: np.ndarray
     winner: np.ndarray
@@ -60,7 +66,19 @@ class Pairs:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A named problem with what is known about it; ``pairs`` set for a finite-dataset scenario."""
+    """A named problem with what is known about it; ``pairs`` set for a finite-dataset scenario.
+
+    Parameters
+    ----------
+    name : str
+        Its name in the catalogue.
+    problem : Problem
+        The problem.
+    description : str
+        What is known about it.
+    pairs : Pairs, optional
+        The finite dataset of a finite-dataset scenario.
+    """
 
     name: str
     problem: Problem
@@ -96,7 +114,28 @@ def bradley_terry(
     actions: int = 4, contexts: int = 1, beta: float = 0.2, seed: int = 0, mu: str = "uniform",
     reward_scale: float = 1.0, ref_spread: float = 0.5,
 ) -> Problem:
-    """Bradley–Terry preferences p*(y ≻ y') = σ(r(y) − r(y')) with rewards r ~ N(0, scale²)."""
+    """Bradley–Terry preferences p*(y ≻ y') = σ(r(y) − r(y')) with rewards r ~ N(0, scale²).
+
+    Parameters
+    ----------
+    actions, contexts : int, optional
+        K and C.
+    beta : float, optional
+        The regularisation β.
+    seed : int, optional
+        The seed.
+    mu : {"uniform", "ref"}, optional
+        The behaviour policy: uniform, or π_ref.
+    reward_scale : float, optional
+        The standard deviation of the rewards.
+    ref_spread : float, optional
+        The standard deviation of π_ref's logits (0: uniform).
+
+    Returns
+    -------
+    Problem
+        The problem, with its rewards.
+    """
     _check_sizes(actions, contexts)
     rng = _rng(seed)
     rewards = reward_scale * rng.standard_normal((contexts, actions))
@@ -112,6 +151,26 @@ def cyclic(
     """Non-transitive preferences: y_i beats the next ⌊(K−1)/2⌋ actions (cyclically) w.p. ½ + s.
 
     For K = 3 this is rock–paper–scissors; no reward r makes these Bradley–Terry.
+
+    Parameters
+    ----------
+    actions, contexts : int, optional
+        K and C.
+    beta : float, optional
+        The regularisation β.
+    seed : int, optional
+        The seed.
+    mu : {"uniform", "ref"}, optional
+        The behaviour policy: uniform, or π_ref.
+    strength : float, optional
+        s: how far above ½ each win is.
+    ref_spread : float, optional
+        The standard deviation of π_ref's logits (0: uniform).
+
+    Returns
+    -------
+    Problem
+        The problem.
     """
     _check_sizes(actions, contexts)
     if not 0 < strength < 0.5:
@@ -129,7 +188,28 @@ def random_preferences(
     actions: int = 4, contexts: int = 1, beta: float = 0.2, seed: int = 0, mu: str = "uniform",
     margin: float = 0.05, ref_spread: float = 0.5,
 ) -> Problem:
-    """Random valid preferences: p*(y_i ≻ y_j) ~ U(margin, 1 − margin) for i < j, p + pᵀ = 1."""
+    """Random valid preferences: p*(y_i ≻ y_j) ~ U(margin, 1 − margin) for i < j, p + pᵀ = 1.
+
+    Parameters
+    ----------
+    actions, contexts : int, optional
+        K and C.
+    beta : float, optional
+        The regularisation β.
+    seed : int, optional
+        The seed.
+    mu : {"uniform", "ref"}, optional
+        The behaviour policy: uniform, or π_ref.
+    margin : float, optional
+        How far from 0 and 1 every preference stays.
+    ref_spread : float, optional
+        The standard deviation of π_ref's logits (0: uniform).
+
+    Returns
+    -------
+    Problem
+        The problem.
+    """
     _check_sizes(actions, contexts)
     rng = _rng(seed)
     prefs = random_preference_table(rng, contexts, actions, margin)
@@ -145,14 +225,42 @@ GENERATORS: dict[str, Callable[..., Problem]] = {
 
 
 def generate(prefs: str, **kwargs: object) -> Problem:
-    """A problem from the generator named ``prefs`` (one of :data:`GENERATORS`)."""
+    """A problem from the generator named ``prefs`` (one of :data:`GENERATORS`).
+
+    Parameters
+    ----------
+    prefs : str
+        The generator's name.
+    **kwargs
+        Its arguments (``actions``, ``contexts``, ``beta``, ``seed``, ``mu``, ...).
+
+    Returns
+    -------
+    Problem
+        The problem.
+    """
     if prefs not in GENERATORS:
         raise ProblemError(f"prefs={prefs!r} is unknown; choose one of {tuple(GENERATORS)}")
     return GENERATORS[prefs](**kwargs)
 
 
 def sample_pairs(problem: Problem, n: int, seed: int) -> Pairs:
-    """N triples: x uniform, y, y' ~ μ ⊗ μ, y wins with probability p*(y ≻ y'|x)."""
+    """N triples: x uniform, y, y' ~ μ ⊗ μ, y wins with probability p*(y ≻ y'|x).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem to sample from.
+    n : int
+        N, the number of triples.
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    Pairs
+        The dataset.
+    """
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ProblemError(f"pairs={n!r}: give a positive number of pairs to sample")
     rng = _rng(seed)
@@ -171,6 +279,16 @@ def from_json(path: str | Path) -> Scenario:
 
     ``pi_ref``/``mu`` are (K,) or (C, K) lists, ``prefs`` (K, K) or (C, K, K); ``pairs`` a list
     of ``[x, y_w, y_l]`` index triples (a finite dataset).
+
+    Parameters
+    ----------
+    path : str or Path
+        The problem file.
+
+    Returns
+    -------
+    Scenario
+        The problem, with its dataset where the file gives one.
     """
     try:
         data = parse_json(_read_problem_file(Path(path)))
@@ -250,6 +368,16 @@ def azar(beta: float = 0.5) -> Scenario:
 
     On this finite dataset DPO's loss has no minimiser (π(a) → 1 for every β), while IPO's
     minimiser is θ_a − θ_b = θ_b − θ_c = 1/(3β): see :func:`azar_ipo_policy`.
+
+    Parameters
+    ----------
+    beta : float, optional
+        The regularisation β.
+
+    Returns
+    -------
+    Scenario
+        The problem and its dataset.
     """
     uniform = np.full(3, 1 / 3)
     observed = np.array([[0.5, 1.0, 1.0], [0.0, 0.5, 1.0], [0.0, 0.0, 0.5]])
@@ -263,6 +391,16 @@ def azar_ipo_policy(beta: float) -> np.ndarray:
 
     With d = θ_a − θ_b = θ_b − θ_c and τ = 1/(2β), the loss (d−τ)² + (d−τ)² + (2d−τ)² is least at
     3d = 2τ, i.e. d = 1/(3β).
+
+    Parameters
+    ----------
+    beta : float
+        The regularisation β.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3,)
+        IPO's minimiser.
     """
     check_beta(beta)
     return np.exp(log_softmax(np.array([2.0, 1.0, 0.0]) / (3 * beta)))

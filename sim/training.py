@@ -27,7 +27,19 @@ class TrainingError(UserError):
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Per step (steps + 1 entries, step 0 = start): the loss and TV to the reference policy."""
+    """Per step (steps + 1 entries, step 0 = start): the loss and TV to the reference policy.
+
+    Parameters
+    ----------
+    loss, tv : numpy.ndarray, shape (steps + 1,)
+        The loss and the total variation (worst context) to the reference at each step.
+    policy : numpy.ndarray, shape (C, K)
+        The policy after the last step.
+    optimiser : str
+        ``"adam"`` or ``"gd"``.
+    lr : float
+        The learning rate.
+    """
 
     loss: np.ndarray
     tv: np.ndarray
@@ -37,7 +49,22 @@ class Trajectory:
 
 
 def table_loss(spec: LossSpec, problem: Problem, pairs: Pairs | None = None) -> TableLoss:
-    """The population loss of ``spec`` on ``problem``, or its loss on the dataset ``pairs``."""
+    """The population loss of ``spec`` on ``problem``, or its loss on the dataset ``pairs``.
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The loss.
+    problem : Problem
+        The problem.
+    pairs : Pairs, optional
+        A finite dataset (its empirical pair weights) instead of the population.
+
+    Returns
+    -------
+    TableLoss
+        L(θ) with its gradient.
+    """
     if pairs is None:
         return population_loss(spec, problem)
     return TableLoss(spec, pairs.table(problem), np.log(problem.pi_ref), problem.beta)
@@ -48,6 +75,26 @@ def trajectory(
     optimiser: str = "adam", progress: bool = False,
 ) -> Trajectory:
     """Gradient descent or Adam (β₁ = 0.9, β₂ = 0.999) from θ = log π_ref for ``steps`` steps.
+
+    Parameters
+    ----------
+    table : TableLoss
+        The loss.
+    steps : int
+        How many steps.
+    reference : numpy.ndarray, shape (C, K)
+        The policy the total variation is measured to (the loss's own optimum).
+    lr : float, optional
+        The learning rate.
+    optimiser : {"adam", "gd"}, optional
+        The optimiser.
+    progress : bool, optional
+        Show a progress bar.
+
+    Returns
+    -------
+    Trajectory
+        The loss and total variation at each step.
 
     Raises
     ------

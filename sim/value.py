@@ -16,7 +16,24 @@ from upo_theory import Divergence, Problem, generator_function
 def upo_value(
     problem: Problem, divergence: Divergence, psi: str, policy: np.ndarray
 ) -> np.ndarray:
-    """J(π) of eq. (11) per context, shape (C,), for a (C, K) policy."""
+    """J(π) of eq. (11) per context, shape (C,), for a (C, K) policy.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    divergence : Divergence
+        The generator f.
+    psi : str
+        Ψ.
+    policy : numpy.ndarray, shape (C, K)
+        The policy π.
+
+    Returns
+    -------
+    numpy.ndarray, shape (C,)
+        J(π) in each context.
+    """
     policy = np.atleast_2d(policy)
     reward = (policy * problem.psibar(psi)).sum(axis=1)
     penalty = (problem.pi_ref * generator_function(divergence)(policy / problem.pi_ref)).sum(axis=1)

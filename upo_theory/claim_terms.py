@@ -61,9 +61,10 @@ def sigmoid(x: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-x))
 
 
-def central_claim(name: str, scope: str) -> Claim:
+def central_claim(name: str, scope: str, scope_latex: str) -> Claim:
     """The central claim for one form: the paper's (eq. 23, group "paper") or the repair's
-    (eq. 17 in eq. 24, group "repair": the project's, not the paper's)."""
+    (eq. 17 in eq. 24, group "repair": the project's, not the paper's), with its scope as the
+    terminal prints it and in LaTeX."""
     if name == CENTRAL_PER_RESPONSE:
         return Claim(name, "eqs. (17), (22), (24); the project's repair of Algorithm 1",
                      "the policy that minimises the IUPO loss (eq. 24) with the per-response "
@@ -71,14 +72,14 @@ def central_claim(name: str, scope: str) -> Claim:
                      "place of eq. 23 is the IUPO optimum pi* of eq. 22", "repair", scope,
                      "the policy that minimises the IUPO loss (eq. 24) with the per-response "
                      f"statistic ${statistic_latex(per_response_statistic)}$ (eq. 17) in place "
-                     r"of eq. 23 is the IUPO optimum $\pi^*$ of eq. 22")
+                     r"of eq. 23 is the IUPO optimum $\pi^*$ of eq. 22", scope_latex)
     return Claim(name, "eqs. (22), (23), (24), (26), Algorithm 1",
                  "the policy that minimises the IUPO loss (eq. 24) with the statistic "
                  "f'(pi(y_w)/pi(y_l)) - f'(piref_w/piref_l) (eq. 23) is the IUPO optimum pi* of "
                  "eq. 22", "paper", scope,
                  "the policy that minimises the IUPO loss (eq. 24) with the statistic "
                  f"${statistic_latex(paper_statistic)}$ (eq. 23) is the IUPO optimum "
-                 r"$\pi^*$ of eq. 22")
+                 r"$\pi^*$ of eq. 22", scope_latex)
 
 
 _PAIR_LATEX = {PI_W: r"\pi(y_w)", PI_L: r"\pi(y_l)", PIREF_W: r"\pi_{\mathrm{ref}}(y_w)",
@@ -86,18 +87,27 @@ _PAIR_LATEX = {PI_W: r"\pi(y_w)", PI_L: r"\pi(y_l)", PIREF_W: r"\pi_{\mathrm{ref
 """How a pair's symbols are typeset: as the paper writes them."""
 
 
+def generic_f1(arg: sp.Expr) -> sp.Expr:
+    """f'(``arg``) for an undefined f': a statement about every f, written in LaTeX by
+    :func:`pair_latex`."""
+    return sp.Function("f'")(arg)
+
+
+def pair_latex(expr: sp.Expr) -> str:
+    """SymPy's LaTeX of ``expr`` with a pair's symbols as the paper writes them and the
+    undefined f' (:func:`generic_f1`) as f'."""
+    names = {**_PAIR_LATEX, PI_REF: r"\pi_{\mathrm{ref}}"}
+    return sp.latex(expr, symbol_names=names).replace(r"\operatorname{f'}", "f'")
+
+
 def statistic_latex(statistic: Callable[..., sp.Expr]) -> str:
     """The LaTeX of a pair statistic for a generic f (SymPy's ``latex`` of the very function
     the claims check, applied to an undefined f')."""
-    generic = types.SimpleNamespace(f1=sp.Function("f'")(U))
+    generic = types.SimpleNamespace(f1=generic_f1(U))
     terms = sp.Add.make_args(statistic(generic))
     plus = [t for t in terms if not t.could_extract_minus_sign()]
     minus = [-t for t in terms if t.could_extract_minus_sign()]
-
-    def tex(term: sp.Expr) -> str:
-        return sp.latex(term, symbol_names=_PAIR_LATEX).replace(r"\operatorname{f'}", "f'")
-
-    return " + ".join(map(tex, plus)) + "".join(f" - {tex(t)}" for t in minus)
+    return " + ".join(map(pair_latex, plus)) + "".join(f" - {pair_latex(t)}" for t in minus)
 
 
 LOG_POINTS = [
@@ -149,7 +159,8 @@ def show(policy: np.ndarray) -> str:
 
 
 def antisymmetry(d: Derivation, statistic: Callable[..., sp.Expr], claim: Claim,
-                 proof: str) -> ClaimResult:
+                 proof: str, proof_latex: str) -> ClaimResult:
     """Whether swapping y_w and y_l flips the sign of ``statistic``."""
     swapped = statistic(d, PI_L, PI_W, PIREF_L, PIREF_W)
-    return decide(claim, d.divergence.label, swapped, -statistic(d), LOG_POINTS, proof)
+    return decide(claim, d.divergence.label, swapped, -statistic(d), LOG_POINTS, proof,
+                  proof_latex)

@@ -89,6 +89,16 @@ def verify_divergence(divergence: Divergence) -> list[ClaimResult]:
     Each claim has :data:`~upo_theory.verdicts.CLAIM_SECONDS`, all of them
     :data:`~upo_theory.verdicts.CLAIMS_SECONDS`. For a user's f
     they run in a child process with a memory cap (:func:`upo_theory.budget.within_budget`).
+
+    Parameters
+    ----------
+    divergence : Divergence
+        The generator f (registered, or a user's).
+
+    Returns
+    -------
+    list of ClaimResult
+        One result per claim that applies to f, in report order.
     """
     if is_registered(divergence):
         return _ordered(_verify_divergence(divergence))

@@ -82,7 +82,21 @@ OPTIMUM_CONDITIONS: tuple[Condition, ...] = (
 
 @dataclass(frozen=True)
 class Derivation:
-    """The derived objects of one generator f; build with :func:`derive`."""
+    """The derived objects of one generator f; build with :func:`derive`.
+
+    Parameters
+    ----------
+    divergence : Divergence
+        The generator f it was derived from.
+    f1, f2 : sympy.Expr or None
+        f' and f'' in ``u`` (None where f is not differentiable).
+    inverse : sympy.Expr or None
+        The closed form of (f')⁻¹ in ``y``, where SymPy finds one.
+    inf_f1, sup_f1 : sympy.Expr or None
+        f'(0+) and sup f' on (0, ∞).
+    checks : tuple of Check
+        The conditions of Theorem 3.1, each with its verdict and method.
+    """
 
     divergence: Divergence
     f1: sp.Expr | None

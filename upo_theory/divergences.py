@@ -24,7 +24,19 @@ MAX_ALPHA_DENOMINATOR = 1000
 
 @dataclass(frozen=True)
 class Divergence:
-    """A generator ``f`` of an f-divergence, with the parameter values it was built with."""
+    """A generator ``f`` of an f-divergence, with the parameter values it was built with.
+
+    Parameters
+    ----------
+    name : str
+        The registry name, or the expression a user gave.
+    title : str
+        The name for readers (``"reverse KL"``).
+    f : sympy.Expr
+        The generator f(u), with f(1) = 0.
+    params : dict of str to sympy.Rational, optional
+        The parameter values it was built with (α of the α-divergence).
+    """
 
     name: str
     title: str

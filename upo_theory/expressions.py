@@ -69,6 +69,18 @@ _BINARY = {
 def parse_generator(text: str, alpha: sp.Expr | None = None) -> sp.Expr:
     """Parse ``text`` as a generator f(u); ``alpha`` replaces the name ``alpha`` if given.
 
+    Parameters
+    ----------
+    text : str
+        The generator as an expression in ``u`` (``"u*log(u)"``).
+    alpha : sympy.Expr, optional
+        The value of ``alpha`` in ``text``.
+
+    Returns
+    -------
+    sympy.Expr
+        f(u).
+
     Raises
     ------
     ExpressionError

@@ -28,9 +28,11 @@ from .claim_terms import (
     antisymmetry,
     central_instance,
     fdpo_and_dpo,
+    pair_latex,
     paper_statistic,
     per_response_statistic,
     show,
+    statistic_latex,
 )
 from .derivation import OPTIMUM_CONDITIONS, Derivation, T, Y, derive
 from .exact_problem import ExactProblem
@@ -49,7 +51,10 @@ _R = sp.Rational
              "Proposition 3.2; beyond the paper",
              "for non-Bradley-Terry p* the logit-UPO optimum still satisfies "
              "sigma(beta f'(u*_w) - beta f'(u*_l)) = p*(y_w > y_l)", "extended",
-             "for cyclic (rock-paper-scissors) p*, every admissible f"))
+             "for cyclic (rock-paper-scissors) p*, every admissible f",
+             r"for non-Bradley–Terry $p^*$ the logit-UPO optimum still satisfies "
+             r"$\sigma\big(\beta f'(u^*_w) - \beta f'(u^*_l)\big) = p^*(y_w \succ y_l)$",
+             r"for cyclic (rock–paper–scissors) $p^*$, every admissible $f$"))
 def likelihood_without_bradley_terry() -> ClaimResult:
     """Proposition 3.2's conclusion fails for preferences that are not Bradley–Terry."""
     claim = likelihood_without_bradley_terry.about
@@ -62,7 +67,10 @@ def likelihood_without_bradley_terry() -> ClaimResult:
                "sigma(beta f'(u*_1) - beta f'(u*_2))": "1/2", "p*(y_1 > y_2)": "4/5"}
     return claim.result(None, "REFUTED", "Psibar is constant, so pi* = pi_ref and the f-DPO "
                         "likelihood is 1/2 for every pair, while p*(y_1 > y_2) = 4/5: "
-                        "Proposition 3.2 needs Bradley-Terry", counterexample=example)
+                        "Proposition 3.2 needs Bradley-Terry", counterexample=example,
+                        detail_latex=r"$\bar\Psi$ is constant, so $\pi^* = \pi_{\mathrm{ref}}$ "
+                        r"and the f-DPO likelihood is $1/2$ for every pair, while "
+                        r"$p^*(y_1 \succ y_2) = 4/5$: Proposition 3.2 needs Bradley–Terry")
 
 
 PEARSON_EXAMPLE = ExactProblem(EXAMPLE.pi_ref, EXAMPLE.mu, EXAMPLE.prefs, _R(1, 20))
@@ -74,7 +82,13 @@ PEARSON_EXAMPLE = ExactProblem(EXAMPLE.pi_ref, EXAMPLE.mu, EXAMPLE.prefs, _R(1, 
              "read literally (dom f' = (0, oo), so '0 not in dom f'' holds for every f), the "
              "theorem admits Pearson chi^2 (f' = 2(u - 1), invertible); its conclusion, "
              "pi* = pi_ref (f')^-1((Psibar - lambda)/beta) with full support, then holds",
-             "extended", "for Pearson chi^2, dom f' read as (0, oo)"))
+             "extended", "for Pearson chi^2, dom f' read as (0, oo)",
+             r"read literally ($\operatorname{dom} f' = (0, \infty)$, so "
+             r"$0 \notin \operatorname{dom} f'$ holds for every $f$), the theorem admits "
+             rf"Pearson $\chi^2$ ($f'(u) = {sp.latex(2 * (U - 1))}$, invertible); its "
+             r"conclusion, $\pi^* = \pi_{\mathrm{ref}}\,(f')^{-1}\big((\bar\Psi - \lambda)"
+             r"/\beta\big)$ with full support, then holds",
+             r"for Pearson $\chi^2$, $\operatorname{dom} f'$ read as $(0, \infty)$"))
 def pearson_under_the_literal_reading() -> ClaimResult:
     """What the literal reading of Theorem 3.1's "0 ∉ dom f'" does to Pearson χ².
 
@@ -99,7 +113,8 @@ def pearson_under_the_literal_reading() -> ClaimResult:
     runs = {form: minimise(population_loss(LossSpec("identity", divergence, form), ex.problem),
                            gtol=1e-10) for form in ("per_response", "paper")}
     per, paper = runs["per_response"], runs["paper"]
-    return claim.result("pearson", "REFUTED", "pi* has zeros", counterexample={
+    return claim.result("pearson", "REFUTED", "pi* has zeros", detail_latex=r"$\pi^*$ has zeros",
+                        counterexample={
         **ex.describe(), "pi* (exact KKT)": "0, 0, 1", "lambda": str(lam),
         "eta(y_1), eta(y_2)": f"{eta[0]}, {eta[1]}",
         "the formula with full support": ", ".join(map(str, formula)),
@@ -112,20 +127,27 @@ def pearson_under_the_literal_reading() -> ClaimResult:
 
 ANTISYMMETRIC_F = "u*log(u) + u**2/2 - u - log(u) + 1/2"
 """An admissible f with f'(u) = log u + u − 1/u: f'(e^s) = s + 2 sinh s is odd."""
+ANTISYMMETRIC_F1 = sp.log(U) + U - 1 / U
+"""Its f'."""
+_ANTISYMMETRIC_TEX = sp.latex(sp.sympify(ANTISYMMETRIC_F, locals={"u": U}))
 
 
 @about(Claim("antisymmetry does not rescue the paper form", "eq. (23); beyond the paper",
              "for f = u log u + u^2/2 - u - log u + 1/2 (f' = log u + u - 1/u, admissible), "
              "the paper statistic is antisymmetric in (y_w, y_l), and yet the minimiser of "
              "the paper form's loss is not pi*", "extended",
-             "for f' = log u + u - 1/u, on the three-action example"))
+             "for f' = log u + u - 1/u, on the three-action example",
+             rf"for $f(u) = {_ANTISYMMETRIC_TEX}$ ($f'(u) = {sp.latex(ANTISYMMETRIC_F1)}$, "
+             r"admissible), the paper statistic is antisymmetric in $(y_w, y_l)$, and yet the "
+             r"minimiser of the paper form's loss is not $\pi^*$",
+             rf"for $f'(u) = {sp.latex(ANTISYMMETRIC_F1)}$, on the three-action example"))
 def antisymmetry_does_not_rescue_the_paper_form() -> ClaimResult:
     """An admissible f outside the registry whose paper statistic is antisymmetric (g(s) =
     f'(e^s) odd), for which the paper form still misses π*: antisymmetry is not the point,
     being a difference of one function of each response is (:func:`forms_equal`)."""
     claim = antisymmetry_does_not_rescue_the_paper_form.about
     d = derive(get_divergence(ANTISYMMETRIC_F))
-    if not (d.admissible and vanishes(d.f1 - (sp.log(U) + U - 1 / U))):
+    if not (d.admissible and vanishes(d.f1 - ANTISYMMETRIC_F1)):
         return claim.result(None, "UNDECIDED", "f is not admissible with that f'")
     antisymmetric, forms = paper_form_antisymmetric(d), forms_equal(d)
     if antisymmetric.status != "PROVEN" or forms.status != "REFUTED":
@@ -137,11 +159,16 @@ def antisymmetry_does_not_rescue_the_paper_form() -> ClaimResult:
                "total variation": f"{float(total_variation(found, pi)):.3g}"}
     if gradient <= 1e-6:
         return claim.result(None, "REFUTED", "the gradient at pi* vanishes",
-                            counterexample=numbers)
+                            counterexample=numbers,
+                            detail_latex=r"the gradient at $\pi^*$ vanishes")
     return claim.result(None, "PROVEN", "f is admissible (SymPy); f'(e^s) + f'(e^-s) "
                         "= 0, so the paper statistic is antisymmetric (SymPy); the two forms "
                         f"differ ({forms.detail}); the paper form's gradient at pi* is "
-                        f"{gradient:.3g}, not 0", witness=numbers)
+                        f"{gradient:.3g}, not 0", witness=numbers,
+                        detail_latex=r"$f$ is admissible (SymPy); $f'(e^s) + f'(e^{-s}) = 0$, so "
+                        "the paper statistic is antisymmetric (SymPy); the two forms differ "
+                        f"({forms.detail_latex}); the paper form's gradient at $\\pi^*$ is "
+                        f"{gradient:.3g}, not 0")
 
 
 antisymmetry_does_not_rescue_the_paper_form.seconds = 30  # type: ignore[attr-defined]
@@ -150,7 +177,11 @@ antisymmetry_does_not_rescue_the_paper_form.seconds = 30  # type: ignore[attr-de
 @about(Claim("f-DPO (eq. 5) differs from DPO (eq. 4)", "eqs. (4), (5); beyond the paper",
              "for f other than reverse KL, -log sigma(beta (f'(u_w) - f'(u_l))) is not "
              "DPO's loss (the paper states eq. 5 = eq. 4 for reverse KL only)", "extended",
-             "for f other than reverse KL"), needs=DIFFERENTIABLE, reverse_kl=False)
+             "for f other than reverse KL",
+             r"for $f$ other than reverse KL, "
+             r"$-\log\sigma\big(\beta\,(f'(u_w) - f'(u_l))\big)$ is not DPO's loss (the paper "
+             "states eq. 5 = eq. 4 for reverse KL only)", "for $f$ other than reverse KL"),
+       needs=DIFFERENTIABLE, reverse_kl=False)
 def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, f-DPO's loss (eq. 5) is not DPO's (eq. 4)."""
     return differs(fdpo_differs_from_dpo.about, d.divergence.label, *fdpo_and_dpo(d))
@@ -160,7 +191,10 @@ def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
              "Proposition 4.1; beyond the paper",
              "for f other than reverse KL, f'(pi_w/pi_l) - f'(piref_w/piref_l) is not h "
              "(the paper states it is h for reverse KL only)", "extended",
-             "for f other than reverse KL"), needs=DIFFERENTIABLE, reverse_kl=False)
+             "for f other than reverse KL",
+             f"for $f$ other than reverse KL, ${statistic_latex(paper_statistic)}$ is not "
+             f"$h = {pair_latex(H)}$ (the paper states it is $h$ for reverse KL only)",
+             "for $f$ other than reverse KL"), needs=DIFFERENTIABLE, reverse_kl=False)
 def statistic_differs_from_h(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, the eq. (23) statistic is not IPO's h."""
     claim = statistic_differs_from_h.about
@@ -170,7 +204,10 @@ def statistic_differs_from_h(d: Derivation) -> ClaimResult | None:
 @about(Claim("paper form (eq. 23) = per-response form", "eqs. (17), (23); beyond the paper",
              "f'(pi_w/pi_l) - f'(piref_w/piref_l) = f'(pi_w/piref_w) - f'(pi_l/piref_l) "
              "for all probabilities; true iff f'(e^s) is affine in s", "extended",
-             "for every differentiable f"), needs=DIFFERENTIABLE)
+             "for every differentiable f",
+             f"${statistic_latex(paper_statistic)} = {statistic_latex(per_response_statistic)}$ "
+             "for all probabilities; true iff $f'(e^s)$ is affine in $s$",
+             "for every differentiable $f$"), needs=DIFFERENTIABLE)
 def forms_equal(d: Derivation) -> ClaimResult:
     """The paper form (eq. 23) equals the per-response form, iff g(s) = f'(e^s) is affine."""
     claim = forms_equal.about
@@ -179,11 +216,21 @@ def forms_equal(d: Derivation) -> ClaimResult:
     # (scaled by 1/20 so that pi_w + pi_l < 1).
     cauchy = {PI_W: sp.exp(2) / 20, PI_L: sp.exp(1) / 20, PIREF_W: _R(1, 20), PIREF_L: _R(1, 20)}
     result = decide(claim, d.divergence.label, paper, per_response, [*LOG_POINTS, cauchy],
-                    "f'(e^s) is affine in s, so both forms equal c (t_w - t_l)")
+                    "f'(e^s) is affine in s, so both forms equal c (t_w - t_l)",
+                    r"$f'(e^s)$ is affine in $s$, so both forms equal $c\,(t_w - t_l)$")
     if result.status == "REFUTED" and sp.simplify(sp.diff(_g(d, S), S, 2)) != 0:
-        return ClaimResult(**{**result.__dict__, "detail": result.detail
-                              + "; f'(e^s) is not affine in s (its second derivative is not 0)"})
+        return ClaimResult(**{
+            **result.__dict__,
+            "detail": result.detail + "; f'(e^s) is not affine in s (its second derivative is "
+                                      "not 0)",
+            "detail_latex": result.detail_latex + "; $f'(e^s)$ is not affine in $s$ (its second "
+                                                  "derivative is not 0)"})
     return result
+
+
+def _swapped_paper_statistic(d: Derivation) -> sp.Expr:
+    """The paper statistic with y_w and y_l swapped."""
+    return paper_statistic(d, PI_L, PI_W, PIREF_L, PIREF_W)
 
 
 def _g(d: Derivation, s: sp.Expr) -> sp.Expr:
@@ -194,18 +241,26 @@ def _g(d: Derivation, s: sp.Expr) -> sp.Expr:
              "eq. (23); beyond the paper",
              "f'(pi_l/pi_w) - f'(piref_l/piref_w) = -(f'(pi_w/pi_l) - f'(piref_w/piref_l)); "
              "true iff f'(e^s) + f'(e^-s) is constant", "extended",
-             "for every differentiable f"), needs=DIFFERENTIABLE)
+             "for every differentiable f",
+             f"${statistic_latex(_swapped_paper_statistic)} = "
+             rf"-\left({statistic_latex(paper_statistic)}\right)$; true iff "
+             "$f'(e^s) + f'(e^{-s})$ is constant", "for every differentiable $f$"),
+       needs=DIFFERENTIABLE)
 def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
     """The paper form is antisymmetric iff g(s) + g(−s) is constant."""
     claim = paper_form_antisymmetric.about
     return antisymmetry(d, paper_statistic, claim,
-                        "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign")
+                        "f'(e^s) + f'(e^-s) is constant, so the swap flips the sign",
+                        "$f'(e^s) + f'(e^{-s})$ is constant, so the swap flips the sign")
 
 
 @about(Claim("paper form can reach the target 1/(2 beta)", "eq. (24); beyond the paper",
              "for every beta > 0 and pi_ref there is pi with f'(pi_w/pi_l) - "
              "f'(piref_w/piref_l) = 1/(2 beta)", "extended",
-             "for convex differentiable f (f' continuous and increasing)"),
+             "for convex differentiable f (f' continuous and increasing)",
+             r"for every $\beta > 0$ and $\pi_{\mathrm{ref}}$ there is $\pi$ with "
+             rf"${statistic_latex(paper_statistic)} = \frac{{1}}{{2 \beta}}$",
+             r"for convex differentiable $f$ ($f'$ continuous and increasing)"),
        needs=OPTIMUM_CONDITIONS)
 def target_reachable(d: Derivation) -> ClaimResult:
     """Can the paper-form statistic reach IUPO's target 1/(2β) (eq. 24) for every β and π_ref?
@@ -219,7 +274,11 @@ def target_reachable(d: Derivation) -> ClaimResult:
     label = d.divergence.label
     if not d.sup_f1.is_finite:
         return claim.result(label, "PROVEN", "sup f' = oo: f'(pi_w/pi_l) takes every value in "
-                            "(f'(0+), oo), which holds f'(piref_w/piref_l) + 1/(2 beta)")
+                            "(f'(0+), oo), which holds f'(piref_w/piref_l) + 1/(2 beta)",
+                            detail_latex=r"$\sup f' = \infty$: $f'\big(\pi(y_w)/\pi(y_l)\big)$ "
+                            r"takes every value in $\big(f'(0^+), \infty\big)$, which holds "
+                            r"$f'\big(\pi_{\mathrm{ref}}(y_w)/\pi_{\mathrm{ref}}(y_l)\big) + "
+                            r"\frac{1}{2 \beta}$")
     gap = sp.simplify(d.sup_f1 - d.f1.subs(U, 1))
     beta = sp.Rational(1, 2 * (sp.floor(gap) + 2))  # a target 1/(2 beta) above the reach
     example = {
@@ -232,7 +291,11 @@ def target_reachable(d: Derivation) -> ClaimResult:
     }
     return claim.result(label, "REFUTED", f"sup f' = {d.sup_f1}: the statistic stays below "
                         f"sup f' - f'(piref_w/piref_l) = {gap} at equal reference probabilities, "
-                        f"under the target {1 / (2 * beta)}", counterexample=example)
+                        f"under the target {1 / (2 * beta)}", counterexample=example,
+                        detail_latex=rf"$\sup f' = {sp.latex(d.sup_f1)}$: the statistic stays "
+                        r"below $\sup f' - f'\big(\pi_{\mathrm{ref}}(y_w)/\pi_{\mathrm{ref}}(y_l)"
+                        rf"\big) = {sp.latex(gap)}$ at equal reference probabilities, under the "
+                        rf"target ${sp.latex(1 / (2 * beta))}$")
 
 
 REACH_BETAS: tuple[sp.Rational, ...] = (_R(1, 10), _R(1, 5), _R(1, 2))

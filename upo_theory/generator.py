@@ -45,6 +45,16 @@ class GeneratorFunction:
 def generator_function(divergence: Divergence) -> GeneratorFunction:
     """f of ``divergence`` compiled for NumPy (and mpmath), with its limit at 0+.
 
+    Parameters
+    ----------
+    divergence : Divergence
+        The generator f.
+
+    Returns
+    -------
+    GeneratorFunction
+        f as a vectorised function of u ≥ 0.
+
     Examples
     --------
     >>> from upo_theory import get_divergence
@@ -65,6 +75,16 @@ def mixture_integrand(divergence: Divergence) -> Callable[[np.ndarray], np.ndarr
     heavy-tailed. The stabilised expression is evaluated in float64; where that overflows (|t| in
     the hundreds), the same expression is evaluated in mpmath and rounded, so a value is ``inf``
     only when the integrand itself exceeds the float64 range.
+
+    Parameters
+    ----------
+    divergence : Divergence
+        The generator f.
+
+    Returns
+    -------
+    callable
+        The integrand as a function of an array of log-ratios t.
     """
     f = divergence.f.subs(U, sp.exp(T))
     compiled = Compiled(sp.expand(2 * f / (1 + sp.exp(T))), T)

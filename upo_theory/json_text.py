@@ -17,6 +17,16 @@ from typing import Any
 def parse_json(text: str | bytes) -> Any:
     """``json.loads(text)``; too deep a nesting is a ``ValueError`` like any malformed JSON.
 
+    Parameters
+    ----------
+    text : str or bytes
+        The JSON document.
+
+    Returns
+    -------
+    object
+        What ``json.loads`` returns.
+
     Raises
     ------
     ValueError

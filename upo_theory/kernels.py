@@ -172,7 +172,18 @@ class LogSpaceKernel:
 
 
 def kernel_for(divergence: Divergence) -> LogSpaceKernel:
-    """The log-space kernel of a differentiable generator (admissible or not)."""
+    """The log-space kernel of a differentiable generator (admissible or not).
+
+    Parameters
+    ----------
+    divergence : Divergence
+        A generator f with a derivative.
+
+    Returns
+    -------
+    LogSpaceKernel
+        k(t) = f'(e^t), its slope and inverse, compiled for NumPy and PyTorch.
+    """
     return _kernel(derive(divergence))
 
 

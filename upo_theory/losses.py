@@ -48,7 +48,23 @@ class LossSpecError(UserError):
 
 @dataclass(frozen=True)
 class LossSpec:
-    """One member of the family: Ψ, the divergence and the form of the pair statistic."""
+    """One member of the family: Ψ, the divergence and the form of the pair statistic.
+
+    Parameters
+    ----------
+    psi : {"identity", "logit"}
+        Ψ: the squared loss (IPO eq. 10, IUPO eq. 24) or the logistic one (DPO eq. 4, f-DPO
+        eq. 5).
+    divergence : Divergence
+        The generator f of the pair statistic.
+    form : {"per_response", "paper"}
+        The statistic: the per-response one of eq. 17 or the paper's of eq. 23.
+
+    Raises
+    ------
+    LossSpecError
+        For an unknown Ψ or form.
+    """
 
     psi: Psi
     divergence: Divergence
@@ -149,7 +165,22 @@ def pair_statistic(
 def pair_statistic_grads(
     spec: LossSpec, policy_w: Any, policy_l: Any, ref_w: Any, ref_l: Any
 ) -> tuple[Any, Any]:
-    """∂s/∂log π(y_w) and ∂s/∂log π(y_l), for analytic gradients (via f'' in the slope)."""
+    """∂s/∂log π(y_w) and ∂s/∂log π(y_l), for analytic gradients (via f'' in the slope).
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The family member; its f and form matter here.
+    policy_w, policy_l : array or Tensor
+        log π(y_w) and log π(y_l).
+    ref_w, ref_l : array or Tensor
+        log π_ref(y_w) and log π_ref(y_l).
+
+    Returns
+    -------
+    tuple of array or Tensor
+        The two partial derivatives, each the shape of the inputs.
+    """
     k = spec.kernel
     if spec.form == "paper":
         g = k.slope(policy_w - policy_l)
@@ -180,7 +211,22 @@ def pair_loss(spec: LossSpec, statistic: Any, beta: float) -> Any:
 
 
 def pair_loss_grad(spec: LossSpec, statistic: Any, beta: float) -> Any:
-    """d(per-pair loss)/ds."""
+    """d(per-pair loss)/ds.
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The family member; only its Ψ matters here.
+    statistic : array or Tensor
+        The pair statistic s.
+    beta : float
+        The regularisation strength β > 0.
+
+    Returns
+    -------
+    array or Tensor
+        The derivative of each pair's loss in s, the shape of ``statistic``.
+    """
     if spec.psi == "logit":
         return -beta * _sigmoid(-beta * statistic)
     return 2.0 * (statistic - 1.0 / (2.0 * beta))

@@ -29,7 +29,25 @@ class MinimiseError(UserError):
 @dataclass(frozen=True)
 class Minimum:
     """A converged (or not) minimiser, like SciPy's ``OptimizeResult``: policy (C, K), θ, loss,
-    ‖∂L/∂θ‖, L-BFGS's iterations and why it stopped."""
+    ‖∂L/∂θ‖, L-BFGS's iterations and why it stopped.
+
+    Parameters
+    ----------
+    policy : numpy.ndarray, shape (C, K)
+        softmax(θ) at the end.
+    theta : numpy.ndarray, shape (C, K)
+        The logits θ at the end.
+    loss : float
+        L(θ) there.
+    grad_norm : float
+        ‖∂L/∂θ‖₂ there.
+    converged : bool
+        Whether ‖∂L/∂θ‖₂ < ``gtol`` (False also where the loss has no minimiser).
+    iterations : int
+        L-BFGS's iterations.
+    message : str
+        Why it stopped.
+    """
 
     policy: np.ndarray
     theta: np.ndarray
@@ -54,6 +72,22 @@ def minimise(
     some π(y|x) towards 0 while its gradient vanishes: it is returned with ``converged=False``
     (and a message saying why) when a probability falls below :data:`BOUNDARY` or the loss is
     lower still at twice the distance from the start.
+
+    Parameters
+    ----------
+    table : TableLoss
+        The loss L(θ) to minimise.
+    gtol : float, optional
+        The gradient norm below which the minimiser has converged.
+    max_iter : int, optional
+        The most L-BFGS iterations.
+    theta0 : numpy.ndarray, shape (C, K), optional
+        The starting logits (log π_ref by default).
+
+    Returns
+    -------
+    Minimum
+        The minimiser, with whether it converged and why it stopped.
     """
     # imported here: at import time of the core it made the forked child that admits a user's f
     # (upo_theory.budget.within_budget) hang, seen with python -m upo_theory --f "Abs(u-1)**3"

@@ -68,6 +68,29 @@ class OptimumResult:
     met its tolerance in every context; iterations: root-finder iterations; message: why it
     stopped. ``residuals``
     (:class:`KKTResiduals`) re-checks the KKT conditions on the returned policy, on first access.
+
+    Parameters
+    ----------
+    policy, log_policy : numpy.ndarray, shape (C, K)
+        π* and log π*.
+    lam : numpy.ndarray, shape (C,)
+        The multipliers λ of Σ_y π(y) = 1.
+    converged : bool
+        Whether the root-finder met its tolerance in every context.
+    iterations : int
+        The root-finder's iterations.
+    divergence : Divergence
+        The f it was solved for.
+    psibar : numpy.ndarray, shape (C, K)
+        Ψ̄(y) = E_{y'~μ} Ψ(p*(y ≻ y')) (eq. 11).
+    log_pi_ref : numpy.ndarray, shape (C, K)
+        log π_ref.
+    beta : float
+        The regularisation β.
+    message : str, optional
+        Why the root-finder stopped.
+    psi : str, optional
+        The name of Ψ, where known.
     """
 
     policy: np.ndarray
@@ -97,6 +120,16 @@ def admissible_kernel(divergence: Divergence) -> LogSpaceKernel:
     """The kernel of f, after checking f(1) = 0, convexity and f' strictly increasing.
 
     0 ∈ dom f' is allowed (the η terms handle it); total variation and non-convex f are not.
+
+    Parameters
+    ----------
+    divergence : Divergence
+        The generator f.
+
+    Returns
+    -------
+    LogSpaceKernel
+        The kernel k(t) = f'(e^t) and its inverse, as the solvers use them.
     """
     failed = derive(divergence).failure(OPTIMUM_CONDITIONS)
     if failed is not None:

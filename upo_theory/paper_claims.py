@@ -34,9 +34,13 @@ from .claim_terms import (
     central_claim,
     central_instance,
     fdpo_and_dpo,
+    generic_f1,
+    pair_latex,
     paper_statistic,
+    per_response_statistic,
     show,
     sigmoid,
+    statistic_latex,
     worked_optimum,
 )
 from .derivation import Derivation, Y, derive
@@ -49,30 +53,42 @@ from .problem import total_variation
 from .verdicts import ADMISSIBLE, DIFFERENTIABLE, Claim, ClaimResult, about, decide, vanishes
 
 _R = sp.Rational
+JS_F = get_divergence("js").f
+"""JS's generator, as the registry holds it (the claim differentiates this f)."""
+JS_F1 = sp.log(2 * U / (1 + U))
+"""The paper's JS derivative (Section 5.1)."""
 
 
 @about(Claim("logit(sigma(z)) = z", "Proposition 3.2",
-             "log(s/(1-s)) with s = 1/(1+exp(-z)) is z", "paper", "for every real z"))
+             "log(s/(1-s)) with s = 1/(1+exp(-z)) is z", "paper", "for every real z",
+             rf"$\log\frac{{s}}{{1 - s}} = z$ with $s = \sigma(z) = {sp.latex(sigmoid(Z))}$",
+             "for every real $z$"))
 def logit_inverts_sigmoid() -> ClaimResult:
     """Proposition 3.2's first step: logit(σ(z)) = z for real z."""
     claim = logit_inverts_sigmoid.about
     lhs = sp.log(sigmoid(X) / (1 - sigmoid(X)))
-    return decide(claim, None, lhs, X, [{X: _R(3, 7)}], "simplifies to z for every real z")
+    return decide(claim, None, lhs, X, [{X: _R(3, 7)}], "simplifies to z for every real z",
+                  "simplifies to $z$ for every real $z$")
 
 
 @about(Claim("JS derivative f'(u) = log(2u/(1+u))", "Section 5.1",
-             "d/du [u log u - (u+1) log((u+1)/2)] = log(2u/(1+u))", "paper", "for JS"))
+             "d/du [u log u - (u+1) log((u+1)/2)] = log(2u/(1+u))", "paper", "for JS",
+             rf"$\frac{{d}}{{du}}\left[{sp.latex(JS_F)}\right] = {sp.latex(JS_F1)}$",
+             "for JS"))
 def js_derivative() -> ClaimResult:
     """The paper's JS derivative (Section 5.1): f'(u) = log(2u/(1+u))."""
     claim = js_derivative.about
     d = derive(get_divergence("js"))
-    return decide(claim, "js", sp.diff(d.f, U), sp.log(2 * U / (1 + U)), [{U: _R(1, 3)}],
-                  "SymPy's derivative of the paper's f simplifies to log(2u/(1+u))")
+    return decide(claim, "js", sp.diff(d.f, U), JS_F1, [{U: _R(1, 3)}],
+                  "SymPy's derivative of the paper's f simplifies to log(2u/(1+u))",
+                  f"SymPy's derivative of the paper's $f$ simplifies to ${sp.latex(JS_F1)}$")
 
 
 @about(Claim("eq. 26 is eq. 24 with the JS f'", "eqs. (23), (24), (26)",
              "(f'(pi_w/pi_l) - f'(piref_w/piref_l) - 1/(2 beta))^2 with f' = log(2u/(1+u)) "
-             "is eq. 26", "paper", "for JS"))
+             "is eq. 26", "paper", "for JS",
+             rf"$\left({statistic_latex(paper_statistic)} - \frac{{1}}{{2 \beta}}\right)^2$ "
+             rf"with $f'(u) = {sp.latex(JS_F1)}$ is eq. 26", "for JS"))
 def eq26_is_eq24_with_js() -> ClaimResult:
     """eq. (26) is eq. (24) with the paper form (23) and the JS f'."""
     claim = eq26_is_eq24_with_js.about
@@ -81,13 +97,18 @@ def eq26_is_eq24_with_js() -> ClaimResult:
     eq24 = (d.f1.subs(U, a) - d.f1.subs(U, b) - 1 / (2 * BETA)) ** 2
     eq26 = (sp.log(2 * a / (a + 1)) - sp.log(2 * b / (b + 1)) - 1 / (2 * BETA)) ** 2
     pt = {PI_W: _R(1, 2), PI_L: _R(1, 5), PIREF_W: _R(1, 3), PIREF_L: _R(1, 4), BETA: _R(1, 10)}
-    return decide(claim, "js", eq24, eq26, [pt], "the integrands coincide identically")
+    return decide(claim, "js", eq24, eq26, [pt], "the integrands coincide identically",
+                  "the integrands coincide identically")
 
 
 @about(Claim("Bradley-Terry: Psibar(y) - Psibar(y') = r(y) - r(y')", "Proposition 3.2",
              "with p*(y > y') = sigma(r(y) - r(y')) and Psi = logit, Psibar(y) = "
              "E_{y'~mu} Psi(p*(y > y')) = r(y) - E_mu r, for every mu", "paper",
-             "for Bradley-Terry p*, Psi = logit"))
+             "for Bradley-Terry p*, Psi = logit",
+             r"with $p^*(y \succ y') = \sigma\big(r(y) - r(y')\big)$ and "
+             r"$\Psi = \operatorname{logit}$, $\bar\Psi(y) = \mathbb{E}_{y' \sim \mu}\,"
+             r"\Psi\big(p^*(y \succ y')\big) = r(y) - \mathbb{E}_\mu r$, for every $\mu$",
+             r"for Bradley–Terry $p^*$, $\Psi = \operatorname{logit}$"))
 @functools.lru_cache(maxsize=1)  # Prop. 3.2's check for every f stands on it
 def bradley_terry_reward_gaps() -> ClaimResult:
     """Proposition 3.2's Bradley–Terry step: Ψ̄(y) − Ψ̄(y') = r(y) − r(y') for Ψ = logit."""
@@ -104,20 +125,29 @@ def bradley_terry_reward_gaps() -> ClaimResult:
     rhs = sp.Matrix([r[0] - r[1], r[0] - r[2]])
     if all(vanishes(e) for e in lhs - rhs):
         return claim.result(None, "PROVEN", "logit(sigma(x)) = x makes Psibar(y_i) = r_i - "
-                            "sum_j mu_j r_j (SymPy, 3 actions, symbolic mu and r)")
+                            "sum_j mu_j r_j (SymPy, 3 actions, symbolic mu and r)",
+                            detail_latex=r"$\operatorname{logit}\big(\sigma(x)\big) = x$ makes "
+                            r"$\bar\Psi(y_i) = r_i - \sum_j \mu_j r_j$ (SymPy, 3 actions, "
+                            r"symbolic $\mu$ and $r$)")
     return claim.result(None, "UNDECIDED", "SymPy could not simplify the difference to 0")
 
 
 @about(Claim("stationarity d/dpi [pi_ref f(pi/pi_ref)] = f'(pi/pi_ref)",
              "Theorem 3.1, eq. (14)",
              "the derivative of the divergence term in pi(y) is f'(pi(y)/pi_ref(y))",
-             "paper", "for every differentiable f"), needs=DIFFERENTIABLE)
+             "paper", "for every differentiable f",
+             "the derivative of the divergence term in $\\pi(y)$ is "
+             r"$\frac{\partial}{\partial \pi}\left["
+             rf"{pair_latex(PI_REF * sp.Function('f')(PI / PI_REF))}\right] = "
+             rf"{pair_latex(generic_f1(PI / PI_REF))}$", "for every differentiable $f$"),
+       needs=DIFFERENTIABLE)
 def stationarity(d: Derivation) -> ClaimResult:
     """Theorem 3.1, eq. (14): ∂/∂π [π_ref f(π/π_ref)] = f'(π/π_ref)."""
     claim = stationarity.about
     lhs = sp.diff(PI_REF * d.f.subs(U, PI / PI_REF), PI)
     return decide(claim, d.divergence.label, lhs, d.f1.subs(U, PI / PI_REF),
-                  [{PI: _R(1, 3), PI_REF: _R(1, 2)}], "chain rule; simplifies to 0")
+                  [{PI: _R(1, 3), PI_REF: _R(1, 2)}], "chain rule; simplifies to 0",
+                  "chain rule; simplifies to 0")
 
 
 @about(Claim("Theorem 3.1: pi* = pi_ref (f')^-1((Psibar - lambda)/beta) is the unique "
@@ -125,7 +155,12 @@ def stationarity(d: Derivation) -> ClaimResult:
              "the objective of eq. 11 is strictly concave, its maximiser has full support "
              "(eta = 0), lambda exists and is unique, and pi* solves beta f'(pi*/pi_ref) = "
              "Psibar - lambda", "paper",
-             "for admissible f (f' invertible, 0 not in dom f')"), needs=ADMISSIBLE)
+             "for admissible f (f' invertible, 0 not in dom f')",
+             r"the objective of eq. 11 is strictly concave, its maximiser has full support "
+             r"($\eta = 0$), $\lambda$ exists and is unique, and $\pi^*$ solves "
+             r"$\beta f'(\pi^*/\pi_{\mathrm{ref}}) = \bar\Psi - \lambda$",
+             r"for admissible $f$ ($f'$ invertible, $0 \notin \operatorname{dom} f'$)"),
+       needs=ADMISSIBLE)
 @functools.lru_cache(maxsize=64)
 def theorem_3_1(d: Derivation) -> ClaimResult:
     """Theorem 3.1 with a certificate that the KKT point is the unique maximiser of eq. (11).
@@ -150,27 +185,39 @@ def theorem_3_1(d: Derivation) -> ClaimResult:
     steps = ["f'' >= 0 and f' strictly increasing: strictly concave objective, KKT sufficient, "
              "maximiser unique", "f'(0+) = -oo: full support, eta = 0"]
     steps.append("(f')^-1 exists: f' is a continuous increasing bijection onto (-oo, sup f')")
+    tex = [r"$f'' \ge 0$ and $f'$ strictly increasing: strictly concave objective, KKT "
+           "sufficient, maximiser unique", r"$f'(0^+) = -\infty$: full support, $\eta = 0$",
+           r"$(f')^{-1}$ exists: $f'$ is a continuous increasing bijection onto "
+           r"$(-\infty, \sup f')$"]
     if d.inverse is not None:
         y = d.sup_f1 - Z if d.sup_f1.is_finite else X
         composed = decide(claim, label, d.f1.subs(U, d.inverse.subs(Y, y)), y,
                           [{Z: _R(1, 2), X: _R(-1, 3)}], "")
         if composed.status == "REFUTED":
             return composed
-        steps.append("its closed form satisfies f'((f')^-1(y)) = y for y < sup f' "
-                     + ("(SymPy)" if composed.status == "PROVEN" else "(at test points)"))
+        how = "(SymPy)" if composed.status == "PROVEN" else "(at test points)"
+        steps.append("its closed form satisfies f'((f')^-1(y)) = y for y < sup f' " + how)
+        tex.append(r"its closed form satisfies $f'\big((f')^{-1}(y)\big) = y$ for "
+                   r"$y < \sup f'$ " + how)
     optimum = worked_optimum(d, EXAMPLE)
     pi, lam = optimum.policy[0], float(optimum.lam[0])
     steps.append("S(lambda) strictly decreasing from oo to 0: lambda unique")
+    tex.append(r"$S(\lambda)$ strictly decreasing from $\infty$ to 0: $\lambda$ unique")
     return claim.result(label, "PROVEN", "; ".join(steps), witness={
         **EXAMPLE.describe(), "lambda": f"{lam:.12g}", "sum pi* - 1": f"{pi.sum() - 1:.1e}",
-        "pi*": show(pi)})
+        "pi*": show(pi)}, detail_latex="; ".join(tex))
 
 
 @about(Claim("logit-UPO optimum gives the f-DPO likelihood",
              "Proposition 3.2, eqs. (18)-(21)",
              "with p*(y > y') = sigma(r(y) - r(y')) and Psi = logit, the UPO optimum has "
              "sigma(beta f'(u*_w) - beta f'(u*_l)) = p*(y_w > y_l): its likelihood is "
-             "eq. 5", "paper", "for admissible f, Psi = logit, Bradley-Terry p*"),
+             "eq. 5", "paper", "for admissible f, Psi = logit, Bradley-Terry p*",
+             r"with $p^*(y \succ y') = \sigma\big(r(y) - r(y')\big)$ and "
+             r"$\Psi = \operatorname{logit}$, the UPO optimum has "
+             r"$\sigma\big(\beta f'(u^*_w) - \beta f'(u^*_l)\big) = p^*(y_w \succ y_l)$: its "
+             "likelihood is eq. 5",
+             r"for admissible $f$, $\Psi = \operatorname{logit}$, Bradley–Terry $p^*$"),
        needs=ADMISSIBLE)
 def fdpo_likelihood(d: Derivation) -> ClaimResult:
     """Proposition 3.2: Ψ = logit with Bradley–Terry p* gives the f-DPO likelihood (eq. 5/21)."""
@@ -178,37 +225,49 @@ def fdpo_likelihood(d: Derivation) -> ClaimResult:
     label = d.divergence.label
     bt, theorem = bradley_terry_reward_gaps(), theorem_3_1(d)
     if bt.status != "PROVEN" or theorem.status != "PROVEN":
-        return claim.result(label, "UNDECIDED", "needs Theorem 3.1 and the Bradley-Terry step")
+        return claim.result(label, "UNDECIDED", "needs Theorem 3.1 and the Bradley-Terry step",
+                            detail_latex="needs Theorem 3.1 and the Bradley–Terry step")
     pi = worked_optimum(d, BT_EXAMPLE).policy[0]
     gap = likelihood_gap(kernel_for(d.divergence), BT_EXAMPLE, pi)
     return claim.result(label, "PROVEN", "eq. 16 gives beta f'(u*_w) - beta f'(u*_l) = "
                         "Psibar(y_w) - Psibar(y_l) (Theorem 3.1), which is r_w - r_l under "
                         "Bradley-Terry; so the likelihood is sigma(r_w - r_l) = p*",
                         witness={"rewards": "0, 1/2, 2", **BT_EXAMPLE.describe(),
-                                 "pi*": show(pi), "largest |likelihood - p*|": f"{gap:.1e}"})
+                                 "pi*": show(pi), "largest |likelihood - p*|": f"{gap:.1e}"},
+                        detail_latex=r"eq. 16 gives $\beta f'(u^*_w) - \beta f'(u^*_l) = "
+                        r"\bar\Psi(y_w) - \bar\Psi(y_l)$ (Theorem 3.1), which is $r_w - r_l$ "
+                        r"under Bradley–Terry; so the likelihood is $\sigma(r_w - r_l) = p^*$")
 
 
 @about(Claim("f-DPO (eq. 5) is DPO (eq. 4)", "eqs. (4), (5)",
              "-log sigma(beta f'(pi_w/piref_w) - beta f'(pi_l/piref_l)) = DPO's loss",
-             "paper", "for reverse KL"), reverse_kl=True)
+             "paper", "for reverse KL",
+             rf"$-\log\sigma\big(\beta\,({statistic_latex(per_response_statistic)})\big)$ "
+             rf"is DPO's loss $-\log\sigma\big(\beta\,({pair_latex(H)})\big)$",
+             "for reverse KL"), reverse_kl=True)
 def fdpo_is_dpo(d: Derivation) -> ClaimResult | None:
     """eq. (5) → eq. (4): f-DPO's loss equals DPO's, for reverse KL (listed for it alone)."""
     return decide(fdpo_is_dpo.about, d.divergence.label, *fdpo_and_dpo(d),
-                  "f'(u) = log u + 1: the constants cancel in the difference")
+                  "f'(u) = log u + 1: the constants cancel in the difference",
+                  r"$f'(u) = \log u + 1$: the constants cancel in the difference")
 
 
 @about(Claim("IUPO statistic (eq. 23) is IPO's h (eq. 9)", "Proposition 4.1",
              "f'(pi_w/pi_l) - f'(piref_w/piref_l) = log(pi_w/pi_l) - log(piref_w/piref_l)",
-             "paper", "for reverse KL"), reverse_kl=True)
+             "paper", "for reverse KL",
+             f"${statistic_latex(paper_statistic)} = {pair_latex(H)}$", "for reverse KL"),
+       reverse_kl=True)
 def iupo_is_ipo(d: Derivation) -> ClaimResult | None:
     """Proposition 4.1: the IUPO statistic (eq. 23) is IPO's h (eq. 9), for reverse KL."""
     claim = iupo_is_ipo.about
     return decide(claim, d.divergence.label, paper_statistic(d), H, LOG_POINTS,
-                  "f'(u) = log u + 1, so the statistic is h (eq. 25)")
+                  "f'(u) = log u + 1, so the statistic is h (eq. 25)",
+                  r"$f'(u) = \log u + 1$, so the statistic is $h$ (eq. 25)")
 
 
 @about(central_claim(CENTRAL_PAPER, "for admissible f, with the statistic as eq. 23 and "
-                     "Algorithm 1 write it"), needs=ADMISSIBLE)
+                     "Algorithm 1 write it", "for admissible $f$, with the statistic as "
+                     "eq. 23 and Algorithm 1 write it"), needs=ADMISSIBLE)
 def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     """The central claim, paper statistic (eq. 23): refuted by a gradient that is not zero at π*.
 
@@ -227,10 +286,17 @@ def paper_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     if gradient > 1e-6:
         return claim.result(label, "REFUTED", f"the gradient of the loss at pi* is {gradient:.3g}, "
                             "not 0: pi* is not its minimiser (total variation "
-                            f"{total_variation(found, pi):.3g})", counterexample=numbers)
+                            f"{total_variation(found, pi):.3g})", counterexample=numbers,
+                            detail_latex=rf"the gradient of the loss at $\pi^*$ is {gradient:.3g}, "
+                            r"not 0: $\pi^*$ is not its minimiser (total variation "
+                            f"{total_variation(found, pi):.3g})")
     forms = forms_equal(d)
     if forms.status == "PROVEN":
         return claim.result(label, "PROVEN", "the paper form equals the per-response form for "
-                            "this f, whose minimiser is pi*", witness=numbers)
+                            "this f, whose minimiser is pi*", witness=numbers,
+                            detail_latex="the paper form equals the per-response form for this "
+                            r"$f$, whose minimiser is $\pi^*$")
     return claim.result(label, "UNDECIDED", "the gradient at pi* vanishes on the example, but "
-                        "the two forms differ", witness=numbers)
+                        "the two forms differ", witness=numbers,
+                        detail_latex=r"the gradient at $\pi^*$ vanishes on the example, but the "
+                        "two forms differ")

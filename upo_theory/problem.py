@@ -28,6 +28,26 @@ class Problem:
     """The UPO problem for C contexts and K actions; arrays are (C, K), ``prefs`` is (C, K, K).
 
     ``prefs[x, i, j] = p*(y_i ≻ y_j | x)``. Build with a generator or directly; validated here.
+
+    Parameters
+    ----------
+    pi_ref : numpy.ndarray, shape (C, K)
+        The reference policy, each row a distribution.
+    mu : numpy.ndarray, shape (C, K)
+        The distribution of the compared responses, each row a distribution.
+    prefs : numpy.ndarray, shape (C, K, K)
+        p*(y_i ≻ y_j | x), with p* + p*ᵀ = 1.
+    beta : float
+        The regularisation β > 0.
+    name : str, optional
+        What the problem is called in reports.
+    rewards : numpy.ndarray, shape (C, K), optional
+        The rewards of a Bradley–Terry problem, where it has them.
+
+    Raises
+    ------
+    ProblemError
+        For shapes that disagree, rows that are not distributions or preferences that are not.
     """
 
     pi_ref: np.ndarray
@@ -90,7 +110,13 @@ class Problem:
 
 
 def check_beta(beta: float) -> None:
-    """Raise :class:`ProblemError` unless β is a finite positive number."""
+    """Raise :class:`ProblemError` unless β is a finite positive number.
+
+    Parameters
+    ----------
+    beta : float
+        The regularisation strength to check.
+    """
     if not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta <= 0:
         raise ProblemError(f"beta={beta!r} must be a positive number, e.g. beta=0.1")
 
@@ -134,7 +160,22 @@ def _as_prefs(value: object) -> np.ndarray:
 def random_preference_table(rng: np.random.Generator, contexts: int, actions: int,
                             margin: float = 0.05) -> np.ndarray:
     """Random valid preferences, shape (C, K, K): p*(y_i ≻ y_j) ~ U(margin, 1 − margin) for
-    i < j, p* + p*ᵀ = 1, and ½ on the diagonal."""
+    i < j, p* + p*ᵀ = 1, and ½ on the diagonal.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The source of randomness.
+    contexts, actions : int
+        C and K.
+    margin : float, optional
+        How far from 0 and 1 every preference stays.
+
+    Returns
+    -------
+    numpy.ndarray, shape (C, K, K)
+        The preferences p*.
+    """
     upper = rng.uniform(margin, 1 - margin, (contexts, actions, actions))
     tri = np.triu(np.ones((actions, actions), dtype=bool), 1)
     prefs = np.where(tri, upper, 1 - upper.transpose(0, 2, 1))
@@ -143,5 +184,16 @@ def random_preference_table(rng: np.random.Generator, contexts: int, actions: in
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """TV(p, q) = ½ Σ_y |p(y) − q(y)| per context (last axis)."""
+    """TV(p, q) = ½ Σ_y |p(y) − q(y)| per context (last axis).
+
+    Parameters
+    ----------
+    p, q : numpy.ndarray
+        Distributions over the last axis, of the same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        The total variation of each context (the leading axes).
+    """
     return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)

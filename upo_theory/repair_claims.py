@@ -54,6 +54,7 @@ from .claim_terms import (
     central_instance,
     per_response_statistic,
     show,
+    statistic_latex,
 )
 from .derivation import Derivation, derive
 from .divergences import registered
@@ -87,6 +88,22 @@ CENTRAL_PROOF: tuple[str, ...] = (
     "its loss is not zero, so pi* does not minimise it.",
 )
 """The central claim's proof, step by step (the module docs give it with formulas)."""
+_QUADRATIC_CERTIFICATE_LATEX = (
+    "a written argument for every $K$ (the module docs, `CENTRAL_PROOF`), certified by SymPy "
+    r"for $K = 3$ and $4$ with symbolic $\mu$, $p^*$, $\beta$, $c$: the gradient of the "
+    r"population loss (pairs weighed $2 \mu_i \mu_j p^*_{ij}$) in "
+    r"$v = f'(\pi/\pi_{\mathrm{ref}})$ vanishes at $v = \bar\Psi/\beta + c$; its Hessian is "
+    r"$4 \sum_{i<j} \mu_i \mu_j (e_i - e_j)(e_i - e_j)^\top$, a Laplacian (free of $p^*$ and "
+    r"$\beta$, constants in its kernel, leading minors $> 0$): convex, strictly across the "
+    "constants")
+"""The detail of :func:`_quadratic_loss_certificate` when it passes, in LaTeX."""
+_LOGIT_CERTIFICATE_LATEX = (
+    r"SymPy, $K = 3$, $f'$ an undetermined function: $\partial v_k / \partial \theta_j = "
+    r"f''(u_k)\, u_k\, (\delta_{kj} - \pi_j)$, so $\nabla_\theta L = (I - \pi \mathbf{1}^\top)"
+    r"\, D\, \nabla_v L$, $D = \operatorname{diag}\big(f''(u)\, u\big)$; "
+    r"$P = I - \pi \mathbf{1}^\top$ has $P^2 = P$, $P \pi = 0$, trace $K - 1$ (kernel "
+    r"$\operatorname{span}(\pi)$); $\mathbf{1}^\top \nabla_v L = 0$ for the quadratic loss")
+"""The detail of :func:`_logit_certificate` when it passes, in LaTeX."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,6 +151,7 @@ def _quadratic_loss_certificate() -> tuple[bool, str]:
 
 
 @about(central_claim(CENTRAL_PER_RESPONSE, "for every admissible f and every K (mu with full "
+                     "support)", r"for every admissible $f$ and every $K$ ($\mu$ with full "
                      "support)"))
 def per_response_minimiser_is_optimum_for_every_f() -> ClaimResult:
     """The central claim for the per-response statistic, for every admissible f at once."""
@@ -142,7 +160,10 @@ def per_response_minimiser_is_optimum_for_every_f() -> ClaimResult:
     if not ok:
         return claim.result(None, "UNDECIDED", detail)
     return claim.result(None, "PROVEN", detail + "; with Theorem 3.1, c = -lambda/beta is the "
-                        "only c whose policy sums to 1, so pi* is the unique minimiser")
+                        "only c whose policy sums to 1, so pi* is the unique minimiser",
+                        detail_latex=_QUADRATIC_CERTIFICATE_LATEX + r"; with Theorem 3.1, "
+                        r"$c = -\lambda/\beta$ is the only $c$ whose policy sums to 1, so $\pi^*$ "
+                        "is the unique minimiser")
 
 
 @functools.lru_cache(maxsize=1)
@@ -219,7 +240,13 @@ def _theta_gradient_gap(d: Derivation, rng: np.random.Generator, k: int = 6) -> 
              "repair", "for the per-response loss L(softmax(theta)), grad_theta L = 0 only at "
              "pi*: grad_theta L = (I - pi 1^T) D grad_v L with D = diag(f''(u) u) > 0 and "
              "1^T grad_v L = 0, so grad_v L = 0", "repair",
-             "for every admissible f with f'' > 0 on (0, oo) (every registered admissible f)"))
+             "for every admissible f with f'' > 0 on (0, oo) (every registered admissible f)",
+             r"for the per-response loss $L(\operatorname{softmax}\theta)$, "
+             r"$\nabla_\theta L = 0$ only at $\pi^*$: $\nabla_\theta L = (I - \pi \mathbf{1}^\top)"
+             r"\, D\, \nabla_v L$ with $D = \operatorname{diag}\big(f''(u)\, u\big) > 0$ and "
+             r"$\mathbf{1}^\top \nabla_v L = 0$, so $\nabla_v L = 0$",
+             r"for every admissible $f$ with $f'' > 0$ on $(0, \infty)$ (every registered "
+             "admissible $f$)"))
 def no_spurious_theta_stationary_points() -> ClaimResult:
     """Step 4 of the central claim (module docs): a stationary θ is π*, so gradient descent in
     the logits has no other resting point. SymPy's certificate, f'' > 0 for each registered
@@ -238,7 +265,10 @@ def no_spurious_theta_stationary_points() -> ClaimResult:
     return claim.result(None, "PROVEN", detail + "; f'' > 0 on (0, oo) (SymPy) for " + ", ".join(
         positive) + "; so a stationary theta has grad_v L = 0, and pi = pi* (steps 1-3)",
         witness={"largest |engine grad_theta L - (I - pi 1^T) D grad_v L|, random theta, K = 6":
-                 f"{gap:.1e}"})
+                 f"{gap:.1e}"},
+        detail_latex=_LOGIT_CERTIFICATE_LATEX + r"; $f'' > 0$ on $(0, \infty)$ (SymPy) for "
+        + ", ".join(positive) + r"; so a stationary $\theta$ has $\nabla_v L = 0$, and "
+        r"$\pi = \pi^*$ (steps 1–3)")
 
 
 no_spurious_theta_stationary_points.seconds = 30  # type: ignore[attr-defined]
@@ -266,6 +296,10 @@ def per_response_gap(k: int, name: str, rng: np.random.Generator,
              "the engine's minimiser of the per-response loss equals pi* (total variation "
              "< 1e-8) on random problems with K = 5 to 50 actions", "repair",
              "for the seeded random problems listed (a numerical check of the general-K "
+             "argument, not a proof)",
+             r"the engine's minimiser of the per-response loss equals $\pi^*$ (total variation "
+             r"$< 10^{-8}$) on random problems with $K = 5$ to $50$ actions",
+             "for the seeded random problems listed (a numerical check of the general-$K$ "
              "argument, not a proof)"))
 def per_response_minimiser_at_large_k() -> ClaimResult:
     """The general-K argument (module docs, steps 1–3) checked numerically: random π_ref, μ, p*
@@ -278,37 +312,48 @@ def per_response_minimiser_at_large_k() -> ClaimResult:
     if all(ok and tv < 1e-8 for tv, ok in gaps.values()):
         return claim.result(None, "PROVEN", "a numerical check, not a proof: on every listed "
                             "problem the minimiser converged within total variation 1e-8 of pi*",
-                            witness=witness)
+                            witness=witness, detail_latex="a numerical check, not a proof: on "
+                            "every listed problem the minimiser converged within total variation "
+                            r"$10^{-8}$ of $\pi^*$")
     return claim.result(None, "REFUTED", "the minimiser is not pi* on a listed problem",
-                        counterexample=witness)
+                        counterexample=witness,
+                        detail_latex=r"the minimiser is not $\pi^*$ on a listed problem")
 
 
 per_response_minimiser_at_large_k.seconds = 30  # type: ignore[attr-defined]
 
 
-@about(central_claim(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)"),
+@about(central_claim(CENTRAL_PER_RESPONSE, "for admissible f (mu with full support)",
+                     r"for admissible $f$ ($\mu$ with full support)"),
        needs=ADMISSIBLE)
 def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
     """The central claim, per-response statistic, for this f (the general proof applies)."""
     claim = per_response_minimiser_is_optimum.about
     general = per_response_minimiser_is_optimum_for_every_f()
     if general.status != "PROVEN":
-        return claim.result(d.divergence.label, "UNDECIDED", general.detail)
+        return claim.result(d.divergence.label, "UNDECIDED", general.detail,
+                            detail_latex=general.detail_latex)
     spec = LossSpec("identity", d.divergence, "per_response")
     pi, found, gradient = central_instance(d, spec)
     return claim.result(d.divergence.label, "PROVEN", "f is admissible, so the general proof "
                         "applies (see the result for every admissible f)", witness={
                             **EXAMPLE.describe(), "pi*": show(pi), "minimiser": show(found),
                             "|gradient of eq. 24 at pi*|": f"{gradient:.1e}",
-                            "total variation": f"{float(total_variation(found, pi)):.1e}"})
+                            "total variation": f"{float(total_variation(found, pi)):.1e}"},
+                        detail_latex="$f$ is admissible, so the general proof applies (see the "
+                        "result for every admissible $f$)")
 
 
 @about(Claim("per-response statistic antisymmetric in (y_w, y_l)",
              "eq. (17); the project's repair", "s(y_l, y_w) = -s(y_w, y_l)", "repair",
-             "for every differentiable f"),
+             "for every differentiable f",
+             "$s(y_l, y_w) = -s(y_w, y_l)$ for the per-response statistic "
+             f"$s(y_w, y_l) = {statistic_latex(per_response_statistic)}$",
+             "for every differentiable $f$"),
        needs=DIFFERENTIABLE)
 def per_response_antisymmetric(d: Derivation) -> ClaimResult:
     """The per-response statistic changes sign when y_w and y_l swap."""
     claim = per_response_antisymmetric.about
     return antisymmetry(d, per_response_statistic, claim,
+                        "the statistic is a difference of the same function at the two responses",
                         "the statistic is a difference of the same function at the two responses")

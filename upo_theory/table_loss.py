@@ -25,6 +25,11 @@ class PairTable:
     """Pair weights W[x, y_w, y_l], shape (C, K, K), summing to 1: the loss is Σ W ℓ(s).
 
     A finite dataset is its empirical weights (count / N), so both regimes share one code path.
+
+    Parameters
+    ----------
+    weight : numpy.ndarray, shape (C, K, K)
+        W[x, y_w, y_l] ≥ 0, summing to 1.
     """
 
     weight: np.ndarray
@@ -55,7 +60,19 @@ class PairTable:
 
 @dataclass(frozen=True)
 class TableLoss:
-    """L(θ) of one member of the family for the policy softmax(θ) on one pair table, with ∂L/∂θ."""
+    """L(θ) of one member of the family for the policy softmax(θ) on one pair table, with ∂L/∂θ.
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The family member (Ψ, f, form).
+    table : PairTable
+        The weights of the pairs.
+    log_ref : numpy.ndarray, shape (C, K)
+        log π_ref.
+    beta : float
+        The regularisation β > 0.
+    """
 
     spec: LossSpec
     table: PairTable
@@ -85,12 +102,38 @@ class TableLoss:
 
 
 def population_loss(spec: LossSpec, problem: Problem) -> TableLoss:
-    """The population loss of ``spec`` on ``problem`` (eq. 24 per context, averaged)."""
+    """The population loss of ``spec`` on ``problem`` (eq. 24 per context, averaged).
+
+    Parameters
+    ----------
+    spec : LossSpec
+        The family member (Ψ, f, form).
+    problem : Problem
+        The problem whose pairs (y, y' ~ μ, the winner drawn from p*) weigh the loss.
+
+    Returns
+    -------
+    TableLoss
+        L(θ) with its gradient.
+    """
     return TableLoss(spec, PairTable.population(problem), np.log(problem.pi_ref), problem.beta)
 
 
 def gradient_norm_at(loss: TableLoss, policy: np.ndarray) -> float:
-    """‖∂L/∂θ‖₂ at θ = log π (NaN where π has zeros: softmax cannot represent them)."""
+    """‖∂L/∂θ‖₂ at θ = log π (NaN where π has zeros: softmax cannot represent them).
+
+    Parameters
+    ----------
+    loss : TableLoss
+        The loss L.
+    policy : numpy.ndarray, shape (C, K)
+        The policy π at which to take the gradient.
+
+    Returns
+    -------
+    float
+        ‖∂L/∂θ‖₂ over every context.
+    """
     if np.any(policy <= 0):
         return float("nan")
     return float(np.linalg.norm(loss(np.log(policy))[1]))

@@ -73,6 +73,29 @@ class ClaimResult:
     paper ("extended"); ``scope`` the f (or setting) it is stated for. ``counterexample`` holds
     the numbers that refute a REFUTED statement; ``witness`` those that prove a PROVEN "differs"
     statement or illustrate a proof.
+
+    Parameters
+    ----------
+    claim : str
+        The claim's name.
+    reference : str
+        Where the paper states it (theorem, equations).
+    divergence : str or None
+        The label of the f it was checked for; None for a claim about no particular f.
+    status : {"PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"}
+        The verdict.
+    statement : str
+        The statement, as the terminal report prints it.
+    detail : str
+        The proof, or the reason for the verdict.
+    counterexample, witness : dict of str to str, optional
+        The numbers that refute (REFUTED) or prove and illustrate (PROVEN) the statement.
+    group : {"paper", "repair", "extended"}
+        Whose statement it is.
+    scope : str
+        The f (or setting) the statement is made for.
+    statement_latex, scope_latex : str
+        The statement and the scope as text with LaTeX maths, for a page to typeset.
     """
 
     claim: str
@@ -86,15 +109,22 @@ class ClaimResult:
     scope: str = ""
     witness: dict[str, str] | None = None
     statement_latex: str = ""
-    """The statement as text with LaTeX maths (``$...$``) for a page to typeset, where the
-    claim has it; ``statement`` is what the terminal report prints."""
+    """The statement as text with LaTeX maths (``$...$``) for a page to typeset;
+    ``statement`` is what the terminal report prints."""
+    scope_latex: str = ""
+    """The scope as text with LaTeX maths (``$...$``), beside ``scope`` as the terminal prints
+    it."""
+    detail_latex: str = ""
+    """The detail as text with LaTeX maths (``$...$``), where the claim writes it (a condition
+    outside the scope, a time limit or an error is given as text only)."""
 
 
 @dataclass(frozen=True)
 class Claim:
     """What a result needs besides its verdict: name, reference, statement, group and scope;
-    ``latex``: the statement with its maths in LaTeX, printed by SymPy from the objects the
-    check uses (``""`` where it is not written yet)."""
+    ``latex`` and ``scope_latex``: the statement and the scope as prose with LaTeX maths
+    (``$...$``), printed by SymPy's ``latex`` from the objects the check uses where it has them,
+    else written out (a fixed formula)."""
 
     name: str
     reference: str
@@ -102,12 +132,14 @@ class Claim:
     group: Group
     scope: str
     latex: str = ""
+    scope_latex: str = ""
 
     def result(self, div: str | None, status: Status, detail: str,
                counterexample: dict[str, str] | None = None,
-               witness: dict[str, str] | None = None) -> ClaimResult:
+               witness: dict[str, str] | None = None, detail_latex: str = "") -> ClaimResult:
         return ClaimResult(self.name, self.reference, div, status, self.statement, detail,
-                           counterexample, self.group, self.scope, witness, self.latex)
+                           counterexample, self.group, self.scope, witness, self.latex,
+                           self.scope_latex, detail_latex)
 
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -174,17 +206,24 @@ def _example(point: Point, a: sp.Float, b: sp.Float) -> dict[str, str]:
 
 
 def decide(claim: Claim, div: str | None, lhs: sp.Expr, rhs: sp.Expr, points: list[Point],
-           proof: str) -> ClaimResult:
-    """PROVEN if lhs − rhs simplifies to 0, REFUTED at a differing point, else UNDECIDED."""
+           proof: str, proof_latex: str = "") -> ClaimResult:
+    """PROVEN if lhs − rhs simplifies to 0, REFUTED at a differing point, else UNDECIDED;
+    ``proof`` (``proof_latex``, with LaTeX maths) is the detail of PROVEN."""
     if vanishes(lhs - rhs):
-        return claim.result(div, "PROVEN", proof)
+        return claim.result(div, "PROVEN", proof, detail_latex=proof_latex)
     found = _witness(lhs, rhs, points)
     if found is None:
         return claim.result(div, "UNDECIDED", "SymPy could not simplify the difference to 0, "
                             "and it vanished at every test point")
     point, a, b = found
     return claim.result(div, "REFUTED", f"the two sides differ: {float(a):.6g} != {float(b):.6g}",
-                        counterexample=_example(point, a, b))
+                        counterexample=_example(point, a, b),
+                        detail_latex=f"the two sides differ: {_neq(a, b)}")
+
+
+def _neq(a: sp.Float, b: sp.Float) -> str:
+    """``a != b`` as the detail prints it, in LaTeX."""
+    return rf"${float(a):.6g} \neq {float(b):.6g}$"
 
 
 def differs(claim: Claim, div: str | None, lhs: sp.Expr, rhs: sp.Expr,
@@ -194,7 +233,8 @@ def differs(claim: Claim, div: str | None, lhs: sp.Expr, rhs: sp.Expr,
     if found is not None:
         point, a, b = found
         return claim.result(div, "PROVEN", f"they differ: {float(a):.6g} != {float(b):.6g}",
-                            witness=_example(point, a, b))
+                            witness=_example(point, a, b),
+                            detail_latex=f"they differ: {_neq(a, b)}")
     if vanishes(lhs - rhs):
         return claim.result(div, "REFUTED", "the two sides are identical (SymPy simplifies their "
                             "difference to 0)")

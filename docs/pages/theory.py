@@ -1,9 +1,11 @@
 """The divergence pages and the verification report, printed from ``upo_theory``'s objects.
 
 Every formula of a divergence page is the SymPy object the code derived (``derive``), printed by
-SymPy's ``latex()``. The claims (``verify_all``) are shown as the core states them, plain text in
-code type, exactly as ``python -m upo_theory`` prints them; the central claim's proof is written
-out in LaTeX on the report page (``docs/source/central-proof.md``).
+SymPy's ``latex()``. The claims (``verify_all``) are shown as the core states them: statement and
+scope typeset from the LaTeX each claim carries (``statement_latex``, ``scope_latex``), and the
+proofs and reasons where the claim writes them in LaTeX (``detail_latex``), else in code type,
+exactly as ``python -m upo_theory`` prints them; the central
+claim's proof is written out in LaTeX on the report page (``docs/source/central-proof.md``).
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
                          ("repair", "The project's repair (the per-response statistic)"),
                          ("extended", "Extended checks beyond the paper")):
         rows = [[f"{{ref}}`§{anchors[r.claim].split('-')[1]} <{anchors[r.claim]}>` "
-                 + code(r.claim), code(r.scope), badge(r.status), code(r.detail)]
+                 + code(r.claim), scope(r), badge(r.status), detail(r)]
                 for r in results if r.divergence == div.label and r.group == group]
         if rows:
             parts.append(f"## {title}\n\n"
@@ -274,8 +276,10 @@ NOTATION_MAP: tuple[tuple[str, str, str], ...] = (
 
 def notation_map() -> str:
     """The table that reads the report's plain-text statements in the paper's symbols."""
-    return ("The statements, scopes and reasons below are the report's own text, as "
-            "`python -m upo_theory` prints them; it writes the paper's symbols in plain text:\n\n"
+    return ("The statements, scopes, proofs and reasons below are typeset; where a reason is "
+            "in code type (a condition outside a claim's scope), it is the report's own text, as "
+            "`python -m upo_theory` prints it, which writes the paper's symbols in plain "
+            "text:\n\n"
             + table(["symbol", "meaning", "in the report's text"],
                     [[f"${tex}$", meaning, code(plain)] for tex, meaning, plain in NOTATION_MAP]))
 
@@ -295,10 +299,10 @@ def _group(group: str, results: list[Any], anchors: dict[str, str]) -> str:
 
 def _claim(anchor: str, name: str, results: list[Any]) -> str:
     first = results[0]
-    rows = [[code(r.divergence or "—"), badge(r.status), code(r.detail), _numbers(r)]
+    rows = [[code(r.divergence or "—"), badge(r.status), detail(r), _numbers(r)]
             for r in results]
     return (f"({anchor})=\n### §{anchor.split('-')[1]} {code(name)}\n\n"
-            f"*{text(first.reference)}*; scope {code(first.scope)}.\n\n"
+            f"*{text(first.reference)}*; scope: {scope(first)}.\n\n"
             f"Statement: {statement(first)}\n\n"
             + table(["divergence", "status", "proof or reason", "counterexample or witness"],
                     rows))
@@ -379,9 +383,24 @@ def _mathjax(tex: str) -> str:
 
 def statement(result: Any) -> str:
     """A claim's statement, typeset where the claim carries its LaTeX (``statement_latex``,
-    printed by SymPy), else as the report prints it, in code type."""
+    printed by SymPy where the check has the objects), else as the report prints it, in code
+    type."""
     tex = getattr(result, "statement_latex", "")
     return tex if tex else code(result.statement)
+
+
+def scope(result: Any) -> str:
+    """A claim's scope, typeset where the claim carries its LaTeX (``scope_latex``), else as
+    the report prints it, in code type."""
+    tex = getattr(result, "scope_latex", "")
+    return tex if tex else code(result.scope)
+
+
+def detail(result: Any) -> str:
+    """A result's proof or reason, typeset where the claim writes it in LaTeX
+    (``detail_latex``), else as the report prints it, in code type."""
+    tex = getattr(result, "detail_latex", "")
+    return tex if tex else code(result.detail)
 
 
 def _numbers(result: Any) -> str:

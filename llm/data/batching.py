@@ -29,7 +29,13 @@ from .pairs import PreferencePair
 
 @dataclass(frozen=True)
 class TokenizedPair:
-    """Token ids of one pair after truncation."""
+    """Token ids of one pair after truncation.
+
+    Parameters
+    ----------
+    prompt, chosen, rejected : list of int
+        The token ids of the prompt and of the two responses.
+    """
 
     prompt: list[int]
     chosen: list[int]
@@ -43,7 +49,16 @@ class TokenizedPair:
 
 @dataclass
 class TokenizeReport:
-    """How many pairs were kept, and how many dropped (empty or identical after truncation)."""
+    """How many pairs were kept, and how many dropped (empty or identical after truncation).
+
+    Parameters
+    ----------
+    kept : int
+        The pairs kept.
+    dropped_empty, dropped_identical : int
+        The pairs dropped because a response was empty, or the two were identical, after
+        truncation.
+    """
 
     kept: int = 0
     dropped_empty: int = 0
@@ -52,7 +67,22 @@ class TokenizeReport:
 
 def truncate(prompt: list[int], responses: list[list[int]], max_length: int
              ) -> tuple[list[int], list[list[int]]]:
-    """Keep the prompt from its end and the responses from their start within ``max_length``."""
+    """Keep the prompt from its end and the responses from their start within ``max_length``.
+
+    Parameters
+    ----------
+    prompt : list of int
+        The prompt's token ids.
+    responses : list of list of int
+        The responses' token ids.
+    max_length : int
+        The most tokens of prompt plus the longest response.
+
+    Returns
+    -------
+    prompt, responses
+        The truncated ids (the prompt keeps at most half of ``max_length`` when they must be cut).
+    """
     longest = max(len(r) for r in responses)
     if len(prompt) + longest > max_length:
         prompt = prompt[-(max_length // 2):]
@@ -68,6 +98,24 @@ def tokenize_pairs(
 
     With ``chat``, the pairs are rendered through the tokenizer's chat template instead
     (:func:`llm.data.chat.chat_token_ids`), whose turns end without an appended end-of-text.
+
+    Parameters
+    ----------
+    pairs : list of PreferencePair
+        The pairs as text.
+    tokenizer : transformers tokenizer
+        The model's tokenizer.
+    max_length : int
+        The most tokens of a prompt and a response (:func:`truncate`).
+    chat : bool, optional
+        Render through the tokenizer's chat template.
+
+    Returns
+    -------
+    pairs : list of TokenizedPair
+        The pairs kept.
+    report : TokenizeReport
+        How many were kept and dropped.
     """
     eos = [tokenizer.eos_token_id]
     ending = [] if chat else eos
@@ -101,7 +149,17 @@ def _token_ids(tokenizer, texts: list[str], chunk: int = 4096) -> list[list[int]
 
 @dataclass
 class Batch:
-    """Right-padded rows (R, T) with next-token targets and the response positions."""
+    """Right-padded rows (R, T) with next-token targets and the response positions.
+
+    Parameters
+    ----------
+    input_ids, attention_mask : torch.Tensor of long, shape (R, T)
+        The token ids, right-padded, and 1 at the real tokens.
+    targets : torch.Tensor of long, shape (R, T)
+        ``input_ids`` shifted left by one: the next token at each position.
+    response_mask : torch.Tensor of bool, shape (R, T)
+        Whether ``targets[r, i]`` is a response token.
+    """
 
     input_ids: torch.Tensor  # (R, T) long
     attention_mask: torch.Tensor  # (R, T) long
@@ -126,7 +184,22 @@ class Batch:
 def collate(sequences: list[tuple[list[int], list[int]]], pad_id: int,
             pad_to_multiple: int = 1) -> Batch:
     """Batch ``(prompt ids, response ids)`` rows, right-padded to the longest (rounded up to a
-    multiple of ``pad_to_multiple``, which bounds the shapes a compiled model sees)."""
+    multiple of ``pad_to_multiple``, which bounds the shapes a compiled model sees).
+
+    Parameters
+    ----------
+    sequences : list of (list of int, list of int)
+        ``(prompt ids, response ids)`` of each row.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        Round the width up to a multiple of this.
+
+    Returns
+    -------
+    Batch
+        The padded rows.
+    """
     longest = max(len(p) + len(r) for p, r in sequences)
     width = -(-longest // pad_to_multiple) * pad_to_multiple
     rows = len(sequences)
@@ -145,18 +218,65 @@ def collate(sequences: list[tuple[list[int], list[int]]], pad_id: int,
 
 def preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1
                      ) -> Batch:
-    """Chosen rows then rejected rows of ``pairs``: R = 2B rows for one concatenated forward."""
+    """Chosen rows then rejected rows of ``pairs``: R = 2B rows for one concatenated forward.
+
+    Parameters
+    ----------
+    pairs : list of TokenizedPair
+        The B pairs.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        Round the width up to a multiple of this.
+
+    Returns
+    -------
+    Batch
+        2B rows.
+    """
     rows = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
     return collate(rows, pad_id, pad_to_multiple)
 
 
 def sft_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1) -> Batch:
-    """Prompt + chosen response rows (prompt tokens masked out of the loss)."""
+    """Prompt + chosen response rows (prompt tokens masked out of the loss).
+
+    Parameters
+    ----------
+    pairs : list of TokenizedPair
+        The pairs, of which the chosen responses are used.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        Round the width up to a multiple of this.
+
+    Returns
+    -------
+    Batch
+        One row per pair.
+    """
     return collate([(p.prompt, p.chosen) for p in pairs], pad_id, pad_to_multiple)
 
 
 def batch_indices(n: int, batch_size: int, seed: int, position: int) -> list[int]:
-    """Global batch number ``position`` of a seeded, per-epoch reshuffled order (drop last)."""
+    """Global batch number ``position`` of a seeded, per-epoch reshuffled order (drop last).
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs.
+    batch_size : int
+        The pairs per batch.
+    seed : int
+        The seed of the order (reshuffled with each epoch).
+    position : int
+        The batch's number from the start of training.
+
+    Returns
+    -------
+    list of int
+        The positions of its pairs.
+    """
     per_epoch = n // batch_size
     epoch, slot = divmod(position, per_epoch)
     order = np.random.default_rng([seed, epoch]).permutation(n)
@@ -164,7 +284,20 @@ def batch_indices(n: int, batch_size: int, seed: int, position: int) -> list[int
 
 
 def visited_pairs(n: int, batch_size: int, seed: int, steps: int) -> list[int]:
-    """The pairs that ``steps`` batches visit, sorted (all of them after one epoch)."""
+    """The pairs that ``steps`` batches visit, sorted (all of them after one epoch).
+
+    Parameters
+    ----------
+    n, batch_size, seed : int
+        As for :func:`batch_indices`.
+    steps : int
+        How many batches.
+
+    Returns
+    -------
+    list of int
+        The positions of the pairs visited.
+    """
     if steps >= n // batch_size:
         return list(range(n))
     return sorted({i for s in range(steps) for i in batch_indices(n, batch_size, seed, s)})
@@ -172,7 +305,20 @@ def visited_pairs(n: int, batch_size: int, seed: int, steps: int) -> list[int]:
 
 def length_groups(lengths: list[int], size: int) -> list[list[int]]:
     """Positions ``0..n-1`` in groups of at most ``size``, longest first (``size`` 0: one group
-    in the given order). Micro-batches of similar lengths waste little compute on padding."""
+    in the given order). Micro-batches of similar lengths waste little compute on padding.
+
+    Parameters
+    ----------
+    lengths : list of int
+        The length of each item.
+    size : int
+        The most items per group (0: one group).
+
+    Returns
+    -------
+    list of list of int
+        The groups of positions.
+    """
     if size <= 0 or size >= len(lengths):
         return [list(range(len(lengths)))]
     order = sorted(range(len(lengths)), key=lambda k: -lengths[k])

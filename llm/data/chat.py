@@ -26,7 +26,13 @@ Message = dict[str, str]
 
 
 def has_chat_template(tokenizer: Any) -> bool:
-    """Whether ``tokenizer`` carries a chat template (``tokenizer.chat_template``)."""
+    """Whether ``tokenizer`` carries a chat template (``tokenizer.chat_template``).
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+        The tokenizer.
+    """
     return bool(getattr(tokenizer, "chat_template", None))
 
 
@@ -38,6 +44,18 @@ def conversation(prompt: str, response: str) -> tuple[list[Message], list[Messag
     response, whose own later turns (HH keeps a longer transcript's extra turns in its response)
     become messages too. Any other prompt is one user message, the response one assistant
     message. Contents are stripped of surrounding whitespace.
+
+    Parameters
+    ----------
+    prompt : str
+        The prompt, HH-style or plain.
+    response : str
+        The response that follows it.
+
+    Returns
+    -------
+    prompt_messages, response_messages : list of dict
+        The messages (``role``, ``content``).
 
     Examples
     --------
@@ -66,7 +84,20 @@ def _turns(transcript: str) -> list[Message]:
 
 def chat_token_ids(pairs: list[PreferencePair], tokenizer: Any
                    ) -> list[tuple[list[int], list[int], list[int]]]:
-    """(prompt, chosen, rejected) token ids of each pair rendered through the chat template."""
+    """(prompt, chosen, rejected) token ids of each pair rendered through the chat template.
+
+    Parameters
+    ----------
+    pairs : list of PreferencePair
+        The pairs as text.
+    tokenizer : transformers tokenizer
+        A tokenizer with a chat template.
+
+    Returns
+    -------
+    list of (list of int, list of int, list of int)
+        The prompt's, the chosen and the rejected response's token ids of each pair.
+    """
     out = []
     for pair in pairs:
         asked, chosen = conversation(pair.prompt, pair.chosen)
@@ -95,7 +126,22 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 def prompt_token_ids(tokenizer: Any, prompt: str, chat: bool) -> list[int]:
     """The token ids a model continues to answer ``prompt``: rendered with the generation prompt
-    through the chat template (``chat``), else the plain text's."""
+    through the chat template (``chat``), else the plain text's.
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+        The model's tokenizer.
+    prompt : str
+        The prompt.
+    chat : bool
+        Render through the chat template.
+
+    Returns
+    -------
+    list of int
+        The token ids.
+    """
     if chat:
         return _render(tokenizer, conversation(prompt, "")[0], add_generation_prompt=True)
     return tokenizer(prompt, add_special_tokens=False)["input_ids"]

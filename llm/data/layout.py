@@ -62,7 +62,13 @@ class BatchLayout(enum.Enum):
 def takes_prefix_mask(model) -> bool:
     """Whether ``model``'s attention is tested to take the prefix layout's mask: an architecture
     of :data:`PREFIX_MODEL_TYPES` with an attention implementation of
-    :data:`~llm.data.prefix_sharing.PREFIX_ATTENTION`."""
+    :data:`~llm.data.prefix_sharing.PREFIX_ATTENTION`.
+
+    Parameters
+    ----------
+    model : transformers model
+        The loaded policy.
+    """
     config = model.config
     attention = getattr(config, "_attn_implementation", None) or "eager"
     return (getattr(config, "model_type", None) in PREFIX_MODEL_TYPES
@@ -84,6 +90,22 @@ def choose(requested: str, model, device: torch.device, forward_rows: int = 0) -
     :func:`takes_prefix_mask` (llm/README.md measures it), else ``packed`` for an architecture of
     :data:`~llm.data.packing.PACKED_MODEL_TYPES`; ``padded`` with ``--forward-rows`` (it cuts
     padded rows) and on CUDA (unmeasured there until ``bench/gpu_check.sh`` measures it).
+
+    Parameters
+    ----------
+    requested : {"auto", "padded", "packed", "prefix"}
+        The layout asked for (``--batch-layout``).
+    model : transformers model
+        The loaded policy.
+    device : torch.device
+        Where it runs.
+    forward_rows : int, optional
+        ``--forward-rows`` (0: not set).
+
+    Returns
+    -------
+    BatchLayout
+        The layout.
 
     Raises
     ------

@@ -22,14 +22,31 @@ HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w.-]+)*(:[^/]+)?")
 
 def is_local(location: str) -> bool:
     """Whether ``location`` names a local file or folder rather than a hub dataset
-    (``owner/name[/data_dir][:split]``); the data readers and :func:`check_locations` ask."""
+    (``owner/name[/data_dir][:split]``); the data readers and :func:`check_locations` ask.
+
+    Parameters
+    ----------
+    location : str
+        A path or a hub dataset's name.
+    """
     return (Path(location).expanduser().exists() or location.startswith((".", "/", "~"))
             or location.endswith(SHARD_SUFFIXES) or HUB_NAME.fullmatch(location) is None)
 
 
 def check_locations(config: TrainConfig) -> None:
     """Refuse a ``--data-path`` or ``--eval-data-path`` that names a local file or folder that
-    is not there (a hub name is looked up when the data is read)."""
+    is not there (a hub name is looked up when the data is read).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's configuration.
+
+    Raises
+    ------
+    ConfigError
+        For a local path that does not exist.
+    """
     for name in ("data_path", "eval_data_path"):
         location = getattr(config, name)
         if location and is_local(location) and not Path(location).expanduser().exists():

@@ -74,7 +74,19 @@ class TaskError(UserError):
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of question: how to draw one, and how to read its answer back from the text."""
+    """One kind of question: how to draw one, and how to read its answer back from the text.
+
+    Parameters
+    ----------
+    name : str
+        The kind's name (``"animal"``).
+    pattern : re.Pattern
+        Matches a question of this kind.
+    draw : callable
+        Draws a question from a ``numpy.random.Generator``.
+    solve : callable
+        The answer, from the ``pattern``'s match.
+    """
 
     name: str
     pattern: re.Pattern[str]
@@ -140,7 +152,13 @@ _EVASIVE = ("I am not sure.", "I would rather not say.", "Nobody can really know
 
 
 def question_of(prompt: str) -> str:
-    """The question in an HH prompt (``"\\n\\nHuman: Q\\n\\nAssistant:"``) or a bare question."""
+    """The question in an HH prompt (``"\\n\\nHuman: Q\\n\\nAssistant:"``) or a bare question.
+
+    Parameters
+    ----------
+    prompt : str
+        An HH prompt or a bare question.
+    """
     text = prompt[: prompt.rfind(ASSISTANT)] if prompt.endswith(ASSISTANT) else prompt
     return text[text.rfind("Human:") + len("Human:"):].strip() if "Human:" in text else text.strip()
 
@@ -157,6 +175,11 @@ def _match(prompt: str) -> tuple[Kind, re.Match[str]]:
 def answer(prompt: str) -> str:
     """The correct answer to a task prompt, read from its text (a word, or a digit string).
 
+    Parameters
+    ----------
+    prompt : str
+        A task prompt.
+
     Raises
     ------
     TaskError
@@ -167,12 +190,24 @@ def answer(prompt: str) -> str:
 
 
 def kind_of(prompt: str) -> str:
-    """The name of the kind of a task prompt (e.g. ``"animal"``)."""
+    """The name of the kind of a task prompt (e.g. ``"animal"``).
+
+    Parameters
+    ----------
+    prompt : str
+        A task prompt.
+    """
     return _match(prompt)[0].name
 
 
 def answer_words(text: str) -> list[str]:
-    """The words of ``text`` that count as answers, in order: integers and :data:`VOCABULARY`."""
+    """The words of ``text`` that count as answers, in order: integers and :data:`VOCABULARY`.
+
+    Parameters
+    ----------
+    text : str
+        A response.
+    """
     tokens = (t.lower() for t in _TOKEN.findall(text))
     return [t for t in tokens if t in VOCABULARY or t.lstrip("-").isdigit()]
 
@@ -183,7 +218,15 @@ def _given(response: str) -> str | None:
 
 
 def is_correct(prompt: str, response: str) -> bool:
-    """Whether the first answer word in ``response`` is the answer to ``prompt``."""
+    """Whether the first answer word in ``response`` is the answer to ``prompt``.
+
+    Parameters
+    ----------
+    prompt : str
+        A task prompt.
+    response : str
+        The response to it.
+    """
     given = _given(response)
     return given is not None and _same(given, answer(prompt))
 
@@ -198,6 +241,18 @@ def true_reward(prompt: str, response: str) -> float:
     """The ground-truth reward r*(x, y) of the module docstring, from the text alone.
 
     ``response`` is what follows ``"\\n\\nAssistant:"``; surrounding whitespace is ignored.
+
+    Parameters
+    ----------
+    prompt : str
+        A task prompt.
+    response : str
+        The response to it.
+
+    Returns
+    -------
+    float
+        r*(x, y).
 
     Examples
     --------
@@ -219,7 +274,13 @@ def true_reward(prompt: str, response: str) -> float:
 
 
 def is_held_out(question: str) -> bool:
-    """Whether a question belongs to the evaluation split (seed-independent, by CRC-32)."""
+    """Whether a question belongs to the evaluation split (seed-independent, by CRC-32).
+
+    Parameters
+    ----------
+    question : str
+        A bare question.
+    """
     return zlib.crc32(question_of(question).encode()) % HELD_OUT_MODULUS == 0
 
 
@@ -249,7 +310,13 @@ _CANDIDATES: tuple[Callable[[str, np.random.Generator], str], ...] = (
 
 
 def hh_prompt(question: str) -> str:
-    """The HH prompt of a question: ``"\\n\\nHuman: Q\\n\\nAssistant:"``."""
+    """The HH prompt of a question: ``"\\n\\nHuman: Q\\n\\nAssistant:"``.
+
+    Parameters
+    ----------
+    question : str
+        A bare question.
+    """
     return f"{HUMAN}{question}{ASSISTANT}"
 
 
@@ -274,8 +341,23 @@ MAX_PAIRS = 1_000_000
 def check_task(seed: int, n_train: int, n_eval: int,
                names: tuple[str, str, str] = ("seed", "n_train", "n_eval")) -> None:
     """Refuse, before any work, a seed or a split size the task cannot make: a seed outside
-    0 .. 2^32 − 1, a split of fewer than one or more than :data:`MAX_PAIRS` pairs (``names``:
-    what the caller calls the three)."""
+    0 .. 2^64 − 1, a split of fewer than one or more than :data:`MAX_PAIRS` pairs (``names``:
+    what the caller calls the three).
+
+    Parameters
+    ----------
+    seed : int
+        The task's seed.
+    n_train, n_eval : int
+        The sizes of the two splits.
+    names : tuple of str, optional
+        What the caller calls the three, for the message.
+
+    Raises
+    ------
+    TaskError
+        For a value out of range, or not an integer.
+    """
     _check_count(names[0], seed, 0, 2**64 - 1)
     _check_count(names[1], n_train, 1, MAX_PAIRS)
     _check_count(names[2], n_eval, 1, MAX_PAIRS)
@@ -294,6 +376,18 @@ def generate_pairs(
 
     The two splits draw from independent streams of ``seed``, so changing ``n_train`` leaves
     the evaluation pairs unchanged. Labels follow Bradley–Terry on :func:`true_reward`.
+
+    Parameters
+    ----------
+    seed : int
+        The task's seed.
+    n_train, n_eval : int, optional
+        The sizes of the two splits.
+
+    Returns
+    -------
+    train, eval : list of dict of str to str
+        The rows (``prompt``, ``chosen``, ``rejected``).
     """
     check_task(seed, n_train, n_eval)
     train_rng = np.random.default_rng([seed, 0])
@@ -304,14 +398,33 @@ def generate_pairs(
 
 
 def eval_prompts(seed: int, n: int) -> list[str]:
-    """``n`` held-out HH prompts (drawn with replacement, kinds uniform) for sampling."""
+    """``n`` held-out HH prompts (drawn with replacement, kinds uniform) for sampling.
+
+    Parameters
+    ----------
+    seed : int
+        The seed of the draw.
+    n : int
+        How many prompts.
+    """
     _check_count("n", n, 1, MAX_PAIRS)
     rng = np.random.default_rng([seed, 2])
     return [hh_prompt(_draw_question(rng, held_out=True)) for _ in range(n)]
 
 
 def reward_gaps(rows: Sequence[dict[str, str]]) -> np.ndarray:
-    """r*(x, chosen) − r*(x, rejected) for every row."""
+    """r*(x, chosen) − r*(x, rejected) for every row.
+
+    Parameters
+    ----------
+    rows : sequence of dict of str to str
+        Task rows (``prompt``, ``chosen``, ``rejected``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(rows),)
+        The gaps.
+    """
     gaps = []
     for row in rows:
         pair = from_hh(row)
@@ -320,7 +433,18 @@ def reward_gaps(rows: Sequence[dict[str, str]]) -> np.ndarray:
 
 
 def preference_probabilities(rows: Sequence[dict[str, str]]) -> np.ndarray:
-    """The true probability p = σ(r*(chosen) − r*(rejected)) that each row's label is drawn."""
+    """The true probability p = σ(r*(chosen) − r*(rejected)) that each row's label is drawn.
+
+    Parameters
+    ----------
+    rows : sequence of dict of str to str
+        Task rows (``prompt``, ``chosen``, ``rejected``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(rows),)
+        The probabilities.
+    """
     return 1.0 / (1.0 + np.exp(-reward_gaps(rows)))
 
 
@@ -332,11 +456,22 @@ def best_accuracy(rows: Sequence[dict[str, str]]) -> float:
     attains it. This is the Bayes accuracy, an expectation over label draws: the realised
     accuracy of r* on one drawn set (:func:`realised_accuracy`) scatters around it by about
     sqrt(mean p(1 − p) / n).
+
+    Parameters
+    ----------
+    rows : sequence of dict of str to str
+        Task rows (``prompt``, ``chosen``, ``rejected``).
     """
     p = preference_probabilities(rows)
     return float(np.mean(np.maximum(p, 1.0 - p)))
 
 
 def realised_accuracy(rows: Sequence[dict[str, str]]) -> float:
-    """The share of ``rows`` whose chosen response has the larger true reward."""
+    """The share of ``rows`` whose chosen response has the larger true reward.
+
+    Parameters
+    ----------
+    rows : sequence of dict of str to str
+        Task rows (``prompt``, ``chosen``, ``rejected``).
+    """
     return float(np.mean(reward_gaps(rows) > 0.0))

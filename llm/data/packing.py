@@ -45,13 +45,37 @@ position ids would let sequences see each other, silently)."""
 
 def attention_width(model) -> int:
     """6 d for ``model`` of hidden size d: per position and layer the projections cost 24 d²
-    FLOPs, the attention scores and their weighted sum 4 d W over a row of width W."""
+    FLOPs, the attention scores and their weighted sum 4 d W over a row of width W.
+
+    Parameters
+    ----------
+    model : transformers model
+        A model whose config has ``hidden_size``.
+    """
     return 6 * int(model.config.hidden_size)
 
 
 @dataclass
 class PackedBatch:
-    """S sequences in P rows of width W: token ids, restarting positions and scored positions."""
+    """S sequences in P rows of width W: token ids, restarting positions and scored positions.
+
+    Parameters
+    ----------
+    input_ids : torch.Tensor of long, shape (P, W)
+        The token ids.
+    position_ids : torch.Tensor of long, shape (P, W)
+        0 at each sequence's first token and at padding.
+    attention_mask : torch.Tensor of long, shape (P, W)
+        1 at real tokens.
+    targets : torch.Tensor of long, shape (P, W)
+        ``input_ids`` shifted left by one within the row.
+    response_mask : torch.Tensor of bool, shape (P, W)
+        Whether ``targets[p, i]`` is a response token.
+    response_slot : torch.Tensor of long, shape (N,)
+        Where each scored position goes in an (S, L) array of response tokens, row-major.
+    counts : torch.Tensor of long, shape (S,)
+        The response tokens of each sequence.
+    """
 
     input_ids: torch.Tensor  # (P, W) long
     position_ids: torch.Tensor  # (P, W) long: 0 at each sequence's first token and at padding
@@ -77,7 +101,24 @@ def pack_rows(lengths: list[int], multiple: int = 1, attention: int = ATTENTION_
     """Sequences of ``lengths`` in rows of one width (a multiple of ``multiple``), first-fit
     decreasing; of the widths from the longest sequence up to the whole batch in one row, the
     one of least cost: positions, each with attention over the row weighed by ``attention``
-    (:data:`ATTENTION_WIDTH`). Returns the rows (positions into ``lengths``) and the width."""
+    (:data:`ATTENTION_WIDTH`). Returns the rows (positions into ``lengths``) and the width.
+
+    Parameters
+    ----------
+    lengths : list of int
+        The sequences' lengths.
+    multiple : int, optional
+        The row width is a multiple of this.
+    attention : int, optional
+        The weight of attention per pair of positions (:func:`attention_width`).
+
+    Returns
+    -------
+    rows : list of list of int
+        The positions into ``lengths`` in each row.
+    width : int
+        The rows' width.
+    """
     longest = _round_up(max(lengths), multiple)
     total = sum(lengths)
     best: tuple[float, list[list[int]], int] | None = None
@@ -120,7 +161,24 @@ def pack(sequences: list[tuple[list[int], list[int]]], pad_id: int, pad_to_multi
          attention: int = ATTENTION_WIDTH) -> PackedBatch:
     """``(prompt ids, response ids)`` sequences packed padding-free (module notes); the row
     width is a multiple of ``pad_to_multiple`` (bounding the shapes a compiled model sees) and
-    chosen by :func:`pack_rows` with ``attention``."""
+    chosen by :func:`pack_rows` with ``attention``.
+
+    Parameters
+    ----------
+    sequences : list of (list of int, list of int)
+        ``(prompt ids, response ids)`` of each sequence.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        The row width is a multiple of this.
+    attention : int, optional
+        As for :func:`pack_rows`.
+
+    Returns
+    -------
+    PackedBatch
+        The packed rows.
+    """
     lengths = [len(p) + len(r) for p, r in sequences]
     rows, width = pack_rows(lengths, pad_to_multiple, attention)
     longest_response = max(1, max(len(r) for _, r in sequences))
@@ -150,13 +208,47 @@ def pack(sequences: list[tuple[list[int], list[int]]], pad_id: int, pad_to_multi
 
 def packed_preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
                             attention: int = ATTENTION_WIDTH) -> PackedBatch:
-    """Chosen sequences then rejected ones of ``pairs``, packed: S = 2B sequences."""
+    """Chosen sequences then rejected ones of ``pairs``, packed: S = 2B sequences.
+
+    Parameters
+    ----------
+    pairs : list of TokenizedPair
+        The B pairs.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        The row width is a multiple of this.
+    attention : int, optional
+        As for :func:`pack_rows`.
+
+    Returns
+    -------
+    PackedBatch
+        2B sequences.
+    """
     rows = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
     return pack(rows, pad_id, pad_to_multiple, attention)
 
 
 def packed_sft_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
                      attention: int = ATTENTION_WIDTH) -> PackedBatch:
-    """Prompt + chosen response sequences, packed (prompt tokens are not scored)."""
+    """Prompt + chosen response sequences, packed (prompt tokens are not scored).
+
+    Parameters
+    ----------
+    pairs : list of TokenizedPair
+        The pairs, of which the chosen responses are used.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        The row width is a multiple of this.
+    attention : int, optional
+        As for :func:`pack_rows`.
+
+    Returns
+    -------
+    PackedBatch
+        One sequence per pair.
+    """
     return pack([(p.prompt, p.chosen) for p in pairs], pad_id, pad_to_multiple, attention)
 

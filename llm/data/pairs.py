@@ -47,7 +47,20 @@ class FilteredRow(ValueError):
 
 @dataclass(frozen=True)
 class PreferencePair:
-    """One preference pair: ``prompt + chosen`` is preferred to ``prompt + rejected``."""
+    """One preference pair: ``prompt + chosen`` is preferred to ``prompt + rejected``.
+
+    Parameters
+    ----------
+    prompt : str
+        The prompt x.
+    chosen, rejected : str
+        The preferred response y_w and the other, y_l.
+
+    Raises
+    ------
+    BadRow
+        For an empty response, or two identical ones.
+    """
 
     prompt: str
     chosen: str
@@ -62,7 +75,21 @@ class PreferencePair:
 
 @dataclass
 class LoadReport:
-    """What a loader did: rows read, pairs kept, bad rows (line, reason) and filtered rows."""
+    """What a loader did: rows read, pairs kept, bad rows (line, reason) and filtered rows.
+
+    Parameters
+    ----------
+    source : str
+        What was read.
+    rows, pairs : int
+        Rows read and pairs kept.
+    bad : list of (int, str)
+        The bad rows' numbers and reasons.
+    filtered : int
+        Rows left out on purpose (SHP's score ratio).
+    where : callable
+        Names a row's position from its number.
+    """
 
     source: str
     rows: int = 0
@@ -105,7 +132,18 @@ def _hh_prompt(transcript: str) -> str:
 
 
 def from_hh(row: dict[str, Any]) -> PreferencePair:
-    """Convert one Anthropic HH row (see the module notes for the decisions on odd rows)."""
+    """Convert one Anthropic HH row (see the module notes for the decisions on odd rows).
+
+    Parameters
+    ----------
+    row : dict
+        ``chosen`` and ``rejected`` transcripts.
+
+    Raises
+    ------
+    BadRow
+        For a row that gives no usable pair.
+    """
     chosen, rejected = _text(row, "chosen"), _text(row, "rejected")
     if chosen == rejected:
         raise BadRow("chosen == rejected")
@@ -116,7 +154,18 @@ def from_hh(row: dict[str, Any]) -> PreferencePair:
 
 
 def from_shp(row: dict[str, Any]) -> PreferencePair:
-    """Convert one Stanford SHP row; raise :class:`FilteredRow` when the score ratio is < 2."""
+    """Convert one Stanford SHP row; raise :class:`FilteredRow` when the score ratio is < 2.
+
+    Parameters
+    ----------
+    row : dict
+        ``history``, ``human_ref_A``, ``human_ref_B``, ``labels``, ``score_A``, ``score_B``.
+
+    Raises
+    ------
+    BadRow
+        For a row that gives no usable pair.
+    """
     history = _text(row, "history")
     a, b = _text(row, "human_ref_A"), _text(row, "human_ref_B")
     try:
@@ -137,7 +186,18 @@ def from_shp(row: dict[str, Any]) -> PreferencePair:
 
 
 def from_trl(row: dict[str, Any]) -> PreferencePair:
-    """Convert one TRL standard explicit-prompt row ``{"prompt", "chosen", "rejected"}``."""
+    """Convert one TRL standard explicit-prompt row ``{"prompt", "chosen", "rejected"}``.
+
+    Parameters
+    ----------
+    row : dict
+        ``prompt``, ``chosen`` and ``rejected`` as strings.
+
+    Raises
+    ------
+    BadRow
+        For a row that gives no usable pair (a conversational one among them).
+    """
     for name in ("prompt", "chosen", "rejected"):
         if name in row and isinstance(row[name], list):
             raise BadRow(f"field {name!r} is conversational (a message list); "
@@ -158,6 +218,24 @@ def convert_rows(
     """Convert ``(row number, row or parse error)`` items with the converter of ``kind``.
 
     ``where`` names a row number in messages (default ``line N``).
+
+    Parameters
+    ----------
+    rows : iterator of (int, dict or str)
+        Each row's number, and the row or why it could not be parsed.
+    kind : {"hh", "offline", "shp", "jsonl"}
+        The converter.
+    source : str
+        What the rows come from, for the report.
+    where : callable, optional
+        Names a row from its number.
+
+    Returns
+    -------
+    pairs : list of PreferencePair
+        The usable pairs.
+    report : LoadReport
+        What was read, kept and left out.
 
     Raises
     ------
@@ -191,6 +269,24 @@ def load_pairs(kind: str, location: str, split: str = "train", streaming: bool =
 
     ``split`` is ``train`` or ``eval`` (for a hub name without ``:split``, a ``DatasetDict`` or
     a folder of split shards); ``streaming`` reads a hub dataset without caching it first.
+
+    Parameters
+    ----------
+    kind : {"hh", "offline", "shp", "jsonl"}
+        The rows' format.
+    location : str
+        A file, a folder or a hub dataset's name.
+    split : {"train", "eval"}, optional
+        Which split.
+    streaming : bool, optional
+        Read a hub dataset without caching it.
+
+    Returns
+    -------
+    pairs : list of PreferencePair
+        The usable pairs.
+    report : LoadReport
+        What was read, kept and left out.
     """
     source = open_rows(location, split, HUB_SPLITS.get(kind, ("train", "test")), streaming)
     return convert_rows(source.rows, kind, source.name, source.where)
@@ -199,7 +295,22 @@ def load_pairs(kind: str, location: str, split: str = "train", streaming: bool =
 def split_by_prompt(
     pairs: list[PreferencePair], eval_fraction: float, seed: int
 ) -> tuple[list[PreferencePair], list[PreferencePair]]:
-    """Hold out ``eval_fraction`` of the distinct prompts (at least one), chosen by ``seed``."""
+    """Hold out ``eval_fraction`` of the distinct prompts (at least one), chosen by ``seed``.
+
+    Parameters
+    ----------
+    pairs : list of PreferencePair
+        The pairs.
+    eval_fraction : float
+        The share of distinct prompts to hold out.
+    seed : int
+        The seed of the choice.
+
+    Returns
+    -------
+    train, held_out : list of PreferencePair
+        The pairs of the kept prompts and of the held-out ones.
+    """
     prompts = sorted({p.prompt for p in pairs})
     if len(prompts) < 2:
         raise DataError("need at least 2 distinct prompts to hold some out; pass --eval-data-path")

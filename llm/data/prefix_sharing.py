@@ -47,7 +47,27 @@ PROMPT, CHOSEN, REJECTED = 0, 1, 2
 @dataclass
 class PrefixBatch:
     """B pairs as P rows of W prompt-chosen-rejected units: tokens, positions, the attention
-    pattern's inputs (unit and part of each token) and the scored positions."""
+    pattern's inputs (unit and part of each token) and the scored positions.
+
+    Parameters
+    ----------
+    input_ids : torch.Tensor of long, shape (P, W)
+        The token ids.
+    position_ids : torch.Tensor of long, shape (P, W)
+        The positions; the rejected response continues from the prompt.
+    attention_mask : torch.Tensor of long, shape (P, W)
+        1 at real tokens.
+    unit, part : torch.Tensor of long, shape (P, W)
+        Each token's unit (its pair, or one padding token) and part (prompt, chosen or rejected).
+    scored : torch.Tensor of long, shape (U,)
+        The flat positions whose logits are needed, once each.
+    token_row, token_target : torch.Tensor of long, shape (N,)
+        Each scored token's row of ``scored`` and its token id.
+    response_slot : torch.Tensor of long, shape (N,)
+        Where each scored token goes in an (S, L) array of response tokens.
+    counts : torch.Tensor of long, shape (S,)
+        The response tokens of each sequence, chosen then rejected.
+    """
 
     input_ids: torch.Tensor  # (P, W) long
     position_ids: torch.Tensor  # (P, W) long: the rejected response continues from the prompt
@@ -80,7 +100,24 @@ class PrefixBatch:
 def prefix_preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_multiple: int = 1,
                             attention: int = ATTENTION_WIDTH) -> PrefixBatch:
     """``pairs`` laid out prefix-shared (module notes); the row width is a multiple of
-    ``pad_to_multiple`` and chosen by :func:`~llm.data.packing.pack_rows` with ``attention``."""
+    ``pad_to_multiple`` and chosen by :func:`~llm.data.packing.pack_rows` with ``attention``.
+
+    Parameters
+    ----------
+    pairs : list of TokenizedPair
+        The B pairs.
+    pad_id : int
+        The padding token's id.
+    pad_to_multiple : int, optional
+        The row width is a multiple of this.
+    attention : int, optional
+        As for :func:`~llm.data.packing.pack_rows`.
+
+    Returns
+    -------
+    PrefixBatch
+        The prefix-shared rows.
+    """
     lengths = [len(p.prompt) + len(p.chosen) + len(p.rejected) for p in pairs]
     rows, width = pack_rows(lengths, pad_to_multiple, attention)
     n = len(pairs)
@@ -127,7 +164,13 @@ def prefix_preference_batch(pairs: list[TokenizedPair], pad_id: int, pad_to_mult
 
 def allowed(unit: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
     """(P, W, W) bool: whether the query at column q may attend to the key at column k: the
-    same unit, k <= q, and the key is a prompt token or of the query's own part."""
+    same unit, k <= q, and the key is a prompt token or of the query's own part.
+
+    Parameters
+    ----------
+    unit, part : torch.Tensor of long, shape (P, W)
+        As in :class:`PrefixBatch`.
+    """
     width = unit.shape[1]
     causal = torch.ones(width, width, dtype=torch.bool, device=unit.device).tril()
     same_unit = unit[:, :, None] == unit[:, None, :]
@@ -139,7 +182,17 @@ def model_mask(batch: PrefixBatch, implementation: str, dtype: torch.dtype):
     """The batch's attention pattern in the form ``implementation`` takes as a custom 4-D mask:
     a FlexAttention ``BlockMask`` for ``flex_attention``, an additive ``dtype`` mask (0 where
     attended, the dtype's minimum elsewhere, as transformers' own ``eager_mask``) for ``eager``,
-    else (SDPA) a boolean (P, 1, W, W) mask, true where attended."""
+    else (SDPA) a boolean (P, 1, W, W) mask, true where attended.
+
+    Parameters
+    ----------
+    batch : PrefixBatch
+        The batch.
+    implementation : str
+        The model's attention implementation (``flex_attention``, ``eager``, ``sdpa``).
+    dtype : torch.dtype
+        The dtype of an additive mask.
+    """
     if implementation == "flex_attention":
         return flex_block_mask(batch)
     mask = allowed(batch.unit, batch.part)[:, None]  # (P, 1, W, W)
@@ -150,7 +203,13 @@ def model_mask(batch: PrefixBatch, implementation: str, dtype: torch.dtype):
 
 
 def flex_block_mask(batch: PrefixBatch):
-    """:func:`allowed` as a FlexAttention ``BlockMask`` (computed per block, never dense)."""
+    """:func:`allowed` as a FlexAttention ``BlockMask`` (computed per block, never dense).
+
+    Parameters
+    ----------
+    batch : PrefixBatch
+        The batch.
+    """
     from torch.nn.attention.flex_attention import create_block_mask
 
     rows, width = batch.unit.shape
@@ -159,7 +218,13 @@ def flex_block_mask(batch: PrefixBatch):
 
 
 def mask_mod(unit: torch.Tensor, part: torch.Tensor):
-    """:func:`allowed` as FlexAttention's ``mask_mod(b, h, q, k)``, one query and key at a time."""
+    """:func:`allowed` as FlexAttention's ``mask_mod(b, h, q, k)``, one query and key at a time.
+
+    Parameters
+    ----------
+    unit, part : torch.Tensor of long, shape (P, W)
+        As in :class:`PrefixBatch`.
+    """
 
     def allowed_at(b, h, q, k):
         return ((unit[b, q] == unit[b, k]) & (k <= q)

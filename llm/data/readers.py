@@ -54,7 +54,19 @@ class DataError(UserError):
 
 @dataclass
 class RowSource:
-    """The numbered rows of one source; ``files`` maps row numbers back to shards."""
+    """The numbered rows of one source; ``files`` maps row numbers back to shards.
+
+    Parameters
+    ----------
+    name : str
+        The source, for messages.
+    rows : iterator of (int, row)
+        The numbered rows.
+    unit : str, optional
+        What a row is called in messages (``line``, ``row``).
+    files : list of (int, str), optional
+        The number of each shard's first row, and the shard.
+    """
 
     name: str
     rows: Iterator[Row]
@@ -78,6 +90,22 @@ def open_rows(location: str, split: str = "train", hub_splits: tuple[str, str] =
 
     ``hub_splits`` names the hub's (train, eval) splits for this kind of data; ``streaming``
     reads a hub dataset without writing it to the local cache first.
+
+    Parameters
+    ----------
+    location : str
+        A file, a folder or a hub dataset's name.
+    split : {"train", "eval"}, optional
+        Which split.
+    hub_splits : tuple of str, optional
+        The hub's names of the (train, eval) splits.
+    streaming : bool, optional
+        Read a hub dataset without caching it.
+
+    Returns
+    -------
+    RowSource
+        The rows.
     """
     path = Path(location).expanduser()
     if path.is_dir():

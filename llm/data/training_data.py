@@ -20,7 +20,15 @@ from .pairs import DataError, PreferencePair, from_hh, load_pairs, split_by_prom
 
 @dataclass
 class TrainingData:
-    """Tokenised train and held-out pairs, and the offline task's held-out rows (else None)."""
+    """Tokenised train and held-out pairs, and the offline task's held-out rows (else None).
+
+    Parameters
+    ----------
+    train, eval : list of TokenizedPair
+        The training pairs and the held-out pairs.
+    offline_eval_rows : list of dict of str to str, optional
+        The offline task's held-out rows (None for other data).
+    """
 
     train: list[TokenizedPair]
     eval: list[TokenizedPair]
@@ -29,7 +37,17 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class BatchNeed:
-    """A stage's batch, which the training pairs must fill: its name, size and option."""
+    """A stage's batch, which the training pairs must fill: its name, size and option.
+
+    Parameters
+    ----------
+    stage : str
+        The stage's name.
+    size : int
+        Its batch size.
+    flag : str
+        The option that sets it.
+    """
 
     stage: str
     size: int
@@ -39,7 +57,31 @@ class BatchNeed:
 def load_training_data(config: TrainConfig, tokenizer, processes: int, main: bool,
                        batches: Sequence[BatchNeed]) -> TrainingData:
     """Read, convert, split and tokenise the pairs of ``config.data`` (``main``: the process that
-    reports; ``processes``: how many share the held-out pairs)."""
+    reports; ``processes``: how many share the held-out pairs).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's configuration.
+    tokenizer : transformers tokenizer
+        The model's tokenizer.
+    processes : int
+        How many processes share the held-out pairs.
+    main : bool
+        Whether this process reports.
+    batches : sequence of BatchNeed
+        The batches the training pairs must fill.
+
+    Returns
+    -------
+    TrainingData
+        The tokenised pairs.
+
+    Raises
+    ------
+    DataError
+        When the pairs cannot fill a batch or give each process a held-out pair.
+    """
     say = print if main else (lambda *a, **k: None)
     train, held, rows_eval = _pairs(config, say)
     if config.holdout == "validation":  # choosing settings must not look at the eval pairs
