@@ -18,6 +18,7 @@ escapes :func:`derive` as an exception.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,20 +58,57 @@ class Condition(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def latex(self) -> str:
+        """The condition as prose with LaTeX maths (``$...$``), for a page to typeset; the
+        value (``"f(1) = 0"``) is what the terminal prints."""
+        return _CONDITION_LATEX[self]
+
+
+_CONDITION_LATEX: dict[Condition, str] = {
+    Condition.NORMALISED: "$f(1) = 0$",
+    Condition.DIFFERENTIABLE: r"$f$ differentiable on $(0, \infty)$",
+    Condition.CONVEX: r"$f$ convex on $(0, \infty)$",
+    Condition.STRICTLY_CONVEX_AT_ONE: "$f''(1) > 0$",
+    Condition.STRICTLY_INCREASING: "$f'$ strictly increasing",
+    Condition.INFINITE_AT_ZERO: r"$\lim_{u \to 0^+} f'(u) = -\infty$",
+}
+
+
+def code_span(text: str) -> str:
+    """``text`` (an error message, say) as a Markdown code span inside prose with LaTeX maths:
+    shown as written, never read as maths or Markdown."""
+    text = " ".join(text.split())
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _tex(expr: sp.Basic | float | int) -> str:
+    return sp.latex(sp.sympify(expr))
+
 
 @dataclass(frozen=True)
 class Check:
-    """One condition of Theorem 3.1: whether it holds (None: not applicable), and why."""
+    """One condition of Theorem 3.1: whether it holds (None: not applicable), and why;
+    ``detail_latex`` is the why as prose with LaTeX maths (SymPy's ``latex`` of the same
+    objects), for a page to typeset."""
 
     condition: Condition
     holds: bool | None
     detail: str
     method: Method = "symbolic"
+    detail_latex: str = ""
 
     @property
     def name(self) -> str:
         """The condition as text, e.g. ``"f(1) = 0"``."""
         return self.condition.value
+
+    @property
+    def latex(self) -> str:
+        """The condition as prose with LaTeX maths, e.g. ``"$f(1) = 0$"``."""
+        return self.condition.latex
 
 
 OPTIMUM_CONDITIONS: tuple[Condition, ...] = (
@@ -200,13 +238,15 @@ def _derive(f: sp.Expr, divergence: Divergence) -> Derivation:
     skipped = _differentiability(f)
     if skipped is not None:
         checks.append(skipped)
-        why = "f is not differentiable" if skipped.holds is False else "f' is undecided"
+        why, why_latex = (("f is not differentiable", "$f$ is not differentiable")
+                          if skipped.holds is False else ("f' is undecided", "$f'$ is undecided"))
         for condition in (Condition.CONVEX, Condition.STRICTLY_CONVEX_AT_ONE,
                           Condition.STRICTLY_INCREASING, Condition.INFINITE_AT_ZERO):
-            checks.append(Check(condition, None, why, "not applicable"))
+            checks.append(Check(condition, None, why, "not applicable", why_latex))
         return Derivation(divergence, None, None, None, None, None, tuple(checks))
 
-    checks.append(Check(Condition.DIFFERENTIABLE, True, "f has no kink on (0, oo)"))
+    checks.append(Check(Condition.DIFFERENTIABLE, True, "f has no kink on (0, oo)", "symbolic",
+                        r"$f$ has no kink on $(0, \infty)$"))
     f1 = _simplified(sp.diff(f, U))
     f2 = _simplified(sp.diff(f1, U))
     checks.append(_sign_check(Condition.CONVEX, f2, strict=False))
@@ -232,16 +272,21 @@ def _differentiability(f: sp.Expr) -> Check | None:
         kink = _first_kink(f)
     except SYMPY_FAILURES as error:
         return Check(Condition.DIFFERENTIABLE, None,
-                     f"SymPy could not look for kinks ({_failure_text(error)})", "undecided")
+                     f"SymPy could not look for kinks ({_failure_text(error)})", "undecided",
+                     f"SymPy could not look for kinks ({code_span(_failure_text(error))})")
     if kink is None:
         return None
     if kink is _UNKNOWN:
         return Check(Condition.DIFFERENTIABLE, None,
                      "SymPy could not solve for the points where an |.| or Max/Min switches",
-                     "undecided")
+                     "undecided", r"SymPy could not solve for the points where an "
+                     r"$\lvert\cdot\rvert$ or $\max$/$\min$ switches")
     point, left, right = kink
+    at = _tex(point)
     return Check(Condition.DIFFERENTIABLE, False, f"not differentiable at u = {point}: "
-                 f"f'({point}-) = {left}, f'({point}+) = {right}")
+                 f"f'({point}-) = {left}, f'({point}+) = {right}", "symbolic",
+                 f"not differentiable at $u = {at}$: $f'({at}^-) = {_tex(left)}$, "
+                 f"$f'({at}^+) = {_tex(right)}$")
 
 
 def _failure_text(error: BaseException) -> str:
@@ -256,16 +301,21 @@ def _strictly_convex_at_one(f2: sp.Expr) -> Check:
     try:
         value = sp.simplify(f2.subs(U, 1))
         if not f2.has(sp.Piecewise) and value.is_extended_real and value.is_comparable:
-            return Check(name, bool(value > 0), f"f''(1) = {value}")
+            return Check(name, bool(value > 0), f"f''(1) = {value}", "symbolic",
+                         f"$f''(1) = {_tex(value)}$")
         left, right = sp.limit(f2, U, 1, "-"), sp.limit(f2, U, 1, "+")
         positive = sp.And(sp.sympify(left > 0), sp.sympify(right > 0))
     except SYMPY_FAILURES as error:
         return Check(name, None, f"SymPy could not evaluate f''(1) ({_failure_text(error)})",
-                     "undecided")
+                     "undecided", f"SymPy could not evaluate $f''(1)$ "
+                     f"({code_span(_failure_text(error))})")
     detail = f"f''(1) = {left}" if left == right else f"f''(1-) = {left}, f''(1+) = {right}"
+    detail_latex = (f"$f''(1) = {_tex(left)}$" if left == right
+                    else f"$f''(1^-) = {_tex(left)}$, $f''(1^+) = {_tex(right)}$")
     if positive not in (sp.true, sp.false):
-        return Check(name, None, f"{detail} could not be compared with 0", "undecided")
-    return Check(name, bool(positive), detail)
+        return Check(name, None, f"{detail} could not be compared with 0", "undecided",
+                     f"{detail_latex} could not be compared with $0$")
+    return Check(name, bool(positive), detail, "symbolic", detail_latex)
 
 
 def limit_at(f1: sp.Expr, point: sp.Expr) -> tuple[sp.Expr, Method]:
@@ -301,14 +351,22 @@ def _numeric_limit(f1: sp.Expr, point: sp.Expr) -> sp.Expr:
 
 def _infinite_at_zero(inf_f1: sp.Expr, method: Method) -> Check:
     name = Condition.INFINITE_AT_ZERO
+    points = r"$u = 10^{-50}, 10^{-100}, 10^{-200}$"
     if inf_f1 is sp.nan:
         return Check(name, None, "SymPy found no lim_{u->0+} f'(u) and f'(u) at u = 1e-50, "
-                     "1e-100, 1e-200 shows no clear limit", "undecided")
+                     "1e-100, 1e-200 shows no clear limit", "undecided",
+                     rf"SymPy found no $\lim_{{u \to 0^+}} f'(u)$ and $f'(u)$ at {points} "
+                     "shows no clear limit")
     how = "" if method == "symbolic" else " (f'(u) at u = 1e-50, 1e-100, 1e-200)"
+    how_latex = "" if method == "symbolic" else f" ($f'(u)$ at {points})"
     if inf_f1 == -sp.oo:
-        return Check(name, True, f"f'(0+) = -oo, so 0 is not in dom f'{how}", method)
+        return Check(name, True, f"f'(0+) = -oo, so 0 is not in dom f'{how}", method,
+                     rf"$f'(0^+) = -\infty$, so $0 \notin \operatorname{{dom}} f'${how_latex}")
     return Check(name, False, f"f'(0+) = {inf_f1} is finite: 0 is in dom f', so the optimum may "
-                 f"put zero mass on actions (eq. 15's eta terms are active){how}", method)
+                 f"put zero mass on actions (eq. 15's eta terms are active){how}", method,
+                 f"$f'(0^+) = {_tex(inf_f1)}$ is finite: $0 \\in \\operatorname{{dom}} f'$, so the "
+                 r"optimum may put zero mass on actions (the $\eta$ terms of eq. 15 are active)"
+                 + how_latex)
 
 
 def _check_normalised(f: sp.Expr) -> Check:
@@ -316,8 +374,10 @@ def _check_normalised(f: sp.Expr) -> Check:
         at_one = sp.simplify(f.subs(U, 1))
     except SYMPY_FAILURES as error:
         return Check(Condition.NORMALISED, None, f"SymPy could not evaluate f(1) "
-                     f"({_failure_text(error)})", "undecided")
-    return Check(Condition.NORMALISED, at_one == 0, f"f(1) = {at_one}")
+                     f"({_failure_text(error)})", "undecided", "SymPy could not evaluate $f(1)$ "
+                     f"({code_span(_failure_text(error))})")
+    return Check(Condition.NORMALISED, at_one == 0, f"f(1) = {at_one}", "symbolic",
+                 f"$f(1) = {_tex(at_one)}$")
 
 
 _UNKNOWN = object()
@@ -349,8 +409,9 @@ def _first_kink(f: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | object | None:
 def _sign_check(name: Condition, f2: sp.Expr, strict: bool) -> Check:
     """f'' ≥ 0 (or > 0 but at isolated points) on (0, ∞), by solveset, else on a grid."""
     relation = "> 0 except at isolated points" if strict else ">= 0"
+    relation_latex = "$f'' > 0$ except at isolated points" if strict else r"$f'' \geq 0$"
     try:
-        decided = _solve_sign(name, f2, strict, relation)
+        decided = _solve_sign(name, f2, strict, relation, relation_latex)
     except SYMPY_FAILURES:
         decided = None
     if decided is not None:
@@ -361,18 +422,30 @@ def _sign_check(name: Condition, f2: sp.Expr, strict: bool) -> Check:
         values = np.asarray(values, dtype=np.float64)
     except (*SYMPY_FAILURES, NameError, ZeroDivisionError) as error:
         return Check(name, None, f"SymPy could not decide f'' {relation}, nor evaluate it on a "
-                     f"grid ({_failure_text(error)})", "undecided")
+                     f"grid ({_failure_text(error)})", "undecided",
+                     f"SymPy could not decide {relation_latex}, nor evaluate $f''$ on a grid "
+                     f"({code_span(_failure_text(error))})")
     if np.isnan(values).any():
         return Check(name, None, f"SymPy could not decide f'' {relation}, and f'' is undefined "
-                     "at points of a grid", "undecided")
+                     "at points of a grid", "undecided", f"SymPy could not decide "
+                     f"{relation_latex}, and $f''$ is undefined at points of a grid")
     bad = values <= 0 if strict else values < 0
     if bad.any():
-        witness = _GRID[np.argmax(bad)]
-        return Check(name, False, f"f''({witness:.3g}) = {values[np.argmax(bad)]:.3g}", "numeric")
-    return Check(name, True, f"f'' {relation} on a grid of u in [1e-12, 1e12]", "numeric")
+        witness, value = _GRID[np.argmax(bad)], values[np.argmax(bad)]
+        return Check(name, False, f"f''({witness:.3g}) = {value:.3g}", "numeric",
+                     f"$f''({_number(witness)}) = {_number(value)}$")
+    return Check(name, True, f"f'' {relation} on a grid of u in [1e-12, 1e12]", "numeric",
+                 rf"{relation_latex} on a grid of $u \in [10^{{-12}}, 10^{{12}}]$")
 
 
-def _solve_sign(name: Condition, f2: sp.Expr, strict: bool, relation: str) -> Check | None:
+def _number(value: float) -> str:
+    """``value`` to 3 significant digits in LaTeX (``1.5 \\times 10^{-7}``)."""
+    mantissa, _, exponent = f"{value:.3g}".partition("e")
+    return mantissa + (rf" \times 10^{{{int(exponent)}}}" if exponent else "")
+
+
+def _solve_sign(name: Condition, f2: sp.Expr, strict: bool, relation: str,
+                relation_latex: str) -> Check | None:
     """The check decided by solveset, or None when solveset returns an unsolved condition."""
     domain = sp.Interval.open(0, sp.oo)
     negative = sp.solveset(f2 < 0, U, domain)
@@ -380,9 +453,12 @@ def _solve_sign(name: Condition, f2: sp.Expr, strict: bool, relation: str) -> Ch
     if isinstance(negative, sp.ConditionSet) or isinstance(zeros, sp.ConditionSet):
         return None
     if negative is sp.EmptySet and (zeros is sp.EmptySet or zeros.is_FiniteSet):
-        return Check(name, True, f"f'' {relation} on (0, oo)")
+        return Check(name, True, f"f'' {relation} on (0, oo)", "symbolic",
+                     rf"{relation_latex} on $(0, \infty)$")
     witness = _point_in(negative if negative is not sp.EmptySet else zeros)
-    return Check(name, False, f"f''({witness}) = {sp.simplify(f2.subs(U, witness))}")
+    value = sp.simplify(f2.subs(U, witness))
+    return Check(name, False, f"f''({witness}) = {value}", "symbolic",
+                 f"$f''({_tex(witness)}) = {_tex(value)}$")
 
 
 def _point_in(region: sp.Set) -> sp.Expr:
