@@ -62,7 +62,8 @@ def likelihood_without_bradley_terry() -> ClaimResult:
     # for every f (eq. 16 with equal Psibar), and the model's likelihood is sigma(0) = 1/2.
     psibar = [sum(sp.log(p / (1 - p)) for p in row) / 3 for row in CYCLIC_EXAMPLE.prefs]
     if not all(sp.simplify(value) == 0 for value in psibar):
-        return claim.result(None, "UNDECIDED", "Psibar of the cyclic example is not constant")
+        return claim.result(None, "UNDECIDED", "Psibar of the cyclic example is not constant",
+                            detail_latex=r"$\bar\Psi$ of the cyclic example is not constant")
     example = {**CYCLIC_EXAMPLE.describe(), "Psibar": "0, 0, 0", "pi*": "pi_ref (every f)",
                "sigma(beta f'(u*_1) - beta f'(u*_2))": "1/2", "p*(y_1 > y_2)": "4/5"}
     return claim.result(None, "REFUTED", "Psibar is constant, so pi* = pi_ref and the f-DPO "
@@ -105,7 +106,8 @@ def pearson_under_the_literal_reading() -> ClaimResult:
     lam = psibar[2] - ex.beta * 2 * (1 / q[2] - 1)  # y_3 alone carries mass 1
     eta = [ex.beta * -2 - psibar[i] + lam for i in range(2)]  # beta inf f' - Psibar + lambda
     if not (all(e >= 0 for e in eta) and q[2] * (1 + (psibar[2] - lam) / (2 * ex.beta)) == 1):
-        return claim.result("pearson", "UNDECIDED", "the exact KKT point is not (0, 0, 1)")
+        return claim.result("pearson", "UNDECIDED", "the exact KKT point is not (0, 0, 1)",
+                            detail_latex="the exact KKT point is not $(0, 0, 1)$")
     full = sum(qi * p for qi, p in zip(q, psibar, strict=True))  # lambda of the formula
     formula = [qi * (1 + (p - full) / (2 * ex.beta)) for qi, p in zip(q, psibar, strict=True)]
     divergence = get_divergence("pearson")
@@ -148,11 +150,13 @@ def antisymmetry_does_not_rescue_the_paper_form() -> ClaimResult:
     claim = antisymmetry_does_not_rescue_the_paper_form.about
     d = derive(get_divergence(ANTISYMMETRIC_F))
     if not (d.admissible and vanishes(d.f1 - ANTISYMMETRIC_F1)):
-        return claim.result(None, "UNDECIDED", "f is not admissible with that f'")
+        return claim.result(None, "UNDECIDED", "f is not admissible with that f'",
+                            detail_latex="$f$ is not admissible with that $f'$")
     antisymmetric, forms = paper_form_antisymmetric(d), forms_equal(d)
     if antisymmetric.status != "PROVEN" or forms.status != "REFUTED":
         return claim.result(None, "UNDECIDED", "SymPy could not settle antisymmetry "
-                            "and the forms' difference")
+                            "and the forms' difference", detail_latex="SymPy could not settle "
+                            "antisymmetry and the forms' difference")
     pi, found, gradient = central_instance(d, LossSpec("identity", d.divergence, "paper"))
     numbers = {**EXAMPLE.describe(), "pi*": show(pi), "paper-form minimiser": show(found),
                "|gradient of eq. 24 at pi*|": f"{gradient:.3g}",

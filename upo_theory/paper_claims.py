@@ -129,7 +129,8 @@ def bradley_terry_reward_gaps() -> ClaimResult:
                             detail_latex=r"$\operatorname{logit}\big(\sigma(x)\big) = x$ makes "
                             r"$\bar\Psi(y_i) = r_i - \sum_j \mu_j r_j$ (SymPy, 3 actions, "
                             r"symbolic $\mu$ and $r$)")
-    return claim.result(None, "UNDECIDED", "SymPy could not simplify the difference to 0")
+    return claim.result(None, "UNDECIDED", "SymPy could not simplify the difference to 0",
+                        detail_latex="SymPy could not simplify the difference to $0$")
 
 
 @about(Claim("stationarity d/dpi [pi_ref f(pi/pi_ref)] = f'(pi/pi_ref)",

@@ -56,7 +56,7 @@ from .claim_terms import (
     show,
     statistic_latex,
 )
-from .derivation import Derivation, derive
+from .derivation import Derivation, code_span, derive
 from .divergences import registered
 from .expressions import U
 from .losses import LossSpec
@@ -104,6 +104,19 @@ _LOGIT_CERTIFICATE_LATEX = (
     r"$P = I - \pi \mathbf{1}^\top$ has $P^2 = P$, $P \pi = 0$, trace $K - 1$ (kernel "
     r"$\operatorname{span}(\pi)$); $\mathbf{1}^\top \nabla_v L = 0$ for the quadratic loss")
 """The detail of :func:`_logit_certificate` when it passes, in LaTeX."""
+_CHECKS_LATEX: dict[str, str] = {
+    "K = 3": "$K = 3$", "K = 4": "$K = 4$", "P^2 = P": "$P^2 = P$", "P pi = 0": r"$P \pi = 0$",
+    "trace P = K - 1": r"$\operatorname{tr} P = K - 1$",
+    "1^T grad_v L = 0": r"$\mathbf{1}^\top \nabla_v L = 0$",
+}
+"""The plain names of the certificates' checks, in LaTeX (for the detail of a failure)."""
+
+
+def _failure_latex(detail: str) -> str:
+    """The detail of a failed certificate (which checks failed) with its maths in LaTeX."""
+    for plain, tex in _CHECKS_LATEX.items():
+        detail = detail.replace(plain, tex)
+    return detail
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,7 +171,7 @@ def per_response_minimiser_is_optimum_for_every_f() -> ClaimResult:
     claim = per_response_minimiser_is_optimum_for_every_f.about
     ok, detail = _quadratic_loss_certificate()
     if not ok:
-        return claim.result(None, "UNDECIDED", detail)
+        return claim.result(None, "UNDECIDED", detail, detail_latex=_failure_latex(detail))
     return claim.result(None, "PROVEN", detail + "; with Theorem 3.1, c = -lambda/beta is the "
                         "only c whose policy sums to 1, so pi* is the unique minimiser",
                         detail_latex=_QUADRATIC_CERTIFICATE_LATEX + r"; with Theorem 3.1, "
@@ -254,12 +267,14 @@ def no_spurious_theta_stationary_points() -> ClaimResult:
     claim = no_spurious_theta_stationary_points.about
     ok, detail = _logit_certificate()
     if not ok:
-        return claim.result(None, "UNDECIDED", detail)
+        return claim.result(None, "UNDECIDED", detail, detail_latex=_failure_latex(detail))
     admissible = [derive(div) for div in registered() if derive(div).admissible]
     positive = [d.divergence.label for d in admissible if sp.simplify(d.f2).is_positive]
     unsure = [d.divergence.label for d in admissible if d.divergence.label not in positive]
     if unsure:
-        return claim.result(None, "UNDECIDED", f"SymPy could not show f'' > 0 for {unsure}")
+        return claim.result(None, "UNDECIDED", f"SymPy could not show f'' > 0 for {unsure}",
+                            detail_latex="SymPy could not show $f'' > 0$ for "
+                            + ", ".join(code_span(label) for label in unsure))
     rng = np.random.default_rng(2024)
     gap = max(_theta_gradient_gap(d, rng) for d in admissible)
     return claim.result(None, "PROVEN", detail + "; f'' > 0 on (0, oo) (SymPy) for " + ", ".join(

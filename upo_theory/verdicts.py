@@ -44,7 +44,7 @@ import mpmath
 import sympy as sp
 
 from .budget import time_limited
-from .derivation import SYMPY_FAILURES, Condition, Derivation
+from .derivation import SYMPY_FAILURES, Condition, Derivation, code_span
 
 Status = Literal["PROVEN", "REFUTED", "NOT APPLICABLE", "UNDECIDED"]
 Group = Literal["paper", "repair", "extended"]
@@ -115,8 +115,9 @@ class ClaimResult:
     """The scope as text with LaTeX maths (``$...$``), beside ``scope`` as the terminal prints
     it."""
     detail_latex: str = ""
-    """The detail as text with LaTeX maths (``$...$``), where the claim writes it (a condition
-    outside the scope, a time limit or an error is given as text only)."""
+    """The detail as text with LaTeX maths (``$...$``), beside ``detail`` as the terminal prints
+    it: every verdict has one (a condition outside the scope in the derivation's LaTeX, an
+    error's message as a code span)."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,9 @@ def decide(claim: Claim, div: str | None, lhs: sp.Expr, rhs: sp.Expr, points: li
     found = _witness(lhs, rhs, points)
     if found is None:
         return claim.result(div, "UNDECIDED", "SymPy could not simplify the difference to 0, "
-                            "and it vanished at every test point")
+                            "and it vanished at every test point",
+                            detail_latex="SymPy could not simplify the difference to $0$, and "
+                            "it vanished at every test point")
     point, a, b = found
     return claim.result(div, "REFUTED", f"the two sides differ: {float(a):.6g} != {float(b):.6g}",
                         counterexample=_example(point, a, b),
@@ -237,9 +240,12 @@ def differs(claim: Claim, div: str | None, lhs: sp.Expr, rhs: sp.Expr,
                             detail_latex=f"they differ: {_neq(a, b)}")
     if vanishes(lhs - rhs):
         return claim.result(div, "REFUTED", "the two sides are identical (SymPy simplifies their "
-                            "difference to 0)")
+                            "difference to 0)", detail_latex="the two sides are identical "
+                            "(SymPy simplifies their difference to $0$)")
     return claim.result(div, "UNDECIDED", "no test point separates the two sides, and SymPy "
-                        "could not simplify their difference to 0")
+                        "could not simplify their difference to 0", detail_latex="no test point "
+                        "separates the two sides, and SymPy could not simplify their difference "
+                        "to $0$")
 
 
 def _outside(claim: Claim, d: Derivation,
@@ -249,20 +255,28 @@ def _outside(claim: Claim, d: Derivation,
     label = d.divergence.label
     failed = d.failure(conditions)
     if failed is not None and failed.method != "undecided":
+        at_zero = failed.condition is Condition.INFINITE_AT_ZERO
         literal = ("; this reads Theorem 3.1's '0 not in dom f'' as f'(0+) = -oo: read "
                    "literally it admits this f, see the full report's extended check of Pearson "
-                   "chi^2 under that reading"
-                   if failed.condition is Condition.INFINITE_AT_ZERO else "")
+                   "chi^2 under that reading" if at_zero else "")
+        literal_latex = (r"; this reads Theorem 3.1's $0 \notin \operatorname{dom} f'$ as "
+                         r"$f'(0^+) = -\infty$: read literally it admits this $f$, see the full "
+                         r"report's extended check of Pearson $\chi^2$ under that reading"
+                         if at_zero else "")
         return claim.result(label, "NOT APPLICABLE", f"outside the scope: {failed.name} fails "
-                            f"({failed.detail}){literal}")
+                            f"({failed.detail}){literal}", detail_latex=f"outside the scope: "
+                            f"{failed.latex} fails ({failed.detail_latex}){literal_latex}")
     if failed is not None:
         return claim.result(label, "UNDECIDED", f"{failed.name} could not be decided "
-                            f"({failed.detail})")
+                            f"({failed.detail})", detail_latex=f"{failed.latex} could not be "
+                            f"decided ({failed.detail_latex})")
     numeric = next((c for c in d.checks if c.condition in conditions and c.method == "numeric"),
                    None)
     if numeric is not None:
         return claim.result(label, "UNDECIDED", f"{numeric.name} holds only on a grid of u "
-                            f"({numeric.detail}), not symbolically")
+                            f"({numeric.detail}), not symbolically", detail_latex=f"{numeric.latex}"
+                            f" holds only on a grid of $u$ ({numeric.detail_latex}), not "
+                            "symbolically")
     return None
 
 
@@ -283,16 +297,18 @@ def guarded(claim: Callable[..., ClaimResult | None], *args: Derivation,
     label = args[0].divergence.label if args else None
     seconds = CLAIM_SECONDS if seconds is None else seconds
 
-    def undecided(why: str) -> ClaimResult:
-        return stated.result(label, "UNDECIDED", why)
+    def undecided(why: str, why_latex: str = "") -> ClaimResult:
+        return stated.result(label, "UNDECIDED", why, detail_latex=why_latex or why)
 
     if seconds <= 0:
-        return undecided(f"the {CLAIMS_SECONDS} s for this f's claims ran out before this one")
+        return undecided(f"the {CLAIMS_SECONDS} s for this f's claims ran out before this one",
+                         f"the {CLAIMS_SECONDS} s for this $f$'s claims ran out before this one")
     try:
         outcome = time_limited(lambda: (claim(*args),), seconds)
     except SYMPY_FAILURES as error:
-        return undecided(f"SymPy failed: {type(error).__name__}: {' '.join(str(error).split())}"
-                         [:200])
+        why = f"{type(error).__name__}: {' '.join(str(error).split())}"
+        return undecided(f"SymPy failed: {why}"[:200],
+                         f"SymPy failed: {code_span(why[:200 - len('SymPy failed: ')])}")
     if outcome is None:
         return undecided(f"SymPy ran past {seconds:.3g} s")
     return outcome[0]
