@@ -72,14 +72,15 @@ def central_claim(name: str, scope: str, scope_latex: str) -> Claim:
                      "place of eq. 23 is the IUPO optimum pi* of eq. 22", "repair", scope,
                      "the policy that minimises the IUPO loss (eq. 24) with the per-response "
                      f"statistic ${statistic_latex(per_response_statistic)}$ (eq. 17) in place "
-                     r"of eq. 23 is the IUPO optimum $\pi^*$ of eq. 22", scope_latex)
+                     r"of eq. 23 is the IUPO optimum $\pi^*$ of eq. 22", scope_latex,
+                     name_latex=name)
     return Claim(name, "eqs. (22), (23), (24), (26), Algorithm 1",
                  "the policy that minimises the IUPO loss (eq. 24) with the statistic "
                  "f'(pi(y_w)/pi(y_l)) - f'(piref_w/piref_l) (eq. 23) is the IUPO optimum pi* of "
                  "eq. 22", "paper", scope,
                  "the policy that minimises the IUPO loss (eq. 24) with the statistic "
                  f"${statistic_latex(paper_statistic)}$ (eq. 23) is the IUPO optimum "
-                 r"$\pi^*$ of eq. 22", scope_latex)
+                 r"$\pi^*$ of eq. 22", scope_latex, name_latex=name)
 
 
 _PAIR_LATEX = {PI_W: r"\pi(y_w)", PI_L: r"\pi(y_l)", PIREF_W: r"\pi_{\mathrm{ref}}(y_w)",

@@ -54,7 +54,8 @@ _R = sp.Rational
              "for cyclic (rock-paper-scissors) p*, every admissible f",
              r"for non-Bradley–Terry $p^*$ the logit-UPO optimum still satisfies "
              r"$\sigma\big(\beta f'(u^*_w) - \beta f'(u^*_l)\big) = p^*(y_w \succ y_l)$",
-             r"for cyclic (rock–paper–scissors) $p^*$, every admissible $f$"))
+             r"for cyclic (rock–paper–scissors) $p^*$, every admissible $f$",
+             name_latex="$f$-DPO likelihood at the optimum without Bradley–Terry"))
 def likelihood_without_bradley_terry() -> ClaimResult:
     """Proposition 3.2's conclusion fails for preferences that are not Bradley–Terry."""
     claim = likelihood_without_bradley_terry.about
@@ -89,7 +90,9 @@ PEARSON_EXAMPLE = ExactProblem(EXAMPLE.pi_ref, EXAMPLE.mu, EXAMPLE.prefs, _R(1, 
              rf"Pearson $\chi^2$ ($f'(u) = {sp.latex(2 * (U - 1))}$, invertible); its "
              r"conclusion, $\pi^* = \pi_{\mathrm{ref}}\,(f')^{-1}\big((\bar\Psi - \lambda)"
              r"/\beta\big)$ with full support, then holds",
-             r"for Pearson $\chi^2$, $\operatorname{dom} f'$ read as $(0, \infty)$"))
+             r"for Pearson $\chi^2$, $\operatorname{dom} f'$ read as $(0, \infty)$",
+             name_latex=r"Pearson $\chi^2$ under the literal reading of "
+             r"$0 \notin \operatorname{dom} f'$ (Theorem 3.1)"))
 def pearson_under_the_literal_reading() -> ClaimResult:
     """What the literal reading of Theorem 3.1's "0 ∉ dom f'" does to Pearson χ².
 
@@ -142,7 +145,8 @@ _ANTISYMMETRIC_TEX = sp.latex(sp.sympify(ANTISYMMETRIC_F, locals={"u": U}))
              rf"for $f(u) = {_ANTISYMMETRIC_TEX}$ ($f'(u) = {sp.latex(ANTISYMMETRIC_F1)}$, "
              r"admissible), the paper statistic is antisymmetric in $(y_w, y_l)$, and yet the "
              r"minimiser of the paper form's loss is not $\pi^*$",
-             rf"for $f'(u) = {sp.latex(ANTISYMMETRIC_F1)}$, on the three-action example"))
+             rf"for $f'(u) = {sp.latex(ANTISYMMETRIC_F1)}$, on the three-action example",
+             name_latex="antisymmetry does not rescue the paper form"))
 def antisymmetry_does_not_rescue_the_paper_form() -> ClaimResult:
     """An admissible f outside the registry whose paper statistic is antisymmetric (g(s) =
     f'(e^s) odd), for which the paper form still misses π*: antisymmetry is not the point,
@@ -184,7 +188,8 @@ antisymmetry_does_not_rescue_the_paper_form.seconds = 30  # type: ignore[attr-de
              "for f other than reverse KL",
              r"for $f$ other than reverse KL, "
              r"$-\log\sigma\big(\beta\,(f'(u_w) - f'(u_l))\big)$ is not DPO's loss (the paper "
-             "states eq. 5 = eq. 4 for reverse KL only)", "for $f$ other than reverse KL"),
+             "states eq. 5 = eq. 4 for reverse KL only)", "for $f$ other than reverse KL",
+             name_latex="$f$-DPO (eq. 5) differs from DPO (eq. 4)"),
        needs=DIFFERENTIABLE, reverse_kl=False)
 def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, f-DPO's loss (eq. 5) is not DPO's (eq. 4)."""
@@ -198,7 +203,9 @@ def fdpo_differs_from_dpo(d: Derivation) -> ClaimResult | None:
              "for f other than reverse KL",
              f"for $f$ other than reverse KL, ${statistic_latex(paper_statistic)}$ is not "
              f"$h = {pair_latex(H)}$ (the paper states it is $h$ for reverse KL only)",
-             "for $f$ other than reverse KL"), needs=DIFFERENTIABLE, reverse_kl=False)
+             "for $f$ other than reverse KL",
+             name_latex="IUPO statistic (eq. 23) differs from IPO's $h$ (eq. 9)"),
+       needs=DIFFERENTIABLE, reverse_kl=False)
 def statistic_differs_from_h(d: Derivation) -> ClaimResult | None:
     """For f other than reverse KL, the eq. (23) statistic is not IPO's h."""
     claim = statistic_differs_from_h.about
@@ -211,7 +218,8 @@ def statistic_differs_from_h(d: Derivation) -> ClaimResult | None:
              "for every differentiable f",
              f"${statistic_latex(paper_statistic)} = {statistic_latex(per_response_statistic)}$ "
              "for all probabilities; true iff $f'(e^s)$ is affine in $s$",
-             "for every differentiable $f$"), needs=DIFFERENTIABLE)
+             "for every differentiable $f$",
+             name_latex="paper form (eq. 23) $=$ per-response form"), needs=DIFFERENTIABLE)
 def forms_equal(d: Derivation) -> ClaimResult:
     """The paper form (eq. 23) equals the per-response form, iff g(s) = f'(e^s) is affine."""
     claim = forms_equal.about
@@ -248,7 +256,8 @@ def _g(d: Derivation, s: sp.Expr) -> sp.Expr:
              "for every differentiable f",
              f"${statistic_latex(_swapped_paper_statistic)} = "
              rf"-\left({statistic_latex(paper_statistic)}\right)$; true iff "
-             "$f'(e^s) + f'(e^{-s})$ is constant", "for every differentiable $f$"),
+             "$f'(e^s) + f'(e^{-s})$ is constant", "for every differentiable $f$",
+             name_latex="paper-form statistic antisymmetric in $(y_w, y_l)$"),
        needs=DIFFERENTIABLE)
 def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
     """The paper form is antisymmetric iff g(s) + g(−s) is constant."""
@@ -264,7 +273,8 @@ def paper_form_antisymmetric(d: Derivation) -> ClaimResult:
              "for convex differentiable f (f' continuous and increasing)",
              r"for every $\beta > 0$ and $\pi_{\mathrm{ref}}$ there is $\pi$ with "
              rf"${statistic_latex(paper_statistic)} = \frac{{1}}{{2 \beta}}$",
-             r"for convex differentiable $f$ ($f'$ continuous and increasing)"),
+             r"for convex differentiable $f$ ($f'$ continuous and increasing)",
+             name_latex=r"paper form can reach the target $1/(2\beta)$"),
        needs=OPTIMUM_CONDITIONS)
 def target_reachable(d: Derivation) -> ClaimResult:
     """Can the paper-form statistic reach IUPO's target 1/(2β) (eq. 24) for every β and π_ref?

@@ -62,7 +62,8 @@ JS_F1 = sp.log(2 * U / (1 + U))
 @about(Claim("logit(sigma(z)) = z", "Proposition 3.2",
              "log(s/(1-s)) with s = 1/(1+exp(-z)) is z", "paper", "for every real z",
              rf"$\log\frac{{s}}{{1 - s}} = z$ with $s = \sigma(z) = {sp.latex(sigmoid(Z))}$",
-             "for every real $z$"))
+             "for every real $z$",
+             name_latex=r"$\operatorname{logit}\big(\sigma(z)\big) = z$"))
 def logit_inverts_sigmoid() -> ClaimResult:
     """Proposition 3.2's first step: logit(σ(z)) = z for real z."""
     claim = logit_inverts_sigmoid.about
@@ -74,7 +75,8 @@ def logit_inverts_sigmoid() -> ClaimResult:
 @about(Claim("JS derivative f'(u) = log(2u/(1+u))", "Section 5.1",
              "d/du [u log u - (u+1) log((u+1)/2)] = log(2u/(1+u))", "paper", "for JS",
              rf"$\frac{{d}}{{du}}\left[{sp.latex(JS_F)}\right] = {sp.latex(JS_F1)}$",
-             "for JS"))
+             "for JS",
+             name_latex=f"JS derivative $f'(u) = {sp.latex(JS_F1)}$"))
 def js_derivative() -> ClaimResult:
     """The paper's JS derivative (Section 5.1): f'(u) = log(2u/(1+u))."""
     claim = js_derivative.about
@@ -88,7 +90,8 @@ def js_derivative() -> ClaimResult:
              "(f'(pi_w/pi_l) - f'(piref_w/piref_l) - 1/(2 beta))^2 with f' = log(2u/(1+u)) "
              "is eq. 26", "paper", "for JS",
              rf"$\left({statistic_latex(paper_statistic)} - \frac{{1}}{{2 \beta}}\right)^2$ "
-             rf"with $f'(u) = {sp.latex(JS_F1)}$ is eq. 26", "for JS"))
+             rf"with $f'(u) = {sp.latex(JS_F1)}$ is eq. 26", "for JS",
+             name_latex="eq. 26 is eq. 24 with the JS $f'$"))
 def eq26_is_eq24_with_js() -> ClaimResult:
     """eq. (26) is eq. (24) with the paper form (23) and the JS f'."""
     claim = eq26_is_eq24_with_js.about
@@ -108,7 +111,8 @@ def eq26_is_eq24_with_js() -> ClaimResult:
              r"with $p^*(y \succ y') = \sigma\big(r(y) - r(y')\big)$ and "
              r"$\Psi = \operatorname{logit}$, $\bar\Psi(y) = \mathbb{E}_{y' \sim \mu}\,"
              r"\Psi\big(p^*(y \succ y')\big) = r(y) - \mathbb{E}_\mu r$, for every $\mu$",
-             r"for Bradley–Terry $p^*$, $\Psi = \operatorname{logit}$"))
+             r"for Bradley–Terry $p^*$, $\Psi = \operatorname{logit}$",
+             name_latex=r"Bradley–Terry: $\bar\Psi(y) - \bar\Psi(y') = r(y) - r(y')$"))
 @functools.lru_cache(maxsize=1)  # Prop. 3.2's check for every f stands on it
 def bradley_terry_reward_gaps() -> ClaimResult:
     """Proposition 3.2's Bradley–Terry step: Ψ̄(y) − Ψ̄(y') = r(y) − r(y') for Ψ = logit."""
@@ -140,7 +144,9 @@ def bradley_terry_reward_gaps() -> ClaimResult:
              "the derivative of the divergence term in $\\pi(y)$ is "
              r"$\frac{\partial}{\partial \pi}\left["
              rf"{pair_latex(PI_REF * sp.Function('f')(PI / PI_REF))}\right] = "
-             rf"{pair_latex(generic_f1(PI / PI_REF))}$", "for every differentiable $f$"),
+             rf"{pair_latex(generic_f1(PI / PI_REF))}$", "for every differentiable $f$",
+             name_latex=r"stationarity $\frac{\partial}{\partial \pi}\big[\pi_{\mathrm{ref}}\, "
+             r"f(\pi/\pi_{\mathrm{ref}})\big] = f'(\pi/\pi_{\mathrm{ref}})$"),
        needs=DIFFERENTIABLE)
 def stationarity(d: Derivation) -> ClaimResult:
     """Theorem 3.1, eq. (14): ∂/∂π [π_ref f(π/π_ref)] = f'(π/π_ref)."""
@@ -160,7 +166,9 @@ def stationarity(d: Derivation) -> ClaimResult:
              r"the objective of eq. 11 is strictly concave, its maximiser has full support "
              r"($\eta = 0$), $\lambda$ exists and is unique, and $\pi^*$ solves "
              r"$\beta f'(\pi^*/\pi_{\mathrm{ref}}) = \bar\Psi - \lambda$",
-             r"for admissible $f$ ($f'$ invertible, $0 \notin \operatorname{dom} f'$)"),
+             r"for admissible $f$ ($f'$ invertible, $0 \notin \operatorname{dom} f'$)",
+             name_latex=r"Theorem 3.1: $\pi^* = \pi_{\mathrm{ref}}\,(f')^{-1}"
+             r"\big((\bar\Psi - \lambda)/\beta\big)$ is the unique maximiser"),
        needs=ADMISSIBLE)
 @functools.lru_cache(maxsize=64)
 def theorem_3_1(d: Derivation) -> ClaimResult:
@@ -218,7 +226,8 @@ def theorem_3_1(d: Derivation) -> ClaimResult:
              r"$\Psi = \operatorname{logit}$, the UPO optimum has "
              r"$\sigma\big(\beta f'(u^*_w) - \beta f'(u^*_l)\big) = p^*(y_w \succ y_l)$: its "
              "likelihood is eq. 5",
-             r"for admissible $f$, $\Psi = \operatorname{logit}$, Bradley–Terry $p^*$"),
+             r"for admissible $f$, $\Psi = \operatorname{logit}$, Bradley–Terry $p^*$",
+             name_latex="logit-UPO optimum gives the $f$-DPO likelihood"),
        needs=ADMISSIBLE)
 def fdpo_likelihood(d: Derivation) -> ClaimResult:
     """Proposition 3.2: Ψ = logit with Bradley–Terry p* gives the f-DPO likelihood (eq. 5/21)."""
@@ -245,7 +254,8 @@ def fdpo_likelihood(d: Derivation) -> ClaimResult:
              "paper", "for reverse KL",
              rf"$-\log\sigma\big(\beta\,({statistic_latex(per_response_statistic)})\big)$ "
              rf"is DPO's loss $-\log\sigma\big(\beta\,({pair_latex(H)})\big)$",
-             "for reverse KL"), reverse_kl=True)
+             "for reverse KL",
+             name_latex="$f$-DPO (eq. 5) is DPO (eq. 4)"), reverse_kl=True)
 def fdpo_is_dpo(d: Derivation) -> ClaimResult | None:
     """eq. (5) → eq. (4): f-DPO's loss equals DPO's, for reverse KL (listed for it alone)."""
     return decide(fdpo_is_dpo.about, d.divergence.label, *fdpo_and_dpo(d),
@@ -256,7 +266,8 @@ def fdpo_is_dpo(d: Derivation) -> ClaimResult | None:
 @about(Claim("IUPO statistic (eq. 23) is IPO's h (eq. 9)", "Proposition 4.1",
              "f'(pi_w/pi_l) - f'(piref_w/piref_l) = log(pi_w/pi_l) - log(piref_w/piref_l)",
              "paper", "for reverse KL",
-             f"${statistic_latex(paper_statistic)} = {pair_latex(H)}$", "for reverse KL"),
+             f"${statistic_latex(paper_statistic)} = {pair_latex(H)}$", "for reverse KL",
+             name_latex="IUPO statistic (eq. 23) is IPO's $h$ (eq. 9)"),
        reverse_kl=True)
 def iupo_is_ipo(d: Derivation) -> ClaimResult | None:
     """Proposition 4.1: the IUPO statistic (eq. 23) is IPO's h (eq. 9), for reverse KL."""

@@ -259,7 +259,8 @@ def _theta_gradient_gap(d: Derivation, rng: np.random.Generator, k: int = 6) -> 
              r"\, D\, \nabla_v L$ with $D = \operatorname{diag}\big(f''(u)\, u\big) > 0$ and "
              r"$\mathbf{1}^\top \nabla_v L = 0$, so $\nabla_v L = 0$",
              r"for every admissible $f$ with $f'' > 0$ on $(0, \infty)$ (every registered "
-             "admissible $f$)"))
+             "admissible $f$)",
+             name_latex="no spurious stationary points in the logits"))
 def no_spurious_theta_stationary_points() -> ClaimResult:
     """Step 4 of the central claim (module docs): a stationary θ is π*, so gradient descent in
     the logits has no other resting point. SymPy's certificate, f'' > 0 for each registered
@@ -315,7 +316,8 @@ def per_response_gap(k: int, name: str, rng: np.random.Generator,
              r"the engine's minimiser of the per-response loss equals $\pi^*$ (total variation "
              r"$< 10^{-8}$) on random problems with $K = 5$ to $50$ actions",
              "for the seeded random problems listed (a numerical check of the general-$K$ "
-             "argument, not a proof)"))
+             "argument, not a proof)",
+             name_latex=r"per-response minimiser is $\pi^*$ on random problems up to $K = 50$"))
 def per_response_minimiser_at_large_k() -> ClaimResult:
     """The general-K argument (module docs, steps 1–3) checked numerically: random π_ref, μ, p*
     (:func:`_random_problem`, seed :data:`LARGE_K_SEED`), β = 1/2, for :data:`LARGE_K`."""
@@ -364,7 +366,8 @@ def per_response_minimiser_is_optimum(d: Derivation) -> ClaimResult:
              "for every differentiable f",
              "$s(y_l, y_w) = -s(y_w, y_l)$ for the per-response statistic "
              f"$s(y_w, y_l) = {statistic_latex(per_response_statistic)}$",
-             "for every differentiable $f$"),
+             "for every differentiable $f$",
+             name_latex="per-response statistic antisymmetric in $(y_w, y_l)$"),
        needs=DIFFERENTIABLE)
 def per_response_antisymmetric(d: Derivation) -> ClaimResult:
     """The per-response statistic changes sign when y_w and y_l swap."""

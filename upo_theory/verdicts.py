@@ -94,8 +94,10 @@ class ClaimResult:
         Whose statement it is.
     scope : str
         The f (or setting) the statement is made for.
-    statement_latex, scope_latex : str
-        The statement and the scope as text with LaTeX maths, for a page to typeset.
+    statement_latex, scope_latex, detail_latex : str
+        The statement, the scope and the detail as text with LaTeX maths, for a page to typeset.
+    claim_latex : str
+        The claim's name as text with LaTeX maths (``claim`` is the plain name, an identifier).
     """
 
     claim: str
@@ -118,14 +120,18 @@ class ClaimResult:
     """The detail as text with LaTeX maths (``$...$``), beside ``detail`` as the terminal prints
     it: every verdict has one (a condition outside the scope in the derivation's LaTeX, an
     error's message as a code span)."""
+    claim_latex: str = ""
+    """The claim's name as text with LaTeX maths (``$...$``), for a page's headings; ``claim``
+    is the plain name the terminal, the JSON and the tests use."""
 
 
 @dataclass(frozen=True)
 class Claim:
     """What a result needs besides its verdict: name, reference, statement, group and scope;
-    ``latex`` and ``scope_latex``: the statement and the scope as prose with LaTeX maths
-    (``$...$``), printed by SymPy's ``latex`` from the objects the check uses where it has them,
-    else written out (a fixed formula)."""
+    ``latex``, ``scope_latex`` and ``name_latex``: the statement, the scope and the name as prose
+    with LaTeX maths (``$...$``), printed by SymPy's ``latex`` from the objects the check uses
+    where it has them, else written out (a fixed formula). ``name`` stays plain: it identifies
+    the claim (JSON, tests, the terminal)."""
 
     name: str
     reference: str
@@ -134,13 +140,14 @@ class Claim:
     scope: str
     latex: str = ""
     scope_latex: str = ""
+    name_latex: str = ""
 
     def result(self, div: str | None, status: Status, detail: str,
                counterexample: dict[str, str] | None = None,
                witness: dict[str, str] | None = None, detail_latex: str = "") -> ClaimResult:
         return ClaimResult(self.name, self.reference, div, status, self.statement, detail,
                            counterexample, self.group, self.scope, witness, self.latex,
-                           self.scope_latex, detail_latex)
+                           self.scope_latex, detail_latex, self.name_latex)
 
 
 F = TypeVar("F", bound=Callable[..., object])
