@@ -1,11 +1,12 @@
 """The divergence pages and the verification report, printed from ``upo_theory``'s objects.
 
 Every formula of a divergence page is the SymPy object the code derived (``derive``), printed by
-SymPy's ``latex()``. The claims (``verify_all``) are shown as the core states them: statement and
-scope typeset from the LaTeX each claim carries (``statement_latex``, ``scope_latex``), and the
-proofs and reasons where the claim writes them in LaTeX (``detail_latex``), else in code type,
-exactly as ``python -m upo_theory`` prints them; the central
-claim's proof is written out in LaTeX on the report page (``docs/source/central-proof.md``).
+SymPy's ``latex()``, and Theorem 3.1's conditions and their reasons are typeset from the LaTeX
+each check carries (``Condition.latex``, ``Check.detail_latex``). The claims (``verify_all``) are
+shown as the core states them: name, statement, scope, proof or reason typeset from the LaTeX
+each result carries (``claim_latex``, ``statement_latex``, ``scope_latex``, ``detail_latex``;
+``python -m upo_theory`` prints the plain text beside it); the central claim's proof is written
+out in LaTeX on the report page (``docs/source/central-proof.md``).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def divergence_page(div: Divergence, claims: list[Any] | None) -> str:
     """One divergence: its derived objects, Theorem 3.1's conditions, its two pair statistics
     and its rows of the verification report."""
     d = derive(div)
-    none = "none found" if d.differentiable else "f is not differentiable"
+    none = "none found" if d.differentiable else "$f$ is not differentiable"
     objects = [
         ["generator", math(div.f, "f(u)")],
         ["first derivative", _formula("f'(u)", d.f1, none)],
@@ -96,9 +97,9 @@ def divergence_page(div: Divergence, claims: list[Any] | None) -> str:
         objects.append(["log-space kernel", math(d.log_ratio_derivative, "k(t) = f'(e^t)")])
         objects.append(["log of the inverse", _formula(r"\log (f')^{-1}(y)", d.log_inverse,
                                                        none)])
-    checks = [[code(c.name), badge({True: "holds", False: "fails"}.get(c.holds,
+    checks = [[condition(c), badge({True: "holds", False: "fails"}.get(c.holds,
                                                                       "not applicable")),
-               code(c.method), code(c.detail)] for c in d.checks]
+               code(c.method), check_detail(c)] for c in d.checks]
     no_inverse = ("" if d.inverse is not None or not d.differentiable else note(
         "SymPy found no closed form for $(f')^{-1}$; the kernel inverts $f'$ numerically "
         "(bracketed bisection on the increasing $f'(e^t)$, polished by Newton steps)."))
@@ -123,7 +124,18 @@ def _verdict(d: Derivation) -> str:
     if failed is None:
         return f"{admissibility(d)}: a condition could not be decided."
     how = "could not be decided" if failed.method == "undecided" else "fails"
-    return f"{admissibility(d)}: {code(failed.name)} {how} ({code(failed.detail)})."
+    return f"{admissibility(d)}: {condition(failed)} {how} ({check_detail(failed)})."
+
+
+def condition(check: Any) -> str:
+    """A condition of Theorem 3.1, typeset (``Condition.latex``)."""
+    return check.latex
+
+
+def check_detail(check: Any) -> str:
+    """Why a condition holds or fails, typeset where the check writes it in LaTeX
+    (``detail_latex``), else as the derivation prints it, in code type."""
+    return check.detail_latex or code(check.detail)
 
 
 def _loss_section(d: Derivation) -> str:
@@ -159,7 +171,7 @@ def _claims_section(div: Divergence, results: list[Any] | None) -> str:
                          ("repair", "The project's repair (the per-response statistic)"),
                          ("extended", "Extended checks beyond the paper")):
         rows = [[f"{{ref}}`§{anchors[r.claim].split('-')[1]} <{anchors[r.claim]}>` "
-                 + code(r.claim), scope(r), badge(r.status), detail(r)]
+                 + claim_name(r), scope(r), badge(r.status), detail(r)]
                 for r in results if r.divergence == div.label and r.group == group]
         if rows:
             parts.append(f"## {title}\n\n"
@@ -215,9 +227,10 @@ def claims_page(results: list[Any] | None, missing: str, proof: str) -> str:
         "within the scope the paper states; the *repair* is the project's own: the per-response "
         "statistic of eq. 17 in the loss of eq. 24, and its central claim, which the paper does "
         "not make; the *extended checks* are statements of our own beyond the paper, each "
-        "saying its own scope. The quantities of each counterexample and witness are "
-        "typeset; statements, scopes and reasons are in code type, as the report prints "
-        "them ({ref}`notation <report-notation>`).\n\n"
+        "saying its own scope. Names, statements, scopes, proofs and reasons are typeset from "
+        "the LaTeX each result carries, and so are the quantities of each counterexample and "
+        "witness; the terminal report writes the same in plain text "
+        "({ref}`notation <report-notation>`).\n\n"
         f"In all: {len(results)} results, {_tally(results)}.\n\n"
         + _central(results, proof)
         + "(report-notation)=\n## Notation\n\n" + notation_map()
@@ -276,10 +289,10 @@ NOTATION_MAP: tuple[tuple[str, str, str], ...] = (
 
 def notation_map() -> str:
     """The table that reads the report's plain-text statements in the paper's symbols."""
-    return ("The statements, scopes, proofs and reasons below are typeset; where a reason is "
-            "in code type (a condition outside a claim's scope), it is the report's own text, as "
-            "`python -m upo_theory` prints it, which writes the paper's symbols in plain "
-            "text:\n\n"
+    return ("The names, statements, scopes, proofs and reasons below are typeset; the "
+            "terminal report (`python -m upo_theory`) prints them as plain text, which writes "
+            "the paper's symbols as follows (an error message, where SymPy raised, stays in "
+            "code type):\n\n"
             + table(["symbol", "meaning", "in the report's text"],
                     [[f"${tex}$", meaning, code(plain)] for tex, meaning, plain in NOTATION_MAP]))
 
@@ -290,18 +303,18 @@ def _group(group: str, results: list[Any], anchors: dict[str, str]) -> str:
     claims: dict[str, list[Any]] = {}
     for r in results:
         claims.setdefault(r.claim, []).append(r)
-    toc = "".join(f"1. {{ref}}`§{anchors[name].split('-')[1]} <{anchors[name]}>` {code(name)}: "
-                  f"{_tally(rs)}\n" for name, rs in claims.items())
-    sections = "".join(_claim(anchors[name], name, rs) for name, rs in claims.items())
+    toc = "".join(f"1. {{ref}}`§{anchors[name].split('-')[1]} <{anchors[name]}>` "
+                  f"{claim_name(rs[0])}: {_tally(rs)}\n" for name, rs in claims.items())
+    sections = "".join(_claim(anchors[name], rs) for name, rs in claims.items())
     return (f"({group}-claims)=\n## {CLAIM_GROUPS[group]}\n\n{_tally(results)}.\n\n"
             f"{toc}\n{sections}")
 
 
-def _claim(anchor: str, name: str, results: list[Any]) -> str:
+def _claim(anchor: str, results: list[Any]) -> str:
     first = results[0]
     rows = [[code(r.divergence or "—"), badge(r.status), detail(r), _numbers(r)]
             for r in results]
-    return (f"({anchor})=\n### §{anchor.split('-')[1]} {code(name)}\n\n"
+    return (f"({anchor})=\n### §{anchor.split('-')[1]} {claim_name(first)}\n\n"
             f"*{text(first.reference)}*; scope: {scope(first)}.\n\n"
             f"Statement: {statement(first)}\n\n"
             + table(["divergence", "status", "proof or reason", "counterexample or witness"],
@@ -379,6 +392,13 @@ def _mathjax(tex: str) -> str:
     references, so Markdown reads none of it (``*``, ``_``, ``\\``, ``|``) as its own."""
     body = "".join(f"&#{ord(c)};" if c in "\\*_`$[]|<>&{}^" else c for c in f"\\({tex}\\)")
     return f'<span class="math notranslate nohighlight">{body}</span>'
+
+
+def claim_name(result: Any) -> str:
+    """A claim's name, typeset where the claim carries its LaTeX (``claim_latex``), else the
+    plain name (an identifier of the JSON and the tests) in code type."""
+    tex = getattr(result, "claim_latex", "")
+    return tex if tex else code(result.claim)
 
 
 def statement(result: Any) -> str:
