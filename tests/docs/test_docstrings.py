@@ -1,5 +1,5 @@
-"""What the reference pages are made of, checked without a build: every claim of the report
-carries its statement, scope and (proven or refuted) detail in LaTeX for the pages to
+"""What the reference pages are made of, checked without a build: every result of the report
+carries its name, statement, scope and detail (whatever its verdict) in LaTeX for the pages to
 typeset, and every public callable of the documented faces says what its parameters are (a
 numpydoc Parameters section)."""
 
@@ -11,6 +11,8 @@ import inspect
 import re
 import sys
 import types
+
+from docs_helpers import latex_prose_problems
 
 from docs.pages.reference import api_modules, public_names
 
@@ -52,21 +54,38 @@ def undocumented_parameters(faces: tuple[str, ...] = FACES) -> list[str]:
     return missing
 
 
-def test_every_claim_carries_its_statement_and_scope_in_latex() -> None:
-    """Statement and scope always; the proof or reason of every PROVEN and REFUTED result too
-    (a NOT APPLICABLE one quotes the derivation's condition as text)."""
+def test_every_claim_carries_its_name_statement_scope_and_detail_in_latex() -> None:
+    """Name, statement, scope and the proof or reason of every result, NOT APPLICABLE and
+    UNDECIDED included (the failing condition in the derivation's LaTeX): each is prose with
+    balanced inline maths and no plain-text maths outside it, and the plain ``claim`` name (an
+    identifier) stays as it was."""
     from upo_theory import verify_all
 
     results = verify_all()
     assert results
+    assert {r.status for r in results} >= {"PROVEN", "REFUTED", "NOT APPLICABLE"}
     for r in results:
-        texts = [("statement", r.statement_latex), ("scope", r.scope_latex)]
-        if r.status in ("PROVEN", "REFUTED"):
-            texts.append(("detail", r.detail_latex))
-        for what, tex in texts:
-            assert tex.strip(), (r.claim, r.divergence, what)
-            assert tex.count("$") % 2 == 0, (r.claim, what, tex)
-            assert "$$" not in tex, (r.claim, what, tex)
+        for what in ("claim_latex", "statement_latex", "scope_latex", "detail_latex"):
+            tex = getattr(r, what)
+            assert not latex_prose_problems(tex), (r.claim, r.divergence, what, tex,
+                                                   latex_prose_problems(tex))
+    not_applicable = [r for r in results if r.status == "NOT APPLICABLE"]
+    assert all(r.detail_latex.startswith("outside the scope: $") for r in not_applicable)
+    assert any(r"$\lim_{u \to 0^+} f'(u) = -\infty$ fails" in r.detail_latex
+               for r in not_applicable)
+    assert any("Theorem 3.1: pi* = pi_ref" in r.claim for r in results)
+
+
+def test_the_latex_prose_check_can_fail() -> None:
+    """The check is not vacuous: the terminal's reasons, a dangling ``$`` and an empty text
+    fail it; an error message in a code span does not."""
+    assert latex_prose_problems("outside the scope: lim_{u->0+} f'(u) = -oo fails")
+    assert latex_prose_problems("Theorem 3.1: pi* = pi_ref (f')^-1((Psibar - lambda)/beta)")
+    assert latex_prose_problems("paper form can reach the target 1/(2 beta)")
+    assert latex_prose_problems("$f(1) = 0") and latex_prose_problems(" ")
+    assert latex_prose_problems("$$f$$")
+    assert not latex_prose_problems(r"outside the scope: $\lim_{u \to 0^+} f'(u) = -\infty$")
+    assert not latex_prose_problems("SymPy failed: `TypeError: cost $5 in a_b`")
 
 
 def test_every_public_callable_documents_its_parameters() -> None:

@@ -516,3 +516,45 @@ def test_the_js_target_is_out_of_reach_only_above_a_reference_ratio(
             stats = pair_statistic(spec, gaps, np.zeros_like(gaps), np.full(1, math.log(rho)),
                                    np.zeros(1))
             assert (stats.max() >= 1 / (2 * beta)) == reachable, (beta, rho)
+
+
+def test_outside_its_scope_a_claim_gives_its_reason_in_latex() -> None:
+    """NOT APPLICABLE and UNDECIDED by :func:`~upo_theory.verdicts._outside` (a condition that
+    fails, that SymPy could not decide, or that holds only on a grid) and by
+    :func:`~upo_theory.verdicts.guarded` (an error, no time left) write their reason in LaTeX
+    too: the condition as the derivation typesets it, an error message as a code span."""
+    from dataclasses import replace
+
+    from docs_helpers import latex_prose_problems
+
+    from upo_theory import Condition
+    from upo_theory.verdicts import ADMISSIBLE, Claim, _outside, about, guarded
+
+    claim = Claim("a claim", "eq. (0)", "s", "extended", "for admissible f", "$s$",
+                  "for admissible $f$", name_latex="a claim")
+    failing = _outside(claim, derive(get_divergence("pearson")), ADMISSIBLE)
+    assert failing is not None and failing.status == "NOT APPLICABLE"
+    assert failing.detail_latex.startswith(
+        r"outside the scope: $\lim_{u \to 0^+} f'(u) = -\infty$ fails ($f'(0^+) = -2$")
+    undecided = _outside(claim, derive(get_divergence("Abs(u-1)**1.5")), ADMISSIBLE)
+    assert undecided is not None and undecided.status == "UNDECIDED"
+    assert undecided.detail_latex.startswith("$f''(1) > 0$ could not be decided (SymPy could not")
+    rkl = derive(get_divergence("rkl"))
+    numeric = replace(rkl, checks=tuple(
+        replace(c, method="numeric") if c.condition is Condition.CONVEX else c
+        for c in rkl.checks))
+    on_a_grid = _outside(claim, numeric, ADMISSIBLE)
+    assert on_a_grid is not None and on_a_grid.status == "UNDECIDED"
+    assert on_a_grid.detail_latex.startswith(r"$f$ convex on $(0, \infty)$ holds only on a grid")
+
+    @about(claim)
+    def raising() -> ClaimResult:
+        raise ValueError("a $5 bet on x_1 * y")
+
+    failed, late = guarded(raising), guarded(raising, seconds=0)
+    assert failed is not None and late is not None
+    assert failed.detail_latex == "SymPy failed: `ValueError: a $5 bet on x_1 * y`"
+    assert (failed.status, late.status) == ("UNDECIDED", "UNDECIDED")
+    for result in (failing, undecided, on_a_grid, failed, late):
+        assert not latex_prose_problems(result.detail_latex), result.detail_latex
+        assert result.detail and result.detail != result.detail_latex

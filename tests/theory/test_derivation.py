@@ -232,3 +232,24 @@ def test_a_limit_sympy_cannot_take_is_estimated_and_says_so() -> None:
     check = next(c for c in d.checks if c.condition is Condition.INFINITE_AT_ZERO)
     assert (check.holds, check.method) == (False, "numeric")
     assert float(d.inf_f1) == pytest.approx(-1.5, rel=1e-12)
+
+
+def test_every_condition_and_every_check_has_its_latex() -> None:
+    """Each condition of Theorem 3.1 and the reason of each check, for the registered f and f
+    that fail, are undecided or only numeric, in LaTeX for the pages (balanced ``$``, none of
+    the terminal's plain-text maths outside them), beside the plain text the terminal prints."""
+    from docs_helpers import latex_prose_problems
+
+    for condition in Condition:
+        assert not latex_prose_problems(condition.latex), condition
+        assert condition.latex != condition.value and "$" in condition.latex
+    odd = ["Abs(u-1)**1.5", "Abs(u-1)**3", "1 - u**2", "sin(u)", "Abs(u-1)"]
+    for div in [*registered(), *map(get_divergence, odd)]:
+        for check in derive(div).checks:
+            assert check.latex == check.condition.latex
+            assert not latex_prose_problems(check.detail_latex), (div.label, check)
+    tv = {c.condition: c for c in derive(get_divergence("tv")).checks}
+    assert tv[Condition.DIFFERENTIABLE].detail_latex == (
+        r"not differentiable at $u = 1$: $f'(1^-) = - \frac{1}{2}$, $f'(1^+) = \frac{1}{2}$")
+    pearson = {c.condition: c for c in derive(get_divergence("pearson")).checks}
+    assert pearson[Condition.INFINITE_AT_ZERO].detail_latex.startswith("$f'(0^+) = -2$ is finite")
