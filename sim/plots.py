@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from upo_theory.cli import save_figure
+
 from .compare import REACHED_TV, Comparison, Sweep
 
 MAX_PANELS = 4
@@ -167,8 +169,8 @@ def _draw_tv(ax: plt.Axes, sweep: Sweep) -> None:
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    """Write ``fig`` atomically: a link at ``path`` is replaced, never written through."""
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)

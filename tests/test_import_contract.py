@@ -31,7 +31,7 @@ CONSUMERS = ("sim", "llm", "docs", "bench")
 FACES = {"upo_theory": upo_theory, "upo_theory.cli": upo_theory.cli}
 """The core's public modules, whose ``__all__`` is all a consumer may import from the core."""
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "json_text", "interrupts"),
+    ("errors", "json_text", "interrupts", "files"),
     ("expressions", "stable_lambdify", "budget"),
     ("divergences",),
     ("derivation",),

@@ -119,7 +119,8 @@ def test_a_lock_that_is_a_fifo_is_one_line(capsys, tmp_path, run):
 def test_the_writers_replace_a_link_and_never_append_through_one(tmp_path, home):
     """A link planted while a run goes on: an atomic write replaces the link, an append
     refuses it, a save folder over a link or a stranger's folder is refused."""
-    from llm.engine.atomic import LinkError, append, fresh_folder, write_atomically
+    from llm.engine.atomic import LinkError, append, fresh_folder
+    from upo_theory.cli import write_atomically
 
     notes = home / "notes.txt"
     (tmp_path / "a").symlink_to(notes)

@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 
 from .budget import available_memory
 from .errors import UserError
+from .files import fsync_folder, save_figure, write_atomically
 from .json_text import parse_json
 
 __all__ = [
@@ -58,9 +59,12 @@ __all__ = [
     "check_figure_path",
     "check_writable",
     "config_parser",
+    "fsync_folder",
     "option",
     "parse_config",
     "run_cli",
+    "save_figure",
+    "write_atomically",
 ]
 
 C = TypeVar("C")
@@ -309,7 +313,13 @@ def run_cli(prog: str, work: Callable[[], int | None],
             errors: tuple[type[BaseException], ...] = (), then: str = "") -> int:
     """Run ``work``; a :class:`UserError` (or one of ``errors``) becomes one line and exit 2, as
     does a write refused for want of room (a full disk, a quota: :func:`no_room`); Ctrl-C is one
-    line (naming what to do ``then``, if anything) and exit 130, as a shell reports SIGINT."""
+    line (naming what to do ``then``, if anything) and exit 130, as a shell reports SIGINT. A
+    command started with its standard output closed (``>&-``) is refused before any work, as
+    what it prints would be lost."""
+    if sys.stdout is None:
+        _one_line(f"{prog}: error: standard output is closed, so what this prints would be lost; "
+                  "send it to a file, a pipe or /dev/null")
+        return 2
     try:
         return work() or 0
     except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
@@ -376,7 +386,7 @@ def _one_line(text: str) -> None:
     """Write the line in one write (processes of one ``torchrun`` share stderr, and print's two
     writes could interleave); under ``torchrun`` only the first process writes it, as every
     process refuses the same command for the same reason, and each still exits with its code."""
-    if os.environ.get("RANK", "0") != "0":
+    if os.environ.get("RANK", "0") != "0" or sys.stderr is None:
         return
     sys.stderr.write(text + "\n")
     sys.stderr.flush()

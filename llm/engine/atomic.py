@@ -1,9 +1,9 @@
 """Files of a run written so that a kill at any moment leaves the old content or the new, never
 a mix, and so that no write ever goes through a link someone planted in a run folder.
 
-A file is written into a temporary sibling that this process creates itself (``O_EXCL``, a random
-name, ``O_NOFOLLOW``), fsynced, then renamed over the target: ``os.replace`` is atomic, and over a
-symbolic link or a hard link it replaces the name, never the file the link leads to. Appends open
+A file is written by :func:`upo_theory.cli.write_atomically` (the one writer of every command's
+files): into a temporary sibling it creates itself, then renamed over the target, which replaces
+a link's name, never the file the link leads to. Appends open
 the file without following a link and refuse one with another name (:func:`append`). A folder a
 library writes (``save_pretrained``, a checkpoint) is made fresh by :func:`fresh_folder` (``mkdir``
 fails on anything already there, a link included) and carries :data:`SAVE_MARKER`, so a stale one
@@ -14,12 +14,12 @@ is a :class:`LinkError`: one line, nothing written through it.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path
 
 from upo_theory import UserError
+from upo_theory.cli import fsync_folder
 
 SAVE_MARKER = ".upo-save"
 """The empty file that makes a folder one this project writes (a model, a checkpoint)."""
@@ -49,23 +49,6 @@ def refuse_link(path: Path) -> None:
     if (what := linked(path)) is not None:
         raise LinkError(f"{path} is {what}, not a file of this run; nothing was written through "
                         "it: remove it, then run again (with --resume for a run)")
-
-
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Replace ``path`` by ``data`` atomically (text is written as UTF-8, newlines kept); a link
-    at ``path`` is replaced, the file it leads to left as it was."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
 
 
 def write_new(path: Path, data: str | bytes) -> None:
@@ -135,15 +118,6 @@ def fresh_folder(folder: Path) -> Path:
     os.mkdir(folder)
     write_new(folder / SAVE_MARKER, b"")
     return folder
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make the renames and new names in ``folder`` durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def fsync_tree(folder: Path) -> None:

@@ -36,16 +36,15 @@ import torch
 from safetensors import safe_open
 
 from upo_theory import UserError, parse_json
+from upo_theory.cli import fsync_folder, write_atomically
 
 from ..config import STAGE_ORDER
 from .atomic import (
     LinkError,
     fresh_folder,
-    fsync_folder,
     fsync_tree,
     linked,
     remove_folder,
-    write_atomically,
     write_new,
 )
 from .distributed import World

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from upo_theory import UserError, parse_json
+from upo_theory.cli import write_atomically
 
 from ..config import STAGE_ORDER
-from .atomic import append, write_atomically
+from .atomic import append
 
 COLUMNS: tuple[str, ...] = (
     "step", "stage", "split", "loss", "rewards/accuracies", "rewards/margins", "rewards/chosen",

@@ -28,13 +28,13 @@ import torch
 from tqdm import tqdm
 
 from upo_theory import UserError
+from upo_theory.cli import write_atomically
 
 from ..config import TrainConfig
 from ..data.batching import TokenizedPair, visited_pairs
 from ..data.layout import BatchLayout
 from ..data.packing import attention_width
 from ..data.training_data import TrainingData
-from .atomic import write_atomically
 from .distributed import World
 from .scoring import score_batches
 
@@ -99,7 +99,8 @@ def load_or_compute_reference(config: TrainConfig, world: World, folder: Path,
 
 def save_reference_cache(path: Path, logps: torch.Tensor, key: str | None = None) -> None:
     """Write the reference log-probs, their SHA-256 (and what they were computed for, ``key``)
-    to ``path`` atomically."""
+    to ``path`` atomically, its folders made (``--reference-cache`` may name new ones)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"logps": logps, "sha256": _digest(logps), "key": key}, buffer)
     write_atomically(path, buffer.getvalue())

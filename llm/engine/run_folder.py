@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from upo_theory import UserError, parse_json
-from upo_theory.cli import check_writable
+from upo_theory.cli import check_writable, write_atomically
 
 from ..config import ConfigError, TrainConfig
-from .atomic import LinkError, refuse_link, write_atomically
+from .atomic import LinkError, refuse_link
 from .checkpoint import CHECKPOINTS, DAMAGED, RUN_CONFIG, load_checkpoint
 from .distributed import World
 

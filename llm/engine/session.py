@@ -20,10 +20,11 @@ from typing import Any
 
 import torch
 
+from upo_theory.cli import write_atomically
+
 from ..config import STAGE_ORDER, ConfigError, TrainConfig
 from ..data.layout import BatchLayout, choose
 from ..data.training_data import BatchNeed, TrainingData, load_training_data
-from .atomic import write_atomically
 from .checkpoint import TrainingState, save_checkpoint, save_model, save_sharded_checkpoint
 from .distributed import World
 from .lora import MERGED, fold_adapters, load_adapters, merge_adapters, with_saved_adapters

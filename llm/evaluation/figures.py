@@ -12,7 +12,6 @@ which is no measurement of ranking; chance (0.5) is dotted.
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,8 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from upo_theory import UserError
+from upo_theory.cli import save_figure
 
-from ..engine.atomic import write_atomically
 from .curves import run_curve
 
 PANELS: tuple[tuple[str, str, str], ...] = (
@@ -157,10 +156,7 @@ def _save(figure, path: Path) -> Path:
     """Write ``figure`` to ``path`` (its folder made) atomically: a link at ``path`` is replaced,
     never written through; a failed write is one :class:`PlotError`."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image = io.BytesIO()
-        figure.savefig(image, dpi=110, format=path.suffix.lstrip(".").lower() or "png")
-        write_atomically(path, image.getvalue())
+        save_figure(figure, path)
     except OSError as error:
         raise PlotError(f"cannot write the figure {path} ({error.strerror or error}); give a "
                         "writable path") from None

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import time
 
-from ..engine.atomic import write_atomically
+from upo_theory.cli import write_atomically
+
 from ..engine.session import TrainingSession
 from .curves import method_label, preference_curve
 from .figures import plot_curves

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from upo_theory import UserError, parse_json
+from upo_theory.cli import write_atomically
 
-from ..engine.atomic import write_atomically
 from ..evaluation.figures import plot_curves
 from .rates import rate_rows
 from .report import frontier_figure, markdown

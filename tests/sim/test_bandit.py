@@ -146,3 +146,17 @@ def test_parser_is_generated_from_the_config():
     flags = {a.dest for a in build_parser()._actions} - {"help"}
     assert flags == set(BanditConfig.__dataclass_fields__)
     assert BanditConfig(**vars(build_parser().parse_args([]))) == BanditConfig()
+
+
+def test_a_plot_path_that_is_a_link_is_replaced_not_written_through(tmp_path):
+    """Both figures the run writes (``p.png`` and its ``p_curves.png``) planted as links to a
+    user's file: the links are replaced, the file is unchanged."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    for name in ("p.png", "p_curves.png"):
+        (tmp_path / name).symlink_to(notes)
+    assert main(["--plot", str(tmp_path / "p.png"), "--steps", "5"]) == 0
+    assert notes.read_text() == "mine"
+    for name in ("p.png", "p_curves.png"):
+        path = tmp_path / name
+        assert not path.is_symlink() and path.read_bytes()[:4] == b"\x89PNG"
