@@ -365,3 +365,16 @@ def test_ctrl_c_while_a_command_starts_is_one_line(module):
     err = child.communicate(timeout=120)[1]
     assert "Traceback" not in err
     assert err in ("", f"python -m {module}: stopped by Ctrl-C\n"), err
+
+
+@pytest.mark.parametrize("command", [["upo_theory", "--f", "js", "--json"],
+                                     ["sim.bandit", "--json", "--steps", "0"],
+                                     ["llm.task", "--n-train", "10", "--n-eval", "5"]])
+def test_a_command_started_with_its_output_closed_is_refused(command):
+    """``>&-``: what the command prints would be lost, so it refuses in one line before work."""
+    done = subprocess.run(["bash", "-c", 'exec "$0" -m "$@" >&-', sys.executable, *command],
+                          capture_output=False, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 2
+    assert done.stderr == (f"python -m {command[0]}: error: standard output is closed, so what "
+                           "this prints would be lost; send it to a file, a pipe or /dev/null\n")

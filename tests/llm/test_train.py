@@ -214,7 +214,7 @@ def test_runs_from_the_same_start_share_the_reference_cache(tmp_path, capsys):
     import llm.engine.reference
 
     sft_dir = run_training(tiny(tmp_path, stage="sft", run_name="sft")) / "sft"
-    shared = tmp_path / "reference.pt"
+    shared = tmp_path / "caches" / "new" / "reference.pt"  # its folders made when it is written
     first = run_training(tiny(tmp_path, stage="pref", init=str(sft_dir), run_name="a",
                               reference_cache=str(shared)))
     computed = {"calls": 0}
