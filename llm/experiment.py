@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             *figures]))
         return 0
 
-    return run_cli(PROG, work)
+    return run_cli(PROG, work, then="finished runs are kept and stopped ones keep their last "
+                   "checkpoint: run the same command again to go on")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from ..run import check_before_work, run_training
 from .rates import chosen_rates, next_rate
 from .report_files import write_csv, write_report
 from .statistics import BASELINE
-from .workers import die_with_parent
+from .workers import die_with_parent, ignoring_interrupts, stop_workers
 
 METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
     (method_label(loss_spec(loss, f, form)), loss, f, form)
@@ -267,8 +267,14 @@ def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
     context = multiprocessing.get_context("spawn")  # no torch state is forked
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
                              initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        for finished in pool.map(_train, [c.to_json() for c in todo]):
-            print(f"finished {finished}", file=sys.stderr, flush=True)
+        with ignoring_interrupts():  # each submit starts a worker until there are ``jobs``
+            runs = [pool.submit(_train, c.to_json()) for c in todo]
+        try:
+            for run in runs:
+                print(f"finished {run.result()}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:  # the workers ignore it: stop them (their runs resume from
+            stop_workers()         # their checkpoints), the pending runs fail as broken
+            raise
 
 
 def _train(config_json: str) -> str:

@@ -1,13 +1,16 @@
-"""What a worker process of the experiment does first: end with the experiment.
+"""The experiment's worker processes: they end with the experiment and leave Ctrl-C to it.
 
-A module of its own, importing nothing heavy, so that a worker runs it (as its pool's
-``initializer``) before it imports torch for its first run.
+A module of its own, importing nothing heavy, so that a worker runs :func:`die_with_parent` (as
+its pool's ``initializer``) before it imports torch for its first run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
 
 
 def die_with_parent(parent: int) -> None:
@@ -23,3 +26,24 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:
         os._exit(1)
+
+
+@contextlib.contextmanager
+def ignoring_interrupts() -> Iterator[None]:
+    """SIGINT ignored in this process while workers are started inside: a spawned worker keeps
+    the disposition for its whole life, so Ctrl-C (which a terminal sends to every process of
+    the group) reaches only the experiment, which answers it in one line and stops the workers
+    (:func:`stop_workers`) instead of each printing a traceback. A Ctrl-C in these few
+    milliseconds is dropped."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+
+def stop_workers() -> None:
+    """SIGTERM to every worker this process started: each run resumes from its checkpoint."""
+    for child in multiprocessing.active_children():
+        child.terminate()

@@ -306,6 +306,40 @@ def test_a_stopped_experiment_stops_its_workers(tmp_path):
     assert not any(_alive(w) for w in workers)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="needs Linux's /proc and two CPUs")
+def test_ctrl_c_to_an_experiment_and_its_workers_is_one_line(tmp_path):
+    """Ctrl-C in a terminal reaches every process of the group: the workers ignore it (they
+    printed a traceback each), the experiment says one line and stops them."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-m", "llm.experiment", "--quick", "--jobs", "2",
+                               "--out-dir", str(tmp_path / "exp")], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline, workers = time.monotonic() + 120, set()
+    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
+        workers = {c for c in _children(parent.pid) if "spawn_main" in
+                   Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the experiment never started its workers"
+    time.sleep(1.0)  # the workers are importing torch or training
+    os.killpg(parent.pid, signal.SIGINT)
+    err = parent.communicate(timeout=120)[1]
+    lines = [line for line in err.splitlines() if not line.startswith(("sft", "pref", "data:"))]
+    assert parent.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and lines == [
+        "python -m llm.experiment: stopped by Ctrl-C; finished runs are kept and stopped ones "
+        "keep their last checkpoint: run the same command again to go on"], err[-2000:]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)
+
+
 def test_jobs_are_bounded_by_the_machine():
     with pytest.raises(ConfigError, match="the CPUs of this machine"):
         experiment.ExperimentConfig(jobs=10_000)
