@@ -96,7 +96,7 @@ class BanditConfig:
     optimiser: str = option("adam", "trajectory optimiser", choices=OPTIMISERS)
     seed: int = option(0, "seed of the problem and the dataset")
     problem: str | None = option(None, "problem file (JSON: pi_ref, mu, prefs, beta, optional "
-                                       "pairs)")
+                                       "pairs and name; no other key)")
     scenario: str | None = option(None, "a named scenario", choices=tuple(CATALOGUE))
     sweep: str | None = option(None, "comma-separated betas for a beta sweep")
     json: bool = option(False, "print inputs and every result as JSON")

@@ -274,8 +274,13 @@ def sample_pairs(problem: Problem, n: int, seed: int) -> Pairs:
     return Pairs(x, winner, loser)
 
 
+PROBLEM_KEYS = ("pi_ref", "mu", "prefs", "beta", "pairs", "name")
+"""The keys of a problem file; any other (a misspelt ``"betta"``) is refused, never ignored."""
+
+
 def from_json(path: str | Path) -> Scenario:
-    """Read a problem file: ``{"pi_ref", "mu", "prefs", "beta"}`` and optional ``"pairs"``.
+    """Read a problem file: ``{"pi_ref", "mu", "prefs", "beta"}`` and optional ``"pairs"`` and
+    ``"name"`` (no other key; a key given twice is refused too).
 
     ``pi_ref``/``mu`` are (K,) or (C, K) lists, ``prefs`` (K, K) or (C, K, K); ``pairs`` a list
     of ``[x, y_w, y_l]`` index triples (a finite dataset).
@@ -305,6 +310,10 @@ def from_json(path: str | Path) -> Scenario:
     if not isinstance(data, dict):
         raise ProblemError(f"problem file {path} must hold a JSON object with pi_ref, mu, prefs, "
                            "beta")
+    unknown = [key for key in data if key not in PROBLEM_KEYS]
+    if unknown:
+        raise ProblemError(f"problem file {path} has unknown keys {[key[:40] for key in unknown]}; "
+                           f"the keys are {', '.join(PROBLEM_KEYS)}")
     missing = [key for key in ("pi_ref", "mu", "prefs", "beta") if key not in data]
     if missing:
         raise ProblemError(f"problem file {path} lacks {missing}; give pi_ref, mu, prefs and beta")

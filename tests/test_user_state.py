@@ -132,6 +132,43 @@ def test_resume_without_config_json_recovers_it_from_the_checkpoint(tmp_path, st
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("key", "text", "message"), [
+    ("beta", '"0.1"', 'beta holds "0.1", not a number'),
+    ("seed", "true", "seed holds true, not an integer"),
+    ("pref_steps", "4.5", "pref_steps holds 4.5, not an integer"),
+    ("loss", "null", "loss holds null, not a string"),
+    ("beta", "0.1, \"beta\": 0.5", 'key "beta" is given twice'),
+])
+def test_a_config_json_of_the_wrong_types_is_damaged_and_recovered(tmp_path, stopped, capsys,
+                                                                   key, text, message):
+    """``"beta": "0.1"`` read as a changed setting ("--resume with changed settings ['beta']")
+    though the user changed nothing: it is damaged, and the checkpoint's copy is taken."""
+    run_dir = copy_run(stopped, tmp_path)
+    config = run_dir / "config.json"
+    saved = json.loads(config.read_text())
+    text_of = json.dumps(saved, indent=2, sort_keys=True)
+    written = text_of.replace(f'"{key}": {json.dumps(saved[key])}', f'"{key}": {text}', 1)
+    assert written != text_of
+    config.write_text(written)
+    code, _, err = call(train_main, [*resume_args(tmp_path), "--beta", str(saved["beta"])],
+                        capsys)
+    assert code == 0, err
+    assert f"{config} is damaged ({message}" in err and "run_config.json" in err, err
+    assert "resuming pref at step 2" in err
+    assert json.loads(config.read_text())[key] == saved[key]  # written anew, of its own type
+
+
+@pytest.mark.slow
+def test_a_mistyped_config_json_still_refuses_a_changed_setting(tmp_path, stopped, capsys):
+    run_dir = copy_run(stopped, tmp_path)
+    config = run_dir / "config.json"
+    saved = json.loads(config.read_text())
+    config.write_text(json.dumps({**saved, "beta": str(saved["beta"])}))
+    refused(call(train_main, [*resume_args(tmp_path), "--beta", str(saved["beta"] * 2)], capsys),
+            "--resume with changed settings ['beta']")
+
+
+@pytest.mark.slow
 def test_a_run_without_config_json_is_not_started_over(tmp_path, stopped, capsys):
     run_dir = copy_run(stopped, tmp_path)
     (run_dir / "config.json").unlink()

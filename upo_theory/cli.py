@@ -96,6 +96,39 @@ class ConfigRecord:
     def replace(self, **changes: Any) -> Any:
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def saved_type_problem(cls, settings: dict[str, Any]) -> str | None:
+        """What in saved ``settings`` has a value of the wrong JSON type for its field (``"beta":
+        "0.1"``, ``"seed": true``), or None: such a file is damaged, not a run's settings.
+
+        A key that is no field (from another version) and a nested config are not checked.
+        """
+        hints = typing.get_type_hints(cls)
+        for item in dataclasses.fields(cls):
+            if not item.init or item.name not in settings:
+                continue
+            kind, optional, many = _unwrap(hints[item.name])
+            value = settings[item.name]
+            if kind not in _JSON_KINDS or (value is None and optional):
+                continue
+            if not (all(_is_json_kind(v, kind) for v in value) if many and isinstance(value, list)
+                    else not many and _is_json_kind(value, kind)):
+                return (f"{item.name} holds {json.dumps(value)[:40]}, not "
+                        f"{'a list of ' if many else ''}{_JSON_KINDS[kind]}"
+                        f"{' or null' if optional else ''}")
+        return None
+
+
+_JSON_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+"""The field types a saved config checks, and how its message names them."""
+
+
+def _is_json_kind(value: Any, kind: type) -> bool:
+    """Whether a JSON ``value`` is one of ``kind`` (an integer is a number; ``true`` neither)."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    return isinstance(value, (int, float) if kind is float else kind)
+
 
 def option(default: Any, help: str, **metadata: Any) -> Any:
     """A config field with its help text and any of the metadata above (``choices``,

@@ -162,8 +162,8 @@ def _decoded(path: Path, number: int, raw: bytes) -> str:
 
 
 def _parsed(text: str) -> dict[str, Any] | str:
-    try:
-        return parse_json(text)
+    try:  # third-party rows: a repeated key keeps the last value, as `datasets` reads it
+        return parse_json(text, unique_keys=False)
     except json.JSONDecodeError as error:
         return f"malformed JSON ({error.msg})"
     except ValueError as error:  # nested too deep, or a number too long to convert
@@ -172,7 +172,7 @@ def _parsed(text: str) -> dict[str, Any] | str:
 
 def _json_array(path: Path, text: str) -> Iterator[Row]:
     try:
-        rows = parse_json(text)
+        rows = parse_json(text, unique_keys=False)
     except json.JSONDecodeError as error:
         raise DataError(f"{path} line {error.lineno}: malformed JSON array ({error.msg}); fix "
                         "it or write one JSON object per line") from None

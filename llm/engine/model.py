@@ -206,7 +206,8 @@ def check_fits(config: TrainConfig) -> None:
 def saved_model_problem(folder: Path) -> str | None:
     """What keeps ``folder`` from being a transformers model folder, or None."""
     try:
-        settings = parse_json((folder / "config.json").read_text())
+        # a transformers config: read as transformers reads it (a repeated key keeps the last)
+        settings = parse_json((folder / "config.json").read_text(), unique_keys=False)
     except FileNotFoundError:
         return "it has no config.json"
     except (OSError, ValueError) as error:

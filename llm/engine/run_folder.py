@@ -170,7 +170,7 @@ def refuse_links(folder: Path) -> None:
 def _is_legacy_run(folder: Path) -> bool:
     """A run folder made before the marker: its ``config.json`` holds llm.train's settings."""
     try:
-        settings = _settings(folder / CONFIG)
+        settings = _settings(folder / CONFIG, typed=False)  # a mistyped value is still ours
     except (OSError, ValueError):
         return False
     return {"loss", "seed", "run_name"} <= set(settings) <= set(TrainConfig.defaults())
@@ -225,10 +225,16 @@ def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
     return {}
 
 
-def _settings(path: Path) -> dict[str, Any]:
+def _settings(path: Path, typed: bool = True) -> dict[str, Any]:
+    """The settings saved at ``path``; a file that is no JSON object of them, or (``typed``)
+    holds a value of the wrong type (``"beta": "0.1"``, which would read as a changed setting),
+    is damaged (a ``ValueError``)."""
     settings = parse_json(path.read_text())
     if not isinstance(settings, dict):
         raise ValueError("not a JSON object of settings")
+    problem = TrainConfig.saved_type_problem(settings) if typed else None
+    if problem:
+        raise ValueError(problem)
     return settings
 
 

@@ -16,6 +16,8 @@ import contextlib
 import csv
 import io
 import json
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -43,19 +45,62 @@ COLUMNS = {
 """The columns the report reads from each file, as the experiment writes them: a file without
 one (a renamed header) is refused, never read as a column of blanks."""
 
+RUN_KEY = ("method", "loss", "f", "form", "beta", "seed", "lr", "holdout")
+"""The columns that name one run (:class:`llm.experiments.sweep.Setting`): ``runs.csv`` and
+``selection.csv`` hold one row per run, so a row repeated would count that run twice."""
+
 
 def read_csv(path: Path) -> list[dict]:
     """Rows of a CSV file, numbers as floats (empty cells dropped); a file of the experiment's
-    must hold its :data:`COLUMNS`."""
-    if not path.is_file():
-        raise ResultsError(f"{path} does not exist; run python -m llm.experiment first")
+    must hold its :data:`COLUMNS`, and ``runs.csv`` and ``selection.csv`` one row per run
+    (:data:`RUN_KEY`)."""
+    _check_regular(path)
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS.get(path.name, ()) if c not in (reader.fieldnames or ())]
         if missing:
             raise ResultsError(f"{path} lacks the column(s) {', '.join(missing)} that "
                                "python -m llm.experiment writes; restore the file's header")
-        return [{k: _value(v) for k, v in row.items() if v != ""} for row in reader]
+        rows, lines = [], {}
+        for row in reader:
+            if path.name in ("runs.csv", "selection.csv"):
+                key = tuple(_value(row[c] or "") for c in RUN_KEY)  # 0.1 and 0.10 alike
+                if key in lines:
+                    named = ", ".join(f"{c}={row[c]}" for c in RUN_KEY)
+                    raise ResultsError(f"{path} line {reader.line_num} repeats the run of line "
+                                       f"{lines[key]} ({named[:200]}); delete the repeated row")
+                lines[key] = reader.line_num
+            rows.append({k: _value(v) for k, v in row.items() if v != ""})
+        return rows
+
+
+def _check_setup(folder: Path) -> None:
+    setup = folder / "setup.json"
+    if not setup.exists() and not setup.is_symlink():
+        raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
+    _check_regular(setup)
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse ``path`` unless it is a regular file (or a link to one): a link to ``/dev/zero``
+    or a FIFO is there but never ends, and is named for what it is, not called missing."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ResultsError(f"{path} is a link to {os.readlink(path)}, which does not exist; "
+                               "restore the file python -m llm.experiment writes") from None
+        raise ResultsError(f"{path} does not exist; run python -m llm.experiment first") from None
+    except OSError as error:
+        raise ResultsError(f"{path} cannot be read ({error.strerror}); restore the file "
+                           "python -m llm.experiment writes") from None
+    if not stat.S_ISREG(mode):
+        what = ("a folder" if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "not a regular file")
+        link = f"a link to {os.readlink(path)}, " if path.is_symlink() else ""
+        raise ResultsError(f"{path} is {link}{what}, not a regular file; restore the file "
+                           "python -m llm.experiment writes")
 
 
 def _value(text: str) -> float | str:
@@ -80,8 +125,7 @@ def read_results(folder: Path) -> dict:
     """The experiment's files in ``folder``: ``rows`` (runs.csv), ``selection``, ``curves`` and
     ``setup`` (setup.json)."""
     folder = Path(folder)
-    if not (folder / "setup.json").is_file():
-        raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
+    _check_setup(folder)
     found = {"setup": parse_json((folder / "setup.json").read_text()),
              "rows": read_csv(folder / "runs.csv"),
              "selection": read_csv(folder / "selection.csv"),
@@ -118,8 +162,8 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
     folder = Path(folder)
     if setup is not None:
         write_atomically(folder / "setup.json", json.dumps(setup, indent=2) + "\n")
-    elif not (folder / "setup.json").is_file():
-        raise ResultsError(f"{folder} has no setup.json; run python -m llm.experiment first")
+    else:
+        _check_setup(folder)
     with _results_of(folder):
         found = read_results(folder)
         rows, selection, curves = found["rows"], found["selection"], found["curves"]

@@ -265,6 +265,56 @@ def test_a_renamed_column_is_refused_not_read_as_blanks(tmp_path, capsys):
     assert notes.read_text() == "mine" and not (tmp_path / "experiment.md").is_symlink()
 
 
+def _committed_copy(folder: Path) -> Path:
+    for name in ("runs.csv", "curves.csv", "selection.csv", "setup.json"):
+        shutil.copy(COMMITTED / name, folder / name)
+    return folder
+
+
+@pytest.mark.skipif(not (COMMITTED / "runs.csv").is_file(), reason="no committed results")
+@pytest.mark.parametrize(("name", "change"), [
+    ("runs.csv", lambda row: row),
+    ("runs.csv", lambda row: row.replace(",0.1,0,", ",0.10,0,", 1)),  # the same run, respelt
+    ("selection.csv", lambda row: row),
+])
+def test_a_repeated_run_row_is_refused_not_counted_twice(tmp_path, capsys, name, change):
+    """runs.csv with a row given twice counted that run twice in the table, exit 0."""
+    path = _committed_copy(tmp_path) / name
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines) + change(lines[1]))
+    assert results.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m llm.results: error: "), err
+    assert f"{path} line {len(lines) + 1} repeats the run of line 2 (method=" in err
+    assert "delete the repeated row" in err and not (tmp_path / "experiment.md").exists()
+
+
+@pytest.mark.skipif(not (COMMITTED / "runs.csv").is_file(), reason="no committed results")
+@pytest.mark.parametrize(("name", "target", "message"), [
+    ("runs.csv", "/dev/zero", "runs.csv is a link to /dev/zero, a device, not a regular file"),
+    ("setup.json", "/dev/zero", "setup.json is a link to /dev/zero, a device, not a regular"),
+    ("curves.csv", "/nonexistent/curves.csv", "is a link to /nonexistent/curves.csv, which does "
+                                              "not exist"),
+    ("runs.csv", None, "runs.csv is a FIFO, not a regular file"),
+    ("runs.csv", "folder", "runs.csv is a folder, not a regular file"),
+])
+def test_a_file_that_is_there_but_not_a_regular_file_is_named_for_what_it_is(
+        tmp_path, capsys, name, target, message):
+    """A link to /dev/zero was called missing ("runs.csv does not exist")."""
+    path = _committed_copy(tmp_path) / name
+    path.unlink()
+    if target is None:
+        os.mkfifo(path)
+    elif target == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(target)
+    assert results.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "does not exist;" not in err.replace(
+        "which does not exist;", ""), err
+
+
 def _children(pid: int) -> set[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return {int(c) for c in path.read_text().split()} if path.exists() else set()

@@ -152,6 +152,19 @@ def test_a_json_array_file_is_read_row_by_row(tmp_path):
     assert len(pairs) == 1 and report.bad == [(2, "chosen == rejected")]
 
 
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.json"])
+def test_a_data_row_with_a_repeated_key_keeps_the_last_as_datasets_does(tmp_path, name):
+    """Data files are third-party JSON: a repeated key keeps its last value, as ``datasets``
+    and ``json.loads`` read it (the project's own files refuse one)."""
+    rows = ['{"prompt": "p", "chosen": " x", "chosen": " a", "rejected": " b", "id": 1, "id": 2}',
+            '{"prompt": "q", "chosen": " c", "rejected": " d"}']
+    path = tmp_path / name
+    path.write_text("[" + ", ".join(rows) + "]" if name.endswith(".json") else "\n".join(rows))
+    pairs, report = load_pairs("jsonl", str(path))
+    assert len(pairs) == 2 and not report.bad
+    assert pairs[0].chosen == " a"
+
+
 # ----------------------------------------------------------------------------- by content
 
 TRL_LINES = ['{"prompt": "p", "chosen": " a", "rejected": " b"}',

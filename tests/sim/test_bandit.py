@@ -121,6 +121,34 @@ def test_problem_file_values_are_checked_by_type(tmp_path, capsys, changes, mess
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    (', "unknown": 1', "unknown keys ['unknown']; the keys are pi_ref, mu, prefs, beta, pairs, "
+                       "name"),
+    (', "betta": 0.2', "unknown keys ['betta']"),
+    (', "beta": 0.2', 'key "beta" is given twice'),
+    (', "mu": [0.9, 0.1]', 'key "mu" is given twice'),
+])
+def test_a_problem_file_with_an_unknown_or_repeated_key_is_refused(tmp_path, capsys, extra,
+                                                                     message):
+    """A misspelt ``"betta"`` would leave β at the file's other value, and a repeated ``"beta"``
+    would keep the last silently: both are refused in one line."""
+    path = tmp_path / "p.json"
+    path.write_text('{"pi_ref": [0.5, 0.5], "mu": [0.5, 0.5], "prefs": [[0.5, 0.7], [0.3, 0.5]], '
+                    f'"beta": 0.5{extra}}}')
+    code, out, err = run_cli(capsys, "--problem", str(path), "--steps", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert err.startswith("python -m sim.bandit: error: ")
+
+
+def test_a_problem_file_may_name_itself_and_give_pairs(tmp_path, capsys):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"pi_ref": [0.5, 0.5], "mu": [0.5, 0.5], "name": "mine",
+                                "prefs": [[0.5, 0.8], [0.2, 0.5]], "beta": 0.5,
+                                "pairs": [[0, 0, 1], [0, 1, 0]]}))
+    code, out, err = run_cli(capsys, "--problem", str(path), "--steps", "0")
+    assert code == 0 and "mine" in out, err
+
+
 def test_a_fifo_problem_file_is_refused_without_waiting_for_a_writer(tmp_path, capsys):
     fifo = tmp_path / "p.json"
     os.mkfifo(fifo)
