@@ -1,14 +1,15 @@
 """Options a run would ignore, refused when a command line gives them (one table of rules).
 
-:meth:`llm.config.TrainConfig.check_given` calls :func:`check_ignored` with the fields the command
-line set itself (``given``, from :func:`upo_theory.cli.parse_config`); a default never trips a rule,
-and ``llm.experiment`` applies the same rules to the training options it shares (its protocol's
-own options are not counted as given). Each :class:`Rule` names the options, when the run ignores
-them (read from the code that would use them: :func:`llm.engine.objectives.plan` for the stages,
-:mod:`llm.data.training_data` for the data and the held-out split, :mod:`llm.run` and
-:mod:`llm.evaluation.summary` for the truth evaluation, :mod:`llm.engine.lora` for LoRA), and
-the fix. :func:`refusal` also bounds ``--stop-after``, whose value the loop compares with global
-steps that start at 1 (a value below 1 would stop after the first step, named as step -1).
+:meth:`llm.config.TrainConfig.check_given` refuses what :func:`refusal` finds among the fields
+the command line set itself (``given``, from :func:`upo_theory.cli.parse_config`); a default
+never trips a rule, and ``llm.experiment`` applies the same rules to the training options it
+shares (its protocol's own options are not counted as given). Each :class:`Rule` names the
+options, when the run ignores them (read from the code that would use them:
+:func:`llm.engine.objectives.plan` for the stages, :mod:`llm.data.training_data` for the data and
+the held-out split, :mod:`llm.run` and :mod:`llm.evaluation.summary` for the truth evaluation,
+:mod:`llm.engine.lora` for LoRA), and the fix. :func:`refusal` also bounds ``--stop-after``,
+whose value the loop compares with global steps that start at 1 (a value below 1 would stop
+after the first step, named as step -1).
 """
 
 from __future__ import annotations
@@ -99,18 +100,9 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def check_ignored(config: TrainConfig, given: frozenset[str] | set[str]) -> None:
-    """Raise :class:`llm.config.ConfigError` naming the first option of ``given`` that
-    ``config``'s run would ignore (or a ``--stop-after`` below 1, given or not), and the fix."""
-    message = refusal(config, given)
-    if message is not None:
-        from .config import ConfigError  # config imports this module
-
-        raise ConfigError(message)
-
-
 def refusal(config: TrainConfig, given: frozenset[str] | set[str]) -> str | None:
-    """The message of :func:`check_ignored`, or None."""
+    """The message refusing the first option of ``given`` that ``config``'s run would ignore (or
+    a ``--stop-after`` below 1, given or not), naming the fix; None when there is none."""
     if config.stop_after is not None and config.stop_after < 1:
         return (f"--stop-after {config.stop_after} names no step (global steps start at 1); "
                 "give a step >= 1, or drop it")
