@@ -32,6 +32,9 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.plots not in PLOT_MODES:
             raise BuildError(f"plots={self.plots!r} is unknown; choose one of {PLOT_MODES}")
+        if self.plots == "none" and self.runs:
+            raise BuildError("--runs draws the run folders' figures, and --no-plots (--plots "
+                             "none) draws no figure: drop one (--fast keeps the run figures)")
         check_writable(self.out, "--out", folder=True)
         for run in self.runs:
             if not Path(run).is_dir():

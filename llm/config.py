@@ -37,6 +37,7 @@ from upo_theory import (
 )
 from upo_theory.cli import ConfigRecord, check_writable, option
 
+from .ignored_options import refusal
 from .losses import check_admissible
 
 DATA_SOURCES: tuple[str, ...] = ("offline", "hh", "shp", "jsonl")
@@ -332,11 +333,8 @@ class TrainConfig(ConfigRecord):
                               f"batch_size={self.batch_size}; raise it")
 
     def check_given(self, given: frozenset[str] | set[str] = frozenset()) -> None:
-        """Refuse an option the run would ignore (``given``: the fields a command line set, from
-        :func:`upo_theory.cli.parse_config`; made, the config checks its own values): an
-        f other than reverse KL for dpo/ipo (which fix it; either form is then the same
-        statistic), --truth-every or a data path without the offline task's true reward or with
-        it, a --model beside --init (the run starts from --init)."""
+        """Refuse an option the run would ignore (``given``: the command line's own fields): these
+        rules (f for dpo/ipo, data paths, --truth-every, --init/--model), then ignored_options'."""
         if (self.loss in FIXED_DIVERGENCE and (self.f != _DEFAULTS["f"] or "f" in given)
                 and get_divergence(self.f, self.alpha).name != self.spec.divergence.name):
             raise ConfigError(f"--f {self.f} is ignored by --loss {self.loss}, which fixes f = "
@@ -353,6 +351,8 @@ class TrainConfig(ConfigRecord):
         if self.init is not None and self.model is not None:
             raise ConfigError("--init and --model both name the model to start from; give --init "
                               "(a saved folder) or --model, not both")
+        if (message := refusal(self, given)) is not None:
+            raise ConfigError(message)
 
     def _check_names(self) -> None:
         """A run name is one folder name: no separators, no '..', not absolute."""

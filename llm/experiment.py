@@ -57,8 +57,8 @@ def protocol_argv(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; prints where the results are."""
-    argv = protocol_argv(sys.argv[1:] if argv is None else argv)
-    config = parse_config(ExperimentConfig, argv, build_parser())
+    own = list(sys.argv[1:] if argv is None else argv)
+    config = parse_config(ExperimentConfig, protocol_argv(own), build_parser(), own=own)
 
     def work() -> int:
         claim_folder(config.out_dir, MARKER, "--out-dir", OUTPUTS)  # before anything is written

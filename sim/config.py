@@ -129,6 +129,23 @@ class BanditConfig:
                        else f"--actions {self.actions} --contexts {self.contexts}",
                        "lower --pairs" if by_pairs else "lower --actions or --contexts")
 
+    def check_given(self, given: frozenset[str] | set[str]) -> None:
+        """Refuse an option the run would ignore (``given``: the fields the command line set,
+        from :func:`upo_theory.cli.parse_config`): what a problem file or a scenario fixes (the
+        actions, contexts, preferences and behaviour policy; the seed too, unless ``--pairs``
+        samples a dataset), and the trajectories' settings with ``--steps 0`` (no trajectory)."""
+        source = (f"--problem {self.problem}" if self.problem is not None
+                  else None if self.scenario is None else f"--scenario {self.scenario}")
+        fixed = ("actions", "contexts", "prefs", "mu") + (("seed",) if not self.pairs else ())
+        for name in fixed if source else ():
+            if name in given:
+                raise ProblemError(f"--{name} is ignored with {source}, which fixes the problem "
+                                   f"(pi_ref, mu, prefs): drop --{name}")
+        for name in ("lr", "optimiser"):
+            if name in given and self.steps == 0:
+                raise TrainingError(f"--{name} is ignored with --steps 0, which trains no "
+                                    f"trajectory: drop --{name}, or give --steps N")
+
     def plot_paths(self) -> dict[str, Path]:
         """The figures ``--plot PATH`` writes: policies, and curves and sweep when asked for."""
         if self.plot is None:

@@ -37,6 +37,23 @@ TINY_ARGV = ["--data", "jsonl", "--data-path",
              "--eval-every", "2", "--warmup-steps", "1", "--device", "cpu"]
 """``llm.train``'s command line for a tiny run (seconds) of the tests about a user's files."""
 
+OTHER_STAGE = {"sft": ("--pref-steps", "--batch-size"), "pref": ("--sft-steps", "--sft-batch-size")}
+"""The options of :data:`TINY_ARGV` that a run of one stage would ignore (and so refuses)."""
+
+
+def stage_argv(argv: list, stage: str) -> list:
+    """``argv`` (a tiny run's, such as :data:`TINY_ARGV`) for ``--stage sft`` or ``pref``:
+    without the other stage's options, which the run would ignore."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in OTHER_STAGE[stage]:
+            skip = True
+        else:
+            out.append(token)
+    return [*out, "--stage", stage]
+
 
 def refused(result: tuple[int, str, str], *words: str) -> None:
     """Exit 2, no traceback, the last stderr line the one error naming ``words`` (progress

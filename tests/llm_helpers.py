@@ -55,10 +55,17 @@ def model_argv(folder: Path, out: Path, name: str, *extra: str, lr: str = "1e-3"
 
 def config_argv(config: TrainConfig) -> list[str]:
     """The ``llm.train`` command line of ``config`` (a flag per set field, ``True`` as a bare
-    flag, ``None`` and ``False`` left out)."""
+    flag, ``None`` and ``False`` left out, and so is a field the run ignores, which the command
+    line would refuse: :mod:`llm.ignored_options`)."""
+    from llm.config import ConfigError
+
     args: list[str] = []
     for name, value in config.to_dict().items():
         if value is None or value is False:
+            continue
+        try:
+            config.check_given({name})
+        except ConfigError:
             continue
         flag = "--" + name.replace("_", "-")
         args += [flag] if value is True else [flag, str(value)]

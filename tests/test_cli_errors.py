@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import assert_user_error, call
+from cli_helpers import assert_user_error, call, stage_argv
 
 import sim.bandit
 from llm.config import TrainConfig
@@ -96,7 +96,7 @@ def test_train_init_a_folder_that_is_not_a_saved_model(capsys, tmp_path):
     run_folder.mkdir()  # a run folder's config.json is the run's settings, not a model's
     (run_folder / "config.json").write_text(TrainConfig().to_json())
     for folder, problem in ((empty, "no config.json"), (run_folder, "no model_type")):
-        result = call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--stage", "pref",
+        result = call(train_main, [*stage_argv(TINY, "pref"), "--out-dir", tmp_path / "runs",
                                    "--init", folder], capsys)
         assert_user_error(result, "is not a saved model folder", problem, "<run>/sft")
     assert_nothing_left(tmp_path / "runs")
@@ -175,7 +175,73 @@ def test_experiment_unknown_device(capsys, tmp_path):
     assert_nothing_left(tmp_path / "x")
 
 
+@pytest.mark.parametrize("args,word", [
+    (["--data", "jsonl", "--data-path", FIXTURES / "trl.jsonl", "--truth-every", "5"],
+     "--truth-every"),
+    (["--quick", "--data", "jsonl", "--data-path", FIXTURES / "trl.jsonl", "--truth-every", "5"],
+     "--truth-every"),
+    (["--quick", "--lora-alpha", "4"], "--lora-alpha"),
+    (["--quick", "--pref-steps", "9"], "--pref-steps"),
+    (["--quick", "--offline-train-pairs", "100", "--data", "jsonl", "--data-path",
+      FIXTURES / "trl.jsonl"], "--offline-train-pairs"),
+    (["--quick", "--eval-fraction", "0.3"], "--eval-fraction"),
+    (["--protocol", "study", "--quick", "--data", "jsonl", "--data-path", FIXTURES / "trl.jsonl",
+      "--truth-eval-prompts", "8"], "--truth-eval-prompts"),
+])
+def test_experiment_refuses_an_option_its_runs_would_ignore(capsys, tmp_path, args, word):
+    assert_user_error(call(experiment_main, [*args, "--out-dir", tmp_path / "x"], capsys), word)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("own", [
+    [], ["--quick"], ["--protocol", "study"], ["--protocol", "study", "--quick"],
+    ["--protocol", "study", "--paper-form", "--truth-every", "10"],
+    ["--protocol", "study", "--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl")],
+])
+def test_experiment_protocol_options_never_trip_a_rule(own):
+    from llm.experiment import ExperimentConfig, build_parser, protocol_argv
+    from upo_theory.cli import parse_config
+
+    parse_config(ExperimentConfig, protocol_argv(own), build_parser(), own=own)
+
+
+# ----------------------------------------------------------------------------- sim.bandit
+
+@pytest.mark.parametrize("args,word", [
+    (["--problem", "{problem}", "--actions", "5"], "--actions"),
+    (["--problem", "{problem}", "--contexts", "2"], "--contexts"),
+    (["--problem", "{problem}", "--mu", "ref"], "--mu"),
+    (["--problem", "{problem}", "--seed", "3"], "--seed"),
+    (["--scenario", "azar", "--prefs", "cyclic"], "--prefs"),
+    (["--lr", "0.5"], "--lr"),
+    (["--optimiser", "gd"], "--optimiser"),
+])
+def test_bandit_refuses_an_option_the_run_would_ignore(capsys, tmp_path, args, word):
+    problem = tmp_path / "p.json"
+    problem.write_text(json.dumps({"pi_ref": [0.5, 0.5], "mu": [0.5, 0.5],
+                                   "prefs": [[0.5, 0.8], [0.2, 0.5]], "beta": 0.5}))
+    args = [a.format(problem=problem) for a in args]
+    code, out, err = call(sim.bandit.main, [*args, "--steps", "0"], capsys)
+    assert_user_error((code, out, err), word)
+    assert out == ""
+
+
+def test_bandit_seed_of_a_problem_file_samples_its_pairs(capsys, tmp_path):
+    problem = tmp_path / "p.json"
+    problem.write_text(json.dumps({"pi_ref": [0.5, 0.5], "mu": [0.5, 0.5],
+                                   "prefs": [[0.5, 0.8], [0.2, 0.5]], "beta": 0.5}))
+    code, _, err = call(sim.bandit.main, ["--problem", problem, "--seed", "3", "--pairs", "20",
+                                          "--steps", "0"], capsys)
+    assert code == 0, err
+
+
 # ----------------------------------------------------------------------------- llm.task
+
+def test_task_write_to_an_empty_path(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(call(task_main, ["--write", ""], capsys), "--write")
+    assert list(tmp_path.iterdir()) == []
+
 
 def test_task_write_to_a_folder(capsys, tmp_path):
     assert_user_error(call(task_main, ["--write", tmp_path], capsys), "is a folder")
@@ -217,6 +283,20 @@ def test_plot_a_crashed_run_with_a_half_written_last_line(capsys, tmp_path):
     code, _, err = call(plot_main, [run, "--out", tmp_path / "curves.png"], capsys)
     assert code == 0 and (tmp_path / "curves.png").stat().st_size > 1000
     assert "dropped its half-written last line 9" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--fast", "--no-plots"], "--fast"),
+    (["--plots", "all", "--fast"], "--plots"),
+    (["--plots", "none", "--runs", "{runs}"], "--runs"),
+    (["--no-plots", "--runs", "{runs}"], "--runs"),
+])
+def test_docs_refuses_contradictory_plot_options(capsys, tmp_path, args, word):
+    from docs.__main__ import main as docs_main
+
+    args = [a.format(runs=tmp_path) for a in args]
+    assert_user_error(call(docs_main, [*args, "--out", tmp_path / "site"], capsys), word)
+    assert not (tmp_path / "site").exists()
 
 
 def test_docs_runs_figure_of_a_crashed_run(capsys, tmp_path):

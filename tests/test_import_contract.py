@@ -56,6 +56,7 @@ central claim for its own statistic leans on an extended check, the two forms' e
 catalogue in report order with its entry points."""
 LLM_FLOORS: tuple[tuple[str, ...], ...] = (
     ("losses",),
+    ("ignored_options",),
     ("config",),
     ("data",),
     ("engine",),
@@ -65,7 +66,8 @@ LLM_FLOORS: tuple[tuple[str, ...], ...] = (
     ("train", "experiment", "plot", "results", "task", "trl"),
     ("__init__",),
 )
-"""``llm``'s floors, bottom first: the loss wrappers, the config, then the rooms (each a
+"""``llm``'s floors, bottom first: the loss wrappers, the table of options a run would ignore
+(:mod:`llm.ignored_options`, which the config consults), the config, then the rooms (each a
 sub-package, whose modules may import each other): the data, the engine, the measurement of one
 run; one run's story (``run``), the experiments over many runs; then the command-line modules. A
 walk of one ``python -m llm.train`` goes down them without coming back up, and never enters the

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 from cli_helpers import TINY_ARGV as TINY
-from cli_helpers import assert_user_error, call, refused, snapshot
+from cli_helpers import assert_user_error, call, refused, snapshot, stage_argv
 
 from llm.train import main as train_main
 
@@ -192,8 +192,8 @@ def test_task_never_overwrites_a_file(capsys, tmp_path, home):
 
 def test_a_reference_cache_that_is_not_ours_is_refused_before_training(capsys, tmp_path, home):
     notes = home / "notes.txt"
-    result = call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--run-name", "run",
-                               "--stage", "pref", "--reference-cache", notes], capsys)
+    result = call(train_main, [*stage_argv(TINY, "pref"), "--out-dir", tmp_path / "runs",
+                               "--run-name", "run", "--reference-cache", notes], capsys)
     refused(result, "--reference-cache", "not a reference cache")
     assert "weights_only" not in result[2]
     assert notes.read_bytes() == NOTES

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import TINY_ARGV as TINY
-from cli_helpers import call, refused, snapshot
+from cli_helpers import assert_user_error, call, refused, snapshot, stage_argv
 from llm_helpers import FIXTURES
 
 import sim.bandit
@@ -112,8 +112,8 @@ def test_a_folder_that_is_not_a_run_is_never_written(capsys, tmp_path):
 
 
 def test_an_f_with_a_slash_names_one_folder(capsys, tmp_path):
-    code, _, err = call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--f", "1/u - 1",
-                                     "--stage", "sft"], capsys)
+    code, _, err = call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--f", "1/u - 1"],
+                        capsys)
     assert code == 0, err
     folders = [p for p in (tmp_path / "runs").iterdir()]
     assert len(folders) == 1 and (folders[0] / "config.json").is_file(), folders
@@ -232,10 +232,68 @@ def test_a_bad_setting_is_refused_before_the_run_folder_exists(capsys, tmp_path,
     assert not (tmp_path / "runs").exists()
 
 
+OFFLINE = ["--device", "cpu", "--sft-steps", "2", "--pref-steps", "2", "--batch-size", "4"]
+"""A tiny offline run's options (the offline task has a true reward)."""
+BASES = {"tiny": TINY, "sft": stage_argv(TINY, "sft"), "pref": stage_argv(TINY, "pref"),
+         "offline": OFFLINE}
+
+
+@pytest.mark.parametrize("base,args,word", [
+    ("tiny", ["--loss", "dpo", "--form", "paper"], "--form"),
+    ("tiny", ["--loss", "ipo", "--form", "per_response"], "--form"),
+    ("tiny", ["--loss", "dpo", "--allow-inadmissible-f"], "--allow-inadmissible-f"),
+    ("tiny", ["--f", "js", "--allow-inadmissible-f"], "--allow-inadmissible-f"),
+    ("sft", ["--beta", "0.5"], "--beta"),
+    ("sft", ["--lr", "0.1"], "--lr"),
+    ("sft", ["--loss", "ipo"], "--loss"),
+    ("sft", ["--f", "rkl"], "--f"),
+    ("sft", ["--length", "mean"], "--length"),
+    ("sft", ["--pref-steps", "3"], "--pref-steps"),
+    ("sft", ["--batch-size", "2"], "--batch-size"),
+    ("pref", ["--sft-lr", "0.1"], "--sft-lr"),
+    ("pref", ["--sft-steps", "3"], "--sft-steps"),
+    ("pref", ["--sft-batch-size", "2"], "--sft-batch-size"),
+    ("tiny", ["--lora-alpha", "8"], "--lora-alpha"),
+    ("tiny", ["--lora-target-modules", "c_attn"], "--lora-target-modules"),
+    ("tiny", ["--offline-train-pairs", "100"], "--offline-train-pairs"),
+    ("tiny", ["--offline-eval-pairs", "10"], "--offline-eval-pairs"),
+    ("tiny", ["--truth-f", "rkl"], "--truth-f"),
+    ("tiny", ["--truth-max-new-tokens", "8"], "--truth-max-new-tokens"),
+    ("tiny", ["--truth-every", "2"], "--truth-every"),
+    ("tiny", ["--truth-eval-prompts", "8"], "--truth-eval-prompts"),
+    ("offline", ["--truth-eval-prompts", "0", "--truth-f", "rkl"], "--truth-f"),
+    ("offline", ["--truth-eval-prompts", "0", "--truth-every", "2"], "--truth-every"),
+    ("offline", ["--truth-eval-prompts", "0", "--truth-max-new-tokens", "8"],
+     "--truth-max-new-tokens"),
+    ("offline", ["--holdout", "validation", "--truth-f", "rkl"], "--truth-f"),
+    ("offline", ["--eval-fraction", "0.3"], "--eval-fraction"),
+    ("tiny", ["--eval-data-path", FIXTURES / "trl.jsonl"], "--eval-fraction"),
+    ("tiny", ["--stop-after", "-1"], "--stop-after"),
+    ("tiny", ["--stop-after", "0"], "--stop-after"),
+    ("tiny", ["--deterministic", "--no-deterministic"], "--no-deterministic"),
+])
+def test_an_option_the_run_would_ignore_is_refused_before_the_run_folder_exists(
+        capsys, tmp_path, base, args, word):
+    result = call(train_main, [*BASES[base], "--out-dir", tmp_path / "runs", *args], capsys)
+    assert_user_error(result, word)  # one line, nothing before it
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args", [
+    [], ["--stage", "both"], ["--holdout", "validation", "--eval-fraction", "0.3"],
+    ["--truth-every", "2", "--truth-f", "rkl", "--truth-max-new-tokens", "8"],
+    ["--loss", "iupo", "--form", "paper"], ["--stop-after", "1"],
+])
+def test_an_option_the_run_uses_is_accepted(args):
+    from llm.train import parse_args
+
+    parse_args([*OFFLINE, *args])
+
+
 @pytest.mark.parametrize("where", ["folder", "proc"])
 def test_a_reference_cache_that_cannot_be_a_file_is_refused_first(capsys, tmp_path, where):
     cache = tmp_path if where == "folder" else Path("/proc/upo-test/x.pt")
-    refused(call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--stage", "pref",
+    refused(call(train_main, [*stage_argv(TINY, "pref"), "--out-dir", tmp_path / "runs",
                               "--reference-cache", cache], capsys), "--reference-cache")
     assert not (tmp_path / "runs").exists()
 
@@ -252,8 +310,8 @@ def test_deeply_nested_json_in_a_data_row_is_a_bad_row(capsys, tmp_path):
     data = tmp_path / "data.jsonl"
     rows = (FIXTURES / "trl.jsonl").read_text()
     data.write_text(rows + "[" * 100_000 + "]" * 100_000 + "\n")
-    code, _, err = call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--data-path", data,
-                                     "--stage", "sft"], capsys)
+    code, _, err = call(train_main, [*stage_argv(TINY, "sft"), "--out-dir", tmp_path / "runs",
+                                     "--data-path", data], capsys)
     assert "Traceback" not in err and "RecursionError" not in err
     assert code == 0, err
 
@@ -263,8 +321,8 @@ def test_a_huge_integer_in_a_data_row_is_a_bad_row(capsys, tmp_path):
     rows = (FIXTURES / "trl.jsonl").read_text()
     data.write_text(rows + '{"prompt": "a", "chosen": "b", "rejected": "c", "n": '
                     + "9" * 5001 + "}\n")
-    code, _, err = call(train_main, [*TINY, "--out-dir", tmp_path / "runs", "--data-path", data,
-                                     "--stage", "sft"], capsys)
+    code, _, err = call(train_main, [*stage_argv(TINY, "sft"), "--out-dir", tmp_path / "runs",
+                                     "--data-path", data], capsys)
     assert code == 0 and "Traceback" not in err, err
 
 
@@ -298,7 +356,7 @@ def saved_model(tmp_path_factory) -> Path:
 
 
 def _model_args(tmp_path: Path, model: Path) -> list:
-    return [*TINY, "--out-dir", tmp_path / "runs", "--model", model, "--stage", "sft"]
+    return [*stage_argv(TINY, "sft"), "--out-dir", tmp_path / "runs", "--model", model]
 
 
 def test_a_saved_model_trains(capsys, tmp_path, saved_model):

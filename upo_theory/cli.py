@@ -294,18 +294,23 @@ def _join_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> l
 
 
 def parse_config(cls: type[C], argv: Sequence[str] | None,
-                 parser: argparse.ArgumentParser) -> C:
+                 parser: argparse.ArgumentParser, own: Sequence[str] | None = None) -> C:
     """Parse a command line with ``parser`` (from :func:`config_parser`) into a validated ``cls``.
 
-    A :class:`UserError` raised while validating exits 2 with one line, as argparse's own errors.
+    A :class:`UserError` raised while validating exits 2 with one line, as argparse's own errors,
+    as does a field set by two of its flags at once (``--fast --no-plots``). ``own``: the part of
+    ``argv`` the user wrote, whose options ``check_given`` counts as given (default: all of it;
+    ``llm.experiment`` puts its protocol's options before the user's).
     """
     args = _join_dash_values(parser, sys.argv[1:] if argv is None else argv)
     given = vars(parser.parse_args(args))
+    mine = args if own is None else _join_dash_values(parser, own)
     try:
+        _check_one_flag(parser, mine)
         config = _build_config(cls, given)
         check_given = getattr(config, "check_given", None)
         if check_given is not None:
-            check_given(_explicit(parser, args))
+            check_given(_explicit(parser, mine))
         return config
     except UserError as error:
         _one_line(f"{parser.prog}: error: {error}")
@@ -313,6 +318,22 @@ def parse_config(cls: type[C], argv: Sequence[str] | None,
 
 
 _UNSET = object()
+
+
+def _check_one_flag(parser: argparse.ArgumentParser, args: Sequence[str]) -> None:
+    """Refuse a field set by two different flags of its own (a shortcut beside its option, or
+    two shortcuts): argparse would keep the last one silently."""
+    flags: dict[str, list[str]] = {}
+    for token in args:
+        action = parser._option_string_actions.get(token.split("=", 1)[0])
+        if action is not None and token.startswith("--"):
+            used = flags.setdefault(action.dest, [])
+            if token.split("=", 1)[0] not in used:
+                used.append(token.split("=", 1)[0])
+    for dest, used in flags.items():
+        if len(used) > 1:
+            raise UserError(f"{' and '.join(used)} both set --{dest.replace('_', '-')}; give "
+                            "one of them")
 
 
 def _explicit(parser: argparse.ArgumentParser, args: Sequence[str]) -> set[str]:

@@ -207,6 +207,16 @@ class ExperimentConfig:
             raise ConfigError("truth_eval_prompts must be >= 1: on the offline task the "
                               "experiment compares the methods on the true reward")
 
+    def check_given(self, given: frozenset[str] | set[str]) -> None:
+        """Refuse a training option the runs would ignore, as ``llm.train`` does
+        (:meth:`TrainConfig.check_given`), and one that ``--quick`` replaces (:data:`QUICK`);
+        ``given``: the options of the command line itself, not of its ``--protocol``."""
+        if self.quick:
+            for name in sorted(set(given) & set(QUICK), key=list(QUICK).index):
+                raise ConfigError(f"--{name.replace('_', '-')} is ignored by --quick, which sets "
+                                  f"it to {QUICK[name]}: drop one of them")
+        self.train.check_given(given)
+
     @property
     def methods(self) -> tuple[tuple[str, str, str, str], ...]:
         """The compared methods: :data:`METHODS`, less the paper form with ``--no-paper-form``."""
