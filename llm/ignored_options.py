@@ -23,7 +23,7 @@ from upo_theory import FIXED_DIVERGENCE, UserError
 from .losses import check_admissible
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    import llm.config
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,12 @@ class Rule:
     why (``because``, formatted with the config's fields) and the fix."""
 
     options: tuple[str, ...]
-    ignored: Callable[[TrainConfig], bool]
+    ignored: Callable[[llm.config.TrainConfig], bool]
     because: str
     fix: str
 
 
-def _admissible(config: TrainConfig) -> bool:
+def _admissible(config: llm.config.TrainConfig) -> bool:
     try:
         check_admissible(config.spec, False)
     except UserError:
@@ -45,7 +45,7 @@ def _admissible(config: TrainConfig) -> bool:
     return True
 
 
-def _no_truth(config: TrainConfig) -> bool:
+def _no_truth(config: llm.config.TrainConfig) -> bool:
     """No truth evaluation: it needs the offline task's true reward, a preference stage, the
     evaluation holdout and prompts to sample (:func:`llm.evaluation.summary.write_summary`)."""
     return (config.data != "offline" or config.stage == "sft" or config.holdout != "eval"
@@ -100,7 +100,7 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def refusal(config: TrainConfig, given: frozenset[str] | set[str]) -> str | None:
+def refusal(config: llm.config.TrainConfig, given: frozenset[str] | set[str]) -> str | None:
     """The message refusing the first option of ``given`` that ``config``'s run would ignore (or
     a ``--stop-after`` below 1, given or not), naming the fix; None when there is none."""
     if config.stop_after is not None and config.stop_after < 1:
