@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from llm_helpers import FIXTURES
+from llm_helpers import FIXTURES, config_argv
 from llm_helpers import tiny as tiny_run
 from safetensors.torch import load_file
 
@@ -163,12 +163,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
                   layout=layout)
     one = run_training(config)
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-            "2", "-m", "llm.train"]
-    for name, value in json.loads(config.replace(run_name="two").to_json()).items():
-        if value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        args += [flag] if value is True else [flag, str(value)]
+            "2", "-m", "llm.train", *config_argv(config.replace(run_name="two"))]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
