@@ -202,7 +202,8 @@ def test_experiment_protocol_options_never_trip_a_rule(own):
     from llm.experiment import ExperimentConfig, build_parser, protocol_argv
     from upo_theory.cli import parse_config
 
-    parse_config(ExperimentConfig, protocol_argv(own), build_parser(), own=own)
+    config = parse_config(ExperimentConfig, protocol_argv(own), build_parser(), own=own)
+    assert isinstance(config, ExperimentConfig)  # a refusal would have exited 2
 
 
 # ----------------------------------------------------------------------------- sim.bandit

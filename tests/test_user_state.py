@@ -285,9 +285,10 @@ def test_an_option_the_run_would_ignore_is_refused_before_the_run_folder_exists(
     ["--loss", "iupo", "--form", "paper"], ["--stop-after", "1"],
 ])
 def test_an_option_the_run_uses_is_accepted(args):
+    from llm.config import TrainConfig
     from llm.train import parse_args
 
-    parse_args([*OFFLINE, *args])
+    assert isinstance(parse_args([*OFFLINE, *args]), TrainConfig)  # a refusal would exit 2
 
 
 @pytest.mark.parametrize("where", ["folder", "proc"])
