@@ -9,7 +9,7 @@ options, when the run ignores them (read from the code that would use them:
 the held-out split, :mod:`llm.run` and :mod:`llm.evaluation.summary` for the truth evaluation,
 :mod:`llm.engine.lora` for LoRA), and the fix. :func:`refusal` also bounds ``--stop-after``,
 whose value the loop compares with global steps that start at 1 (a value below 1 would stop
-after the first step, named as step -1).
+after the first step, named as step -1; one past the run's last step would never stop it).
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ SFT_ONLY = ("sft_steps", "sft_batch_size", "sft_lr")
 """What only the supervised fine-tuning stage reads."""
 TRUTH = ("truth_f", "truth_max_new_tokens", "truth_every")
 """The settings of the truth evaluation."""
+ARCHITECTURE = ("n_layer", "n_embd", "n_head")
+"""The offline GPT-2's shape, read only when neither ``--model`` nor ``--init`` names a model
+(:func:`llm.engine.session.initial_model`)."""
 
 RULES: tuple[Rule, ...] = (
     Rule(PREFERENCE_ONLY, lambda c: c.stage == "sft",
@@ -70,6 +73,10 @@ RULES: tuple[Rule, ...] = (
     Rule(("allow_inadmissible_f",), lambda c: c.allow_inadmissible_f and _admissible(c),
          "with f = {spec.divergence.name}, which meets Theorem 3.1's conditions",
          "drop it (it only lets an inadmissible --f train)"),
+    Rule(ARCHITECTURE, lambda c: c.init is not None,
+         "with --init, whose saved config.json sets the architecture", "drop it"),
+    Rule(ARCHITECTURE, lambda c: c.model is not None,
+         "with --model, whose own config sets the architecture", "drop it"),
     Rule(("lora_alpha", "lora_target_modules"), lambda c: not c.lora_r,
          "without --lora-r (full fine-tuning has no adapters)", "give --lora-r N, or drop it"),
     Rule(("offline_train_pairs", "offline_eval_pairs"), lambda c: c.data != "offline",
@@ -100,12 +107,23 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def last_step(config: llm.config.TrainConfig) -> int:
+    """The run's last global step: its stages' steps added up, SFT first
+    (:func:`llm.engine.objectives.plan`)."""
+    return ((config.sft_steps if config.stage in ("sft", "both") else 0)
+            + (config.pref_steps if config.stage in ("pref", "both") else 0))
+
+
 def refusal(config: llm.config.TrainConfig, given: frozenset[str] | set[str]) -> str | None:
     """The message refusing the first option of ``given`` that ``config``'s run would ignore (or
     a ``--stop-after`` below 1, given or not), naming the fix; None when there is none."""
     if config.stop_after is not None and config.stop_after < 1:
         return (f"--stop-after {config.stop_after} names no step (global steps start at 1); "
                 "give a step >= 1, or drop it")
+    last = last_step(config)
+    if config.stop_after is not None and config.stop_after > last:
+        return (f"--stop-after {config.stop_after} is past this run's last step ({last}), so it "
+                f"would never stop the run; give a step <= {last}, or drop it")
     for rule in RULES:
         for name in rule.options:
             if name in given and rule.ignored(config):

@@ -39,20 +39,34 @@ TINY_ARGV = ["--data", "jsonl", "--data-path",
 
 OTHER_STAGE = {"sft": ("--pref-steps", "--batch-size"), "pref": ("--sft-steps", "--sft-batch-size")}
 """The options of :data:`TINY_ARGV` that a run of one stage would ignore (and so refuses)."""
+ARCHITECTURE = ("--n-layer", "--n-embd", "--n-head")
+"""The options of :data:`TINY_ARGV` that a run of a saved model (``--model``, ``--init``)
+ignores (and so refuses)."""
+
+
+def without(argv: list, flags: tuple[str, ...]) -> list:
+    """``argv`` without the options ``flags`` (each followed by its value)."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in flags:
+            skip = True
+        else:
+            out.append(token)
+    return out
 
 
 def stage_argv(argv: list, stage: str) -> list:
     """``argv`` (a tiny run's, such as :data:`TINY_ARGV`) for ``--stage sft`` or ``pref``:
     without the other stage's options, which the run would ignore."""
-    out, skip = [], False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token in OTHER_STAGE[stage]:
-            skip = True
-        else:
-            out.append(token)
-    return [*out, "--stage", stage]
+    return [*without(argv, OTHER_STAGE[stage]), "--stage", stage]
+
+
+def saved_model_argv(argv: list, flag: str, folder) -> list:
+    """``argv`` (a tiny run's) starting from the saved model ``folder`` (``flag``: ``--model``
+    or ``--init``): without the offline architecture's options, which the run would ignore."""
+    return [*without(argv, ARCHITECTURE), flag, folder]
 
 
 def refused(result: tuple[int, str, str], *words: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import assert_user_error, call, stage_argv
+from cli_helpers import assert_user_error, call, saved_model_argv, stage_argv
 
 import sim.bandit
 from llm.config import TrainConfig
@@ -96,8 +96,8 @@ def test_train_init_a_folder_that_is_not_a_saved_model(capsys, tmp_path):
     run_folder.mkdir()  # a run folder's config.json is the run's settings, not a model's
     (run_folder / "config.json").write_text(TrainConfig().to_json())
     for folder, problem in ((empty, "no config.json"), (run_folder, "no model_type")):
-        result = call(train_main, [*stage_argv(TINY, "pref"), "--out-dir", tmp_path / "runs",
-                                   "--init", folder], capsys)
+        result = call(train_main, [*saved_model_argv(stage_argv(TINY, "pref"), "--init", folder),
+                                   "--out-dir", tmp_path / "runs"], capsys)
         assert_user_error(result, "is not a saved model folder", problem, "<run>/sft")
     assert_nothing_left(tmp_path / "runs")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import TINY_ARGV as TINY
-from cli_helpers import assert_user_error, call, refused, snapshot, stage_argv
+from cli_helpers import assert_user_error, call, refused, saved_model_argv, snapshot, stage_argv
 from llm_helpers import FIXTURES
 
 import sim.bandit
@@ -270,6 +270,10 @@ BASES = {"tiny": TINY, "sft": stage_argv(TINY, "sft"), "pref": stage_argv(TINY, 
     ("tiny", ["--eval-data-path", FIXTURES / "trl.jsonl"], "--eval-fraction"),
     ("tiny", ["--stop-after", "-1"], "--stop-after"),
     ("tiny", ["--stop-after", "0"], "--stop-after"),
+    ("tiny", ["--stop-after", "7"], "past this run's last step (6)"),
+    ("sft", ["--stop-after", "3"], "past this run's last step (2)"),
+    ("tiny", ["--model", "gpt2"], "--n-layer is ignored with --model"),
+    ("pref", ["--init", FIXTURES], "--n-layer is ignored with --init"),
     ("tiny", ["--deterministic", "--no-deterministic"], "--no-deterministic"),
 ])
 def test_an_option_the_run_would_ignore_is_refused_before_the_run_folder_exists(
@@ -282,7 +286,7 @@ def test_an_option_the_run_would_ignore_is_refused_before_the_run_folder_exists(
 @pytest.mark.parametrize("args", [
     [], ["--stage", "both"], ["--holdout", "validation", "--eval-fraction", "0.3"],
     ["--truth-every", "2", "--truth-f", "rkl", "--truth-max-new-tokens", "8"],
-    ["--loss", "iupo", "--form", "paper"], ["--stop-after", "1"],
+    ["--loss", "iupo", "--form", "paper"], ["--stop-after", "1"], ["--stop-after", "4"],
 ])
 def test_an_option_the_run_uses_is_accepted(args):
     from llm.config import TrainConfig
@@ -357,7 +361,8 @@ def saved_model(tmp_path_factory) -> Path:
 
 
 def _model_args(tmp_path: Path, model: Path) -> list:
-    return [*stage_argv(TINY, "sft"), "--out-dir", tmp_path / "runs", "--model", model]
+    return [*saved_model_argv(stage_argv(TINY, "sft"), "--model", model), "--out-dir",
+            tmp_path / "runs"]
 
 
 def test_a_saved_model_trains(capsys, tmp_path, saved_model):
