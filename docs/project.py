@@ -36,8 +36,8 @@ __all__ = [
 ]
 
 CLI_MODULES: tuple[str, ...] = (
-    "upo_theory.__main__", "sim.bandit", "llm.train", "llm.plot", "llm.experiment", "llm.task",
-    "llm.results", "docs.__main__", "docs.screenshot",
+    "upo_theory.__main__", "sim.bandit", "llm.train", "llm.launch", "llm.plot", "llm.experiment",
+    "llm.task", "llm.results", "docs.__main__", "docs.screenshot",
 )
 """The entry points ``python -m NAME`` whose ``build_parser()`` the CLI reference prints."""
 

@@ -63,7 +63,7 @@ LLM_FLOORS: tuple[tuple[str, ...], ...] = (
     ("evaluation",),
     ("run",),
     ("experiments",),
-    ("train", "experiment", "plot", "results", "task", "trl"),
+    ("train", "launch", "experiment", "plot", "results", "task", "trl"),
     ("__init__",),
 )
 """``llm``'s floors, bottom first: the loss wrappers, the table of options a run would ignore

@@ -55,6 +55,7 @@ from .json_text import parse_json
 
 __all__ = [
     "ConfigRecord",
+    "OneLineParser",
     "available_memory",
     "check_figure_path",
     "check_writable",

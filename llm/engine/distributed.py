@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as torch_dist
 
 from upo_theory import UserError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,28 @@ class World:
         value = torch.tensor(count, device=self.device)
         torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
         return int(value)
+
+    def on_main(self, work: Callable[[], T]) -> T | None:
+        """``work()`` on the main process (None elsewhere), the others waiting for it. When it
+        raises there, every other process stops too, silently, as the main process says why:
+        exit 2 after a :class:`UserError` (a refusal), 1 after anything else. Without this a
+        refusal on the main process left the others at their next collective, to fail there
+        with a lost-connection traceback."""
+        result, failure = None, None
+        if self.main:
+            try:
+                result = work()
+            except BaseException as error:  # told to the others, then raised
+                failure = error
+        if self.distributed:
+            code = torch.tensor(0 if failure is None else 2 if isinstance(failure, UserError)
+                                else 1, device=self.device)
+            torch_dist.broadcast(code, src=0)
+            if not self.main and int(code):
+                raise SystemExit(int(code))
+        if failure is not None:
+            raise failure
+        return result
 
     def barrier(self) -> None:
         if self.distributed:

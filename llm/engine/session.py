@@ -40,6 +40,21 @@ FINAL = "final"
 """With ``--fsdp``, the trained model, saved whole (its checkpoints hold shards)."""
 
 
+def _claim(config: TrainConfig, folder: Path) -> RunLock:
+    """Take the run folder for this process (:class:`RunLock`) once it may be written: a
+    ``--resume`` may continue it (:func:`check_resumable`), a shared π_ref cache is one
+    (:func:`check_shared_cache`); the lock is let go when either refuses."""
+    lock = RunLock(folder)
+    try:
+        check_resumable(config, folder, _say)
+        if config.reference_cache is not None:
+            check_shared_cache(Path(config.reference_cache))
+    except BaseException:
+        lock.release(abandon=True)
+        raise
+    return lock
+
+
 @dataclass
 class TrainingSession:
     """Everything one run works with; see the module notes for how :meth:`open` builds it."""
@@ -71,7 +86,7 @@ class TrainingSession:
         builds the same run)."""
         started = time.perf_counter()
         folder = Path(config.out_dir) / config.resolved_run_name()
-        lock = RunLock(folder) if world.main else None
+        lock = world.on_main(lambda: _claim(config, folder))  # the others stop if it refuses
         try:
             session = cls._set_up(config, world, folder, stages, started)
         except BaseException:
@@ -85,11 +100,6 @@ class TrainingSession:
     def _set_up(cls, config: TrainConfig, world: World, folder: Path, stages: list[Stage],
                 started: float) -> TrainingSession:
         say = _say if world.main else _silent
-        if world.main:  # the others wait: the main process writes config.json at the end
-            check_resumable(config, folder, say)
-            if config.reference_cache is not None:
-                check_shared_cache(Path(config.reference_cache))
-        world.barrier()
         torch.manual_seed(config.seed)
         plan = {s.name: s.steps for s in stages}
         resumed = restore(folder, world, say, plan) if config.resume else None
