@@ -190,6 +190,20 @@ class Derivation:
         return f"not admissible for Theorem 3.1: {failed.name} fails ({failed.detail})"
 
     @property
+    def reason_latex(self) -> str:
+        """:attr:`reason` as prose with LaTeX maths, for a page to typeset."""
+        if self.admissible:
+            return "admissible for Theorem 3.1"
+        failed = self.failure()
+        if failed is None or failed.method == "undecided":
+            what = failed.latex if failed is not None else "a condition"
+            why = (failed.detail_latex or code_span(failed.detail) if failed is not None
+                   else "not decided")
+            return f"admissibility for Theorem 3.1 undecided: {what} could not be decided ({why})"
+        why = failed.detail_latex or code_span(failed.detail)
+        return f"not admissible for Theorem 3.1: {failed.latex} fails ({why})"
+
+    @property
     def log_ratio_derivative(self) -> sp.Expr:
         """f'(e^t), the reward reparameterisation in log space."""
         if self.f1 is None:

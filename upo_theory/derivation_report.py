@@ -39,11 +39,13 @@ def derivation_dict(d: Derivation) -> dict[str, object]:
         "params": {k: str(v) for k, v in d.divergence.params.items()},
         "objects": {k: {"sympy": _text(v), "latex": _latex(v)} for k, v in objects.items()},
         "checks": [
-            {"name": c.name, "holds": c.holds, "detail": c.detail, "method": c.method}
+            {"name": c.name, "name_latex": c.latex, "holds": c.holds, "detail": c.detail,
+             "detail_latex": c.detail_latex, "method": c.method}
             for c in d.checks
         ],
         "admissible": d.admissible,
         "verdict": d.reason,
+        "verdict_latex": d.reason_latex,
     }
 
 

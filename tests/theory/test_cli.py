@@ -22,6 +22,23 @@ def test_json_for_js_has_the_derived_objects(capsys: pytest.CaptureFixture[str])
     assert "\\log" in out["objects"]["f"]["latex"]
 
 
+def test_json_carries_the_conditions_and_the_verdict_in_latex(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Beside the terminal's text, each check's condition and reason and the verdict as prose
+    with LaTeX maths (the pages' typeset form), for a failing f too."""
+    from docs_helpers import latex_prose_problems
+
+    assert main(["--f", "pearson", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["admissible"] is False
+    assert out["verdict_latex"].startswith(r"not admissible for Theorem 3.1: $\lim_{u \to 0^+} "
+                                           r"f'(u) = -\infty$ fails ($f'(0^+) = -2$ is finite")
+    for check in out["checks"]:
+        for key in ("name_latex", "detail_latex"):
+            assert not latex_prose_problems(check[key]), (key, check)
+    assert not latex_prose_problems(out["verdict_latex"])
+
+
 def test_user_expression_and_alpha(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--f", "u*log(u) - log(u)", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -244,10 +244,15 @@ def test_every_condition_and_every_check_has_its_latex() -> None:
         assert not latex_prose_problems(condition.latex), condition
         assert condition.latex != condition.value and "$" in condition.latex
     odd = ["Abs(u-1)**1.5", "Abs(u-1)**3", "1 - u**2", "sin(u)", "Abs(u-1)"]
+    verdicts = set()
     for div in [*registered(), *map(get_divergence, odd)]:
-        for check in derive(div).checks:
+        derivation = derive(div)
+        for check in derivation.checks:
             assert check.latex == check.condition.latex
             assert not latex_prose_problems(check.detail_latex), (div.label, check)
+        assert not latex_prose_problems(derivation.reason_latex), derivation.reason_latex
+        verdicts.add(derivation.reason_latex.split(":")[0])
+    assert len(verdicts) == 3, verdicts  # admissible, not admissible, undecided
     tv = {c.condition: c for c in derive(get_divergence("tv")).checks}
     assert tv[Condition.DIFFERENTIABLE].detail_latex == (
         r"not differentiable at $u = 1$: $f'(1^-) = - \frac{1}{2}$, $f'(1^+) = \frac{1}{2}$")
