@@ -106,6 +106,8 @@ _REPORT = """() => {
     return {
         scroll_width: document.documentElement.scrollWidth,
         text: copy.innerText,
+        code: [...article.querySelectorAll('code')]
+            .filter(e => !e.closest('pre, .terminal-text')).map(e => e.textContent),
         math: document.querySelectorAll('.math').length,
         typeset: document.querySelectorAll('.math mjx-container, mjx-container.MathJax').length,
         unrendered: [...document.querySelectorAll('span.math, div.math')]
@@ -125,7 +127,8 @@ _REPORT = """() => {
 
 def inspect_page(context: Any, url: str, width: int, shot: Path | None = None) -> dict:
     """Load ``url`` at ``width`` px, wait for MathJax to typeset, and report ``scroll_width``,
-    the page's visible ``text`` outside code and formulas, ``math`` (its formulas),
+    the page's visible ``text`` outside code and formulas, ``code`` (its inline code spans, less
+    a table quoting the terminal's text, ``.terminal-text``), ``math`` (its formulas),
     ``unrendered`` (formulas MathJax left as source), ``errors`` (MathJax or reST errors),
     ``unlinked_images`` (figures that do not open at full size), ``wide_tables`` (tables wider
     than the page, each saying whether its scroll hint shows) and the ``requests`` it made;

@@ -292,9 +292,10 @@ def notation_map() -> str:
     return ("The names, statements, scopes, proofs and reasons below are typeset; the "
             "terminal report (`python -m upo_theory`) prints them as plain text, which writes "
             "the paper's symbols as follows (an error message, where SymPy raised, stays in "
-            "code type):\n\n"
+            "code type):\n\n:::{container} terminal-text\n"  # its code column is meant
             + table(["symbol", "meaning", "in the report's text"],
-                    [[f"${tex}$", meaning, code(plain)] for tex, meaning, plain in NOTATION_MAP]))
+                    [[f"${tex}$", meaning, code(plain)] for tex, meaning, plain in NOTATION_MAP])
+            + ":::\n\n")
 
 
 def _group(group: str, results: list[Any], anchors: dict[str, str]) -> str:

@@ -3,7 +3,8 @@
 Every page, at a phone width (390 px) and a desktop width (1280 px): nothing scrolls the page
 sideways, no LaTeX or markup source is left in its visible text, MathJax (shipped with the site)
 typesets every formula without an error, and no request leaves the site (any request that is not
-to the local server is intercepted, blocked and reported). Search finds the JS divergence's page
+to the local server is intercepted, blocked and reported), and the report's pages show no
+plain-text maths in code font. Search finds the JS divergence's page
 for "Jensen", the dark theme switches on, and the phone menu opens from the keyboard. Every figure
 opens at full size, and every table wider than the page says that it scrolls sideways.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -101,6 +103,23 @@ def test_no_raw_latex_or_markup_in_visible_text(reports: dict[tuple[str, int], d
             if RAW.search(line) or (own and PLAIN.search(line)):
                 found.append(f"{name}: {line.strip()[:90]!r}")
     assert not found, found[:20]
+
+
+CODE_MATHS = re.compile(r"pi\*|pi_ref|-oo|\^-1|!=|Psibar|f'\(|\bbeta\b|\blambda\b|sqrt\(")
+"""The terminal report's plain-text maths (``pi* = pi_ref (f')^-1(...)``, ``f'(0+) = -oo``)."""
+
+
+def test_the_report_pages_typeset_their_maths_rather_than_show_it_as_code(
+        reports: dict[tuple[str, int], dict]) -> None:
+    """The claims and divergence pages once gave about 330 statements as ASCII in code font
+    (issue 31); only the notation map, which quotes the terminal's text, may show it."""
+    pages = [name for (name, width) in reports if width == WIDTHS[1]
+             and (name == "claims.html" or name.startswith("divergences/"))]
+    assert "claims.html" in pages and len(pages) >= 9
+    found = [f"{name}: {span!r}" for name in pages
+             for span in reports[(name, WIDTHS[1])]["code"] if CODE_MATHS.search(span)]
+    assert not found, found[:10]
+    assert any(span for name in pages for span in reports[(name, WIDTHS[1])]["code"])
 
 
 def test_mathjax_typesets_every_formula(reports: dict[tuple[str, int], dict]) -> None:
