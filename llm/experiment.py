@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         claim_folder(config.out_dir, MARKER, "--out-dir", OUTPUTS)  # before anything is written
         out = run_experiment(config)
         print((out / "experiment.md").read_text())
-        figures = [out / name for name in ("curves.png", "frontier.png") if (out / name).exists()]
+        figures = [*sorted(out.glob("curves-beta*.png")),
+                   *[out / "frontier.png"] * (out / "frontier.png").exists()]
         print("results: " + ", ".join(str(path) for path in [
             out / "experiment.md", out / "runs.csv", out / "curves.csv", out / "selection.csv",
             *figures]))

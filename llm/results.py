@@ -1,6 +1,6 @@
 """The experiment's analysis: from its CSV files to the table, the paired differences, the figures.
 
-``python -m llm.results DIR`` (re)writes ``DIR/experiment.md``, ``DIR/curves.png`` and
+``python -m llm.results DIR`` (re)writes ``DIR/experiment.md``, ``DIR/curves-beta<β>.png`` and
 ``DIR/frontier.png`` from the experiment's CSV files; the analysis is
 :mod:`llm.experiments.report_files` (the files), :mod:`llm.experiments.report` (the
 rendering) and the statistics beside them.

@@ -2,7 +2,8 @@
 
 :func:`plot_curves`: one row of panels per β (like the paper's Figure 1), four columns: train
 loss, evaluation loss, evaluation accuracy and evaluation margin of the preference stage, against
-the optimizer step. Runs of the same method (:func:`llm.evaluation.curves.method_label`) and β
+the optimizer step; :func:`curves_by_beta` splits them into one 2 × 2 figure per β, which a
+page shows at its width. Runs of the same method (:func:`llm.evaluation.curves.method_label`) and β
 are one method: its mean over the seeds is one line, with a band of ± one standard deviation over
 the seeds when there are several. The legend sits below the panels, off the data. Evaluation
 accuracy (the share of pairs with t_w > t_l) is drawn from the first evaluation after step 0: at
@@ -70,18 +71,24 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
     return plot_curves(rows, out)
 
 
-def plot_curves(rows: Sequence[Mapping], out: Path) -> Path:
-    """The four curves, one panel row per β, one line per method: the mean over its seeds (its
-    runs, where rows name one) with a ± s.d. band; ``rows`` are logged points with ``method``,
-    ``beta``, ``seed``, ``step``, ``split`` and the metrics."""
+def plot_curves(rows: Sequence[Mapping], out: Path, columns: int = len(PANELS)) -> Path:
+    """The four curves, one line per method: the mean over its seeds (its runs, where rows name
+    one) with a ± s.d. band; ``rows`` are logged points with ``method``, ``beta``, ``seed``,
+    ``step``, ``split`` and the metrics. The panels run β by β, ``columns`` to a row (four: one
+    row per β, as the paper's Figure 1; two: each β a 2 × 2 block, for a page's width)."""
     betas = sorted({r["beta"] for r in rows})
     names = list(dict.fromkeys(r["method"] for r in rows))
     methods: dict[tuple[float, str], dict[object, list[Mapping]]] = defaultdict(
         lambda: defaultdict(list))
     for r in rows:
         methods[(r["beta"], r["method"])][r.get("run", r["seed"])].append(r)
-    figure, axes = plt.subplots(len(betas), len(PANELS), squeeze=False, layout="constrained",
-                                figsize=(4 * len(PANELS), 2.9 * len(betas) + 0.6))
+    rows_of_panels = -(-len(betas) * len(PANELS) // columns)
+    figure, grid = plt.subplots(rows_of_panels, columns, squeeze=False, layout="constrained",
+                                figsize=(4 * columns, 2.9 * rows_of_panels + 0.6))
+    flat = grid.ravel()
+    axes = [flat[row * len(PANELS): (row + 1) * len(PANELS)] for row in range(len(betas))]
+    for spare in flat[len(betas) * len(PANELS):]:
+        spare.set_visible(False)
     for (beta, name), by_seed in methods.items():
         color = f"C{names.index(name)}"
         seeds = list(by_seed.values())
@@ -106,10 +113,25 @@ def plot_curves(rows: Sequence[Mapping], out: Path) -> Path:
             if seeds_per_method[-1] > 1 else "one seed")
     handles = [plt.Line2D([], [], color=f"C{i}", label=n) for i, n in enumerate(names)]
     handles.append(plt.Line2D([], [], color="0.4", ls=":", label="chance (accuracy)"))
-    figure.legend(handles=handles, loc="outside lower center", ncol=len(handles),
+    figure.legend(handles=handles, loc="outside lower center",
+                  ncol=len(handles) if columns >= len(PANELS) else 2,
                   fontsize="small", title=f"{band}; accuracy from the first step after 0 "
                   "(at step 0 every pair ties)", title_fontsize="small")
     return _save(figure, out)
+
+
+def curves_by_beta(rows: Sequence[Mapping], folder: Path, stem: str = "curves"
+                   ) -> list[Path]:
+    """:func:`plot_curves` split for a page: one figure per β, its four panels 2 × 2, written
+    to ``folder/<stem>-beta<β>.png`` (:func:`beta_figure`); the paths, β ascending."""
+    return [plot_curves([r for r in rows if r["beta"] == beta], folder / beta_figure(beta, stem),
+                        columns=2)
+            for beta in sorted({r["beta"] for r in rows})]
+
+
+def beta_figure(beta: float, stem: str = "curves") -> str:
+    """The file name of β's figure from :func:`curves_by_beta`: ``curves-beta0.1.png``."""
+    return f"{stem}-beta{beta:g}.png"
 
 
 def plot_frontier(points: Sequence[tuple[str, float, Mapping[str, float]]], path: Path,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.figures import plot_frontier
+from ..evaluation.figures import beta_figure, plot_frontier
 from .frontier import MATCHED_FRACTIONS, envelope, frontier, frontier_points
 from .rates import chosen_rates, rate_means, rate_rows, tied_rates
 from .statistics import (
@@ -72,11 +72,14 @@ def _rates_text(rates: dict[str, float]) -> str:
 
 
 def _figures(rows: Sequence[dict]) -> str:
-    text = ("![The four curves per β: train loss, eval loss, eval accuracy and eval margin, one "
-            "line per method, the mean over seeds with a band of ± one s.d.](curves.png)\n\n"
-            "The paper's four curves (its Figure 1), drawn from `curves.csv`, each method at its "
-            "own rate: the mean over seeds with a band of ± one standard deviation. Accuracy is "
-            "drawn from the first evaluation after step 0, where every pair ties.\n")
+    text = "".join(
+        f"![The four curves at β = {beta:g}: train loss, eval loss, eval accuracy and eval "
+        f"margin, one line per method, the mean over seeds with a band of ± one s.d.]"
+        f"({beta_figure(beta)})\n\n" for beta in sorted({r["beta"] for r in rows}))
+    text += ("The paper's four curves (its Figure 1), one figure per β, drawn from `curves.csv`, "
+             "each method at its own rate: the mean over seeds with a band of ± one standard "
+             "deviation. Accuracy is drawn from the first evaluation after step 0, where every "
+             "pair ties.\n")
     if not any("reward_policy" in r for r in rows):
         text += ("\nThese data have no true reward (only the offline task's r* is known), so the "
                  "table holds the held-out preference metrics only and there is no "

@@ -1,13 +1,13 @@
 """The experiment's files: its CSV files read and written, and the report (re)made from them.
 
 :func:`write_report` (``python -m llm.results DIR``) (re)writes ``DIR/experiment.md``,
-``DIR/curves.png`` and ``DIR/frontier.png`` from ``DIR/runs.csv`` (one row per preference run:
-its final figures), ``DIR/curves.csv`` (every logged point), ``DIR/selection.csv`` (the
-learning-rate grid) and ``DIR/setup.json`` (how the runs were made), all written by the
-experiment (:mod:`llm.experiments.sweep`, with :func:`write_csv`); a folder of the
-pre-registered study (``setup.json``'s ``protocol``: ``study``) gets the study's report
-(:func:`llm.experiments.study.study_markdown`). :func:`study_design` is the study's design
-computed from the pilot's files (``python -m llm.results --design docs/results``).
+``DIR/curves-beta<β>.png`` (one figure per β) and ``DIR/frontier.png`` from ``DIR/runs.csv``
+(one row per preference run: its final figures), ``DIR/curves.csv`` (every logged point),
+``DIR/selection.csv`` (the learning-rate grid) and ``DIR/setup.json`` (how the runs were
+made), all written by the experiment (:mod:`llm.experiments.sweep`, with :func:`write_csv`); a
+folder of the pre-registered study (``setup.json``'s ``protocol``: ``study``) gets the study's
+report (:func:`llm.experiments.study.study_markdown`). :func:`study_design` is the study's
+design computed from the pilot's files (``python -m llm.results --design docs/results``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from upo_theory import UserError, parse_json
 from upo_theory.cli import write_atomically
 
-from ..evaluation.figures import plot_curves
+from ..evaluation.figures import curves_by_beta
 from .rates import rate_rows
 from .report import frontier_figure, markdown
 from .statistics import curves_of
@@ -170,7 +170,7 @@ def write_report(folder: Path, setup: dict | None = None) -> Path:
         render = study_markdown if found["setup"].get("protocol") == "study" else markdown
         report = render(rows, selection, found["setup"], curves)
     write_atomically(folder / "experiment.md", report)
-    plot_curves(curves_of(curves, rate_rows(rows, selection, equal=False)),
-                folder / "curves.png")  # mean with a band
+    curves_by_beta(curves_of(curves, rate_rows(rows, selection, equal=False)),
+                   folder)  # mean with a band, one figure per β
     frontier_figure(rate_rows(rows, selection, equal=False), folder / "frontier.png", curves)
     return folder / "experiment.md"

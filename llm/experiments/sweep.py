@@ -24,7 +24,7 @@ IPO (eq. 10), JS-IUPO in the paper form (eq. 26) and JS-IUPO in the per-response
 Written to ``<out_dir>``: ``runs.csv`` (one row per run: its final figures), ``curves.csv`` (every
 logged point of every run), ``selection.csv`` (the learning-rate grid), and from them, by
 :mod:`llm.experiments.report_files`, ``experiment.md`` (the table, the paired differences with
-confidence intervals and what they say), ``curves.png`` and ``frontier.png``. Runs run
+confidence intervals and what they say), ``curves-beta<β>.png`` and ``frontier.png``. Runs run
 ``--jobs`` at a time, one CPU thread each; finished runs are reused and a killed sweep resumes
 where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
 reward: the runs and the report then hold the held-out preference metrics only.

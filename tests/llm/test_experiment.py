@@ -224,7 +224,8 @@ def test_quick_experiment_writes_the_csv_files_the_report_and_the_figures(tmp_pa
     assert {c["step"] for c in truth} == {2.0, 4.0}  # --truth-every 2 of 4 steps
     assert all(c["kl"] == r["kl"] for r in rows for c in truth  # the last probe is the final
                if c["step"] == 4 and (c["method"], c["seed"]) == (r["method"], r["seed"]))
-    assert (out / "curves.png").stat().st_size > 10_000
+    assert (out / "curves-beta0.2.png").stat().st_size > 10_000  # one figure per β
+    assert "](curves-beta0.2.png)" in report and not (out / "curves.png").exists()
     assert (out / "frontier.png").is_file()
     summaries = [json.loads(p.read_text()) for p in out.glob("*/summary.json")]
     setup = json.loads((out / "setup.json").read_text())

@@ -109,7 +109,7 @@ def test_the_experiment_runs_on_real_data_with_a_model_folder(tmp_path, capsys):
     assert "no true reward" in text and "frontier" in text
     # three rows of results, two of differences to IPO, three of settling
     assert text.count("| 0.2 |") == 3 + 2 + 3
-    assert (out / "curves.png").is_file() and not (out / "frontier.png").exists()
+    assert (out / "curves-beta0.2.png").is_file() and not (out / "frontier.png").exists()
     [listed] = [line for line in capsys.readouterr().out.splitlines()
                 if line.startswith("results: ")]
-    assert "curves.png" in listed and "frontier.png" not in listed
+    assert "curves-beta0.2.png" in listed and "frontier.png" not in listed
