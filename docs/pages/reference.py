@@ -59,7 +59,8 @@ def cli_page(log: Log) -> str:
         else:
             os.environ["COLUMNS"] = previous
     body = ("Printed from each command's argument parser (`build_parser()`, every one built "
-            "from a config dataclass by `upo_theory.cli.config_parser`), so the flags below are "
+            "from a config dataclass by {py:func}`upo_theory.cli.config_parser`), so the flags "
+            "below are "
             "the ones the code accepts. A user mistake ends with one line on stderr, "
             "`<prog>: error: <message>`, and exit status 2.\n\n"
             + "\n".join(toc) + "\n\n" + "\n".join(sections))

@@ -45,7 +45,7 @@ def experiment(folder: Path, log: Log, context: str = "") -> str:
             "warning")
     title, _, rest = report.partition("\n")
     rest = (re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
-            .replace("](curves.png)", "](experiment/curves.png)")
+            .replace("](curves-", "](experiment/curves-")
             .replace("](frontier.png)", "](experiment/frontier.png)"))
     return f"## {title.lstrip('# ').strip()}\n\n" + verdict_first(rest, context)
 
@@ -111,7 +111,8 @@ def results_page(folder: Path, runs: list[Path], log: Log) -> str:
         "The paper's experiment (Section 5) compares IPO with JS-IUPO at "
         r"$\beta \in \{0.1, 0.2, 0.5\}$ by the train loss, evaluation loss, evaluation accuracy "
         "and evaluation margin of GPT-2 on HH and SHP. Here it runs on the offline preference "
-        "task of `llm.task`, whose true reward is known, so the policies can also be judged by "
+        "task of {py:mod}`llm.task`, whose true reward is known, so the policies can also be "
+        "judged by "
         "the reward they reach and the divergence they pay for it. The report below is "
         "recomputed from the CSV files in `docs/results/` by `python -m llm.results` each "
         "time this site is built.\n\n")

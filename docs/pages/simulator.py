@@ -119,7 +119,8 @@ def _pearson(problem) -> str:
     return (
         "Pearson $\\chi^2$ has $f'(0) = -2$: 0 is in the domain of $f'$, so Theorem 3.1's "
         "assumption fails and the multipliers $\\eta$ of eq. 15 can be active. The KKT solve "
-        "of `upo_theory.optimum` handles them, and as $\\beta$ shrinks the Pearson optimum puts "
+        "of {py:mod}`upo_theory.optimum` handles them, and as $\\beta$ shrinks the Pearson "
+        "optimum puts "
         "exactly zero mass on actions, while JS (admissible) keeps every action positive:\n\n"
         + table(["$\\beta$", "$\\pi^*$ (Pearson $\\chi^2$)", "actions with zero mass",
                  "$\\pi^*$ (JS)", "smallest JS mass"], rows))

@@ -61,7 +61,8 @@ def overview(figures: str) -> str:
                      math(d.sup_f1), math(d.inf_f1), admissibility(d)])
     toc = "\n".join(f"{docname(div).split('/')[1]}" for div in registered())
     body = (
-        "Each divergence is given only by its generator $f$; `upo_theory.derive` derives the "
+        "Each divergence is given only by its generator $f$; {py:func}`upo_theory.derive` "
+        "derives the "
         "rest with SymPy and checks the conditions of Theorem 3.1. The columns below are those "
         "objects, printed by SymPy as they were derived.\n\n"
         + table(["name", "divergence", "$f(u)$", "$f'(u)$", r"$\sup f'$", r"$\inf f'$",

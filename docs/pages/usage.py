@@ -117,7 +117,8 @@ def data_formats(log: Log) -> str:
         pairs = [[code(repr(p.prompt)), code(repr(p.chosen)), code(repr(p.rejected))]
                  for _, p in rows if p is not None]
         if pairs:
-            parts.append(f"What `{DATA_MODULE}.{converter}` makes of them (`PreferencePair`, "
+            parts.append(f"What {{py:func}}`{DATA_MODULE}.{converter}` makes of them "
+                         f"({{py:class}}`~{DATA_MODULE}.PreferencePair`, "
                          "the one format the trainer uses):\n\n"
                          + table(["prompt", "chosen", "rejected"], pairs))
         parts.append(code_block(f"python -m llm.train --data {kind} --data-path "

@@ -276,12 +276,29 @@ def test_use_pages_render_their_sources(site: Path) -> None:
     assert "from llm.losses import preference_loss" in loop
 
 
+@pytest.mark.parametrize(("page", "targets"), [
+    ("use/loop.html", ("llm.losses.html#llm.losses.preference_loss",)),
+    ("use/runs.html", ("llm.engine.metrics.html#module-llm.engine.metrics",)),
+    ("use/data.html", ("llm.data.pairs.html#llm.data.pairs.PreferencePair",
+                       "llm.data.pairs.html#llm.data.pairs.from_hh",
+                       "llm.task.html#module-llm.task")),
+    ("math.html", ("upo_theory.kernels.html#module-upo_theory.kernels",)),
+    ("divergences/index.html", ("upo_theory.derivation.html#upo_theory.derivation.derive",)),
+    ("reference/cli.html", ("upo_theory.cli.html#upo_theory.cli.config_parser",)),
+])
+def test_the_guides_link_the_objects_they_name(site: Path, page: str, targets: tuple) -> None:
+    """A guide that names a function, class or module links its API entry (issue 31: prose
+    never linked the objects it named)."""
+    hrefs = set(re.findall(r'href="(?:\.\./)*api/([^"]+)"', _article(site / page)))
+    assert set(targets) <= hrefs, sorted(hrefs)
+
+
 def test_results_page_is_computed_from_the_committed_csvs(site: Path) -> None:
     page = html.unescape(_article(site / "results" / "index.html"))
     assert "IPO against JS-IUPO" in page and "Against IPO, seed by seed" in page
     assert "2 job(s)" in page  # the report's own words, not a formula
-    for image in ("curves.png", "frontier.png"):
-        assert (site / "_images" / image).is_file() or image in page
+    for image in ("curves-beta0.1.png", "curves-beta0.5.png", "frontier.png"):
+        assert (site / "_images" / image).is_file(), image  # one curves figure per β
 
 
 def test_the_loop_snippet_runs_and_trains(capsys: pytest.CaptureFixture[str]) -> None:
