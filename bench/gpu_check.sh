@@ -8,7 +8,8 @@
 # max length 512, each run timing the padded and the packed layout side by side (one pass; padded
 # rows in length-sorted chunks of 16; micro-batches of 16 pairs; without deterministic kernels;
 # with torch.compile), upo against TRL's DPOTrainer at the offline and the HH shape
-# (bench_vs_trl.py; one line and exit 0 where TRL is not installed), a one-process torchrun,
+# (bench_vs_trl.py; one line and exit 0 where TRL is not installed), a one-process NCCL launch
+# (python -m llm.launch, which starts torch.distributed.run),
 # LoRA against full fine-tuning on a Qwen2-0.5B-shaped model (needs peft; on a machine
 # without a package index, carry its wheel in .whl/), and FSDP2 on every GPU on the same shape.
 # Logs and the benchmarks' JSON figures go to OUT_DIR (default: gpu_check/).
@@ -64,8 +65,8 @@ step lora_memory_05b 90 python3 bench/bench_lora_memory.py --device cuda --hidde
   --lora-r 16 --json "$out/lora_memory_05b.json"
 step tests_cuda 150 python3 -m pytest -q -p no:cacheprovider -m cuda tests/llm/test_cuda.py
 step default_run 60 python3 -m llm.train --out-dir "$out/runs" --run-name default
-step torchrun_1 60 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m llm.train \
-  --out-dir "$out/runs" --run-name torchrun --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
+step launch_1 60 python3 -m llm.launch --nproc-per-node 1 \
+  --out-dir "$out/runs" --run-name launch --sft-steps 50 --pref-steps 20 --truth-eval-prompts 16
 step bench_rows16 60 python3 "${hh[@]}" --forward-rows 16 --no-plain \
   --json "$out/bench_rows16.json"
 step bench_micro16_rows16 60 python3 "${hh[@]}" --micro-batch-size 16 --forward-rows 16 \
