@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 def check_launch(config: TrainConfig, processes: int) -> None:
     """Refuse, before any process starts, what the ranks would each refuse: fewer than one
     process, ``--fsdp`` in one, a global batch that does not divide over the processes, more
-    processes than CUDA devices on CUDA, and what :func:`llm.run.check_before_work` refuses."""
+    processes than CUDA devices on CUDA (than CPUs on the CPU), and what
+    :func:`llm.run.check_before_work` refuses."""
     import torch
 
     from .engine.distributed import check_batches_divide, resolve_device
@@ -60,12 +61,13 @@ def check_launch(config: TrainConfig, processes: int) -> None:
     if config.fsdp and processes == 1:
         raise UserError("--fsdp shards the model over several processes; give "
                         "--nproc-per-node 2 or more")
-    check_batches_divide({s.batch_flag: s.batch_size for s in plan(config)}, processes)
     device = resolve_device(config.device)
-    if device.type == "cuda" and processes > torch.cuda.device_count():
-        raise UserError(f"--nproc-per-node {processes} but this machine has "
-                        f"{torch.cuda.device_count()} CUDA devices (one per process); give "
-                        f"--nproc-per-node {torch.cuda.device_count()} or fewer")
+    room, what = ((torch.cuda.device_count(), "CUDA devices") if device.type == "cuda"
+                  else (os.cpu_count() or 1, "CPUs"))
+    if processes > room:
+        raise UserError(f"--nproc-per-node {processes} but this machine has {room} {what} (one "
+                        f"per process); give --nproc-per-node {room} or fewer")
+    check_batches_divide({s.batch_flag: s.batch_size for s in plan(config)}, processes)
     check_before_work(config)
 
 
