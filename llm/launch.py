@@ -26,10 +26,10 @@ from upo_theory import UserError
 from upo_theory.cli import OneLineParser, config_parser, parse_config, run_cli
 
 from .config import TrainConfig
+from .run import RESUME
 
 __all__ = ["check_launch", "main"]
 PROG = "python -m llm.launch"
-RESUME = "the run keeps its last checkpoint: run the same command with --resume to continue it"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,6 +75,11 @@ def check_processes(config: TrainConfig) -> None:
                         "... --fsdp --resume")
 
 
+RESUME = ("run the same command with --resume to continue the run from its last checkpoint (or "
+          "from its start, if it saved none)")
+"""What a stopped run's one line advises (``llm.train``, ``llm.launch``)."""
+
+
 def run_training(config: TrainConfig) -> Path:
     """Train the stages of ``config``, then write its summary; return the run folder."""
     check_before_work(config)

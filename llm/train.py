@@ -13,7 +13,7 @@ from upo_theory.cli import config_parser, parse_config, run_cli
 
 from .config import TrainConfig
 from .engine.loop import TrainingDivergedError
-from .run import run_training
+from .run import RESUME, run_training
 
 __all__ = ["TrainConfig", "build_parser", "main", "parse_args", "run_training"]
 PROG = "python -m llm.train"
@@ -34,9 +34,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     try:
-        return run_cli(PROG, lambda: run_training(config) and 0,
-                       then="the run keeps its last checkpoint: run the same command with "
-                            "--resume to continue it")
+        return run_cli(PROG, lambda: run_training(config) and 0, then=RESUME)
     except TrainingDivergedError as error:
         print(f"{PROG}: training diverged: {error}", file=sys.stderr)
         return 1
