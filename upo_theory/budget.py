@@ -95,9 +95,11 @@ def time_limited(fn: Callable[[], R], seconds: float) -> R | None:
 
 
 def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = None,
-                  memory: int | None = None, what: str = "this work") -> R:
+                  memory: int | None = None, what: str = "this work", apart: bool = False) -> R:
     """``work(*args)`` in a child process limited to ``seconds`` of CPU time and ``memory`` more
-    bytes (default :data:`USER_F_SECONDS` and :data:`USER_F_BYTES`).
+    bytes (default :data:`USER_F_SECONDS` and :data:`USER_F_BYTES`); inside such a child the
+    work runs in place, unless ``apart`` asks for a child of its own (one claim of a user's f,
+    whose runaway cannot then use up the budget of the others).
 
     Raises
     ------
@@ -107,13 +109,15 @@ def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = No
         When the child runs out of time or memory, or SymPy raises on the expression; the message
         names ``what`` and the limit.
     """
-    if _IN_CHILD or "fork" not in multiprocessing.get_all_start_methods():
+    if (_IN_CHILD and not apart) or "fork" not in multiprocessing.get_all_start_methods():
         return work(*args)
     seconds = USER_F_SECONDS if seconds is None else seconds
     memory = USER_F_BYTES if memory is None else memory
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, work, args, seconds, memory), daemon=True)
+    child = context.Process(target=_child, args=(send, work, args, seconds, memory),
+                            daemon=_IN_CHILD)  # a daemon may not start a claim apart; the
+    # parent kills the child below in any case, and RLIMIT_CPU bounds it if the parent dies
     child.start()
     send.close()
     try:

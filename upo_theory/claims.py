@@ -13,12 +13,13 @@ The claims are decided by :mod:`~upo_theory.verdicts` and stated in
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 
-from .budget import within_budget
+from .budget import BudgetExceeded, within_budget
 from .claim_terms import CENTRAL_CLAIMS
-from .derivation import Derivation, derive
+from .derivation import Derivation, code_span, derive
 from .divergences import Divergence, is_registered, registered
 from .extended_claims import (
     antisymmetry_does_not_rescue_the_paper_form,
@@ -107,11 +108,37 @@ def verify_divergence(divergence: Divergence) -> list[ClaimResult]:
 
 
 def _verify_divergence(divergence: Divergence) -> list[ClaimResult]:
-    """The per-divergence claims in :data:`PER_DIVERGENCE` order, within a shared deadline."""
+    """The per-divergence claims in :data:`PER_DIVERGENCE` order, within a shared deadline; a
+    user's f has each claim in a process of its own (:func:`_apart`)."""
     d = derive(divergence)
-    deadline = time.process_time() + CLAIMS_SECONDS  # CPU time, as every limit
-    return [r for claim in PER_DIVERGENCE if (r := guarded(
-        claim, d, seconds=min(CLAIM_SECONDS, deadline - time.process_time()))) is not None]
+    check = guarded if is_registered(divergence) else _apart
+    deadline = _cpu_time() + CLAIMS_SECONDS  # CPU time, as every limit
+    return [r for claim in PER_DIVERGENCE if (r := check(
+        claim, d, seconds=min(CLAIM_SECONDS, deadline - _cpu_time()))) is not None]
+
+
+def _apart(claim: Callable[..., ClaimResult | None], d: Derivation,
+           seconds: float) -> ClaimResult | None:
+    """:func:`~upo_theory.verdicts.guarded` in a child process of its own, killed a little past
+    ``seconds``: a claim whose SymPy or mpmath work swallows the time limit's interrupt (a bare
+    ``except:`` in a loop) is then UNDECIDED instead of using up the budget of every claim after
+    it (the whole report for the f was refused)."""
+    if seconds <= 0:
+        return guarded(claim, d, seconds=seconds)
+    try:
+        return within_budget(functools.partial(guarded, claim, d, seconds=seconds),
+                             seconds=seconds + 1, apart=True, what="this claim")
+    except BudgetExceeded as error:
+        why = (f"SymPy ran past {seconds:.3g} s" if "s of SymPy work" in str(error)
+               else str(error))
+        return claim.about.result(  # type: ignore[attr-defined]
+            d.divergence.label, "UNDECIDED", why, detail_latex=code_span(why))
+
+
+def _cpu_time() -> float:
+    """CPU seconds of this process and of its finished children (the claims run apart)."""
+    times = os.times()
+    return time.process_time() + times.children_user + times.children_system
 
 
 def _ordered(results: list[ClaimResult]) -> list[ClaimResult]:

@@ -128,3 +128,31 @@ def test_the_cli_refuses_a_hostile_f_within_10_cpu_seconds() -> None:
     assert result.returncode == 2 and spent <= 10.0, spent
     assert result.stderr.startswith("python -m upo_theory: error: ")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_claim_that_never_sees_its_interrupt_leaves_the_others_their_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim whose work never lets the time limit's interrupt through (C code that does not
+    return to Python, or a bare ``except:`` in a loop) never ends by the limit; for a user's f
+    it used to run until the CPU limit of all the claims, and the whole report was refused (seen
+    in CI). Each claim of a user's f now runs in a process of its own, killed a little past its
+    limit: that claim is UNDECIDED, and the others run."""
+    import signal
+
+    import upo_theory.claims as claims
+
+    def stubborn(d):
+        signal.signal(signal.SIGPROF, signal.SIG_IGN)  # the interrupt never arrives
+        end = time.process_time() + 60
+        while time.process_time() < end:
+            sum(range(1000))
+
+    first, *rest = claims.PER_DIVERGENCE[:3]
+    stubborn.about = first.about
+    monkeypatch.setattr(claims, "PER_DIVERGENCE", (stubborn, *rest))
+    monkeypatch.setattr(claims, "CLAIM_SECONDS", 1)
+    started = time.time()
+    results = claims.verify_divergence(get_divergence("u*log(u) - log(u)"))
+    [stuck] = [r for r in results if r.claim == first.about.name]
+    assert stuck.status == "UNDECIDED" and "ran past 1 s" in stuck.detail
+    assert len(results) == 3 and time.time() - started < 60
