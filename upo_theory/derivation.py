@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -180,28 +181,24 @@ class Derivation:
     @property
     def reason(self) -> str:
         """"admissible for Theorem 3.1", or the first condition that fails, with why."""
-        if self.admissible:
-            return "admissible for Theorem 3.1"
-        failed = self.failure()
-        if failed is None or failed.method == "undecided":
-            what = failed.name if failed is not None else "a condition"
-            why = failed.detail if failed is not None else "not decided"
-            return f"admissibility for Theorem 3.1 undecided: {what} could not be decided ({why})"
-        return f"not admissible for Theorem 3.1: {failed.name} fails ({failed.detail})"
+        return self._reason(lambda c: c.name, lambda c: c.detail)
 
     @property
     def reason_latex(self) -> str:
         """:attr:`reason` as prose with LaTeX maths, for a page to typeset."""
+        return self._reason(lambda c: c.latex, lambda c: c.detail_latex or code_span(c.detail))
+
+    def _reason(self, name: Callable[[Check], str], why: Callable[[Check], str]) -> str:
+        """The verdict, each condition written by ``name`` and its reason by ``why``."""
         if self.admissible:
             return "admissible for Theorem 3.1"
         failed = self.failure()
         if failed is None or failed.method == "undecided":
-            what = failed.latex if failed is not None else "a condition"
-            why = (failed.detail_latex or code_span(failed.detail) if failed is not None
-                   else "not decided")
-            return f"admissibility for Theorem 3.1 undecided: {what} could not be decided ({why})"
-        why = failed.detail_latex or code_span(failed.detail)
-        return f"not admissible for Theorem 3.1: {failed.latex} fails ({why})"
+            what = name(failed) if failed is not None else "a condition"
+            because = why(failed) if failed is not None else "not decided"
+            return (f"admissibility for Theorem 3.1 undecided: {what} could not be decided "
+                    f"({because})")
+        return f"not admissible for Theorem 3.1: {name(failed)} fails ({why(failed)})"
 
     @property
     def log_ratio_derivative(self) -> sp.Expr:

@@ -332,6 +332,20 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
                     reason="needs Linux's /proc and two CPUs")
+def _started_workers(parent) -> set[int]:
+    """The process ids of the two workers ``parent`` (``llm.experiment --jobs 2``) starts,
+    once both run (within two minutes)."""
+    import time
+
+    deadline, workers = time.monotonic() + 120, set()
+    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
+        workers = {c for c in _children(parent.pid) if "spawn_main" in
+                   Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the experiment never started its workers"
+    return workers
+
+
 def test_a_stopped_experiment_stops_its_workers(tmp_path):
     """SIGTERM to ``llm.experiment --jobs 2`` left its workers training on, reparented to
     PID 1 (issue 28); they now end with it (their runs resume from their checkpoints)."""
@@ -343,12 +357,7 @@ def test_a_stopped_experiment_stops_its_workers(tmp_path):
     parent = subprocess.Popen([sys.executable, "-m", "llm.experiment", "--quick", "--jobs", "2",
                                "--out-dir", str(tmp_path / "exp")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, workers = time.monotonic() + 120, set()
-    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
-        workers = {c for c in _children(parent.pid) if "spawn_main" in
-                   Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
-        time.sleep(0.2)
-    assert len(workers) >= 2, "the experiment never started its workers"
+    workers = _started_workers(parent)
     parent.send_signal(signal.SIGTERM)
     parent.wait(timeout=60)
     deadline = time.monotonic() + 180  # a worker still importing torch ends once it is done
@@ -371,12 +380,7 @@ def test_ctrl_c_to_an_experiment_and_its_workers_is_one_line(tmp_path):
     parent = subprocess.Popen([sys.executable, "-m", "llm.experiment", "--quick", "--jobs", "2",
                                "--out-dir", str(tmp_path / "exp")], start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline, workers = time.monotonic() + 120, set()
-    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
-        workers = {c for c in _children(parent.pid) if "spawn_main" in
-                   Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
-        time.sleep(0.2)
-    assert len(workers) >= 2, "the experiment never started its workers"
+    workers = _started_workers(parent)
     time.sleep(1.0)  # the workers are importing torch or training
     os.killpg(parent.pid, signal.SIGINT)
     err = parent.communicate(timeout=120)[1]
