@@ -24,6 +24,7 @@ from llm.experiment import main as experiment_main
 from llm.plot import main as plot_main
 from llm.task import main as task_main
 from llm.train import main as train_main
+from upo_theory.cli import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = ["--data", "jsonl", "--data-path", str(FIXTURES / "trl.jsonl"), "--n-layer", "1",
@@ -406,6 +407,45 @@ def test_module_entry_points_exit_2_with_one_line(tmp_path, a_file, module):
 # ------------------------------------------------------------- Ctrl-C while starting
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_sigterm_during_a_command_is_one_line_and_exit_143(capsys):
+    """SIGTERM (a scheduler's or ``kill``'s stop) is taken as Ctrl-C is, with its own name and
+    the shell's status for it; the default handler is back once the command ends."""
+    import signal
+    import time
+
+    def work() -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # interrupted by the handler
+        return 0
+
+    assert run_cli("prog", work, then="run it again") == 143
+    assert capsys.readouterr().err == "prog: stopped by SIGTERM; run it again\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks")
+def test_a_process_forked_inside_a_command_still_dies_of_sigterm():
+    """A child forked while the command runs (a claim of a user's f run apart) inherits the
+    handler; it must die of the signal as before, not raise inside the child's work."""
+    import signal
+    import time
+
+    def work() -> int:
+        child = os.fork()
+        if child == 0:
+            try:
+                time.sleep(30)
+            finally:
+                os._exit(3)  # reached only if the signal raised in the child
+        time.sleep(0.2)
+        os.kill(child, signal.SIGTERM)
+        status = os.waitpid(child, 0)[1]
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+        return 0
+
+    assert run_cli("prog", work) == 0
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 from .budget import available_memory
 from .errors import UserError
 from .files import fsync_folder, save_figure, write_atomically
+from .interrupts import Terminated, terminating_as_interrupt
 from .json_text import parse_json
 
 __all__ = [
@@ -368,7 +369,8 @@ def run_cli(prog: str, work: Callable[[], int | None],
             errors: tuple[type[BaseException], ...] = (), then: str = "") -> int:
     """Run ``work``; a :class:`UserError` (or one of ``errors``) becomes one line and exit 2, as
     does a write refused for want of room (a full disk, a quota: :func:`no_room`); Ctrl-C is one
-    line (naming what to do ``then``, if anything) and exit 130, as a shell reports SIGINT. A
+    line (naming what to do ``then``, if anything) and exit 130, as a shell reports SIGINT, and
+    SIGTERM the same line and exit 143 (:func:`~upo_theory.interrupts.terminating_as_interrupt`). A
     command started with its standard output closed (``>&-``) is refused before any work, as
     what it prints would be lost."""
     if sys.stdout is None:
@@ -376,13 +378,16 @@ def run_cli(prog: str, work: Callable[[], int | None],
                   "send it to a file, a pipe or /dev/null")
         return 2
     try:
-        return work() or 0
+        with terminating_as_interrupt():
+            return work() or 0
     except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        _one_line(f"{prog}: stopped by Ctrl-C" + (f"; {then}" if then else ""))
-        return 130
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        _one_line(f"{prog}: stopped by {'SIGTERM' if terminated else 'Ctrl-C'}"
+                  + (f"; {then}" if then else ""))
+        return 143 if terminated else 130
     except (UserError, *errors) as error:
         text = " ".join(str(error).split("\n")) or type(error).__name__
         _one_line(f"{prog}: error: {text}")
@@ -440,10 +445,12 @@ def check_writable(path: str | os.PathLike, option: str, *, folder: bool = False
 def _one_line(text: str) -> None:
     """Write the line in one write (processes of one ``torchrun`` share stderr, and print's two
     writes could interleave); under ``torchrun`` only the first process writes it, as every
-    process refuses the same command for the same reason, and each still exits with its code."""
+    process refuses the same command for the same reason, and each still exits with its code.
+    On a terminal the line first clears the one the cursor is on, where a progress bar (an
+    experiment's worker's, stopped mid-line) or the terminal's ``^C`` would otherwise lead it."""
     if os.environ.get("RANK", "0") != "0" or sys.stderr is None:
         return
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(("\r\033[K" if sys.stderr.isatty() else "") + text + "\n")
     sys.stderr.flush()
 
 

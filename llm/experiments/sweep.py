@@ -25,8 +25,9 @@ Written to ``<out_dir>``: ``runs.csv`` (one row per run: its final figures), ``c
 logged point of every run), ``selection.csv`` (the learning-rate grid), and from them, by
 :mod:`llm.experiments.report_files`, ``experiment.md`` (the table, the paired differences with
 confidence intervals and what they say), ``curves-beta<β>.png`` and ``frontier.png``. Runs run
-``--jobs`` at a time, one CPU thread each; finished runs are reused and a killed sweep resumes
-where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
+``--jobs`` at a time, one CPU thread each; each run that finishes is reported with how many of
+its stage are done and how long the rest will take at the pace so far; finished runs are reused
+and a killed sweep resumes where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
 reward: the runs and the report then hold the held-out preference metrics only.
 
 ``--protocol study`` (:data:`STUDY`) is the pre-registered study
@@ -43,7 +44,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,7 @@ from ..run import check_before_work, run_training
 from .rates import chosen_rates, next_rate
 from .report_files import write_csv, write_report
 from .statistics import BASELINE
-from .workers import die_with_parent, ignoring_interrupts, stop_workers
+from .workers import ignoring_interrupts, start_worker, stop_workers
 
 METHODS: tuple[tuple[str, str, str, str], ...] = tuple(
     (method_label(loss_spec(loss, f, form)), loss, f, form)
@@ -265,26 +266,58 @@ class ExperimentConfig:
 
 
 def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
-    """Train every config whose run has not finished, ``jobs`` at a time; killed runs resume."""
+    """Train every config whose run has not finished, ``jobs`` at a time; killed runs resume.
+    Each run that finishes is reported with how many of ``configs`` are done and, at the pace
+    of the runs done by this call, how long the rest will take."""
     todo = [c for c in configs
             if not (Path(c.out_dir) / c.resolved_run_name() / "summary.json").is_file()]
     todo = [c.replace(resume=(Path(c.out_dir) / c.resolved_run_name() / "config.json").is_file())
             for c in todo]
+    progress = Progress(len(configs), len(configs) - len(todo))
     if jobs == 1 or len(todo) <= 1:
         for config in todo:
-            run_training(config)
+            progress.report(run_training(config))
         return
     context = multiprocessing.get_context("spawn")  # no torch state is forked
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+                             initializer=start_worker, initargs=(os.getpid(),)) as pool:
         with ignoring_interrupts():  # each submit starts a worker until there are ``jobs``
             runs = [pool.submit(_train, c.to_json()) for c in todo]
         try:
-            for run in runs:
-                print(f"finished {run.result()}", file=sys.stderr, flush=True)
+            for run in as_completed(runs):
+                progress.report(run.result())
         except KeyboardInterrupt:  # the workers ignore it: stop them (their runs resume from
             stop_workers()         # their checkpoints), the pending runs fail as broken
             raise
+
+
+@dataclass
+class Progress:
+    """How far a stage of ``total`` runs is, ``done`` of them finished before this call."""
+
+    total: int
+    done: int
+    started: float = field(default_factory=time.monotonic)
+    finished_here: int = 0
+
+    def report(self, folder: str | os.PathLike) -> None:
+        """``finished <folder> (k of n; the other m in about ...)`` on stderr."""
+        self.done += 1
+        self.finished_here += 1
+        rest = self.total - self.done
+        text = f"finished {folder} ({self.done} of {self.total}"
+        if rest:
+            pace = (time.monotonic() - self.started) / self.finished_here
+            text += f"; the other {rest} in about {_duration(pace * rest)} at this pace"
+        print(text + ")", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """``2 h 05 min``, ``7 min``, ``40 s``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _train(config_json: str) -> str:

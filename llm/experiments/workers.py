@@ -1,6 +1,6 @@
 """The experiment's worker processes: they end with the experiment and leave Ctrl-C to it.
 
-A module of its own, importing nothing heavy, so that a worker runs :func:`die_with_parent` (as
+A module of its own, importing nothing heavy, so that a worker runs :func:`start_worker` (as
 its pool's ``initializer``) before it imports torch for its first run.
 """
 
@@ -10,7 +10,20 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Iterator
+
+
+def start_worker(parent: int) -> None:
+    """A worker's first act: :func:`die_with_parent`, and progress bars that share a thread
+    lock, not tqdm's default: that is a process-shared semaphore, which a worker stopped by
+    SIGTERM never releases, so the experiment ended with a warning of "leaked semaphore
+    objects" from multiprocessing's resource tracker (a worker's bars have no other process to
+    share a lock with)."""
+    die_with_parent(parent)
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 def die_with_parent(parent: int) -> None:
