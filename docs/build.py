@@ -173,6 +173,7 @@ def generate(src: Path, config: BuildConfig, say: Callable[[str], None]) -> None
     reference.api_pages(src / "api", say)
     runs = list(config.runs) + [p for p in EXPERIMENT_OUTPUTS if p.is_dir()]
     write("results/index.md", results.results_page(src / "results", runs, say))
+    write("results/study.md", results.study_page(src / "results", say))
 
 
 _FIGURES: tuple[tuple[str, str, str, str, int], ...] = (

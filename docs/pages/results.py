@@ -1,6 +1,8 @@
-"""The experiments page: the measured result of the paper's experiment, recomputed when the site is
-built from the CSV files committed in ``docs/results/`` (by ``llm.results.write_report``, the code
-that wrote ``experiment.md``), and the figures and table of any run folders given with ``--runs``.
+"""The experiments pages: the measured result of the paper's experiment and the pre-registered
+study, each recomputed when the site is built from the CSV files committed in ``docs/results/``
+and ``docs/results/study/`` (by ``llm.results.write_report``, the code that wrote their
+``experiment.md``), the study's pre-registration, and the figures and table of any run folders
+given with ``--runs``.
 """
 
 from __future__ import annotations
@@ -15,25 +17,28 @@ from ..plots.runs import find_runs, load_run, plot_curves, plot_frontier
 from ..project import RESULTS_MODULE, module
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+STUDY = RESULTS / "study"
+PREREGISTRATION = STUDY / "PREREGISTRATION.md"
 INPUTS: tuple[str, ...] = ("runs.csv", "curves.csv", "selection.csv", "setup.json")
 """The committed files the experiment's report is computed from."""
 
 Log = Callable[[str], None]
 
 
-def experiment(folder: Path, log: Log, context: str = "") -> str:
-    """The experiment's report, written into ``folder`` from the committed CSV files, as the
-    body of a page (its headings one level down): its verdict and scope first, then
-    ``context`` (MyST), then the rest."""
+def experiment(folder: Path, log: Log, context: str = "", source: Path = RESULTS) -> str:
+    """The report of the experiment whose CSV files are committed in ``source``, written into
+    ``folder`` (beside the page, whose figures it holds) from them, as the body of a page (its
+    headings one level down): its verdict and scope first, then ``context`` (MyST), then the
+    rest. Missing files or a report that fails are a warning note, never a failed build."""
     folder.mkdir(parents=True, exist_ok=True)
-    missing = [name for name in INPUTS if not (RESULTS / name).is_file()]
+    missing = [name for name in INPUTS if not (source / name).is_file()]
     if missing:
-        log(f"results: docs/results lacks {missing}")
+        log(f"results: {source.relative_to(RESULTS.parent)} lacks {missing}")
         return "## The measured result\n\n" + note(
             "The experiment's measured result is not in this checkout: run "
             "`python -m llm.experiment` and pass its folder with `--runs`.", "warning")
     for name in INPUTS:
-        shutil.copyfile(RESULTS / name, folder / name)
+        shutil.copyfile(source / name, folder / name)
     try:
         written = module(RESULTS_MODULE).write_report(folder)
         report = written.read_text(encoding="utf-8")
@@ -45,8 +50,8 @@ def experiment(folder: Path, log: Log, context: str = "") -> str:
             "warning")
     title, _, rest = report.partition("\n")
     rest = (re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
-            .replace("](curves-", "](experiment/curves-")
-            .replace("](frontier.png)", "](experiment/frontier.png)"))
+            .replace("](curves-", f"]({folder.name}/curves-")
+            .replace("](frontier.png)", f"]({folder.name}/frontier.png)"))
     return f"## {title.lstrip('# ').strip()}\n\n" + verdict_first(rest, context)
 
 
@@ -116,10 +121,40 @@ def results_page(folder: Path, runs: list[Path], log: Log) -> str:
         "the reward they reach and the divergence they pay for it. The report below is "
         "recomputed from the CSV files in `docs/results/` by `python -m llm.results` each "
         "time this site is built.\n\n")
-    body = experiment(folder / "experiment", log, context)
+    body = experiment(folder / "experiment", log, context) + (
+        "\n## The pre-registered study\n\n"
+        "A study written down before it ran, sized to decide whether the per-response form beats "
+        "IPO at matched divergence and by how much at most: {doc}`study`.\n")
     given = runs_section(runs, folder / "runs", log)
     if given:
         body += "\n## Run folders\n\n" + given
     else:  # a note to whoever builds, not to readers
         log("results: no run folders given (--runs DIR adds their curves and frontier)")
     return page("Experiments", body, "results")
+
+
+def study_page(folder: Path, log: Log) -> str:
+    """``results/study``: the pre-registered study's report (computed into ``folder/study``
+    from ``docs/results/study``), or, while its runs are not all done, that it has no verdict
+    yet; then its pre-registration, as it was written before any run."""
+    if not PREREGISTRATION.is_file():
+        log("results: docs/results/study lacks PREREGISTRATION.md")
+        return page("The pre-registered study", note(
+            "The study's pre-registration is not in this checkout.", "warning"), "study")
+    if all((STUDY / name).is_file() for name in INPUTS):
+        report = experiment(folder / "study", log, source=STUDY)
+    else:  # the stopping rule: no look at the primary endpoint before every run exists
+        report = "## Result\n\n" + note(
+            "The study is running. By its stopping rule it has no verdict, and no look at its "
+            "primary endpoint is taken, until every one of its runs is done; its report then "
+            "appears here, computed from the CSV files committed beside its pre-registration.",
+            "note")
+    registered = PREREGISTRATION.read_text(encoding="utf-8")
+    title, _, rest = registered.partition("\n")
+    rest = re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
+    return page("The pre-registered study", (
+        "Does JS-IUPO in the per-response form give more true reward than IPO at the same KL "
+        "from $\\pi_{\\mathrm{ref}}$, and if not, how large can its advantage or deficit at "
+        "most be? The question, the primary endpoint, its margin, the analysis and the stopping "
+        "rule were fixed before any of the study's runs existed (below, as written then).\n\n"
+        + report + f"\n## {title.lstrip('# ').strip()}\n\n" + rest), "study")

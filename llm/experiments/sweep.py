@@ -27,8 +27,9 @@ logged point of every run), ``selection.csv`` (the learning-rate grid), and from
 confidence intervals and what they say), ``curves-beta<β>.png`` and ``frontier.png``. Runs run
 ``--jobs`` at a time, one CPU thread each; each run that finishes is reported with how many of
 its stage are done and how long the rest will take at the pace so far; finished runs are reused
-and a killed sweep resumes where it stopped. Real data (``--data hh|shp|jsonl``, usually with ``--model``) has no true
-reward: the runs and the report then hold the held-out preference metrics only.
+and a killed sweep resumes where it stopped. Real data (``--data hh|shp|jsonl``, usually with
+``--model``) has no true reward: the runs and the report then hold the held-out preference
+metrics only.
 
 ``--protocol study`` (:data:`STUDY`) is the pre-registered study
 (``docs/results/study/PREREGISTRATION.md``): IPO and per-response JS-IUPO at five β, 10 seeds,

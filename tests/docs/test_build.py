@@ -532,6 +532,45 @@ def test_results_page_opens_with_its_verdict(site: Path) -> None:
     assert not (site / "results" / "experiment" / "experiment.html").exists()
 
 
+def test_the_study_has_a_page_with_its_preregistration(site: Path) -> None:
+    """The site carries the study: its pre-registration as written, and its report once its
+    CSV files are committed, or that it has no verdict yet (never a look at the endpoint)."""
+    from docs.pages.results import INPUTS, STUDY
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", _article(site / "results" / "study.html")))
+    registered = (STUDY / "PREREGISTRATION.md").read_text()
+    for heading in re.findall(r"(?m)^## (.+)$", registered):
+        assert heading in text, heading
+    done = all((STUDY / name).is_file() for name in INPUTS)
+    assert ("Primary endpoint:" in text) == done and ("The study is running" in text) != done
+    index = html.unescape(_article(site / "index.html"))
+    assert 'href="results/study.html' in index and "PREREGISTRATION.md" not in index
+
+
+def test_the_study_page_puts_its_report_before_its_preregistration(tmp_path, monkeypatch):
+    """With CSV files beside the pre-registration (here the pilot's, relabelled as a study, so
+    nothing of the running study is looked at), the page computes the study's report, its
+    primary verdict first, and its figures sit beside the page."""
+    import shutil
+
+    from docs.pages import results
+
+    study = tmp_path / "study"
+    study.mkdir()
+    for name in results.INPUTS:
+        shutil.copy(results.RESULTS / name, study / name)
+    setup = json.loads((study / "setup.json").read_text())
+    (study / "setup.json").write_text(json.dumps({**setup, "protocol": "study"}))
+    shutil.copy(results.PREREGISTRATION, study / "PREREGISTRATION.md")
+    monkeypatch.setattr(results, "STUDY", study)
+    monkeypatch.setattr(results, "PREREGISTRATION", study / "PREREGISTRATION.md")
+    text = results.study_page(tmp_path / "page", log=lambda _: None)
+    assert text.index("**Primary endpoint:") < text.index("## Pre-registration")
+    assert "The study is running" not in text
+    assert "](study/frontier.png)" in text
+    assert (tmp_path / "page" / "study" / "frontier.png").is_file()
+
+
 def test_statements_with_latex_are_typeset(site: Path) -> None:
     """A claim that carries its statement in LaTeX (SymPy's) shows it typeset, not in code."""
     from upo_theory import verify_all
