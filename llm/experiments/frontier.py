@@ -55,10 +55,14 @@ def envelope(points: np.ndarray, k: np.ndarray | float) -> np.ndarray:
 
 def _upper_hull(points: np.ndarray) -> np.ndarray:
     """The vertices of the upper concave hull of ``points``, left to right (Andrew's monotone
-    chain); :func:`envelope` is linear between them."""
-    order = np.lexsort((points[:, 1], points[:, 0]))
+    chain); :func:`envelope` is linear between them. Of points at the same KL only the highest
+    is a vertex (π_ref and a policy that has hardly moved both sit at KL 0), so no two vertices
+    share a KL and the envelope there is their maximum."""
+    order = np.lexsort((-points[:, 1], points[:, 0]))  # by KL, the highest reward first
     hull: list[np.ndarray] = []
     for p in points[order]:
+        if hull and p[0] == hull[-1][0]:  # below the vertex just placed at this KL
+            continue
         while len(hull) >= 2 and _turn(hull[-2], hull[-1], p) >= 0:
             hull.pop()
         hull.append(p)

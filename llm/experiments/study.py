@@ -17,6 +17,7 @@ the experiment's own report (with the plateau of KL and true reward,
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,7 @@ from .statistics import (
     BASELINE,
     LEVEL,
     Estimate,
+    curves_of,
     equivalence_verdict,
     holm,
     method_order,
@@ -161,11 +163,47 @@ def _label(name: str) -> str:
     return {"reward_policy": "true reward", "kl": "KL"}[name]
 
 
+def missing_runs(rows: Sequence[dict], curves: Sequence[dict], setup: dict) -> list[str]:
+    """What the design in ``setup`` (its methods, β, seeds, steps and truth probes) has and the
+    files lack: a run of a method at its chosen rate (``rows``), or a truth probe of one
+    (``curves``); empty when the study is complete. A ``setup`` without its methods (written
+    before they were recorded) is taken to have those of ``rows``."""
+    every = setup.get("truth_every") or 0
+    steps = set(range(every, setup["pref_steps"] + 1, every)) if every > 0 else set()
+    runs = {(r["method"], round(r["beta"], 12), int(r["seed"])) for r in rows}
+    probes: dict[tuple, set[int]] = defaultdict(set)
+    for c in curves_of(curves, rows):
+        if c["split"] == "truth":
+            probes[c["method"], round(c["beta"], 12), int(c["seed"])].add(int(c["step"]))
+    missing = []
+    for method in setup.get("methods") or method_order(rows):
+        for beta in setup["betas"]:
+            for seed in setup["seeds"]:
+                key = (method, round(beta, 12), int(seed))
+                name = f"{method} at β = {beta:g}, seed {seed}"
+                if key not in runs:
+                    missing.append(name)
+                elif steps - probes[key]:
+                    gone = ", ".join(str(s) for s in sorted(steps - probes[key]))
+                    missing.append(f"{name}: the truth probes of steps {gone}")
+    return missing
+
+
 def study_markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
                    curves: Sequence[dict]) -> str:
     """The study's ``experiment.md``: the primary endpoint's verdict first, the secondary
-    family, then the experiment's report (:func:`markdown`, its plateau table included)."""
+    family, then the experiment's report (:func:`markdown`, its plateau table included). An
+    incomplete study (:func:`missing_runs`) reports what it lacks and nothing else: by the
+    stopping rule no endpoint is looked at before every run exists."""
     best = rate_rows(rows, selection, equal=False)
+    missing = missing_runs(best, curves, setup)
+    if missing:
+        shown = "".join(f"- {m}\n" for m in missing[:10])
+        more = f"- and {len(missing) - 10} more\n" if len(missing) > 10 else ""
+        return (f"{_heading()}\n**Primary endpoint: not computed.** The study is incomplete, "
+                "and by its stopping rule no endpoint is looked at before every run exists; "
+                f"run the same command again to finish it. Missing ({len(missing)}):\n\n"
+                + shown + more)
     return "\n".join([_primary_text(curves, best), _secondary_text(best),
                       markdown(rows, selection, setup, curves)])
 
@@ -174,8 +212,12 @@ def _p_text(p: float) -> str:
     return "p —" if math.isnan(p) else ("p < 0.001" if p < 0.001 else f"p = {p:.3f}")
 
 
+def _heading() -> str:
+    return "# Pre-registered study: per-response JS-IUPO against IPO at matched KL\n"
+
+
 def _primary_text(curves: Sequence[dict], rows: Sequence[dict]) -> str:
-    lines = ["# Pre-registered study: per-response JS-IUPO against IPO at matched KL\n",
+    lines = [_heading(),
              "Pre-registered in `PREREGISTRATION.md` (docs/results/study) before any run. The "
              f"primary endpoint: {PRIMARY} − {BASELINE}, the mean gap of their frontiers R(k) "
              "of true reward over the KL range [0, K] both reach on every seed, one number per "

@@ -123,6 +123,22 @@ def test_the_frontier_is_the_best_mixture_within_the_divergence(points, fraction
                                                               abs=1e-9)
 
 
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.0]), st.floats(-2.0, 2.0)),
+                min_size=1, max_size=9), st.sampled_from([0.0, 0.25, 0.5, 1.0]))
+def test_points_at_the_same_kl_count_by_their_best(points, fraction):
+    """π_ref and a policy that has hardly moved share KL 0, probes can share a KL: the hull has
+    one vertex per KL, the highest (two stacked vertices left R(k) to np.interp's choice)."""
+    from llm.experiments.frontier import _upper_hull
+
+    points = [(0.0, 0.0), *points]
+    array = np.array(points)
+    vertices = _upper_hull(array)
+    assert np.all(np.diff(vertices[:, 0]) > 0)
+    k = fraction * array[:, 0].max()
+    assert float(results.envelope(array, k)) == pytest.approx(_brute_envelope(points, k),
+                                                              abs=1e-9)
+
+
 def test_matched_divergence_compares_the_frontiers_seed_by_seed():
     curves = []
     for seed in range(4):

@@ -163,3 +163,25 @@ def test_a_quick_study_runs_end_to_end_and_reports_the_primary_verdict_first(tmp
     (out / "experiment.md").unlink()
     results.write_report(out)
     assert (out / "experiment.md").read_text() == before
+
+
+def test_an_incomplete_study_reports_what_it_lacks_and_no_endpoint():
+    """The stopping rule in the report itself: files that lack a run or a truth probe of the
+    design in setup.json give the list of what is missing, never an endpoint (the pilot's
+    files, whose design is complete, stand in for a study's)."""
+    pilot = read_results(COMMITTED)
+    rows, curves, setup = pilot["rows"], pilot["curves"], pilot["setup"]
+    best = [r for r in rows if math.isclose(r["lr"], chosen_rates(pilot["selection"])[r["method"]])]
+    assert study.missing_runs(best, curves, setup) == []
+    assert "**Primary endpoint: " in study.study_markdown(rows, pilot["selection"], setup, curves)
+    gone = best[0]
+    fewer = [r for r in rows if r is not gone]
+    text = study.study_markdown(fewer, pilot["selection"], setup, curves)
+    name = f"{gone['method']} at β = {gone['beta']:g}, seed {int(gone['seed'])}"
+    assert "**Primary endpoint: not computed.**" in text and f"- {name}\n" in text
+    assert "Secondary" not in text and "Mean gap" not in text and "| β |" not in text
+    probe = next(c for c in curves if c["split"] == "truth" and all(
+        c[k] == best[1][k] for k in ("method", "beta", "seed", "lr")))
+    missing = study.missing_runs(best, [c for c in curves if c is not probe], setup)
+    assert missing == [f"{best[1]['method']} at β = {best[1]['beta']:g}, seed "
+                       f"{int(best[1]['seed'])}: the truth probes of steps {int(probe['step'])}"]
