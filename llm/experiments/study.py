@@ -17,7 +17,7 @@ the experiment's own report (with the plateau of KL and true reward,
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -233,7 +233,19 @@ def _primary_text(curves: Sequence[dict], rows: Sequence[dict]) -> str:
                  f"{e.text(3, signed=True)} (95 % interval, {e.n} seeds, K = "
                  f"{primary['kl_range']:.3g}); TOST against ± {MARGIN:g}: {_p_text(tost)}; "
                  f"per seed: {', '.join(f'{g:+.3f}' for g in primary['gaps'])}.\n")
+    lines.append(_drawn_from(curves, rows))
     return "\n".join(lines)
+
+
+def _drawn_from(curves: Sequence[dict], rows: Sequence[dict]) -> str:
+    """What each frontier stands on: its runs per seed and their truth probes."""
+    chosen = [r for r in rows if r["method"] in (BASELINE, PRIMARY)]
+    probes = Counter((c["method"], c["beta"], c["seed"]) for c in curves_of(curves, chosen)
+                     if c["split"] == "truth")
+    per_seed = Counter((r["method"], r["seed"]) for r in chosen)
+    return (f"Each method's frontier on a seed is drawn from {min(per_seed.values())} runs "
+            f"(one per β), each with at least {min(probes.values(), default=0)} truth probes "
+            "over its training, and π_ref at KL 0.\n")
 
 
 def _secondary_text(rows: Sequence[dict]) -> str:

@@ -173,7 +173,9 @@ def test_an_incomplete_study_reports_what_it_lacks_and_no_endpoint():
     rows, curves, setup = pilot["rows"], pilot["curves"], pilot["setup"]
     best = [r for r in rows if math.isclose(r["lr"], chosen_rates(pilot["selection"])[r["method"]])]
     assert study.missing_runs(best, curves, setup) == []
-    assert "**Primary endpoint: " in study.study_markdown(rows, pilot["selection"], setup, curves)
+    complete = study.study_markdown(rows, pilot["selection"], setup, curves)
+    assert "**Primary endpoint: " in complete and "not computed" not in complete
+    assert "drawn from 3 runs (one per β), each with at least 2 truth probes" in complete
     gone = best[0]
     fewer = [r for r in rows if r is not gone]
     text = study.study_markdown(fewer, pilot["selection"], setup, curves)
