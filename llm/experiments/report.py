@@ -349,13 +349,21 @@ def plateau(curves: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
         def mean(name: str, step: float, mine: list[dict] = mine) -> float:
             return float(np.mean([c[name] for c in mine if c["step"] == step]))
 
-        kl = (mean("kl", last) - mean("kl", then)) / abs(mean("kl", last))
+        kl = _relative(mean("kl", last) - mean("kl", then), mean("kl", last))
         gain = mean("reward_policy", last) - mean("reward_reference", last)
-        reward = (mean("reward_policy", last) - mean("reward_policy", then)) / abs(gain)
+        reward = _relative(mean("reward_policy", last) - mean("reward_policy", then), gain)
         out.append({"method": method, "beta": beta, "from": then, "to": last,
                     "kl": mean("kl", last), "kl_change": kl, "reward_change": reward,
                     "plateau": abs(kl) < PLATEAU and abs(reward) < PLATEAU})
     return out
+
+
+def _relative(change: float, scale: float) -> float:
+    """``change`` as a share of ``|scale|``; against a scale of 0 (a policy still at π_ref), no
+    change is 0 and any change is infinite, so the plateau is decided, never a division error."""
+    if scale == 0:
+        return 0.0 if change == 0 else math.copysign(math.inf, change)
+    return change / abs(scale)
 
 
 def _plateau_text(curves: Sequence[dict], rows: Sequence[dict]) -> str:

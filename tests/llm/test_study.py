@@ -137,6 +137,22 @@ def test_the_plateau_looks_at_kl_and_true_reward_over_the_last_quarter():
         0.03) and entry["plateau"]
 
 
+
+def test_a_plateau_at_pi_ref_itself_is_decided_not_a_division_by_zero():
+    """A policy whose mean KL and true-reward gain end at exactly 0 (it never moved): no change
+    is a plateau, any change is not."""
+    rows = [{"method": "IPO", "beta": 0.1, "seed": 0, "lr": 1e-4}]
+
+    def curves(kl_then):
+        return [{"method": "IPO", "beta": 0.1, "seed": 0, "lr": 1e-4, "split": "truth",
+                 "step": step, "kl": kl, "reward_policy": 0.0, "reward_reference": 0.0}
+                for step, kl in ((100, kl_then), (200, 0.0))]
+
+    assert plateau(curves(0.0), rows)[0]["plateau"]
+    (moved,) = plateau(curves(0.1), rows)
+    assert moved["kl_change"] == -math.inf and not moved["plateau"]
+
+
 @pytest.mark.slow
 def test_a_quick_study_runs_end_to_end_and_reports_the_primary_verdict_first(tmp_path, capsys):
     out = tmp_path / "study"
