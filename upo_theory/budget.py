@@ -60,6 +60,10 @@ class BudgetExceeded(UserError):
     """The work ran past its time or memory budget, or SymPy failed on the expression."""
 
 
+class TimeExceeded(BudgetExceeded):
+    """The work ran past its time budget."""
+
+
 class _OutOfTime(BaseException):
     """Not an Exception: SymPy catches those internally and would carry on past the limit."""
 
@@ -131,7 +135,7 @@ def within_budget(work: Callable[..., R], *args: Any, seconds: float | None = No
             child.kill()
         child.join()
     if kind == "time" or (kind == "memory" and child.exitcode == -signal.SIGXCPU):
-        raise BudgetExceeded(f"{what} needs more than {seconds:g} s of SymPy work; "
+        raise TimeExceeded(f"{what} needs more than {seconds:g} s of SymPy work; "
                              "simplify the expression")
     if kind == "ok":
         return payload

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 
-from .budget import BudgetExceeded, within_budget
+from .budget import BudgetExceeded, TimeExceeded, within_budget
 from .claim_terms import CENTRAL_CLAIMS
 from .derivation import Derivation, code_span, derive
 from .divergences import Divergence, is_registered, registered
@@ -129,7 +129,7 @@ def _apart(claim: Callable[..., ClaimResult | None], d: Derivation,
         return within_budget(functools.partial(guarded, claim, d, seconds=seconds),
                              seconds=seconds + 1, apart=True, what="this claim")
     except BudgetExceeded as error:
-        why = (f"SymPy ran past {seconds:.3g} s" if "s of SymPy work" in str(error)
+        why = (f"SymPy ran past {seconds:.3g} s" if isinstance(error, TimeExceeded)
                else str(error))
         return claim.about.result(  # type: ignore[attr-defined]
             d.divergence.label, "UNDECIDED", why, detail_latex=code_span(why))

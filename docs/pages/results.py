@@ -31,7 +31,7 @@ def experiment(folder: Path, log: Log, context: str = "", source: Path = RESULTS
     headings one level down): its verdict and scope first, then ``context`` (MyST), then the
     rest. Missing files or a report that fails are a warning note, never a failed build."""
     folder.mkdir(parents=True, exist_ok=True)
-    missing = [name for name in INPUTS if not (source / name).is_file()]
+    missing = _missing(source)
     if missing:
         log(f"results: {source.relative_to(RESULTS.parent)} lacks {missing}")
         return "## The measured result\n\n" + note(
@@ -48,11 +48,21 @@ def experiment(folder: Path, log: Log, context: str = "", source: Path = RESULTS
         return "## The measured result\n\n" + note(
             f"The report could not be computed: {code(f'{type(err).__name__}: {err}')}",
             "warning")
-    title, _, rest = report.partition("\n")
-    rest = (re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
-            .replace("](curves-", f"]({folder.name}/curves-")
+    title, rest = _one_level_down(report)
+    rest = (rest.replace("](curves-", f"]({folder.name}/curves-")
             .replace("](frontier.png)", f"]({folder.name}/frontier.png)"))
-    return f"## {title.lstrip('# ').strip()}\n\n" + verdict_first(rest, context)
+    return f"## {title}\n\n" + verdict_first(rest, context)
+
+
+def _missing(source: Path) -> list[str]:
+    """The files of :data:`INPUTS` that ``source`` lacks."""
+    return [name for name in INPUTS if not (source / name).is_file()]
+
+
+def _one_level_down(markdown: str) -> tuple[str, str]:
+    """A Markdown text's title, and the rest with every heading one level down."""
+    title, _, rest = markdown.partition("\n")
+    return title.lstrip("# ").strip(), re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
 
 
 VERDICT = "What this says"
@@ -141,7 +151,7 @@ def study_page(folder: Path, log: Log) -> str:
         log("results: docs/results/study lacks PREREGISTRATION.md")
         return page("The pre-registered study", note(
             "The study's pre-registration is not in this checkout.", "warning"), "study")
-    if all((STUDY / name).is_file() for name in INPUTS):
+    if not _missing(STUDY):
         report = experiment(folder / "study", log, source=STUDY)
     else:  # the stopping rule: no look at the primary endpoint before every run exists
         report = "## Result\n\n" + note(
@@ -149,12 +159,10 @@ def study_page(folder: Path, log: Log) -> str:
             "primary endpoint is taken, until every one of its runs is done; its report then "
             "appears here, computed from the CSV files committed beside its pre-registration.",
             "note")
-    registered = PREREGISTRATION.read_text(encoding="utf-8")
-    title, _, rest = registered.partition("\n")
-    rest = re.sub(r"^(#+) ", r"\1# ", rest, flags=re.M)
+    title, rest = _one_level_down(PREREGISTRATION.read_text(encoding="utf-8"))
     return page("The pre-registered study", (
         "Does JS-IUPO in the per-response form give more true reward than IPO at the same KL "
         "from $\\pi_{\\mathrm{ref}}$, and if not, how large can its advantage or deficit at "
         "most be? The question, the primary endpoint, its margin, the analysis and the stopping "
         "rule were fixed before any of the study's runs existed (below, as written then).\n\n"
-        + report + f"\n## {title.lstrip('# ').strip()}\n\n" + rest), "study")
+        + report + f"\n## {title}\n\n" + rest), "study")

@@ -170,16 +170,13 @@ def missing_runs(rows: Sequence[dict], curves: Sequence[dict], setup: dict) -> l
     before they were recorded) is taken to have those of ``rows``."""
     every = setup.get("truth_every") or 0
     steps = set(range(every, setup["pref_steps"] + 1, every)) if every > 0 else set()
-    runs = {(r["method"], round(r["beta"], 12), int(r["seed"])) for r in rows}
-    probes: dict[tuple, set[int]] = defaultdict(set)
-    for c in curves_of(curves, rows):
-        if c["split"] == "truth":
-            probes[c["method"], round(c["beta"], 12), int(c["seed"])].add(int(c["step"]))
+    runs = {_run(r) for r in rows}
+    probes = _probe_steps(curves, rows)
     missing = []
     for method in setup.get("methods") or method_order(rows):
         for beta in setup["betas"]:
             for seed in setup["seeds"]:
-                key = (method, round(beta, 12), int(seed))
+                key = _run({"method": method, "beta": beta, "seed": seed})
                 name = f"{method} at β = {beta:g}, seed {seed}"
                 if key not in runs:
                     missing.append(name)
@@ -187,6 +184,20 @@ def missing_runs(rows: Sequence[dict], curves: Sequence[dict], setup: dict) -> l
                     gone = ", ".join(str(s) for s in sorted(steps - probes[key]))
                     missing.append(f"{name}: the truth probes of steps {gone}")
     return missing
+
+
+def _run(row: dict) -> tuple[str, float, int]:
+    """A run of the design: its method, β and seed."""
+    return row["method"], round(row["beta"], 12), int(row["seed"])
+
+
+def _probe_steps(curves: Sequence[dict], rows: Sequence[dict]) -> dict[tuple, set[int]]:
+    """The steps of the truth probes of each run in ``rows`` (:func:`_run`)."""
+    probes: dict[tuple, set[int]] = defaultdict(set)
+    for c in curves_of(curves, rows):
+        if c["split"] == "truth":
+            probes[_run(c)].add(int(c["step"]))
+    return probes
 
 
 def study_markdown(rows: Sequence[dict], selection: Sequence[dict], setup: dict,
@@ -240,11 +251,10 @@ def _primary_text(curves: Sequence[dict], rows: Sequence[dict]) -> str:
 def _drawn_from(curves: Sequence[dict], rows: Sequence[dict]) -> str:
     """What each frontier stands on: its runs per seed and their truth probes."""
     chosen = [r for r in rows if r["method"] in (BASELINE, PRIMARY)]
-    probes = Counter((c["method"], c["beta"], c["seed"]) for c in curves_of(curves, chosen)
-                     if c["split"] == "truth")
+    fewest = min(map(len, _probe_steps(curves, chosen).values()), default=0)
     per_seed = Counter((r["method"], r["seed"]) for r in chosen)
     return (f"Each method's frontier on a seed is drawn from {min(per_seed.values())} runs "
-            f"(one per β), each with at least {min(probes.values(), default=0)} truth probes "
+            f"(one per β), each with at least {fewest} truth probes "
             "over its training, and π_ref at KL 0.\n")
 
 
