@@ -193,14 +193,20 @@ def check_resumable(config: TrainConfig, folder: Path, say: Callable[[str], None
         raise ConfigError(f"--resume: {folder} holds no run (no {CONFIG}, no checkpoint); start "
                           "it without --resume")
     old = saved_settings(folder, say)
-    new = config.to_dict()
-    defaults = TrainConfig.defaults()  # a setting newer than the saved run had its default
-    changed = sorted(k for k in new
-                     if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k]
-                     and not (k in AUTO and new[k] in (None, "auto")))
+    changed = changed_settings(old, config.to_dict())
     if old and changed:
         raise ConfigError(f"--resume with changed settings {changed}; use the saved ones "
                           f"in {saved}")
+
+
+def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The settings in which ``new`` (a :class:`TrainConfig`'s dict) computes another run than
+    the saved ``old``: all but :data:`RESUMABLE_CHANGES`, a setting newer than the saved run
+    taken at its default, and an :data:`AUTO` one left to resolve as it was saved."""
+    defaults = TrainConfig.defaults()
+    return sorted(k for k in new
+                  if k not in RESUMABLE_CHANGES and old.get(k, defaults[k]) != new[k]
+                  and not (k in AUTO and new[k] in (None, "auto")))
 
 
 def saved_settings(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:

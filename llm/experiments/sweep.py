@@ -44,7 +44,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,7 @@ from ..config import ConfigError, TrainConfig
 from ..evaluation.curves import method_label, run_curve
 from ..run import check_before_work, run_training
 from .rates import chosen_rates, next_rate
+from .records import Records
 from .report_files import write_csv, write_report
 from .statistics import BASELINE
 from .workers import ignoring_interrupts, start_worker, stop_workers
@@ -177,6 +178,10 @@ class ExperimentConfig:
                  "pre-registered study: its options first, the command line's after them)",
         choices=tuple(PROTOCOLS))
     jobs: int = option(1, "runs at a time, each in its own process with one CPU thread")
+    records: str | None = option(
+        None, "folder that keeps the records of finished runs (settings, metrics, summaries; no "
+              "weights) by whole unit, the selection and each seed, and from which a command "
+              "starts: an experiment then spans machines whose --out-dir does not survive")
     quick: bool = option(False, "a tiny model and a few steps: checks the pipeline in seconds")
 
     def __post_init__(self) -> None:
@@ -253,31 +258,47 @@ class ExperimentConfig:
         return self.run_config(stage="sft", run_name=self.sft_name(seed), seed=seed,
                                **self.holdout(seed))
 
+    def preference_fields(self, setting: Setting) -> dict:
+        """The fields a preference run sets (:meth:`preference_config`)."""
+        sft = self.out_dir / self.sft_name(setting.seed) / "sft"
+        cache = self.out_dir / f"reference-s{setting.seed}-{setting.holdout}.pt"
+        return dict(stage="pref", init=str(sft), model=None, loss=setting.loss, f=setting.f,
+                    form=setting.form, beta=setting.beta, seed=setting.seed, lr=setting.lr,
+                    run_name=setting.run_name, reference_cache=str(cache),
+                    **self.holdout(setting.seed))
+
     def preference_config(self, setting: Setting) -> TrainConfig:
         """A preference run from its seed's SFT model (``init``, which replaces ``--model``;
         the learning rate is the setting's); the runs of a seed and holdout share
         π_ref's log-probabilities (computed once, in ``reference-s<seed>-<holdout>.pt``)."""
-        sft = self.out_dir / self.sft_name(setting.seed) / "sft"
-        cache = self.out_dir / f"reference-s{setting.seed}-{setting.holdout}.pt"
-        return self.run_config(stage="pref", init=str(sft), model=None, loss=setting.loss,
-                               f=setting.f,
-                               form=setting.form, beta=setting.beta, seed=setting.seed,
-                               lr=setting.lr, run_name=setting.run_name,
-                               reference_cache=str(cache), **self.holdout(setting.seed))
+        return self.run_config(**self.preference_fields(setting))
+
+    def finished(self, run: str) -> bool:
+        """Whether the run folder ``run`` holds a finished run (its ``summary.json``)."""
+        return (self.out_dir / run / "summary.json").is_file()
+
+    def unfinished(self, settings: Sequence[Setting]) -> list[TrainConfig]:
+        """The configs of the ``settings`` whose runs have not finished (a finished run's SFT
+        model need not be here: a kept record, :mod:`llm.experiments.records`)."""
+        return [self.preference_config(s) for s in settings if not self.finished(s.run_name)]
 
 
-def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
+def train_all(configs: Sequence[TrainConfig], jobs: int, total: int | None = None,
+              then: Callable[[], None] = lambda: None) -> None:
     """Train every config whose run has not finished, ``jobs`` at a time; killed runs resume.
-    Each run that finishes is reported with how many of ``configs`` are done and, at the pace
-    of the runs done by this call, how long the rest will take."""
+    Each run that finishes is reported with how many of the stage's ``total`` runs (default:
+    ``configs``) are done and, at the pace of the runs done by this call, how long the rest
+    will take; ``then`` is called after it."""
     todo = [c for c in configs
             if not (Path(c.out_dir) / c.resolved_run_name() / "summary.json").is_file()]
     todo = [c.replace(resume=(Path(c.out_dir) / c.resolved_run_name() / "config.json").is_file())
             for c in todo]
-    progress = Progress(len(configs), len(configs) - len(todo))
+    total = len(configs) if total is None else total
+    progress = Progress(total, total - len(todo))
     if jobs == 1 or len(todo) <= 1:
         for config in todo:
             progress.report(run_training(config))
+            then()
         return
     context = multiprocessing.get_context("spawn")  # no torch state is forked
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
@@ -287,6 +308,7 @@ def train_all(configs: Sequence[TrainConfig], jobs: int) -> None:
         try:
             for run in as_completed(runs):
                 progress.report(run.result())
+                then()
         except KeyboardInterrupt:  # the workers ignore it: stop them (their runs resume from
             stop_workers()         # their checkpoints), the pending runs fail as broken
             raise
@@ -355,7 +377,7 @@ def choose_rates(config: ExperimentConfig) -> tuple[dict[str, float], list[dict]
     grid = {label: sorted(config.lrs) for label, *_ in config.methods}
     for extension in range(config.max_extensions + 1):
         settings = selection(grid, config.select_beta, config.select_seeds, config.methods)
-        train_all([config.preference_config(s) for s in settings], config.jobs)
+        train_all(config.unfinished(settings), config.jobs, len(settings))
         rows = [final_row(config, s) for s in settings]
         rates = chosen_rates(rows)
         edges = {label: rates[label] for label in grid
@@ -372,12 +394,28 @@ def run_experiment(config: ExperimentConfig) -> Path:
     started = time.perf_counter()
     check_before_work(config.train)  # what every run shares, refused before the first one
     check_writable(config.out_dir, "--out-dir", folder=True)  # the runs make the folder
+    records = Records.open(config.records) if config.records else None
+    if records is not None:
+        restored = records.restore(config)
+        print(f"records: {len(restored)} finished units from {records.folder}"
+              + (f" ({', '.join(restored)})" if restored else ""), file=sys.stderr)
     sft_seeds = sorted(config.seeds) if config.sft_per_seed else [config.seeds[0]]
     sft = [config.sft_config(seed) for seed in [*sft_seeds, *config.select_seeds]]
-    train_all(sft, config.jobs)
+    train_all(sft, config.jobs)  # a kept record's SFT run is finished: nothing to train
     rates, selection_rows = choose_rates(config)
     settings = sweep(config.betas, config.seeds, rates, config.equal_rate, config.methods)
-    train_all([config.preference_config(s) for s in settings], config.jobs)
+    units = [(f"seed-{seed}", [config.sft_name(seed),
+                               *(s.run_name for s in settings if s.seed == seed)])
+             for seed in config.seeds]
+    units.append(("selection", [*(config.sft_name(seed) for seed in config.select_seeds),
+                                *(row["run"] for row in selection_rows)]))
+
+    def keep() -> None:  # each unit whose runs have all finished
+        if records is not None:
+            records.keep_whole(units, config.out_dir)
+
+    keep()
+    train_all(config.unfinished(settings), config.jobs, len(settings), then=keep)
     write_csv(config.out_dir / "selection.csv", selection_rows)
     write_csv(config.out_dir / "runs.csv", [final_row(config, s) for s in settings])
     write_csv(config.out_dir / "curves.csv",
