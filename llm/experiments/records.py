@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING
 from upo_theory import UserError, loss_spec, parse_json
 from upo_theory.cli import check_writable, write_atomically
 
+from ..engine.atomic import refuse_link
 from ..engine.run_folder import CONFIG, MARKER, changed_settings
 from ..evaluation.curves import method_label
 
@@ -66,7 +69,9 @@ class Records:
                 raise RecordsError(f"--records {folder} holds files but no {INDEX}, so it is not "
                                    "a records folder; nothing was written: give another "
                                    "--records, or empty that folder")
-            return cls(folder)
+            records = cls(folder)
+            records._write_index()  # the folder is ours from now on, whatever stops us
+            return records
         try:
             units = parse_json(index.read_text())["units"]
             if not isinstance(units, dict):
@@ -93,7 +98,7 @@ class Records:
                     raise RecordsError(f"{target} is a finished run that differs from its record "
                                        f"in {self.folder} ({', '.join(differing)}): it was run "
                                        "again; give another --out-dir or --records")
-            elif target.exists():
+            elif os.path.lexists(target):
                 raise RecordsError(f"{target} holds an unfinished run of {unit}, whose finished "
                                    f"records are in {self.folder}: remove {target} (the records "
                                    "take its place), or give another --out-dir")
@@ -147,17 +152,23 @@ class Records:
         kept already; ``units.json`` is written last."""
         if unit in self.units:
             return
-        hashes = {}
+        files = {}
         for run in runs:
+            refuse_link(self.folder / run)  # never a write through a planted folder link
             for name in RECORD_FILES:
                 source = out_dir / run / name
-                if not source.is_file():
-                    continue
-                data = source.read_bytes()
-                (self.folder / run).mkdir(parents=True, exist_ok=True)
-                write_atomically(self.folder / run / name, data)
-                hashes[f"{run}/{name}"] = hashlib.sha256(data).hexdigest()
-        self.units[unit] = {"runs": list(runs), "files": hashes, "made_with": made_with()}
+                if source.is_file():
+                    refuse_link(source)  # nor a user's file, by a link, into the records
+                    files[f"{run}/{name}"] = source.read_bytes()
+        for key, data in files.items():
+            (self.folder / key).parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.folder / key, data)
+        self.units[unit] = {"runs": list(runs), "made_with": made_with(), "files": {
+            key: hashlib.sha256(data).hexdigest() for key, data in files.items()}}
+        self._write_index()
+
+    def _write_index(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         write_atomically(self.folder / INDEX, json.dumps(
             {"version": 1, "units": self.units}, indent=1, sort_keys=True) + "\n")
 
@@ -201,7 +212,22 @@ def made_with() -> dict[str, str]:
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "machine": platform.machine(),
-            "cpu": _cpu_name(), "platform": platform.platform()}
+            "cpu": _cpu_name(), "platform": platform.platform(), "code": _commit()}
+
+
+def _commit() -> str:
+    """The git commit of this code (``+changes`` when its checkout differs from it), or
+    ``unknown`` outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=30, check=True).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=here, capture_output=True, text=True, timeout=30,
+                                 check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + "+changes" * bool(changes)
 
 
 def _cpu_name() -> str:

@@ -14,6 +14,7 @@ import pytest
 from cli_helpers import call, refused
 
 from llm import experiment
+from llm.engine.atomic import LinkError
 from llm.experiments.records import INDEX, Records
 
 ARGV = ["--quick", "--betas", "0.2", "--seeds", "0", "1", "--lrs", "1e-3",
@@ -47,6 +48,7 @@ def test_each_whole_unit_is_kept_with_its_files_hashes_and_machine(kept):
     assert units["selection"]["runs"][0] == "sft-select-s100"
     for unit in units.values():
         assert unit["made_with"]["torch"] and unit["made_with"]["transformers"]
+        assert re.fullmatch(r"[0-9a-f]{40}(\+changes)?|unknown", unit["made_with"]["code"])
         for name, digest in unit["files"].items():
             data = (records / name).read_bytes()
             assert hashlib.sha256(data).hexdigest() == digest
@@ -118,3 +120,28 @@ def test_a_finished_run_that_differs_from_its_record_is_refused(kept, tmp_path, 
         handle.write("{}\n")
     refused(call(experiment.main, argv(here, copy_of(records, tmp_path)), capsys),
             "differs from its record", "metrics.jsonl")
+
+
+def test_a_link_in_a_run_folder_is_never_copied_into_the_records(kept, tmp_path):
+    out, _ = kept
+    here = Path(shutil.copytree(out, tmp_path / "here"))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a user's file")
+    (here / "sft-s0" / "summary.json").unlink()
+    (here / "sft-s0" / "summary.json").symlink_to(secret)
+    records = Records.open(tmp_path / "kept")
+    with pytest.raises(LinkError, match="symbolic link"):
+        records.keep("seed-0", ["sft-s0"], here)
+    assert not any("a user's file" in p.read_text() for p in (tmp_path / "kept").rglob("*")
+                   if p.is_file())
+    assert Records.open(tmp_path / "kept").units == {}
+
+
+def test_a_link_where_a_kept_run_belongs_is_refused_not_followed(kept, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / experiment.MARKER).write_text("")  # the experiment's folder, from before
+    (out / "sft-s0").symlink_to(tmp_path / "nowhere")  # a dangling link
+    refused(call(experiment.main, argv(out, copy_of(kept[1], tmp_path)), capsys),
+            "sft-s0", "unfinished run of seed-0")
+    assert not (tmp_path / "nowhere").exists()
