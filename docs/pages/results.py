@@ -12,6 +12,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from upo_theory import parse_json
+
 from ..myst import code, note, page, table
 from ..plots.runs import find_runs, load_run, plot_curves, plot_frontier
 from ..project import RESULTS_MODULE, module
@@ -143,6 +145,20 @@ def results_page(folder: Path, runs: list[Path], log: Log) -> str:
     return page("Experiments", body, "results")
 
 
+def _finished_so_far(index: Path) -> str:
+    """Which units of the running study are finished, by the names its records folder's
+    ``units.json`` lists (``llm.experiments.records``); nothing of their results is read."""
+    try:
+        units = parse_json(index.read_text(encoding="utf-8"))["units"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    seeds = sorted(int(name.removeprefix("seed-")) for name in units if name.startswith("seed-"))
+    done = ["the learning-rate selection"] * ("selection" in units) + [
+        f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"] * bool(seeds)
+    return (f" Finished so far, and kept as records beside the pre-registration: "
+            f"{' and '.join(done)}.") if done else ""
+
+
 def study_page(folder: Path, log: Log) -> str:
     """``results/study``: the pre-registered study's report (computed into ``folder/study``
     from ``docs/results/study``), or, while its runs are not all done, that it has no verdict
@@ -157,8 +173,8 @@ def study_page(folder: Path, log: Log) -> str:
         report = "## Result\n\n" + note(
             "The study is running. By its stopping rule it has no verdict, and no look at its "
             "primary endpoint is taken, until every one of its runs is done; its report then "
-            "appears here, computed from the CSV files committed beside its pre-registration.",
-            "note")
+            "appears here, computed from the CSV files committed beside its pre-registration."
+            + _finished_so_far(STUDY / "records" / "units.json"), "note")
     title, rest = _one_level_down(PREREGISTRATION.read_text(encoding="utf-8"))
     return page("The pre-registered study", (
         "Does JS-IUPO in the per-response form give more true reward than IPO at the same KL "

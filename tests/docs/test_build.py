@@ -582,3 +582,20 @@ def test_statements_with_latex_are_typeset(site: Path) -> None:
         for formula in re.findall(r"\$(.+?)\$", tex):
             assert formula in page, formula
     assert "f'(pi(y_w)/pi(y_l))" not in page
+
+
+def test_a_running_study_says_which_units_are_finished_and_nothing_of_their_results(tmp_path):
+    """The note of a running study names its finished units from its records' ``units.json``
+    (names only); no records, or damaged ones, add nothing."""
+    from docs.pages.results import _finished_so_far
+
+    index = tmp_path / "units.json"
+    assert _finished_so_far(index) == ""
+    index.write_text("{not json")
+    assert _finished_so_far(index) == ""
+    index.write_text(json.dumps({"units": {"seed-10": {"files": {"x": "0"}}, "selection": {},
+                                           "seed-2": {}}}))
+    text = _finished_so_far(index)
+    assert text.endswith("the learning-rate selection and seeds 2, 10.")
+    index.write_text(json.dumps({"units": {"seed-3": {}}}))
+    assert _finished_so_far(index).endswith(": seed 3.")
