@@ -38,7 +38,7 @@ from ..engine.run_folder import CONFIG, MARKER, changed_settings
 from ..evaluation.curves import method_label
 
 if TYPE_CHECKING:  # the sweep imports this module
-    from .sweep import ExperimentConfig
+    import llm.experiments.sweep
 
 RECORD_FILES = (CONFIG, "metrics.jsonl", "summary.json", "truth.json")
 """The files of a run's record (``truth.json`` where the run has one)."""
@@ -81,7 +81,7 @@ class Records:
                                "are kept (version control), or give another --records") from None
         return cls(folder, units)
 
-    def restore(self, config: ExperimentConfig) -> list[str]:
+    def restore(self, config: llm.experiments.sweep.ExperimentConfig) -> list[str]:
         """Put every kept unit's runs into ``config.out_dir`` as finished runs, after checking
         all of them (their files' hashes, and their settings against this command's); returns
         the restored units. A run already finished there must be the same run, file for file;
@@ -114,7 +114,8 @@ class Records:
             write_atomically(target / "summary.json", files["summary.json"])
         return list(self.units)
 
-    def _read(self, unit: str, run: str, config: ExperimentConfig) -> dict[str, bytes]:
+    def _read(self, unit: str, run: str,
+              config: llm.experiments.sweep.ExperimentConfig) -> dict[str, bytes]:
         """The record of ``run`` (its files' bytes), checked against ``units.json`` and, by its
         settings, against the run this command would make."""
         expected = self.units[unit]["files"]
@@ -179,7 +180,7 @@ class Records:
                 self.keep(unit, runs, out_dir)
 
 
-def _own_settings(config: ExperimentConfig, saved: dict) -> dict:
+def _own_settings(config: llm.experiments.sweep.ExperimentConfig, saved: dict) -> dict:
     """The settings of the run this command makes for the run whose settings are ``saved``
     (its SFT model need not exist: the record stands for the finished run)."""
     seed = int(saved["seed"])
