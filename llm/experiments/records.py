@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from upo_theory import UserError, loss_spec, parse_json
+from upo_theory import UserError, parse_json
 from upo_theory.cli import check_writable, write_atomically
 
 from ..engine.atomic import refuse_link
 from ..engine.run_folder import CONFIG, MARKER, changed_settings
-from ..evaluation.curves import method_label
 
 if TYPE_CHECKING:  # the sweep imports this module
     import llm.experiments.sweep
@@ -139,7 +138,7 @@ class Records:
             raise RecordsError(f"{self.folder / INDEX} lists {run} of {unit} without its "
                                "config.json and summary.json; restore the records folder")
         saved = parse_json(files[CONFIG].decode())
-        own = _own_settings(config, saved)
+        own = config.own_settings(saved)
         changed = changed_settings(_relative(saved, saved.get("out_dir")),
                                    _relative(own, own["out_dir"]))
         if changed:
@@ -178,22 +177,6 @@ class Records:
         for unit, runs in units:
             if all((out_dir / run / "summary.json").is_file() for run in runs):
                 self.keep(unit, runs, out_dir)
-
-
-def _own_settings(config: llm.experiments.sweep.ExperimentConfig, saved: dict) -> dict:
-    """The settings of the run this command makes for the run whose settings are ``saved``
-    (its SFT model need not exist: the record stands for the finished run)."""
-    seed = int(saved["seed"])
-    if saved["stage"] == "sft":
-        return config.sft_config(seed).to_dict()
-    from .sweep import Setting
-
-    spec = loss_spec(saved["loss"], saved["f"], saved["form"])
-    setting = Setting(method_label(spec), saved["loss"], saved["f"], saved["form"],
-                      float(saved["beta"]), seed, float(saved["lr"]),
-                      "validation" if seed in config.select_seeds else "eval")
-    fields = config.preference_fields(setting)
-    return {**config.run_config(**{**fields, "init": None}).to_dict(), "init": fields["init"]}
 
 
 def _relative(settings: dict, out_dir: str | None) -> dict:

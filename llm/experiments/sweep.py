@@ -273,6 +273,20 @@ class ExperimentConfig:
         π_ref's log-probabilities (computed once, in ``reference-s<seed>-<holdout>.pt``)."""
         return self.run_config(**self.preference_fields(setting))
 
+    def own_settings(self, saved: dict) -> dict:
+        """The settings of the run this experiment makes for the run whose settings are
+        ``saved`` (a kept record's, :mod:`llm.experiments.records`; its SFT model need not
+        exist here)."""
+        seed = int(saved["seed"])
+        if saved["stage"] == "sft":
+            return self.sft_config(seed).to_dict()
+        label = method_label(loss_spec(saved["loss"], saved["f"], saved["form"]))
+        setting = Setting(label, saved["loss"], saved["f"], saved["form"], float(saved["beta"]),
+                          seed, float(saved["lr"]),
+                          "validation" if seed in self.select_seeds else "eval")
+        fields = self.preference_fields(setting)
+        return {**self.run_config(**{**fields, "init": None}).to_dict(), "init": fields["init"]}
+
     def finished(self, run: str) -> bool:
         """Whether the run folder ``run`` holds a finished run (its ``summary.json``)."""
         return (self.out_dir / run / "summary.json").is_file()
