@@ -7,12 +7,11 @@ given with ``--runs``.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-
-from upo_theory import parse_json
 
 from ..myst import code, note, page, table
 from ..plots.runs import find_runs, load_run, plot_curves, plot_frontier
@@ -149,7 +148,7 @@ def _finished_so_far(index: Path) -> str:
     """Which units of the running study are finished, by the names its records folder's
     ``units.json`` lists (``llm.experiments.records``); nothing of their results is read."""
     try:
-        units = parse_json(index.read_text(encoding="utf-8"))["units"]
+        units = json.loads(index.read_text(encoding="utf-8"))["units"]
     except (OSError, ValueError, KeyError, TypeError):
         return ""
     seeds = sorted(int(name.removeprefix("seed-")) for name in units if name.startswith("seed-"))
