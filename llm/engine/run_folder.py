@@ -176,6 +176,12 @@ def _is_legacy_run(folder: Path) -> bool:
     return {"loss", "seed", "run_name"} <= set(settings) <= set(TrainConfig.defaults())
 
 
+def finished(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished run: its ``summary.json``, written last and
+    atomically (:mod:`llm.evaluation.summary`), is there."""
+    return (folder / "summary.json").is_file()
+
+
 def has_run(folder: Path) -> bool:
     """Whether ``folder`` holds settings or a checkpoint: then only ``--resume`` goes on."""
     return (folder / CONFIG).exists() or any((folder / name).exists() for name in CHECKPOINTS)

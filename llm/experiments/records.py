@@ -34,7 +34,7 @@ from upo_theory import UserError, parse_json
 from upo_theory.cli import check_writable, write_atomically
 
 from ..engine.atomic import refuse_link
-from ..engine.run_folder import CONFIG, MARKER, changed_settings
+from ..engine.run_folder import CONFIG, MARKER, changed_settings, finished
 
 if TYPE_CHECKING:  # the sweep imports this module
     import llm.experiments.sweep
@@ -89,7 +89,7 @@ class Records:
                    for unit, entry in self.units.items() for run in entry["runs"]]
         for unit, run, files in checked:
             target = config.out_dir / run
-            if (target / "summary.json").is_file():
+            if finished(target):
                 differing = [name for name, data in files.items()
                              if not (target / name).is_file()
                              or (target / name).read_bytes() != data]
@@ -103,14 +103,13 @@ class Records:
                                    "take its place), or give another --out-dir")
         for _, run, files in checked:
             target = config.out_dir / run
-            if (target / "summary.json").is_file():
+            if finished(target):
                 continue
             target.mkdir(parents=True)
             write_atomically(target / MARKER, "1\n")
-            for name, data in files.items():  # summary.json last: it says "finished"
-                if name != "summary.json":
-                    write_atomically(target / name, data)
-            write_atomically(target / "summary.json", files["summary.json"])
+            # summary.json last: it says the run finished
+            for name in sorted(files, key=lambda name: name == "summary.json"):
+                write_atomically(target / name, files[name])
         return list(self.units)
 
     def _read(self, unit: str, run: str,
@@ -175,7 +174,7 @@ class Records:
     def keep_whole(self, units: Iterable[tuple[str, Sequence[str]]], out_dir: Path) -> None:
         """Keep each of ``units`` whose runs have all finished."""
         for unit, runs in units:
-            if all((out_dir / run / "summary.json").is_file() for run in runs):
+            if all(finished(out_dir / run) for run in runs):
                 self.keep(unit, runs, out_dir)
 
 

@@ -53,6 +53,7 @@ from upo_theory import loss_spec, parse_json
 from upo_theory.cli import check_writable, option
 
 from ..config import ConfigError, TrainConfig
+from ..engine.run_folder import finished
 from ..evaluation.curves import method_label, run_curve
 from ..run import check_before_work, run_training
 from .rates import chosen_rates, next_rate
@@ -287,14 +288,11 @@ class ExperimentConfig:
         fields = self.preference_fields(setting)
         return {**self.run_config(**{**fields, "init": None}).to_dict(), "init": fields["init"]}
 
-    def finished(self, run: str) -> bool:
-        """Whether the run folder ``run`` holds a finished run (its ``summary.json``)."""
-        return (self.out_dir / run / "summary.json").is_file()
-
     def unfinished(self, settings: Sequence[Setting]) -> list[TrainConfig]:
         """The configs of the ``settings`` whose runs have not finished (a finished run's SFT
         model need not be here: a kept record, :mod:`llm.experiments.records`)."""
-        return [self.preference_config(s) for s in settings if not self.finished(s.run_name)]
+        return [self.preference_config(s) for s in settings
+                if not finished(self.out_dir / s.run_name)]
 
 
 def train_all(configs: Sequence[TrainConfig], jobs: int, total: int | None = None,
@@ -303,8 +301,7 @@ def train_all(configs: Sequence[TrainConfig], jobs: int, total: int | None = Non
     Each run that finishes is reported with how many of the stage's ``total`` runs (default:
     ``configs``) are done and, at the pace of the runs done by this call, how long the rest
     will take; ``then`` is called after it."""
-    todo = [c for c in configs
-            if not (Path(c.out_dir) / c.resolved_run_name() / "summary.json").is_file()]
+    todo = [c for c in configs if not finished(Path(c.out_dir) / c.resolved_run_name())]
     todo = [c.replace(resume=(Path(c.out_dir) / c.resolved_run_name() / "config.json").is_file())
             for c in todo]
     total = len(configs) if total is None else total
